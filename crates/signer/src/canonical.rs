@@ -105,10 +105,16 @@ pub fn canonical_headers<N: AsRef<str>, V: AsRef<str>>(
     signed
         .iter()
         .map(|name| {
-            let value = header_value(headers, name).unwrap_or_default().trim();
+            let value = strip(header_value(headers, name).unwrap_or_default());
             format!("{name}:{value}\n")
         })
         .collect()
+}
+
+/// Python's `str.strip()`, which the SDK applies to header values: Unicode white space plus the
+/// ASCII separators U+001C..U+001F, which Rust's `trim` keeps.
+pub fn strip(value: &str) -> &str {
+    value.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
 }
 
 #[cfg(test)]
@@ -120,6 +126,11 @@ mod tests {
         assert_eq!(canonical_uri("/v1/a b/é~"), "/v1/a%20b/%C3%A9~/");
         assert_eq!(canonical_uri("/"), "/");
         assert_eq!(canonical_uri("/x%2Fy"), "/x/y/");
+    }
+
+    #[test]
+    fn strip_matches_python() {
+        assert_eq!(strip("\u{1f} \tv a\u{a0}\n"), "v a");
     }
 
     #[test]

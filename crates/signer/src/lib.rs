@@ -53,7 +53,9 @@ pub struct Signature {
 pub enum VerifyError {
     #[error("the Authorization header is missing")]
     MissingAuthorization,
-    #[error("the Authorization header is not `SDK-HMAC-SHA256 Access=…, SignedHeaders=…, Signature=…`")]
+    #[error(
+        "the Authorization header is not `SDK-HMAC-SHA256 Access=…, SignedHeaders=…, Signature=…`"
+    )]
     MalformedAuthorization,
     #[error("the X-Sdk-Date header is missing or not YYYYMMDDTHHMMSSZ")]
     BadDate,
@@ -83,9 +85,8 @@ fn sign_with_headers(parts: &RequestParts<'_>, ak: &str, sk: &str, signed: &[Str
         signed_headers,
         canonical::payload_hash(parts.headers, parts.body),
     );
-    let date = canonical::header_value(parts.headers, DATE_HEADER)
-        .unwrap_or_default()
-        .trim();
+    let date =
+        canonical::strip(canonical::header_value(parts.headers, DATE_HEADER).unwrap_or_default());
     let string_to_sign = format!(
         "{ALGORITHM}\n{date}\n{}",
         hex::encode(Sha256::digest(canonical_request.as_bytes()))
@@ -174,7 +175,7 @@ pub fn verify<'s>(
         return Err(VerifyError::DateNotSigned);
     }
     let date = canonical::header_value(parts.headers, DATE_HEADER)
-        .and_then(|d| parse_sdk_date(d.trim()))
+        .and_then(|d| parse_sdk_date(canonical::strip(d)))
         .ok_or(VerifyError::BadDate)?;
     let sk = secret_for(&authorization.access_key).ok_or(VerifyError::UnknownAccessKey)?;
     let expected = sign_with_headers(
@@ -245,7 +246,12 @@ mod tests {
         );
         let post_query = vec![("key".to_owned(), "value".to_owned())];
         let post = sign(
-            &go_sdk_parts("POST", &post_query, &headers, b"{\"Name\":\"test\",\"Id\":1}\n"),
+            &go_sdk_parts(
+                "POST",
+                &post_query,
+                &headers,
+                b"{\"Name\":\"test\",\"Id\":1}\n",
+            ),
             "AccessKey",
             "SecretKey",
         );
