@@ -30,9 +30,13 @@ pub struct Schema {
 
 #[derive(Debug, Clone)]
 pub enum SchemaKind {
-    Object { fields: Vec<Field> },
+    Object {
+        fields: Vec<Field>,
+    },
     /// A string enum. Generated enums are open: unknown values deserialize into `Unknown`.
-    Enum { values: Vec<String> },
+    Enum {
+        values: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -51,9 +55,9 @@ pub enum TypeRef {
     Int64,
     Number,
     Boolean,
-    /// A free-form JSON object (`type: object` without `properties`).
-    JsonObject,
-    /// Any JSON value (a schema with no type).
+    /// Any JSON value: a free-form object (`type: object` without `properties`) or a schema
+    /// with no type. Free-form objects are not forced into a map, because the cloud does not
+    /// always keep to "object" (AOM answers `"result": "success"` where the docs say object).
     JsonValue,
     Named(String),
     Array(Box<TypeRef>),

@@ -1,3 +1,4 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 //! Replays the vectors that the official Python signer (`huaweicloudsdkcore` 3.1.219) produced
 //! in `tests/vectors/` (re-generate them with `tests/vectors/make_vectors.py`).
 

@@ -1,0 +1,33 @@
+//! The hand-written runtime the generated client calls into: transport (endpoints, signing,
+//! retries), errors, credentials, injectable time, waiters and the catalogue's types.
+
+mod backoff;
+mod credentials;
+mod environment;
+mod error;
+mod invoke;
+mod meta;
+mod request;
+mod transport;
+mod validate;
+mod waiter;
+
+pub use backoff::{full_jitter, waiter_delay};
+pub use credentials::{env as credential_env, Credentials, CredentialsError, Secret};
+pub use environment::{
+    Clock, Environment, Random, SeededRandom, SleepFuture, Sleeper, VirtualTime,
+};
+pub use error::{ApiError, HttpError, InvokeError, ServiceError, TransportErrorKind};
+pub use invoke::{into_json_response, parse_params};
+pub use meta::{
+    BodyMeta, HttpMethod, OperationMeta, ParamKind, ParamLocation, ParamMeta, ServiceMeta,
+};
+pub use request::{ApiResponse, Request};
+pub use transport::{
+    AttemptEvent, AttemptOutcome, Middleware, RetryPolicy, Transport, TransportBuilder,
+    TransportConfig,
+};
+pub use validate::{check_length, check_range};
+pub use waiter::{
+    select, wait, Acceptor, AcceptorState, Comparator, WaiterError, WaiterOutcome, WaiterSpec,
+};

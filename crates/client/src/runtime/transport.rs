@@ -1,0 +1,477 @@
+//! The one place that talks HTTP: endpoints, signing, retries and error decoding.
+//!
+//! Retry rules, so nothing is started twice: a read (`GET`) is resent after a connection
+//! error, a timeout, a broken connection, 429 or 5xx; anything else is resent only when it
+//! cannot have reached the server (the connection was never made) or after 429. Each attempt
+//! is signed afresh, so `X-Sdk-Date` is always current.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::backoff::full_jitter;
+use super::credentials::Credentials;
+use super::environment::Environment;
+use super::error::{ApiError, HttpError, ServiceError, TransportErrorKind};
+use super::meta::{HttpMethod, OperationMeta, ServiceMeta};
+use super::request::{ApiResponse, Request};
+
+const MAX_BODY_IN_ERRORS: usize = 2048;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included; 1 disables retries.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where and as whom to send requests.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// The region id, e.g. `cn-north-4`; it fills `{region}` in endpoint templates.
+    pub region: String,
+    /// Fills `{project_id}` in paths and is sent as `X-Project-Id`.
+    pub project_id: Option<String>,
+    pub credentials: Credentials,
+    /// Replaces every service's endpoint (a sandbox, a proxy).
+    pub endpoint_override: Option<Url>,
+    /// Replaces one service's endpoint, by service name (`aom`, `functiongraph`).
+    pub service_endpoints: BTreeMap<String, Url>,
+    pub connect_timeout: Duration,
+    /// Limit for one attempt, answer included.
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl TransportConfig {
+    pub fn new(region: impl Into<String>, credentials: Credentials) -> Self {
+        Self {
+            region: region.into(),
+            project_id: None,
+            credentials,
+            endpoint_override: None,
+            service_endpoints: BTreeMap::new(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// What happened to one attempt, for observers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Status(u16),
+    Failed(TransportErrorKind),
+}
+
+/// One attempt of one request, as middleware sees it. It holds no header, so no secret.
+#[derive(Debug, Clone)]
+pub struct AttemptEvent<'a> {
+    pub operation: &'static str,
+    pub method: HttpMethod,
+    pub url: &'a str,
+    pub attempt: u32,
+    pub outcome: AttemptOutcome,
+    /// Set when the request will be sent again after this delay.
+    pub retry_in: Option<Duration>,
+}
+
+/// A hook into every request: add headers before signing, observe each attempt.
+pub trait Middleware: Send + Sync + fmt::Debug {
+    /// Headers added here are signed with the rest.
+    fn before_sign(
+        &self,
+        _operation: &'static OperationMeta,
+        _headers: &mut Vec<(String, String)>,
+    ) {
+    }
+    fn on_attempt(&self, _event: &AttemptEvent<'_>) {}
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    config: TransportConfig,
+    environment: Environment,
+    middleware: Vec<Arc<dyn Middleware>>,
+}
+
+/// A pooled, signing, retrying HTTP transport; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    inner: Arc<Inner>,
+}
+
+pub struct TransportBuilder {
+    config: TransportConfig,
+    environment: Option<Environment>,
+    middleware: Vec<Arc<dyn Middleware>>,
+}
+
+impl TransportBuilder {
+    /// Replaces the real clock, sleep and randomness (tests use virtual time).
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = Some(environment);
+        self
+    }
+
+    pub fn middleware(mut self, middleware: Arc<dyn Middleware>) -> Self {
+        self.middleware.push(middleware);
+        self
+    }
+
+    pub fn build(self) -> Result<Transport, ApiError> {
+        let region = &self.config.region;
+        if region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(ApiError::Config(format!(
+                "region `{region}` is not a region id like `cn-north-4`"
+            )));
+        }
+        if self.config.retry.max_attempts == 0 {
+            return Err(ApiError::Config(
+                "retry.max_attempts must be at least 1".to_owned(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(self.config.connect_timeout)
+            .user_agent(concat!("hwc-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Transport {
+            inner: Arc::new(Inner {
+                http,
+                config: self.config,
+                environment: self.environment.unwrap_or_else(Environment::system),
+                middleware: self.middleware,
+            }),
+        })
+    }
+}
+
+impl Transport {
+    pub fn builder(config: TransportConfig) -> TransportBuilder {
+        TransportBuilder {
+            config,
+            environment: None,
+            middleware: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &TransportConfig {
+        &self.inner.config
+    }
+
+    pub fn environment(&self) -> &Environment {
+        &self.inner.environment
+    }
+
+    /// The base URL of a service: its override, the global override, or its template with
+    /// the region filled in.
+    pub fn endpoint(&self, service: &ServiceMeta) -> Result<Url, ApiError> {
+        let config = &self.inner.config;
+        if let Some(url) = config
+            .service_endpoints
+            .get(service.name)
+            .or(config.endpoint_override.as_ref())
+        {
+            return Ok(url.clone());
+        }
+        let url = service
+            .endpoint_template
+            .replace("{region}", &config.region);
+        Url::parse(&url).map_err(|e| {
+            ApiError::Config(format!(
+                "endpoint `{url}` of service {} is not a URL: {e}",
+                service.name
+            ))
+        })
+    }
+
+    /// Sends a request, retrying what is safe to retry, and decodes the 2xx body as `T`.
+    pub async fn send<T: DeserializeOwned>(
+        &self,
+        request: Request,
+    ) -> Result<ApiResponse<T>, ApiError> {
+        let op = request.meta;
+        let config = &self.inner.config;
+        let path = request.render_path(|key| match key {
+            "project_id" => config.project_id.clone(),
+            _ => None,
+        })?;
+        let mut url = self.endpoint(op.service)?;
+        let full_path = format!("{}{}", url.path().trim_end_matches('/'), path);
+        url.set_path(&full_path);
+        let query = hwc_signer::canonical_query(&request.query);
+        url.set_query((!query.is_empty()).then_some(query.as_str()));
+        let body = request.body.clone().unwrap_or_default();
+
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let http_request = self.prepare(&request, &url, &body)?;
+            let outcome = self.attempt(http_request).await;
+            let (retryable, retry_after, event_outcome) = match &outcome {
+                Ok((status, headers, _)) => (
+                    *status == 429 || (*status >= 500 && op.method.is_idempotent_read()),
+                    retry_after(headers),
+                    AttemptOutcome::Status(*status),
+                ),
+                Err((kind, _)) => (
+                    *kind == TransportErrorKind::Connect || op.method.is_idempotent_read(),
+                    None,
+                    AttemptOutcome::Failed(*kind),
+                ),
+            };
+            let success = matches!(&outcome, Ok((status, _, _)) if (200..300).contains(status));
+            let retry_in =
+                (!success && retryable && attempt < config.retry.max_attempts).then(|| {
+                    let jitter = full_jitter(
+                        config.retry.base_delay,
+                        config.retry.max_delay,
+                        attempt,
+                        self.inner.environment.random.as_ref(),
+                    );
+                    retry_after.map_or(jitter, |after| {
+                        jitter.max(after.min(config.retry.max_delay))
+                    })
+                });
+            let event = AttemptEvent {
+                operation: op.id,
+                method: op.method,
+                url: url.as_str(),
+                attempt,
+                outcome: event_outcome,
+                retry_in,
+            };
+            for middleware in &self.inner.middleware {
+                middleware.on_attempt(&event);
+            }
+            if let Some(delay) = retry_in {
+                self.inner.environment.sleep(delay).await;
+                continue;
+            }
+            return match outcome {
+                Ok((status, headers, bytes)) if success => {
+                    decode(op.id, status, headers, &bytes, attempt)
+                }
+                Ok((status, headers, bytes)) => {
+                    Err(http_error(op.id, status, &headers, &bytes, attempt))
+                }
+                Err((kind, message)) => Err(ApiError::Transport {
+                    operation: op.id,
+                    kind,
+                    message,
+                    attempts: attempt,
+                }),
+            };
+        }
+    }
+
+    /// Builds one signed attempt.
+    fn prepare(
+        &self,
+        request: &Request,
+        url: &Url,
+        body: &[u8],
+    ) -> Result<reqwest::Request, ApiError> {
+        let config = &self.inner.config;
+        let op = request.meta;
+        let mut headers: Vec<(String, String)> = request.headers.clone();
+        let host = match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => return Err(ApiError::Config(format!("endpoint `{url}` has no host"))),
+        };
+        headers.push(("Host".to_owned(), host));
+        if request.body.is_some() {
+            headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+        }
+        if let Some(project_id) = &config.project_id {
+            headers.push(("X-Project-Id".to_owned(), project_id.clone()));
+        }
+        for middleware in &self.inner.middleware {
+            middleware.before_sign(op, &mut headers);
+        }
+        match &config.credentials {
+            Credentials::AkSk {
+                ak,
+                sk,
+                security_token,
+            } => {
+                if let Some(token) = security_token {
+                    headers.push(("X-Security-Token".to_owned(), token.expose().to_owned()));
+                }
+                let date = hwc_signer::format_sdk_date(self.inner.environment.clock.now_utc());
+                headers.push((hwc_signer::DATE_HEADER.to_owned(), date));
+                let parts = hwc_signer::RequestParts {
+                    method: op.method.as_str(),
+                    path: url.path(),
+                    query: &request.query,
+                    headers: &headers,
+                    body,
+                };
+                let authorization = hwc_signer::sign(&parts, ak, sk.expose()).authorization;
+                headers.push(("Authorization".to_owned(), authorization));
+            }
+            Credentials::Token(token) => {
+                headers.push(("X-Auth-Token".to_owned(), token.expose().to_owned()));
+            }
+        }
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                ApiError::InvalidParameter {
+                    name: name.clone(),
+                    message: "is not a valid HTTP header name".to_owned(),
+                }
+            })?;
+            let header_value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| ApiError::InvalidParameter {
+                name: name.clone(),
+                message: "contains characters an HTTP header cannot carry (control characters or line breaks)".to_owned(),
+            })?;
+            map.insert(header_name, header_value);
+        }
+        let method = match op.method {
+            HttpMethod::Get => reqwest::Method::GET,
+            HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Put => reqwest::Method::PUT,
+            HttpMethod::Patch => reqwest::Method::PATCH,
+            HttpMethod::Delete => reqwest::Method::DELETE,
+        };
+        let mut builder = self
+            .inner
+            .http
+            .request(method, url.clone())
+            .headers(map)
+            .timeout(config.request_timeout);
+        if request.body.is_some() {
+            builder = builder.body(body.to_vec());
+        }
+        builder
+            .build()
+            .map_err(|e| ApiError::Config(format!("cannot build the request to {url}: {e}")))
+    }
+
+    async fn attempt(
+        &self,
+        request: reqwest::Request,
+    ) -> Result<(u16, HeaderMap, Vec<u8>), (TransportErrorKind, String)> {
+        let response = self.inner.http.execute(request).await.map_err(classify)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.map_err(classify)?;
+        Ok((status, headers, bytes.to_vec()))
+    }
+}
+
+fn classify(error: reqwest::Error) -> (TransportErrorKind, String) {
+    let kind = if error.is_connect() {
+        TransportErrorKind::Connect
+    } else if error.is_timeout() {
+        TransportErrorKind::Timeout
+    } else {
+        TransportErrorKind::Other
+    };
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    (kind, message)
+}
+
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+fn truncated_text(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    match text.char_indices().nth(MAX_BODY_IN_ERRORS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.into_owned(),
+    }
+}
+
+fn decode<T: DeserializeOwned>(
+    operation: &'static str,
+    status: u16,
+    headers: HeaderMap,
+    bytes: &[u8],
+    attempts: u32,
+) -> Result<ApiResponse<T>, ApiError> {
+    let parsed = if bytes.iter().all(u8::is_ascii_whitespace) {
+        serde_json::from_slice(b"null")
+    } else {
+        serde_json::from_slice(bytes)
+    };
+    match parsed {
+        Ok(body) => Ok(ApiResponse {
+            status,
+            request_id: request_id(&headers),
+            headers,
+            body,
+            attempts,
+        }),
+        Err(e) => Err(ApiError::Decode {
+            operation,
+            status,
+            request_id: request_id(&headers),
+            message: e.to_string(),
+            body: truncated_text(bytes),
+        }),
+    }
+}
+
+fn http_error(
+    operation: &'static str,
+    status: u16,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    attempts: u32,
+) -> ApiError {
+    let service = ServiceError::parse(bytes);
+    let raw_body = (service.is_none() && !bytes.is_empty()).then(|| truncated_text(bytes));
+    ApiError::Http(Box::new(HttpError {
+        operation,
+        status,
+        service,
+        request_id: request_id(headers),
+        raw_body,
+        attempts,
+        retry_after: retry_after(headers).map(|d| d.as_secs()),
+    }))
+}

@@ -1,0 +1,176 @@
+//! The operation catalogue: every operation as data (method, path, parameters, documented
+//! statuses, waiters), a JSON-in / JSON-out invoker, and the JSON Schema of each operation's
+//! parameters, so callers can use any operation by its id without naming its Rust types.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::option_tokens;
+use crate::ir::{Api, HttpMethod, Operation, ParamLocation, SchemaKind, TypeRef};
+use crate::names::{const_ident, params_type, snake_ident};
+
+pub fn emit(api: &Api, runtime: &syn::Path) -> TokenStream {
+    let services = api.services.iter().map(|s| {
+        let constant = quote::format_ident!("{}_SERVICE", const_ident(&s.name));
+        let (name, template) = (&s.name, &s.endpoint_template);
+        quote! {
+            pub static #constant: #runtime::ServiceMeta = #runtime::ServiceMeta {
+                name: #name,
+                endpoint_template: #template,
+            };
+        }
+    });
+    let service_refs = api.services.iter().map(|s| {
+        let constant = quote::format_ident!("{}_SERVICE", const_ident(&s.name));
+        quote!(&#constant)
+    });
+    let metas = api
+        .operations
+        .iter()
+        .map(|op| operation_meta(api, op, runtime));
+    let op_refs = api.operations.iter().map(|op| {
+        let c = const_ident(&op.id);
+        quote!(&#c)
+    });
+    let invoke_arms = api.operations.iter().map(|op| {
+        let id = &op.id;
+        let params_ty = params_type(&op.id);
+        let method = snake_ident(&op.id);
+        quote! {
+            #id => {
+                let params: super::operations::#params_ty = #runtime::parse_params(#id, params)?;
+                let response = client.#method(&params).await?;
+                #runtime::into_json_response(#id, response)
+            }
+        }
+    });
+    let schema_arms = api.operations.iter().map(|op| {
+        let id = &op.id;
+        let params_ty = params_type(&op.id);
+        quote!(#id => Some(schemars::schema_for!(super::operations::#params_ty)),)
+    });
+    quote! {
+        //! Every operation of the spec as data, callable by operation id.
+        #(#services)*
+
+        /// The services of the spec, each with its endpoint template.
+        pub static SERVICES: &[&#runtime::ServiceMeta] = &[#(#service_refs),*];
+
+        #(#metas)*
+
+        /// Every operation of the spec, in spec order.
+        pub static OPERATIONS: &[&#runtime::OperationMeta] = &[#(#op_refs),*];
+
+        /// Looks an operation up by its `operationId`.
+        pub fn operation(operation_id: &str) -> Option<&'static #runtime::OperationMeta> {
+            OPERATIONS.iter().copied().find(|op| op.id == operation_id)
+        }
+
+        /// Calls an operation by id with its parameters as JSON (the shape of its `…Params`
+        /// struct, see [`params_schema`]) and returns the response body as JSON.
+        pub async fn invoke(
+            client: &super::Client,
+            operation_id: &str,
+            params: serde_json::Value,
+        ) -> Result<#runtime::ApiResponse<serde_json::Value>, #runtime::InvokeError> {
+            match operation_id {
+                #(#invoke_arms)*
+                _ => Err(#runtime::InvokeError::UnknownOperation(operation_id.to_owned())),
+            }
+        }
+
+        /// The JSON Schema of an operation's parameters, as [`invoke`] accepts them.
+        pub fn params_schema(operation_id: &str) -> Option<schemars::Schema> {
+            match operation_id {
+                #(#schema_arms)*
+                _ => None,
+            }
+        }
+    }
+}
+
+fn operation_meta(api: &Api, op: &Operation, runtime: &syn::Path) -> TokenStream {
+    let constant = const_ident(&op.id);
+    let service = quote::format_ident!("{}_SERVICE", const_ident(&op.service));
+    let id = &op.id;
+    let path = &op.path;
+    let summary = op.summary.clone().unwrap_or_default();
+    let method = match op.method {
+        HttpMethod::Get => quote!(Get),
+        HttpMethod::Post => quote!(Post),
+        HttpMethod::Put => quote!(Put),
+        HttpMethod::Patch => quote!(Patch),
+        HttpMethod::Delete => quote!(Delete),
+    };
+    let params = op.params.iter().map(|p| {
+        let name = &p.name;
+        let field = snake_ident(&p.name).to_string();
+        let field = field.trim_start_matches("r#");
+        let required = p.required;
+        let location = match p.location {
+            ParamLocation::Path => quote!(Path),
+            ParamLocation::Query => quote!(Query),
+            ParamLocation::Header => quote!(Header),
+        };
+        let client_param = option_tokens(p.client_param.as_deref());
+        let kind = match &p.ty {
+            TypeRef::Int32 | TypeRef::Int64 => quote!(Integer),
+            TypeRef::Number => quote!(Number),
+            TypeRef::Boolean => quote!(Boolean),
+            TypeRef::Named(name) => match api.schemas.get(name).map(|s| &s.kind) {
+                Some(SchemaKind::Enum { values }) => quote!(Enum(&[#(#values),*])),
+                _ => quote!(String),
+            },
+            _ => quote!(String),
+        };
+        let c = &p.constraints;
+        let (min_length, max_length) = (option_tokens(c.min_length), option_tokens(c.max_length));
+        let (minimum, maximum) = (option_tokens(c.minimum), option_tokens(c.maximum));
+        let pattern = option_tokens(c.pattern.as_deref());
+        quote! {
+            #runtime::ParamMeta {
+                name: #name,
+                field: #field,
+                location: #runtime::ParamLocation::#location,
+                required: #required,
+                client_param: #client_param,
+                kind: #runtime::ParamKind::#kind,
+                min_length: #min_length,
+                max_length: #max_length,
+                minimum: #minimum,
+                maximum: #maximum,
+                pattern: #pattern,
+            }
+        }
+    });
+    let body = option_tokens(op.body.as_ref().map(|b| {
+        let required = b.required;
+        let type_name = match &b.ty {
+            TypeRef::Named(name) => name.clone(),
+            _ => "object".to_owned(),
+        };
+        quote!(#runtime::BodyMeta { required: #required, type_name: #type_name })
+    }));
+    let success = op.success.status;
+    let errors = op.errors.iter().map(|e| e.status);
+    let waiters = op.waiters.iter().map(|w| {
+        let c = const_ident(&w.name);
+        quote!(&super::waiters::#c)
+    });
+    let doc = format!(" `{}`: {} {}", op.id, op.method.as_str(), op.path);
+    quote! {
+        #[doc = #doc]
+        pub static #constant: #runtime::OperationMeta = #runtime::OperationMeta {
+            id: #id,
+            service: &#service,
+            method: #runtime::HttpMethod::#method,
+            path: #path,
+            summary: #summary,
+            params: &[#(#params),*],
+            body: #body,
+            success_status: #success,
+            error_statuses: &[#(#errors),*],
+            waiters: &[#(#waiters),*],
+        };
+    }
+}
