@@ -137,7 +137,7 @@ mod tests {
             ("HUAWEICLOUD_SDK_AK", "ak1"),
             ("CLOUD_SDK_AK", "ak2"),
             ("CLOUD_SDK_SK", "sk2"),
-            ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "tok"),
+            ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "s3cr3t-session"),
         ]))
         .unwrap();
         let Credentials::AkSk {
@@ -149,9 +149,9 @@ mod tests {
             panic!("expected AK/SK")
         };
         assert_eq!((ak.as_str(), sk.expose()), ("ak1", "sk2"));
-        assert_eq!(security_token.as_ref().map(Secret::expose), Some("tok"));
+        assert_eq!(security_token.as_ref().map(Secret::expose), Some("s3cr3t-session"));
         assert!(!format!("{creds:?}").contains("sk2"));
-        assert!(!format!("{creds:?}").contains("tok"));
+        assert!(!format!("{creds:?}").contains("s3cr3t-session"));
     }
 
     #[test]
