@@ -410,6 +410,9 @@ impl Lowering<'_> {
     ) -> Vec<Param> {
         let mut params = Vec::new();
         let mut rust_names = BTreeSet::new();
+        // Declared even when invalid, so a bad parameter is reported once, not again as a
+        // missing placeholder.
+        let mut declared_path_names = BTreeSet::new();
         for (index, parameter) in operation.parameters.iter().enumerate() {
             let param_pointer = format!("{pointer}/parameters/{index}");
             let ReferenceOr::Item(parameter) = parameter else {
@@ -428,6 +431,9 @@ impl Lowering<'_> {
                     continue;
                 }
             };
+            if location == ParamLocation::Path {
+                declared_path_names.insert(data.name.clone());
+            }
             let ParameterSchemaOrContent::Schema(schema) = &data.format else {
                 self.problem(
                     &param_pointer,
@@ -491,10 +497,7 @@ impl Lowering<'_> {
             });
         }
         for placeholder in placeholders(path) {
-            if !params
-                .iter()
-                .any(|p| p.location == ParamLocation::Path && p.name == placeholder)
-            {
+            if !declared_path_names.contains(placeholder) {
                 self.problem(
                     format!("{pointer}/parameters"),
                     format!("the path placeholder `{{{placeholder}}}` has no path parameter"),

@@ -149,7 +149,10 @@ mod tests {
             panic!("expected AK/SK")
         };
         assert_eq!((ak.as_str(), sk.expose()), ("ak1", "sk2"));
-        assert_eq!(security_token.as_ref().map(Secret::expose), Some("s3cr3t-session"));
+        assert_eq!(
+            security_token.as_ref().map(Secret::expose),
+            Some("s3cr3t-session")
+        );
         assert!(!format!("{creds:?}").contains("sk2"));
         assert!(!format!("{creds:?}").contains("s3cr3t-session"));
     }
