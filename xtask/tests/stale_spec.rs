@@ -1,0 +1,68 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+//! A spec change without regeneration fails the check, naming the stale file; regenerating
+//! updates the client.
+
+use std::fs;
+use std::path::Path;
+
+use xtask::{codegen, workspace_root, Mode};
+
+fn copy(from_root: &Path, to_root: &Path, relative: &str) {
+    let from = from_root.join(relative);
+    let to = to_root.join(relative);
+    if from.is_dir() {
+        for entry in fs::read_dir(&from).unwrap() {
+            let name = entry.unwrap().file_name();
+            copy(
+                from_root,
+                to_root,
+                &format!("{relative}/{}", name.to_string_lossy()),
+            );
+        }
+    } else {
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::copy(&from, &to).unwrap();
+    }
+}
+
+#[test]
+fn adding_a_status_value_makes_the_check_fail_until_regenerated() {
+    let real = workspace_root();
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    for part in [
+        "spec",
+        "crates/client/src/generated",
+        "crates/codegen/tests/fixture.openapi.yaml",
+        "crates/client/tests/fixture_client",
+    ] {
+        copy(&real, root, part);
+    }
+    codegen(root, Mode::Check).expect("a faithful copy is fresh");
+
+    let spec_path = root.join("spec/workflows.openapi.yaml");
+    let spec = fs::read_to_string(&spec_path).unwrap();
+    let anchor = "        - canceling\n";
+    assert!(
+        spec.contains(anchor),
+        "the AOM status enum lists `canceling`"
+    );
+    fs::write(
+        &spec_path,
+        spec.replacen(anchor, "        - canceling\n        - hibernating\n", 1),
+    )
+    .unwrap();
+
+    let error = codegen(root, Mode::Check).unwrap_err().to_string();
+    assert!(
+        error.contains("crates/client/src/generated/models.rs"),
+        "{error}"
+    );
+    assert!(error.contains("cargo xtask codegen"), "{error}");
+
+    codegen(root, Mode::Write).unwrap();
+    let models = fs::read_to_string(root.join("crates/client/src/generated/models.rs")).unwrap();
+    assert!(models.contains("Hibernating"));
+    assert!(models.contains("\"hibernating\" => Self::Hibernating"));
+    codegen(root, Mode::Check).expect("fresh after regeneration");
+}
