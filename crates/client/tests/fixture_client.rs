@@ -6,6 +6,8 @@
 
 mod support;
 
+// A test crate uses only part of a generated client.
+#[allow(dead_code)]
 #[rustfmt::skip]
 #[path = "fixture_client/mod.rs"]
 mod fixture;
@@ -180,6 +182,24 @@ async fn waiter_comparators_any_and_all() {
     assert!(
         matches!(&error, WaiterError::Failure { polls: 2, value, .. } if value == "ready, broken"),
         "{error}"
+    );
+}
+
+#[tokio::test]
+async fn the_catalogue_invokes_by_id_with_json() {
+    let server = ScriptedServer::start().await;
+    server.push(Answer::json(201, json!({"id": "j", "state": "ready"})));
+    let client = fixture_client(&server);
+
+    let params = json!({"x_request_token": "t", "body": {"name": "from-json"}});
+    let response = fixture::catalogue::invoke(&client, "CreateThing", params)
+        .await
+        .unwrap();
+
+    assert_eq!(response.body, json!({"id": "j", "state": "ready"}));
+    assert_eq!(
+        server.requests()[0].json_body(),
+        json!({"name": "from-json"})
     );
 }
 

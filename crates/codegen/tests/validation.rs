@@ -110,7 +110,7 @@ fn operations_must_name_a_declared_service_and_fill_every_placeholder() {
 
 #[test]
 fn schemas_and_waiters_are_validated() {
-    let found = problems(&format!(
+    let found = problems(
         "paths:
   /s:
     get:
@@ -120,27 +120,27 @@ fn schemas_and_waiters_are_validated() {
         Done:
           minDelay: 5
           maxDelay: 1
-          acceptors: [{{state: success, matcher: {{path: s, comparator: stringEquals, expected: ok}}}}]
+          acceptors: [{state: success, matcher: {path: s, comparator: stringEquals, expected: ok}}]
         Bad:
           minDelay: 1
           maxDelay: 2
-          acceptors: [{{state: maybe, matcher: {{path: s, comparator: stringEquals, expected: ok}}}}]
+          acceptors: [{state: maybe, matcher: {path: s, comparator: stringEquals, expected: ok}}]
       responses:
         '200':
           description: ok
-          content: {{application/json: {{schema: {{$ref: '#/components/schemas/Out'}}}}}}
+          content: {application/json: {schema: {$ref: '#/components/schemas/Out'}}}
 components:
   schemas:
     Out:
       type: object
       required: [missing]
       properties:
-        nested: {{type: object, properties: {{a: {{type: string}}}}}}
+        nested: {type: object, properties: {a: {type: string}}}
     Clash:
       type: string
       enum: [a-b, a_b]
-"
-    ));
+",
+    );
     assert_problem(
         &found,
         "/paths/~1s/get/x-waiters",
