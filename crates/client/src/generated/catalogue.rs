@@ -52,6 +52,7 @@ pub static EXECUTE_WORKFLOW: crate::runtime::OperationMeta = crate::runtime::Ope
     ],
     body: None,
     success_status: 200u16,
+    success_is_object: true,
     error_statuses: &[401u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -131,6 +132,7 @@ pub static START_PAUSING_WORKFLOW_EXECUTIONS: crate::runtime::OperationMeta = cr
     ],
     body: None,
     success_status: 200u16,
+    success_is_object: true,
     error_statuses: &[401u16, 500u16],
     waiters: &[],
 };
@@ -184,6 +186,7 @@ pub static SEARCH_WORKFLOW_EXECUTION_DETAIL: crate::runtime::OperationMeta = cra
     ],
     body: None,
     success_status: 200u16,
+    success_is_object: true,
     error_statuses: &[400u16, 401u16, 500u16],
     waiters: &[&super::waiters::AOM_EXECUTION_SUCCEEDED],
 };
@@ -227,6 +230,7 @@ pub static START_SYNC_WORKFLOW_EXECUTION: crate::runtime::OperationMeta = crate:
         type_name: "FlowExecuteBody",
     }),
     success_status: 200u16,
+    success_is_object: true,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -309,6 +313,7 @@ pub static START_WORKFLOW_EXECUTION: crate::runtime::OperationMeta = crate::runt
         type_name: "FlowExecuteBody",
     }),
     success_status: 200u16,
+    success_is_object: true,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -375,6 +380,7 @@ pub static SHOW_WORKFLOW_EXECUTION: crate::runtime::OperationMeta = crate::runti
     ],
     body: None,
     success_status: 200u16,
+    success_is_object: true,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[&super::waiters::FUNCTION_GRAPH_EXECUTION_SUCCEEDED],
 };
@@ -444,6 +450,7 @@ pub static CREATE_CALLBACK_WORKFLOW: crate::runtime::OperationMeta = crate::runt
         type_name: "CallbackWorkflowRequestBody",
     }),
     success_status: 200u16,
+    success_is_object: true,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };

@@ -89,6 +89,9 @@ pub struct OperationMeta {
     pub params: &'static [ParamMeta],
     pub body: Option<BodyMeta>,
     pub success_status: u16,
+    /// Whether the success body is a JSON object in the spec. Serde would also fill a struct
+    /// from an array, by position; the transport refuses that instead.
+    pub success_is_object: bool,
     /// The error statuses the documentation lists.
     pub error_statuses: &'static [u16],
     pub waiters: &'static [&'static WaiterSpec],

@@ -273,7 +273,7 @@ impl Transport {
             }
             return match outcome {
                 Ok((status, headers, bytes)) if success => {
-                    decode(op.id, status, headers, &bytes, attempt)
+                    decode(op, status, headers, &bytes, attempt)
                 }
                 Ok((status, headers, bytes)) => {
                     Err(http_error(op.id, status, &headers, &bytes, attempt))
@@ -427,17 +427,24 @@ fn truncated_text(bytes: &[u8]) -> String {
 }
 
 fn decode<T: DeserializeOwned>(
-    operation: &'static str,
+    op: &'static OperationMeta,
     status: u16,
     headers: HeaderMap,
     bytes: &[u8],
     attempts: u32,
 ) -> Result<ApiResponse<T>, ApiError> {
-    let parsed = if bytes.iter().all(u8::is_ascii_whitespace) {
-        serde_json::from_slice(b"null")
+    let value: Result<serde_json::Value, String> = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(serde_json::Value::Null)
     } else {
-        serde_json::from_slice(bytes)
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
     };
+    let parsed = value.and_then(|value| {
+        if op.success_is_object && !value.is_object() {
+            return Err("expected a JSON object".to_owned());
+        }
+        serde_json::from_value(value).map_err(|e| e.to_string())
+    });
+    let operation = op.id;
     match parsed {
         Ok(body) => Ok(ApiResponse {
             status,
@@ -450,7 +457,7 @@ fn decode<T: DeserializeOwned>(
             operation,
             status,
             request_id: request_id(&headers),
-            message: e.to_string(),
+            message: e,
             body: truncated_text(bytes),
         }),
     }

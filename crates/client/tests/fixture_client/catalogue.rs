@@ -130,6 +130,7 @@ pub static GET_THING: hwc_client::runtime::OperationMeta = hwc_client::runtime::
     ],
     body: None,
     success_status: 200u16,
+    success_is_object: true,
     error_statuses: &[404u16],
     waiters: &[&super::waiters::THING_READY],
 };
@@ -173,6 +174,7 @@ pub static CREATE_THING: hwc_client::runtime::OperationMeta = hwc_client::runtim
         type_name: "NewThing",
     }),
     success_status: 201u16,
+    success_is_object: true,
     error_statuses: &[400u16, 500u16],
     waiters: &[],
 };
@@ -189,6 +191,7 @@ pub static PING: hwc_client::runtime::OperationMeta = hwc_client::runtime::Opera
         type_name: "object",
     }),
     success_status: 204u16,
+    success_is_object: false,
     error_statuses: &[],
     waiters: &[],
 };

@@ -152,6 +152,10 @@ fn operation_meta(api: &Api, op: &Operation, runtime: &syn::Path) -> TokenStream
         quote!(#runtime::BodyMeta { required: #required, type_name: #type_name })
     }));
     let success = op.success.status;
+    let success_is_object = matches!(
+        &op.success.ty,
+        Some(TypeRef::Named(name)) if matches!(api.schemas.get(name).map(|s| &s.kind), Some(SchemaKind::Object { .. }))
+    );
     let errors = op.errors.iter().map(|e| e.status);
     let waiters = op.waiters.iter().map(|w| {
         let c = const_ident(&w.name);
@@ -169,6 +173,7 @@ fn operation_meta(api: &Api, op: &Operation, runtime: &syn::Path) -> TokenStream
             params: &[#(#params),*],
             body: #body,
             success_status: #success,
+            success_is_object: #success_is_object,
             error_statuses: &[#(#errors),*],
             waiters: &[#(#waiters),*],
         };
