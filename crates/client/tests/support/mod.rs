@@ -55,6 +55,14 @@ impl Recorded {
 
     /// Verifies the AK/SK signature with the request's own `SignedHeaders`.
     pub fn verify_signature(&self) -> Result<(), hwc_signer::VerifyError> {
+        self.signature().map(|_| ())
+    }
+
+    /// Verifies the AK/SK signature like [`Recorded::verify_signature`] and returns the parsed
+    /// `Authorization` (access key, signed header names) and the signing time.
+    pub fn signature(
+        &self,
+    ) -> Result<(hwc_signer::Authorization, time::PrimitiveDateTime), hwc_signer::VerifyError> {
         let query = self.query_pairs();
         let parts = hwc_signer::RequestParts {
             method: &self.method,
@@ -63,7 +71,7 @@ impl Recorded {
             headers: &self.headers,
             body: &self.body,
         };
-        hwc_signer::verify(&parts, |ak| (ak == AK).then_some(SK)).map(|_| ())
+        hwc_signer::verify(&parts, |ak| (ak == AK).then_some(SK))
     }
 
     pub fn json_body(&self) -> serde_json::Value {
@@ -103,6 +111,13 @@ impl Answer {
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
+    }
+
+    /// Replaces the default `X-Request-Id` (`req-{status}`).
+    pub fn request_id(mut self, id: &str) -> Self {
+        self.headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("x-request-id"));
+        self.header("X-Request-Id", id)
     }
 
     pub fn delayed(mut self, delay: Duration) -> Self {
@@ -153,6 +168,17 @@ impl ScriptedServer {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.script.lock().unwrap().seen.clone()
+    }
+
+    /// The requests seen so far, forgetting them, so a server reused across calls can check
+    /// each call on its own.
+    pub fn take_requests(&self) -> Vec<Recorded> {
+        std::mem::take(&mut self.script.lock().unwrap().seen)
+    }
+
+    /// How many queued answers no request has consumed yet.
+    pub fn pending(&self) -> usize {
+        self.script.lock().unwrap().queue.len()
     }
 
     /// A client signing with [`AK`]/[`SK`] for [`PROJECT_ID`], pointed at this server.
@@ -230,8 +256,13 @@ async fn answer(
     for (name, value) in &answer.headers {
         response = response.header(name, value);
     }
-    response
-        .header("Content-Type", "application/json")
-        .body(Body::from(answer.body))
-        .unwrap()
+    // JSON unless the answer sets its own Content-Type.
+    if !answer
+        .headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        response = response.header("Content-Type", "application/json");
+    }
+    response.body(Body::from(answer.body)).unwrap()
 }
