@@ -315,7 +315,8 @@ impl super::Client {
     /// - 401: Unauthorized: the authentication information provided by the client is incorrect or invalid.
     /// - 404: Not found (the page labels it "BadRequest"): the request is invalid, e.g. the workflow does not exist. Fix the request instead of retrying it.
     /// - 500: InternalServerError: the server was reached but could not process the request.
-    /// and other `ApiError`s for transport failures and undocumented answers.
+    ///
+    /// Other `ApiError`s report transport failures and undocumented answers.
     pub async fn execute_workflow(
         &self,
         params: &ExecuteWorkflowParams,
@@ -341,7 +342,8 @@ impl super::Client {
     /// `ApiError::Http` for the documented error statuses:
     /// - 401: Unauthorized: the authentication information provided by the client is incorrect or invalid.
     /// - 500: InternalServerError: the server was reached but could not process the request.
-    /// and other `ApiError`s for transport failures and undocumented answers.
+    ///
+    /// Other `ApiError`s report transport failures and undocumented answers.
     pub async fn start_pausing_workflow_executions(
         &self,
         params: &StartPausingWorkflowExecutionsParams,
@@ -373,7 +375,8 @@ impl super::Client {
     /// - 400: BadRequest: the request is invalid. Fix the request instead of retrying it.
     /// - 401: Unauthorized: the authentication information provided by the client is incorrect or invalid.
     /// - 500: InternalServerError: the server was reached but could not process the request.
-    /// and other `ApiError`s for transport failures and undocumented answers.
+    ///
+    /// Other `ApiError`s report transport failures and undocumented answers.
     pub async fn search_workflow_execution_detail(
         &self,
         params: &SearchWorkflowExecutionDetailParams,
@@ -403,7 +406,8 @@ impl super::Client {
     /// - 400: Bad request.
     /// - 404: Not found (the page labels it "Bad request"), e.g. the workflow does not exist.
     /// - 500: Internal server error.
-    /// and other `ApiError`s for transport failures and undocumented answers.
+    ///
+    /// Other `ApiError`s report transport failures and undocumented answers.
     pub async fn start_sync_workflow_execution(
         &self,
         params: &StartSyncWorkflowExecutionParams,
@@ -431,7 +435,8 @@ impl super::Client {
     /// - 400: Bad request.
     /// - 404: Not found, e.g. the workflow does not exist.
     /// - 500: Internal server error.
-    /// and other `ApiError`s for transport failures and undocumented answers.
+    ///
+    /// Other `ApiError`s report transport failures and undocumented answers.
     pub async fn start_workflow_execution(
         &self,
         params: &StartWorkflowExecutionParams,
@@ -468,7 +473,8 @@ impl super::Client {
     /// - 400: Bad request.
     /// - 404: Not found, e.g. the workflow or the execution does not exist.
     /// - 500: Internal server error.
-    /// and other `ApiError`s for transport failures and undocumented answers.
+    ///
+    /// Other `ApiError`s report transport failures and undocumented answers.
     pub async fn show_workflow_execution(
         &self,
         params: &ShowWorkflowExecutionParams,
@@ -499,7 +505,8 @@ impl super::Client {
     /// - 400: Bad request.
     /// - 404: Not found (the page labels it "Bad Request"), e.g. the workflow does not exist.
     /// - 500: Internal server error.
-    /// and other `ApiError`s for transport failures and undocumented answers.
+    ///
+    /// Other `ApiError`s report transport failures and undocumented answers.
     pub async fn create_callback_workflow(
         &self,
         params: &CreateCallbackWorkflowParams,

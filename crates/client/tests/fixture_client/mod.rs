@@ -2,14 +2,13 @@
 // change the spec or the generator and run `cargo xtask codegen`.
 
 //! Generated client for Generator fixture.
-#![allow(clippy::all, clippy::pedantic)]
 pub mod catalogue;
 pub mod models;
 pub mod operations;
 pub mod waiters;
 /// The typed client: one async method per operation of the spec and one
 /// `wait_until_…` method per waiter. Signing, retries and endpoints live in the
-/// [`Transport`](#runtime::Transport) it wraps.
+/// [`Transport`](hwc_client::runtime::Transport) it wraps.
 #[derive(Debug, Clone)]
 pub struct Client {
     transport: hwc_client::runtime::Transport,

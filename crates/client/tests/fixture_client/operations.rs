@@ -126,7 +126,8 @@ impl super::Client {
     ///
     /// `ApiError::Http` for the documented error statuses:
     /// - 404: No such thing.
-    /// and other `ApiError`s for transport failures and undocumented answers.
+    ///
+    /// Other `ApiError`s report transport failures and undocumented answers.
     pub async fn get_thing(
         &self,
         params: &GetThingParams,
@@ -166,7 +167,8 @@ impl super::Client {
     /// `ApiError::Http` for the documented error statuses:
     /// - 400: Bad request.
     /// - 500: Server error.
-    /// and other `ApiError`s for transport failures and undocumented answers.
+    ///
+    /// Other `ApiError`s report transport failures and undocumented answers.
     pub async fn create_thing(
         &self,
         params: &CreateThingParams,

@@ -53,18 +53,21 @@ fn preamble(source: &str) -> String {
 
 fn module_root(api: &Api, runtime: &syn::Path) -> TokenStream {
     let title = format!(" Generated client for {}.", api.title);
+    let runtime_path = quote!(#runtime).to_string().replace(' ', "");
+    let client_doc = [
+        " The typed client: one async method per operation of the spec and one".to_owned(),
+        " `wait_until_…` method per waiter. Signing, retries and endpoints live in the".to_owned(),
+        format!(" [`Transport`]({runtime_path}::Transport) it wraps."),
+    ];
     quote! {
         #![doc = #title]
-        #![allow(clippy::all, clippy::pedantic)]
 
         pub mod catalogue;
         pub mod models;
         pub mod operations;
         pub mod waiters;
 
-        /// The typed client: one async method per operation of the spec and one
-        /// `wait_until_…` method per waiter. Signing, retries and endpoints live in the
-        /// [`Transport`](#runtime::Transport) it wraps.
+        #(#[doc = #client_doc])*
         #[derive(Debug, Clone)]
         pub struct Client {
             transport: #runtime::Transport,

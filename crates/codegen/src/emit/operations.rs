@@ -156,8 +156,9 @@ fn method(op: &Operation, runtime: &syn::Path) -> TokenStream {
         for error in &op.errors {
             doc_lines.push(format!(" - {}: {}", error.status, error.description.trim()));
         }
+        doc_lines.push(String::new());
         doc_lines.push(
-            " and other `ApiError`s for transport failures and undocumented answers.".to_owned(),
+            " Other `ApiError`s report transport failures and undocumented answers.".to_owned(),
         );
     }
     let setters = caller_params(op).map(|param| {
