@@ -1,0 +1,331 @@
+//! FunctionGraph workflows: express workflows answer `sync-executions` at once; standard
+//! workflows run their states in order, and a `callback` state waits until
+//! `CreateCallbackWorkflow` names it.
+//!
+//! Callback ids: `X-Workflow-Run-Id` is the execution id that the async start returned, and
+//! `X-Workflow-State-Id` is the state's `id` from the scenario.
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::scenario::{ExpressOutcome, FgState, FgStateKind};
+
+pub const RUNNING: &str = "running";
+pub const SUCCESS: &str = "success";
+pub const FAIL: &str = "fail";
+
+/// FunctionGraph's execution-level time format, `yyyy-MM-ddTHH:mm:ssZ`.
+pub fn fg_time(ms: i64) -> String {
+    let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+/// The `StartSyncWorkflowExecution` answer of an express workflow.
+pub fn sync_execution(
+    execution_id: &str,
+    workflow_id: &str,
+    outcome: ExpressOutcome,
+    input: &Value,
+    begin_ms: i64,
+    duration_ms: i64,
+) -> Value {
+    let end_ms = begin_ms + duration_ms;
+    let (begin, end) = (fg_time(begin_ms), fg_time(end_ms));
+    match outcome {
+        ExpressOutcome::Echo => json!({
+            "execution_id": execution_id, "status": SUCCESS,
+            "output": {"echo": input, "workflow_id": workflow_id},
+            "begin_time": begin, "end_time": end,
+        }),
+        ExpressOutcome::Fail => json!({
+            "execution_id": execution_id, "status": FAIL,
+            "errors": [{"node_id": "process", "error_message": "the function returned an error",
+                        "begin_time": begin, "end_time": end}],
+            "begin_time": begin, "end_time": end,
+        }),
+        ExpressOutcome::Timeout => json!({
+            "execution_id": execution_id, "status": "timeout",
+            "begin_time": begin, "end_time": end,
+        }),
+    }
+}
+
+#[derive(Debug, Clone)]
+struct StateRun {
+    spec: FgState,
+    status: &'static str,
+    begin_ms: Option<i64>,
+    end_ms: Option<i64>,
+    output: Value,
+    error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FgExecution {
+    pub id: String,
+    pub project_id: String,
+    pub workflow_id: String,
+    pub status: &'static str,
+    input: Value,
+    headers: Value,
+    begin_ms: i64,
+    end_ms: Option<i64>,
+    last_update_ms: i64,
+    states: Vec<StateRun>,
+    cursor: usize,
+    cursor_started_ms: i64,
+}
+
+/// Why a callback was refused, and with which status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackRefused {
+    UnknownState(String),
+    NotWaiting(String),
+}
+
+impl FgExecution {
+    pub fn start(
+        id: String,
+        project_id: String,
+        workflow_id: String,
+        states: &[FgState],
+        input: Value,
+        headers: Value,
+        now_ms: i64,
+    ) -> Self {
+        let mut execution = Self {
+            id,
+            project_id,
+            workflow_id,
+            status: RUNNING,
+            input,
+            headers,
+            begin_ms: now_ms,
+            end_ms: None,
+            last_update_ms: now_ms,
+            states: states
+                .iter()
+                .map(|spec| StateRun {
+                    spec: spec.clone(),
+                    status: "pending",
+                    begin_ms: None,
+                    end_ms: None,
+                    output: Value::Null,
+                    error: None,
+                })
+                .collect(),
+            cursor: 0,
+            cursor_started_ms: now_ms,
+        };
+        execution.advance(now_ms);
+        execution
+    }
+
+    pub fn advance(&mut self, now_ms: i64) {
+        while self.status == RUNNING {
+            let started = self.cursor_started_ms;
+            let Some(state) = self.states.get_mut(self.cursor) else {
+                self.status = SUCCESS;
+                self.end_ms = Some(started);
+                self.last_update_ms = started;
+                return;
+            };
+            if state.begin_ms.is_none() {
+                state.begin_ms = Some(started);
+                state.status = RUNNING;
+            }
+            if state.spec.kind == FgStateKind::Callback {
+                return;
+            }
+            let done_at = started.saturating_add(state.spec.duration.as_millis() as i64);
+            if now_ms < done_at {
+                return;
+            }
+            state.status = SUCCESS;
+            state.end_ms = Some(done_at);
+            state.output = state.spec.output.clone();
+            self.last_update_ms = done_at;
+            self.cursor += 1;
+            self.cursor_started_ms = done_at;
+        }
+    }
+
+    /// Resumes the state `state_id` if it is waiting for a callback.
+    pub fn callback(
+        &mut self,
+        state_id: &str,
+        succeeded: bool,
+        output: Value,
+        error: Option<String>,
+        now_ms: i64,
+    ) -> Result<(), CallbackRefused> {
+        self.advance(now_ms);
+        let Some(index) = self.states.iter().position(|s| s.spec.id == state_id) else {
+            return Err(CallbackRefused::UnknownState(format!(
+                "execution {} has no state {state_id}",
+                self.id
+            )));
+        };
+        let waiting = index == self.cursor
+            && self.status == RUNNING
+            && self.states[index].spec.kind == FgStateKind::Callback;
+        if !waiting {
+            return Err(CallbackRefused::NotWaiting(format!(
+                "state {state_id} of execution {} is not waiting for a callback (state: {}, execution: {})",
+                self.id, self.states[index].status, self.status
+            )));
+        }
+        let state = &mut self.states[index];
+        state.end_ms = Some(now_ms);
+        state.output = output;
+        self.last_update_ms = now_ms;
+        if succeeded {
+            state.status = SUCCESS;
+            self.cursor += 1;
+            self.cursor_started_ms = now_ms;
+            self.advance(now_ms);
+        } else {
+            state.status = FAIL;
+            state.error =
+                Some(error.unwrap_or_else(|| "the callback reported a failure".to_owned()));
+            self.status = FAIL;
+            self.end_ms = Some(now_ms);
+        }
+        Ok(())
+    }
+
+    /// The `ShowWorkflowExecution` body.
+    pub fn detail(&self) -> Value {
+        let output = self
+            .states
+            .iter()
+            .rev()
+            .find(|s| s.status == SUCCESS)
+            .map(|s| s.output.clone())
+            .unwrap_or(Value::Null);
+        let nodes: Vec<Value> = self
+            .states
+            .iter()
+            .filter(|s| s.begin_ms.is_some())
+            .map(|s| {
+                json!({
+                    "node_id": s.spec.id,
+                    "node_name": s.spec.id,
+                    "execution_id": self.id,
+                    "executions": [{
+                        "status": s.status,
+                        "input": self.input,
+                        "output": s.output,
+                        "begin_time": s.begin_ms,
+                        "end_time": s.end_ms,
+                        "error_message": s.error,
+                        "request_id": format!("{}-{}", self.id, s.spec.id),
+                    }],
+                })
+            })
+            .collect();
+        json!({
+            "workflow_id": self.workflow_id,
+            "workflow_urn": format!("urn:fss:sandbox:{}:workflow:{}", self.project_id, self.workflow_id),
+            "execution_id": self.id,
+            "status": self.status,
+            "headers": self.headers,
+            "input": self.input,
+            "output": if self.status == SUCCESS { output } else { Value::Null },
+            "begin_time": fg_time(self.begin_ms),
+            "end_time": self.end_ms.map(fg_time),
+            "last_update_time": fg_time(self.last_update_ms),
+            "created_by": "sandbox",
+            "node_execution_details": nodes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{FgWorkflowKind, Scenario};
+
+    fn states(id: &str) -> Vec<FgState> {
+        match &Scenario::default_scenario().projects[0]
+            .fg_workflow(id)
+            .unwrap()
+            .kind
+        {
+            FgWorkflowKind::Standard { states } => states.clone(),
+            FgWorkflowKind::Express { .. } => panic!("{id} is express"),
+        }
+    }
+
+    #[test]
+    fn a_callback_state_waits_and_resumes() {
+        let mut e = FgExecution::start(
+            "r1".into(),
+            "p".into(),
+            "fg-callback".into(),
+            &states("fg-callback"),
+            json!({}),
+            json!({}),
+            0,
+        );
+        e.advance(60_000);
+        assert_eq!(e.status, RUNNING);
+        assert!(matches!(
+            e.callback("finish", true, json!({}), None, 60_000),
+            Err(CallbackRefused::NotWaiting(_))
+        ));
+        assert!(matches!(
+            e.callback("nope", true, json!({}), None, 60_000),
+            Err(CallbackRefused::UnknownState(_))
+        ));
+        e.callback("await-approval", true, json!({"ok": 1}), None, 60_000)
+            .unwrap();
+        e.advance(61_000);
+        assert_eq!(e.status, SUCCESS);
+        assert!(matches!(
+            e.callback("await-approval", true, json!({}), None, 62_000),
+            Err(CallbackRefused::NotWaiting(_))
+        ));
+    }
+
+    #[test]
+    fn a_failed_callback_fails_the_execution() {
+        let mut e = FgExecution::start(
+            "r1".into(),
+            "p".into(),
+            "fg-callback".into(),
+            &states("fg-callback"),
+            json!({}),
+            json!({}),
+            0,
+        );
+        e.callback(
+            "await-approval",
+            false,
+            json!({}),
+            Some("denied".into()),
+            5_000,
+        )
+        .unwrap();
+        assert_eq!(e.status, FAIL);
+        assert_eq!(
+            e.detail()["node_execution_details"][1]["executions"][0]["error_message"],
+            "denied"
+        );
+    }
+
+    #[test]
+    fn fg_times_use_the_documented_format() {
+        assert_eq!(fg_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(fg_time(1_767_323_045_000), "2026-01-02T03:04:05Z");
+    }
+}

@@ -1,0 +1,539 @@
+//! The HTTP face of the sandbox: routing from the spec's catalogue, authentication, parameter
+//! validation from the catalogue's limits, and the service-shaped error bodies.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Request, Response, StatusCode};
+use hwc_client::catalogue::OPERATIONS;
+use hwc_client::runtime::{Clock, OperationMeta, ParamKind, ParamLocation};
+use serde_json::{json, Value};
+
+use crate::aom::AomExecution;
+use crate::functiongraph::{self, CallbackRefused, FgExecution};
+use crate::scenario::{FgWorkflowKind, Scenario};
+
+/// The gateway refuses requests signed more than this far from its clock.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
+const MAX_BODY_BYTES: usize = 1 << 20;
+pub const ADMIN_PREFIX: &str = "/__sandbox/";
+
+/// Everything the sandbox knows, behind one lock.
+#[derive(Debug, Default)]
+pub struct World {
+    pub aom: BTreeMap<String, AomExecution>,
+    pub fg: BTreeMap<String, FgExecution>,
+    /// Requests per operation id, authenticated or not.
+    pub requests: BTreeMap<String, u64>,
+    next_id: u64,
+}
+
+#[derive(Debug)]
+pub struct Shared {
+    pub scenario: Scenario,
+    pub clock: Arc<dyn Clock>,
+    pub seed: u64,
+    pub world: Mutex<World>,
+}
+
+impl Shared {
+    pub fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn now_ms(&self) -> i64 {
+        (self.clock.now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    }
+}
+
+impl World {
+    /// A fresh id shaped like a UUID, deterministic from the seed.
+    fn fresh_id(&mut self, seed: u64) -> String {
+        self.next_id += 1;
+        let mixed = seed.rotate_left(17) ^ self.next_id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (mixed >> 32) as u32,
+            (mixed >> 16) as u16,
+            (mixed >> 4) & 0xfff,
+            self.next_id & 0xfff,
+            self.next_id
+        )
+    }
+}
+
+/// Which error body a service speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Aom,
+    FunctionGraph,
+}
+
+struct Failure {
+    status: u16,
+    code: &'static str,
+    message: String,
+}
+
+fn fail(status: u16, code: &'static str, message: impl Into<String>) -> Failure {
+    Failure {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+impl Dialect {
+    fn of(op: &OperationMeta) -> Self {
+        if op.service.name == "aom" {
+            Self::Aom
+        } else {
+            Self::FunctionGraph
+        }
+    }
+
+    fn bad_request(self, message: impl Into<String>) -> Failure {
+        match self {
+            Self::Aom => fail(400, "AOM.31001403", message),
+            Self::FunctionGraph => fail(400, "FGS.3002", message),
+        }
+    }
+
+    fn unauthorized(self, why: &str) -> Failure {
+        match self {
+            // The AOM body is fixed by the docs; the reason goes to the sandbox log only.
+            Self::Aom => fail(401, "AOM.31009004", "auth failed."),
+            Self::FunctionGraph => fail(
+                401,
+                "APIGW.0301",
+                format!("Incorrect IAM authentication information: {why}"),
+            ),
+        }
+    }
+
+    fn body(self, failure: &Failure) -> Value {
+        match self {
+            Self::Aom => {
+                json!({"error_code": failure.code, "error_msg": failure.message, "http_code": failure.status})
+            }
+            Self::FunctionGraph => {
+                json!({"error_code": failure.code, "error_msg": failure.message})
+            }
+        }
+    }
+}
+
+/// One incoming request, parsed enough to route, authenticate and validate it.
+struct Incoming {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Incoming {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn query_value(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn json_response(status: u16, request_id: &str, body: &Value) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("Content-Type", "application/json;charset=UTF-8")
+        .header("X-Request-Id", request_id)
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+/// Matches a request path against a catalogue path template, returning the decoded
+/// placeholders.
+fn match_path(template: &str, path: &str) -> Option<BTreeMap<String, String>> {
+    let template: Vec<&str> = template.trim_end_matches('/').split('/').collect();
+    let actual: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    if template.len() != actual.len() {
+        return None;
+    }
+    let mut values = BTreeMap::new();
+    for (t, a) in template.iter().zip(&actual) {
+        match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            Some(name) => {
+                values.insert(name.to_owned(), decode(a));
+            }
+            None if t == a => {}
+            None => return None,
+        }
+    }
+    Some(values)
+}
+
+fn route(method: &str, path: &str) -> Option<(&'static OperationMeta, BTreeMap<String, String>)> {
+    OPERATIONS.iter().find_map(|op| {
+        (op.method.as_str() == method)
+            .then(|| match_path(op.path, path))
+            .flatten()
+            .map(|values| (*op, values))
+    })
+}
+
+pub async fn handle(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let body = match to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body.to_vec(),
+        Err(_) => {
+            return json_response(
+                413,
+                "sandbox-body-too-large",
+                &json!({"error_code": "APIGW.0201", "error_msg": "Request body too large"}),
+            )
+        }
+    };
+    let incoming = Incoming {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts
+            .uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (decode(k), decode(v))
+            })
+            .collect(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+    };
+    if incoming.path.starts_with(ADMIN_PREFIX) {
+        return crate::inspect::answer(&shared, peer, &incoming.method, &incoming.path);
+    }
+    let request_id = shared.world().fresh_id(shared.seed);
+    let Some((op, path_values)) = route(&incoming.method, &incoming.path) else {
+        return json_response(
+            404,
+            &request_id,
+            &json!({"error_code": "APIGW.0101", "error_msg": "The API does not exist or has not been published in the environment"}),
+        );
+    };
+    *shared.world().requests.entry(op.id.to_owned()).or_default() += 1;
+    let dialect = Dialect::of(op);
+    let outcome = authenticate(&shared, &incoming, dialect)
+        .and_then(|project| check_project(&project, &path_values, dialect).map(|()| project))
+        .and_then(|project| {
+            validate(op, &path_values, &incoming, dialect)?;
+            execute(&shared, op, &project, &path_values, &incoming, dialect)
+        });
+    match outcome {
+        Ok((status, body)) => json_response(status, &request_id, &body),
+        Err(failure) => json_response(failure.status, &request_id, &dialect.body(&failure)),
+    }
+}
+
+/// The project the caller authenticated as.
+fn authenticate(shared: &Shared, incoming: &Incoming, dialect: Dialect) -> Result<String, Failure> {
+    if let Some(token) = incoming.header("x-auth-token") {
+        return shared
+            .scenario
+            .project_of_token(token)
+            .map(|p| p.id.clone())
+            .ok_or_else(|| dialect.unauthorized("unknown token"));
+    }
+    let parts = hwc_signer::RequestParts {
+        method: &incoming.method,
+        path: &incoming.path,
+        query: &incoming.query,
+        headers: &incoming.headers,
+        body: &incoming.body,
+    };
+    let mut project = None;
+    let verified = hwc_signer::verify(&parts, |ak| {
+        shared.scenario.project_of_access_key(ak).map(|(p, sk)| {
+            project = Some(p.id.clone());
+            sk
+        })
+    });
+    let (_, signed_at) = verified.map_err(|e| dialect.unauthorized(&e.to_string()))?;
+    let skew =
+        (shared.clock.now_utc().unix_timestamp() - signed_at.assume_utc().unix_timestamp()).abs();
+    if skew > MAX_CLOCK_SKEW_SECS {
+        return Err(
+            dialect.unauthorized("X-Sdk-Date is more than 15 minutes from the server's clock")
+        );
+    }
+    project.ok_or_else(|| dialect.unauthorized("unknown access key"))
+}
+
+fn check_project(
+    project: &str,
+    path_values: &BTreeMap<String, String>,
+    dialect: Dialect,
+) -> Result<(), Failure> {
+    match path_values.get("project_id") {
+        Some(path_project) if path_project != project => Err(match dialect {
+            Dialect::Aom => fail(403, "AOM.31009004", "auth failed."),
+            Dialect::FunctionGraph => fail(
+                403,
+                "APIGW.0305",
+                "The credentials do not belong to the project in the path",
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Checks every parameter against the limits the spec gives it.
+fn validate(
+    op: &OperationMeta,
+    path_values: &BTreeMap<String, String>,
+    incoming: &Incoming,
+    dialect: Dialect,
+) -> Result<(), Failure> {
+    for param in op.params {
+        let value = match param.location {
+            ParamLocation::Path => path_values.get(param.name).map(String::as_str),
+            ParamLocation::Query => incoming.query_value(param.name),
+            ParamLocation::Header => incoming.header(param.name),
+        };
+        let Some(value) = value else {
+            if param.required {
+                return Err(dialect.bad_request(format!("{} is required", param.name)));
+            }
+            continue;
+        };
+        let length = value.chars().count();
+        if param.min_length.is_some_and(|min| length < min)
+            || param.max_length.is_some_and(|max| length > max)
+        {
+            return Err(dialect.bad_request(format!(
+                "{} must be {}..={} characters, got {length}",
+                param.name,
+                param.min_length.unwrap_or(0),
+                param
+                    .max_length
+                    .map_or_else(|| "∞".to_owned(), |m| m.to_string())
+            )));
+        }
+        let kind_ok = match param.kind {
+            ParamKind::Enum(values) => values.contains(&value),
+            ParamKind::Boolean => matches!(value, "true" | "false"),
+            ParamKind::Integer => value.parse::<i64>().is_ok(),
+            ParamKind::Number => value.parse::<f64>().is_ok(),
+            ParamKind::String => true,
+        };
+        if !kind_ok {
+            let expected = match param.kind {
+                ParamKind::Enum(values) => format!("one of {}", values.join(", ")),
+                ParamKind::Boolean => "true or false".to_owned(),
+                ParamKind::Integer => "an integer".to_owned(),
+                _ => "a number".to_owned(),
+            };
+            return Err(
+                dialect.bad_request(format!("{} must be {expected}, got `{value}`", param.name))
+            );
+        }
+    }
+    if op.body.as_ref().is_some_and(|b| b.required) && incoming.body.is_empty() {
+        return Err(dialect.bad_request("the request body is required"));
+    }
+    Ok(())
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(
+    incoming: &Incoming,
+    dialect: Dialect,
+) -> Result<T, Failure> {
+    serde_json::from_slice(&incoming.body)
+        .map_err(|e| dialect.bad_request(format!("malformed body: {e}")))
+}
+
+type Answer = Result<(u16, Value), Failure>;
+
+fn execute(
+    shared: &Shared,
+    op: &OperationMeta,
+    project_id: &str,
+    path: &BTreeMap<String, String>,
+    incoming: &Incoming,
+    dialect: Dialect,
+) -> Answer {
+    let project = shared
+        .scenario
+        .project(project_id)
+        .ok_or_else(|| dialect.unauthorized("project not in scenario"))?;
+    let workflow_id = path
+        .get("workflow_id")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let execution_id = path
+        .get("execution_id")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let now = shared.now_ms();
+    let mut world = shared.world();
+    let aom_unknown_workflow = || fail(404, "AOM.31001306", "workflow not exist.");
+    let fg_unknown_workflow = || fail(404, "FGS.5002", "Function flow not found.");
+    match op.id {
+        "ExecuteWorkflow" => {
+            let workflow = project
+                .aom_workflow(workflow_id)
+                .ok_or_else(aom_unknown_workflow)?;
+            let id = world.fresh_id(shared.seed);
+            world.aom.insert(
+                id.clone(),
+                AomExecution::start(id.clone(), project.id.clone(), workflow.clone(), now),
+            );
+            Ok((200, json!({"execution_id": id})))
+        }
+        "SearchWorkflowExecutionDetail" | "StartPausingWorkflowExecutions" => {
+            project
+                .aom_workflow(workflow_id)
+                .ok_or_else(aom_unknown_workflow)?;
+            let execution = world
+                .aom
+                .get_mut(execution_id)
+                .filter(|e| e.project_id == project.id && e.workflow.id == workflow_id)
+                .ok_or_else(|| fail(404, "AOM.31001307", "execution not exist."))?;
+            if op.id == "SearchWorkflowExecutionDetail" {
+                execution.advance(now);
+                return Ok((200, execution.detail()));
+            }
+            let action = incoming.query_value("action").unwrap_or_default();
+            let node_id = incoming.query_value("node_id").unwrap_or_default();
+            execution
+                .operate(action, node_id, now)
+                .map_err(|refused| dialect.bad_request(refused.0))?;
+            Ok((200, json!({"result": "success"})))
+        }
+        "StartSyncWorkflowExecution" => {
+            let body: hwc_client::models::FlowExecuteBody = parse_body(incoming, dialect)?;
+            let workflow = project
+                .fg_workflow(workflow_id)
+                .ok_or_else(fg_unknown_workflow)?;
+            let FgWorkflowKind::Express { outcome, duration } = &workflow.kind else {
+                return Err(dialect.bad_request(format!("workflow {workflow_id} is not an express workflow; sync-executions runs express workflows only")));
+            };
+            let id = world.fresh_id(shared.seed);
+            Ok((
+                200,
+                functiongraph::sync_execution(
+                    &id,
+                    workflow_id,
+                    *outcome,
+                    &body.input,
+                    now,
+                    duration.as_millis() as i64,
+                ),
+            ))
+        }
+        "StartWorkflowExecution" => {
+            let body: hwc_client::models::FlowExecuteBody = parse_body(incoming, dialect)?;
+            let workflow = project
+                .fg_workflow(workflow_id)
+                .ok_or_else(fg_unknown_workflow)?;
+            let FgWorkflowKind::Standard { states } = &workflow.kind else {
+                return Err(dialect.bad_request(format!(
+                    "workflow {workflow_id} is an express workflow; start it with sync-executions"
+                )));
+            };
+            let id = world.fresh_id(shared.seed);
+            let headers = body.headers.unwrap_or(Value::Null);
+            let execution = FgExecution::start(
+                id.clone(),
+                project.id.clone(),
+                workflow_id.to_owned(),
+                states,
+                body.input,
+                headers,
+                now,
+            );
+            world.fg.insert(id.clone(), execution);
+            Ok((200, json!({"execution_id": id})))
+        }
+        "ShowWorkflowExecution" => {
+            project
+                .fg_workflow(workflow_id)
+                .ok_or_else(fg_unknown_workflow)?;
+            let execution = world
+                .fg
+                .get_mut(execution_id)
+                .filter(|e| e.project_id == project.id && e.workflow_id == workflow_id)
+                .ok_or_else(|| fail(404, "FGS.5003", "Function flow execution not found."))?;
+            execution.advance(now);
+            Ok((200, execution.detail()))
+        }
+        "CreateCallbackWorkflow" => {
+            let body: hwc_client::models::CallbackWorkflowRequestBody =
+                parse_body(incoming, dialect)?;
+            project
+                .fg_workflow(workflow_id)
+                .ok_or_else(fg_unknown_workflow)?;
+            let run_id = incoming.header("x-workflow-run-id").unwrap_or_default();
+            let state_id = incoming.header("x-workflow-state-id").unwrap_or_default();
+            let execution = world
+                .fg
+                .get_mut(run_id)
+                .filter(|e| e.project_id == project.id && e.workflow_id == workflow_id)
+                .ok_or_else(|| {
+                    fail(
+                        404,
+                        "FGS.5003",
+                        format!("no run {run_id} of workflow {workflow_id}"),
+                    )
+                })?;
+            let succeeded = match body.result.as_str() {
+                "success" => true,
+                "fail" => false,
+                other => {
+                    return Err(dialect
+                        .bad_request(format!("result must be success or fail, got `{other}`")))
+                }
+            };
+            execution
+                .callback(state_id, succeeded, body.output, body.error, now)
+                .map_err(|refused| match refused {
+                    CallbackRefused::UnknownState(message) => fail(404, "FGS.5003", message),
+                    CallbackRefused::NotWaiting(message) => dialect.bad_request(message),
+                })?;
+            Ok((200, json!({"execution_id": run_id})))
+        }
+        other => Err(fail(
+            501,
+            "SANDBOX.0501",
+            format!("the sandbox does not emulate {other} yet"),
+        )),
+    }
+}
