@@ -15,6 +15,36 @@ pub const DEFAULT_SCENARIO: &str = include_str!("default_scenario.yaml");
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub projects: Vec<Project>,
+    /// Faults by operation id (`ExecuteWorkflow`, …), drawn deterministically from the seed.
+    #[serde(default)]
+    pub faults: std::collections::BTreeMap<String, Fault>,
+}
+
+/// Failure rates for one operation, each between 0 and 1, applied before authentication as a
+/// gateway would.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// Share of requests answered 500.
+    #[serde(default)]
+    pub error_500: f64,
+    /// Share of requests answered 429 with `Retry-After`.
+    #[serde(default)]
+    pub throttle_429: f64,
+    /// The `Retry-After` of a 429, in seconds.
+    #[serde(default = "one")]
+    pub retry_after_secs: u64,
+    /// Share of requests whose connection breaks after the status line, as if the
+    /// connection dropped.
+    #[serde(default)]
+    pub drop: f64,
+    /// Added before every answer (real time).
+    #[serde(default, with = "duration_text")]
+    pub latency: Duration,
+}
+
+fn one() -> u64 {
+    1
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -188,6 +218,19 @@ impl Scenario {
     }
 
     fn check(&self) -> Result<(), String> {
+        for (operation, fault) in &self.faults {
+            if hwc_client::catalogue::operation(operation).is_none() {
+                return Err(format!(
+                    "faults: `{operation}` is not an operation of the spec"
+                ));
+            }
+            let rates = [fault.error_500, fault.throttle_429, fault.drop];
+            if rates.iter().any(|r| !(0.0..=1.0).contains(r)) || rates.iter().sum::<f64>() > 1.0 {
+                return Err(format!(
+                    "faults.{operation}: rates must be between 0 and 1 and add up to at most 1"
+                ));
+            }
+        }
         let mut projects = BTreeSet::new();
         let mut access_keys = BTreeSet::new();
         for project in &self.projects {

@@ -29,6 +29,8 @@ pub struct World {
     /// Requests per operation id, authenticated or not.
     pub requests: BTreeMap<String, u64>,
     next_id: u64,
+    /// Draws faults; seeded, so a run with the same seed and requests fails the same way.
+    fault_dice: Option<fastrand::Rng>,
 }
 
 #[derive(Debug)]
@@ -49,7 +51,31 @@ impl Shared {
     }
 }
 
+/// What a fault roll decided for one request.
+enum Injected {
+    Error500,
+    Throttle(u64),
+    Drop,
+}
+
 impl World {
+    fn roll_fault(&mut self, seed: u64, fault: &crate::scenario::Fault) -> Option<Injected> {
+        let roll = self
+            .fault_dice
+            .get_or_insert_with(|| fastrand::Rng::with_seed(seed))
+            .f64();
+        let mut edge = fault.drop;
+        if roll < edge {
+            return Some(Injected::Drop);
+        }
+        edge += fault.error_500;
+        if roll < edge {
+            return Some(Injected::Error500);
+        }
+        edge += fault.throttle_429;
+        (roll < edge).then_some(Injected::Throttle(fault.retry_after_secs))
+    }
+
     /// A fresh id shaped like a UUID, deterministic from the seed.
     fn fresh_id(&mut self, seed: u64) -> String {
         self.next_id += 1;
@@ -166,6 +192,18 @@ fn json_response(status: u16, request_id: &str, body: &Value) -> Response<Body> 
         .unwrap_or_default()
 }
 
+/// A response whose body fails after the status line: the client sees the connection break.
+fn broken_response(request_id: &str) -> Response<Body> {
+    let broken = futures_util::stream::once(async {
+        Err::<Vec<u8>, std::io::Error>(std::io::Error::other("sandbox fault: connection dropped"))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("X-Request-Id", request_id)
+        .body(Body::from_stream(broken))
+        .unwrap_or_default()
+}
+
 /// Matches a request path against a catalogue path template, returning the decoded
 /// placeholders.
 fn match_path(template: &str, path: &str) -> Option<BTreeMap<String, String>> {
@@ -251,6 +289,34 @@ pub async fn handle(
     };
     *shared.world().requests.entry(op.id.to_owned()).or_default() += 1;
     let dialect = Dialect::of(op);
+    if let Some(fault) = shared.scenario.faults.get(op.id) {
+        if !fault.latency.is_zero() {
+            tokio::time::sleep(fault.latency).await;
+        }
+        let injected = shared.world().roll_fault(shared.seed, fault);
+        match injected {
+            Some(Injected::Drop) => return broken_response(&request_id),
+            Some(Injected::Error500) => {
+                let failure = match dialect {
+                    Dialect::Aom => fail(500, "AOM.31001405", "execution internal server error."),
+                    Dialect::FunctionGraph => fail(500, "FGS.0500", "Internal server error."),
+                };
+                return json_response(500, &request_id, &dialect.body(&failure));
+            }
+            Some(Injected::Throttle(after)) => {
+                let mut response = json_response(
+                    429,
+                    &request_id,
+                    &json!({"error_code": "APIGW.0308", "error_msg": "The throttling threshold has been reached"}),
+                );
+                if let Ok(value) = after.to_string().parse() {
+                    response.headers_mut().insert("Retry-After", value);
+                }
+                return response;
+            }
+            None => {}
+        }
+    }
     let outcome = authenticate(&shared, &incoming, dialect)
         .and_then(|project| check_project(&project, &path_values, dialect).map(|()| project))
         .and_then(|project| {

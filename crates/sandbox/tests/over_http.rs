@@ -459,3 +459,100 @@ async fn malformed_input_is_a_400_and_the_inspection_counts_requests() {
     assert_eq!(rig.sandbox.executions()["aom"].as_array().unwrap().len(), 1);
     rig.sandbox.shutdown().await.unwrap();
 }
+
+async fn rig_with_faults(faults: &str) -> Rig {
+    let (env, time) =
+        Environment::virtual_time(time::macros::datetime!(2026-03-04 05:06:07 UTC), 11);
+    let text = format!("{}\nfaults:\n{faults}", hwc_sandbox::DEFAULT_SCENARIO);
+    let scenario = Scenario::parse("faults.yaml", &text).unwrap();
+    let config = SandboxConfig {
+        scenario,
+        clock: Arc::new(time.clone()),
+        seed: 42,
+    };
+    let sandbox = RunningSandbox::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    Rig { sandbox, time, env }
+}
+
+fn with_retries(rig: &Rig) -> Client {
+    let mut config = TransportConfig::new("cn-north-4", aksk(AK, SK));
+    config.project_id = Some(PROJECT.to_owned());
+    config.endpoint_override = Some(url::Url::parse(&rig.sandbox.url()).unwrap());
+    config.retry = RetryPolicy {
+        max_attempts: 8,
+        ..RetryPolicy::default()
+    };
+    Client::new(
+        Transport::builder(config)
+            .environment(rig.env.clone())
+            .build()
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn injected_500s_and_429s_are_retried_and_nothing_starts_twice() {
+    let rig = rig_with_faults(
+        "  ExecuteWorkflow: {throttle_429: 0.5, retry_after_secs: 2}\n  SearchWorkflowExecutionDetail: {error_500: 0.5, latency: 5ms}\n",
+    )
+    .await;
+    let client = with_retries(&rig);
+    let mut started = Vec::new();
+    for _ in 0..5 {
+        started.push(start_aom(&client, "wf-success").await);
+    }
+    for id in &started {
+        aom_status(&client, "wf-success", id).await;
+    }
+    let counts = rig.sandbox.request_counts();
+    assert!(
+        counts["ExecuteWorkflow"] > 5,
+        "the seed should throttle some starts: {counts:?}"
+    );
+    assert!(
+        counts["SearchWorkflowExecutionDetail"] > 5,
+        "the seed should fail some reads: {counts:?}"
+    );
+    assert_eq!(
+        rig.sandbox.executions()["aom"].as_array().unwrap().len(),
+        5,
+        "each workflow started exactly once"
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_connection_on_a_start_is_not_retried() {
+    let rig = rig_with_faults("  ExecuteWorkflow: {drop: 1.0}\n").await;
+    let client = with_retries(&rig);
+    let error = client
+        .execute_workflow(&ExecuteWorkflowParams {
+            workflow_id: "wf-success".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ApiError::Transport { attempts: 1, .. }),
+        "{error:?}"
+    );
+    assert_eq!(rig.sandbox.request_counts()["ExecuteWorkflow"], 1);
+}
+
+#[test]
+fn fault_rates_are_checked() {
+    let text = format!(
+        "{}\nfaults:\n  ExecuteWorkflow: {{error_500: 0.8, drop: 0.5}}\n",
+        hwc_sandbox::DEFAULT_SCENARIO
+    );
+    let error = Scenario::parse("f.yaml", &text).unwrap_err();
+    assert!(error.to_string().contains("add up to at most 1"), "{error}");
+    let text = format!(
+        "{}\nfaults:\n  Nope: {{error_500: 0.1}}\n",
+        hwc_sandbox::DEFAULT_SCENARIO
+    );
+    assert!(Scenario::parse("f.yaml", &text)
+        .unwrap_err()
+        .to_string()
+        .contains("`Nope`"));
+}
