@@ -24,7 +24,7 @@ async fn serves_until_sigterm() {
         .to_owned();
     let banner: Vec<String> = lines
         .by_ref()
-        .take_while(|l| l.as_ref().map_or(false, |l| !l.starts_with("stop with")))
+        .take_while(|l| l.as_ref().is_ok_and(|l| !l.starts_with("stop with")))
         .map(Result::unwrap)
         .collect();
     assert!(
