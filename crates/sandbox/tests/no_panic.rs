@@ -1,0 +1,854 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Robustness: random requests over raw HTTP must never break the sandbox.
+//!
+//! One in-process sandbox (default scenario, virtual time) takes a few hundred random requests:
+//! random methods, paths (garbage, percent-escapes, very long segments, mutations of the spec's
+//! own paths, the inspection routes), queries, headers, credentials (none, forged, the real
+//! token, real AK/SK signatures over odd requests) and bodies (random bytes, truncated or deeply
+//! nested JSON, 100 KB strings). Every request must get an HTTP answer, never a 5xx other than
+//! 501 (the default scenario injects no faults), and every error on a spec path must carry the
+//! service-shaped `error_code` body. Afterwards a normal signed call must still work.
+//!
+//! `PROPTEST_CASES` raises the case count for a longer soak.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hwc_client::catalogue::OPERATIONS;
+use hwc_client::operations::{ExecuteWorkflowParams, SearchWorkflowExecutionDetailParams};
+use hwc_client::runtime::{Clock, Credentials, RetryPolicy, Secret, VirtualTime};
+use hwc_client::{Client, Environment, Transport, TransportConfig};
+use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
+use proptest::prelude::*;
+use proptest::sample::Index;
+use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{json, Value};
+
+const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+const OTHER_PROJECT: &str = "ffffffffffffffffffffffffffffffff";
+const TOKEN: &str = "sandbox-iam-token-0001";
+const AK: &str = "SANDBOXAKEXAMPLE0001";
+const SK: &str = "sandbox-secret-key-0001";
+const OTHER_AK: &str = "SANDBOXAKOTHERPROJECT";
+const OTHER_SK: &str = "sandbox-secret-key-other";
+const ADMIN_PREFIX: &str = "/__sandbox/";
+
+/// Known ids, so mutated paths reach the state machines rather than stopping at a 404.
+const WORKFLOWS: &[&str] = &[
+    "wf-success",
+    "wf-flaky",
+    "wf-broken",
+    "wf-pause",
+    "wf-approval",
+    "wf-long",
+    "wf-other",
+    "fg-echo",
+    "fg-fail",
+    "fg-timeout",
+    "fg-callback",
+    "fg-standard",
+];
+const NODES: &[&str] = &[
+    "prepare",
+    "deploy",
+    "migrate",
+    "finish",
+    "optional-cleanup",
+    "gate",
+    "approve",
+    "soak",
+    "await-approval",
+    "first",
+    "second",
+];
+const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH"];
+/// Headers that frame the HTTP message itself: random values there test hyper, not the
+/// sandbox, and some make the client refuse to send at all.
+const FRAMING_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "connection",
+    "upgrade",
+    "te",
+    "expect",
+    "keep-alive",
+    "proxy-connection",
+    "trailer",
+];
+
+/// A path segment, either fixed when the case is generated or taken at send time from the
+/// ids earlier answers returned (so operations on real executions are reached).
+#[derive(Debug, Clone)]
+enum Pick {
+    Fixed(String),
+    Harvested(Index),
+}
+
+impl Pick {
+    fn resolve(&self, harvested: &[String]) -> String {
+        match self {
+            Self::Fixed(text) => text.clone(),
+            Self::Harvested(_) if harvested.is_empty() => "no-execution-yet".to_owned(),
+            Self::Harvested(index) => index.get(harvested).clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    None,
+    TrailingSlash,
+    DoubleSlash(Index),
+    DropSegment(Index),
+    DuplicateSegment(Index),
+    Uppercase,
+    Append(String),
+    DotDot,
+}
+
+#[derive(Debug, Clone)]
+enum PathSpec {
+    Raw(String),
+    /// One of the catalogue's paths with its placeholders filled, then mutated.
+    Spec {
+        op: Index,
+        project: Pick,
+        workflow: Pick,
+        execution: Pick,
+        mutation: Mutation,
+    },
+}
+
+impl PathSpec {
+    fn resolve(&self, harvested: &[String]) -> String {
+        let (op, project, workflow, execution, mutation) = match self {
+            Self::Raw(raw) => return raw.clone(),
+            Self::Spec {
+                op,
+                project,
+                workflow,
+                execution,
+                mutation,
+            } => (op, project, workflow, execution, mutation),
+        };
+        let path = op
+            .get(OPERATIONS)
+            .path
+            .replace("{project_id}", &project.resolve(harvested))
+            .replace("{workflow_id}", &workflow.resolve(harvested))
+            .replace("{execution_id}", &execution.resolve(harvested));
+        let mut segments: Vec<String> = path.split('/').map(str::to_owned).collect();
+        match mutation {
+            Mutation::None => {}
+            Mutation::TrailingSlash => segments.push(String::new()),
+            Mutation::DoubleSlash(at) => segments.insert(at.index(segments.len()), String::new()),
+            Mutation::DropSegment(at) => {
+                segments.remove(at.index(segments.len()));
+            }
+            Mutation::DuplicateSegment(at) => {
+                let at = at.index(segments.len());
+                segments.insert(at, segments[at].clone());
+            }
+            Mutation::Uppercase => segments = segments.iter().map(|s| s.to_uppercase()).collect(),
+            Mutation::Append(extra) => segments.push(extra.clone()),
+            Mutation::DotDot => segments.push("..".to_owned()),
+        }
+        segments.join("/")
+    }
+
+    /// The method the catalogue gives this path, when it is a spec path.
+    fn spec_method(&self) -> Option<&'static str> {
+        match self {
+            Self::Spec { op, .. } => Some(op.get(OPERATIONS).method.as_str()),
+            Self::Raw(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum SignDate {
+    Now,
+    Skewed(i64),
+    Garbage(String),
+}
+
+#[derive(Debug, Clone)]
+enum Auth {
+    None,
+    Token(String),
+    /// A forged `Authorization` value with a forged date.
+    Garbage {
+        authorization: String,
+        date: String,
+    },
+    /// A real signature (of either project's key) over the request as sent.
+    Signed {
+        other_project: bool,
+        date: SignDate,
+        tamper: bool,
+    },
+}
+
+#[derive(Clone)]
+struct Case {
+    /// Virtual time to move on first, so executions reach their failed and paused states.
+    advance_ms: u64,
+    method: Option<&'static str>,
+    path: PathSpec,
+    query: Option<String>,
+    headers: Vec<(String, Pick)>,
+    auth: Auth,
+    body: Vec<u8>,
+}
+
+/// The body can be 100 KB; a failing case prints its head only.
+impl fmt::Debug for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let head = &self.body[..self.body.len().min(300)];
+        f.debug_struct("Case")
+            .field("advance_ms", &self.advance_ms)
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("headers", &self.headers)
+            .field("auth", &self.auth)
+            .field("body_len", &self.body.len())
+            .field("body_head", &String::from_utf8_lossy(head))
+            .finish()
+    }
+}
+
+fn one_of(items: &'static [&'static str]) -> impl Strategy<Value = String> {
+    proptest::sample::select(items).prop_map(str::to_owned)
+}
+
+fn random_text(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(any::<char>(), 0..max).prop_map(|chars| chars.into_iter().collect())
+}
+
+/// Random text that stays one path segment, so the path still routes and the value reaches
+/// validation and lookup.
+fn segment_text(max: usize) -> impl Strategy<Value = String> {
+    // `url` reads `\\` as `/` in http URLs.
+    random_text(max).prop_map(|s| s.replace(['/', '\\'], "-"))
+}
+
+fn project_pick() -> impl Strategy<Value = Pick> {
+    prop_oneof![
+        6 => Just(PROJECT.to_owned()),
+        1 => Just(OTHER_PROJECT.to_owned()),
+        1 => "[0-9a-f]{32}",
+        1 => segment_text(40),
+    ]
+    .prop_map(Pick::Fixed)
+}
+
+fn workflow_pick() -> impl Strategy<Value = Pick> {
+    prop_oneof![
+        6 => one_of(WORKFLOWS),
+        1 => segment_text(20),
+        // Just past the 64 (AOM) and 512 (FunctionGraph) character limits.
+        1 => prop_oneof![Just("w".repeat(65)), Just("w".repeat(513))],
+        1 => Just(String::new()),
+        1 => Just("wf%2Dsuccess".to_owned()),
+    ]
+    .prop_map(Pick::Fixed)
+}
+
+fn execution_pick() -> impl Strategy<Value = Pick> {
+    prop_oneof![
+        5 => any::<Index>().prop_map(Pick::Harvested),
+        2 => segment_text(40).prop_map(Pick::Fixed),
+        1 => Just(Pick::Fixed("e".repeat(65))),
+        1 => Just(Pick::Fixed(String::new())),
+    ]
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        20 => Just(Mutation::None),
+        1 => Just(Mutation::TrailingSlash),
+        1 => any::<Index>().prop_map(Mutation::DoubleSlash),
+        1 => any::<Index>().prop_map(Mutation::DropSegment),
+        1 => any::<Index>().prop_map(Mutation::DuplicateSegment),
+        1 => Just(Mutation::Uppercase),
+        1 => random_text(16).prop_map(Mutation::Append),
+        1 => Just(Mutation::DotDot),
+    ]
+}
+
+fn percent_escapes() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        any::<u8>().prop_map(|b| format!("%{b:02X}")),
+        any::<u8>().prop_map(|b| format!("%{b:02x}")),
+        Just("%".to_owned()),
+        Just("%G0".to_owned()),
+        Just("%2F".to_owned()),
+        Just("%00".to_owned()),
+        Just("/".to_owned()),
+        "[a-z]{1,4}",
+    ];
+    prop::collection::vec(piece, 0..40).prop_map(|pieces| format!("/{}", pieces.concat()))
+}
+
+/// Kept under hyper's URI limit (64 KB) so the sandbox, not the HTTP parser, answers.
+fn long_segments() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec((1usize..12_000, "[a-zA-Z0-9%~-]"), 1..3),
+        any::<bool>(),
+    )
+        .prop_map(|(segments, spec_prefix)| {
+            let body: Vec<String> = segments.iter().map(|(n, c)| c.repeat(*n)).collect();
+            let prefix = if spec_prefix {
+                format!("/v1/{PROJECT}/cms/workflow/")
+            } else {
+                "/".to_owned()
+            };
+            format!("{prefix}{}", body.join("/"))
+        })
+}
+
+fn path_spec() -> impl Strategy<Value = PathSpec> {
+    let spec = (
+        any::<Index>(),
+        project_pick(),
+        workflow_pick(),
+        execution_pick(),
+        mutation(),
+    )
+        .prop_map(
+            |(op, project, workflow, execution, mutation)| PathSpec::Spec {
+                op,
+                project,
+                workflow,
+                execution,
+                mutation,
+            },
+        );
+    prop_oneof![
+        12 => spec,
+        1 => random_text(64).prop_map(PathSpec::Raw),
+        1 => percent_escapes().prop_map(PathSpec::Raw),
+        1 => long_segments().prop_map(PathSpec::Raw),
+        1 => prop_oneof![
+            Just("/__sandbox/requests".to_owned()),
+            Just("/__sandbox/executions".to_owned()),
+            random_text(20).prop_map(|s| format!("{ADMIN_PREFIX}{s}")),
+        ]
+        .prop_map(PathSpec::Raw),
+    ]
+}
+
+fn query() -> impl Strategy<Value = Option<String>> {
+    let action = prop_oneof![
+        one_of(&["restart", "skip", "continue"]),
+        random_text(10),
+        Just(String::new()),
+    ];
+    let node = prop_oneof![3 => one_of(NODES), 1 => random_text(70)];
+    prop_oneof![
+        3 => Just(None),
+        3 => (action, node, any::<bool>()).prop_map(|(a, n, twice)| {
+            let pair = format!("action={a}&node_id={n}");
+            Some(if twice { format!("{pair}&{pair}&action=") } else { pair })
+        }),
+        1 => "[a-z=&%+;#?\\[\\]0-9]{0,60}".prop_map(Some),
+        1 => random_text(40).prop_map(Some),
+    ]
+}
+
+fn header_value() -> impl Strategy<Value = String> {
+    // Bytes 0x80.. reach the server as obs-text; the sandbox reads them lossily.
+    prop::collection::vec(prop_oneof![0x20u8..0x7f, 0x80u8..=0xff, Just(b'\t')], 0..64)
+        .prop_map(|bytes| bytes.into_iter().map(char::from).collect())
+}
+
+fn headers() -> impl Strategy<Value = Vec<(String, Pick)>> {
+    let named = prop_oneof![
+        ("[A-Za-z0-9-]{1,20}", header_value().prop_map(Pick::Fixed)),
+        (
+            Just("X-Sdk-Date".to_owned()),
+            prop_oneof![
+                Just("20260304T050607Z".to_owned()),
+                "[0-9]{8}T[0-9]{6}Z",
+                header_value()
+            ]
+            .prop_map(Pick::Fixed)
+        ),
+        (
+            Just("X-Workflow-Run-Id".to_owned()),
+            prop_oneof![
+                any::<Index>().prop_map(Pick::Harvested),
+                header_value().prop_map(Pick::Fixed)
+            ]
+        ),
+        (
+            Just("X-Workflow-State-Id".to_owned()),
+            prop_oneof![one_of(NODES), header_value()].prop_map(Pick::Fixed)
+        ),
+        (
+            Just("X-Get-Workflow-Full-History-Data".to_owned()),
+            prop_oneof![one_of(&["true", "false"]), header_value()].prop_map(Pick::Fixed)
+        ),
+        (
+            Just("X-WorkflowRun-ID".to_owned()),
+            prop_oneof!["[A-Za-z0-9]{32}", header_value()].prop_map(Pick::Fixed)
+        ),
+        (
+            Just("X-WorkflowRun-MergeFnParameters".to_owned()),
+            prop_oneof![one_of(&["true", "false", ""]), header_value()].prop_map(Pick::Fixed)
+        ),
+        (
+            Just("Content-Type".to_owned()),
+            prop_oneof![one_of(&["application/json", "text/plain"]), header_value()]
+                .prop_map(Pick::Fixed)
+        ),
+    ];
+    prop::collection::vec(named, 0..6)
+}
+
+fn auth() -> impl Strategy<Value = Auth> {
+    let date = prop_oneof![
+        6 => Just(SignDate::Now),
+        1 => (-100_000_000_000i64..100_000_000_000).prop_map(SignDate::Skewed),
+        1 => prop_oneof![Just(-901i64), Just(901), Just(899)].prop_map(SignDate::Skewed),
+        1 => prop_oneof![header_value(), Just("99991231T235959Z".to_owned()), Just("00000101T000000Z".to_owned())]
+            .prop_map(SignDate::Garbage),
+    ];
+    prop_oneof![
+        2 => Just(Auth::None),
+        4 => prop_oneof![3 => Just(TOKEN.to_owned()), 1 => header_value()].prop_map(Auth::Token),
+        2 => (
+            prop_oneof![
+                header_value().prop_map(|v| format!("SDK-HMAC-SHA256 {v}")),
+                header_value().prop_map(|v| format!("SDK-HMAC-SHA256 Access={AK}, SignedHeaders={v}, Signature=00")),
+                header_value().prop_map(|v| format!("SDK-HMAC-SHA256 Access={v}, SignedHeaders=x-sdk-date, Signature={v}")),
+                Just(format!("SDK-HMAC-SHA256 Access={AK}, SignedHeaders=, Signature=")),
+                Just("SDK-HMAC-SHA256 ,,,==,".to_owned()),
+                header_value(),
+            ],
+            header_value(),
+        )
+            .prop_map(|(authorization, date)| Auth::Garbage { authorization, date }),
+        4 => (any::<bool>(), date, prop::bool::weighted(0.2)).prop_map(
+            |(other_project, date, tamper)| Auth::Signed { other_project, date, tamper }
+        ),
+    ]
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        // NaN and infinities become null, which is what serde_json would send anyway.
+        any::<f64>().prop_map(Value::from),
+        random_text(20).prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(random_text(8), inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Bodies the operations could accept, so parsing succeeds and the handlers run.
+fn plausible_body() -> impl Strategy<Value = Value> {
+    let result = prop_oneof![one_of(&["success", "fail"]), random_text(70)];
+    prop_oneof![
+        (json_value(), prop::option::of(json_value()))
+            .prop_map(|(input, headers)| json!({"input": input, "headers": headers})),
+        (result, json_value(), prop::option::of(random_text(80)))
+            .prop_map(|(r, output, error)| json!({"result": r, "output": output, "error": error})),
+        json_value(),
+    ]
+}
+
+fn nested(depth: usize, object: bool, closed: bool, wrap: bool) -> Vec<u8> {
+    let (open, close) = if object { ("{\"a\":", "}") } else { ("[", "]") };
+    let mut text = String::new();
+    if wrap {
+        text.push_str("{\"input\":");
+    }
+    text.push_str(&open.repeat(depth));
+    text.push('1');
+    if closed {
+        text.push_str(&close.repeat(depth));
+        if wrap {
+            text.push('}');
+        }
+    }
+    text.into_bytes()
+}
+
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        3 => Just(Vec::new()),
+        2 => prop::collection::vec(any::<u8>(), 0..2048),
+        2 => (plausible_body(), any::<Index>()).prop_map(|(v, cut)| {
+            let text = v.to_string().into_bytes();
+            text[..cut.index(text.len() + 1)].to_vec()
+        }),
+        // Around serde_json's recursion limit (128), then far past it.
+        2 => (prop_oneof![1usize..140, 140usize..20_000], any::<bool>(), any::<bool>(), any::<bool>())
+            .prop_map(|(depth, object, closed, wrap)| nested(depth, object, closed, wrap)),
+        1 => (0usize..100_000, "[a-z\"\\\\é]", any::<bool>()).prop_map(|(n, c, wrap)| {
+            let huge = c.repeat(n);
+            let text = if wrap {
+                json!({"input": huge, "result": "success", "output": huge, "error": huge}).to_string()
+            } else {
+                huge
+            };
+            text.into_bytes()
+        }),
+        4 => plausible_body().prop_map(|v| v.to_string().into_bytes()),
+    ]
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        prop_oneof![3 => Just(0u64), 1 => 0u64..5_000],
+        prop_oneof![5 => Just(None), 1 => proptest::sample::select(METHODS).prop_map(Some)],
+        path_spec(),
+        query(),
+        headers(),
+        auth(),
+        body(),
+    )
+        .prop_map(
+            |(advance_ms, method, path, query, headers, auth, body)| Case {
+                advance_ms,
+                method,
+                path,
+                query,
+                headers,
+                auth,
+                body,
+            },
+        )
+}
+
+struct Rig {
+    sandbox: RunningSandbox,
+    time: VirtualTime,
+    env: Environment,
+    http: reqwest::Client,
+    /// Execution ids earlier answers returned.
+    harvested: Mutex<Vec<String>>,
+    /// Answers seen, by status and `error_code`, to show what the run reached.
+    seen: Mutex<std::collections::BTreeMap<(u16, String), u64>>,
+}
+
+/// The query as the sandbox splits it, which is what a signature must cover.
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Header values are generated one char per byte (Latin-1), so obs-text bytes survive.
+fn latin1(value: &str) -> Vec<u8> {
+    value.chars().map(|c| c as u32 as u8).collect()
+}
+
+fn error_chain(error: &reqwest::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+async fn run_case(rig: &Rig, case: &Case) -> Result<(), TestCaseError> {
+    rig.time.advance(Duration::from_millis(case.advance_ms));
+    let harvested = rig.harvested.lock().unwrap().clone();
+    let method = case
+        .method
+        .or_else(|| case.path.spec_method())
+        .unwrap_or("GET");
+    let mut url = reqwest::Url::parse(&rig.sandbox.url()).unwrap();
+    url.set_path(&case.path.resolve(&harvested));
+    url.set_query(case.query.as_deref());
+
+    // Only what can go on the wire, exactly as the server will read it, so a signature over
+    // it verifies.
+    let mut sent: Vec<(HeaderName, HeaderValue)> = Vec::new();
+    for (name, value) in &case.headers {
+        if FRAMING_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&latin1(&value.resolve(&harvested))),
+        ) {
+            sent.push((name, value));
+        }
+    }
+    let header = |name: &str, value: &str| {
+        (
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+        )
+    };
+    match &case.auth {
+        Auth::None => {}
+        Auth::Token(token) => sent.extend(
+            HeaderValue::from_bytes(&latin1(token))
+                .ok()
+                .map(|v| (HeaderName::from_static("x-auth-token"), v)),
+        ),
+        Auth::Garbage {
+            authorization,
+            date,
+        } => {
+            for (name, value) in [("authorization", authorization), ("x-sdk-date", date)] {
+                sent.extend(
+                    HeaderValue::from_bytes(&latin1(value))
+                        .ok()
+                        .map(|v| (HeaderName::from_static(name), v)),
+                );
+            }
+        }
+        Auth::Signed {
+            other_project,
+            date,
+            tamper,
+        } => {
+            let date = match date {
+                SignDate::Now => hwc_signer::format_sdk_date(rig.time.now_utc()),
+                SignDate::Skewed(secs) => rig
+                    .time
+                    .now_utc()
+                    .checked_add(time::Duration::seconds(*secs))
+                    .map(hwc_signer::format_sdk_date)
+                    .unwrap_or_else(|| "garbage".to_owned()),
+                SignDate::Garbage(text) => text.clone(),
+            };
+            let host = format!("127.0.0.1:{}", rig.sandbox.addr.port());
+            sent.push(header("host", &host));
+            if let Ok(value) = HeaderValue::from_bytes(&latin1(&date)) {
+                sent.push((HeaderName::from_static("x-sdk-date"), value));
+            }
+            let lossy: Vec<(String, String)> = sent
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let (ak, sk) = if *other_project {
+                (OTHER_AK, OTHER_SK)
+            } else {
+                (AK, SK)
+            };
+            let parts = hwc_signer::RequestParts {
+                method,
+                path: url.path(),
+                query: &query_pairs(url.query()),
+                headers: &lossy,
+                body: &case.body,
+            };
+            let mut authorization = hwc_signer::sign(&parts, ak, sk).authorization;
+            if *tamper {
+                let flipped = if authorization.ends_with('0') {
+                    '1'
+                } else {
+                    '0'
+                };
+                authorization.pop();
+                authorization.push(flipped);
+            }
+            sent.push(header("authorization", &authorization));
+        }
+    }
+    let mut map = HeaderMap::new();
+    for (name, value) in sent {
+        map.append(name, value);
+    }
+
+    let request = rig
+        .http
+        .request(method.parse().unwrap(), url.clone())
+        .headers(map)
+        .body(case.body.clone());
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => {
+            return Err(TestCaseError::fail(format!(
+                "no HTTP answer to {method} {url}: {}",
+                error_chain(&error)
+            )))
+        }
+    };
+    let status = response.status().as_u16();
+    let bytes = match response.bytes().await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            return Err(TestCaseError::fail(format!(
+                "{method} {url}: status {status}, then the body broke: {}",
+                error_chain(&error)
+            )))
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    prop_assert!(
+        !(500..=599).contains(&status) || status == 501,
+        "{method} {url} answered {status}: {text}"
+    );
+    let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let code = parsed
+        .as_ref()
+        .and_then(|v| v.get("error_code"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    *rig.seen.lock().unwrap().entry((status, code)).or_default() += 1;
+    if (200..300).contains(&status) {
+        if let Some(id) = parsed
+            .as_ref()
+            .and_then(|v| v.get("execution_id"))
+            .and_then(Value::as_str)
+        {
+            let mut harvested = rig.harvested.lock().unwrap();
+            if !harvested.iter().any(|h| h == id) {
+                harvested.push(id.to_owned());
+            }
+        }
+    } else if !url.path().starts_with(ADMIN_PREFIX) {
+        prop_assert!(
+            parsed
+                .as_ref()
+                .and_then(|v| v.get("error_code"))
+                .is_some_and(Value::is_string),
+            "{method} {url} answered {status} without an error_code body: {text}"
+        );
+    }
+    Ok(())
+}
+
+fn signed_client(rig: &Rig) -> Client {
+    let mut config = TransportConfig::new(
+        "cn-north-4",
+        Credentials::AkSk {
+            ak: AK.into(),
+            sk: Secret::new(SK),
+            security_token: None,
+        },
+    );
+    config.project_id = Some(PROJECT.to_owned());
+    config.endpoint_override = Some(url::Url::parse(&rig.sandbox.url()).unwrap());
+    config.retry = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    Client::new(
+        Transport::builder(config)
+            .environment(rig.env.clone())
+            .build()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn random_requests_never_break_the_sandbox() {
+    // One runtime for the whole run: the server task lives on its workers between cases.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let rig = runtime.block_on(async {
+        let (env, time) =
+            Environment::virtual_time(time::macros::datetime!(2026-03-04 05:06:07 UTC), 5);
+        let config = SandboxConfig {
+            scenario: Scenario::default_scenario(),
+            clock: Arc::new(time.clone()),
+            seed: 7,
+        };
+        let sandbox = RunningSandbox::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        Rig {
+            sandbox,
+            time,
+            env,
+            // A timeout turns a hang into a failure that names the request.
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            harvested: Mutex::new(Vec::new()),
+            seen: Mutex::default(),
+        }
+    });
+
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300);
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases,
+        // Files outside the crate's tests are not this test's to write; a failure prints its
+        // minimal case instead.
+        failure_persistence: None,
+        max_shrink_iters: 500,
+        ..ProptestConfig::default()
+    });
+    let outcome = runner.run(&case(), |case| runtime.block_on(run_case(&rig, &case)));
+    if let Err(error) = outcome {
+        panic!("{error}");
+    }
+    let seen = rig.seen.lock().unwrap().clone();
+    eprintln!("answers by (status, error_code): {seen:?}");
+    eprintln!("requests by operation: {:?}", rig.sandbox.request_counts());
+    // Guards the generators: a run that never got past the gateway proves little.
+    if cases >= 200 {
+        assert!(
+            seen.keys().any(|(status, _)| *status == 200),
+            "no request succeeded; the generators no longer reach the handlers"
+        );
+    }
+
+    // Still alive and still right: a normal signed start and status read.
+    runtime.block_on(async move {
+        let client = signed_client(&rig);
+        let started = client
+            .execute_workflow(&ExecuteWorkflowParams {
+                workflow_id: "wf-success".into(),
+            })
+            .await
+            .unwrap();
+        let execution_id = started.body.execution_id.unwrap();
+        let detail = client
+            .search_workflow_execution_detail(&SearchWorkflowExecutionDetailParams {
+                workflow_id: "wf-success".into(),
+                execution_id: execution_id.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(detail.body.execution_id.as_deref(), Some(&*execution_id));
+        rig.sandbox.shutdown().await.unwrap();
+    });
+}
