@@ -415,7 +415,10 @@ fn validate(
         }
         let kind_ok = match param.kind {
             ParamKind::Enum(values) => values.contains(&value),
-            ParamKind::Boolean => matches!(value, "true" | "false"),
+            // The Python SDK sends booleans as `str(True)`, i.e. `True`.
+            ParamKind::Boolean => {
+                value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false")
+            }
             ParamKind::Integer => value.parse::<i64>().is_ok(),
             ParamKind::Number => value.parse::<f64>().is_ok(),
             ParamKind::String => true,
