@@ -556,3 +556,31 @@ fn fault_rates_are_checked() {
         .to_string()
         .contains("`Nope`"));
 }
+
+#[tokio::test]
+async fn a_malformed_body_is_a_400_naming_the_problem() {
+    let rig = Rig::start().await;
+    let url = format!(
+        "{}/v2/{PROJECT}/fgs/workflows/fg-echo/sync-executions",
+        rig.sandbox.url()
+    );
+    let answer = reqwest::Client::new()
+        .post(url)
+        .header("X-Auth-Token", "sandbox-iam-token-0001")
+        .header("Content-Type", "application/json")
+        .body("{\"input\": {\"unterminated\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    assert!(answer.headers().contains_key("x-request-id"));
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["error_code"], "FGS.3002");
+    assert!(
+        body["error_msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed body"),
+        "{body}"
+    );
+}
