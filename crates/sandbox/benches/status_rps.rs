@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use hwc_client::operations::{ExecuteWorkflowParams, SearchWorkflowExecutionDetailParams};
 use hwc_client::runtime::{Credentials, RetryPolicy, Secret};
-use hwc_client::{Client, Environment, Transport, TransportConfig};
+use hwc_client::{Client, Environment, Transport};
 use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
 
 const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
@@ -33,17 +33,13 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-fn generated_client(base: &str, env: &Environment) -> Client {
-    let mut config = TransportConfig::new(
-        "cn-north-4",
-        Credentials::AkSk {
-            ak: AK.into(),
-            sk: Secret::new(SK),
-            security_token: None,
-        },
-    );
-    config.project_id = Some(PROJECT.to_owned());
-    config.endpoint_override = Some(base.parse().unwrap());
+fn generated_client(sandbox: &RunningSandbox, env: &Environment) -> Client {
+    let credentials = Credentials::AkSk {
+        ak: AK.into(),
+        sk: Secret::new(SK),
+        security_token: None,
+    };
+    let mut config = sandbox.transport_config(credentials, PROJECT);
     // A failure must show up as an error, not as a slower request.
     config.retry = RetryPolicy {
         max_attempts: 1,
@@ -153,7 +149,7 @@ async fn main() {
         .unwrap();
     let base = sandbox.url();
 
-    let execution_id = generated_client(&base, &env)
+    let execution_id = generated_client(&sandbox, &env)
         .execute_workflow(&ExecuteWorkflowParams {
             workflow_id: WORKFLOW.into(),
         })
@@ -174,7 +170,7 @@ async fn main() {
 
     // Pass 1: each task owns one generated client (one pooled keep-alive connection).
     let (elapsed, tallies) = hammer(concurrency, duration, || {
-        let client = generated_client(&base, &env);
+        let client = generated_client(&sandbox, &env);
         let params = params.clone();
         move || {
             let client = client.clone();

@@ -14,7 +14,8 @@ mod server;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use hwc_client::runtime::Clock;
+use hwc_client::runtime::{Clock, Credentials};
+use hwc_client::TransportConfig;
 pub use scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
 use tokio::sync::oneshot;
 
@@ -71,6 +72,15 @@ impl RunningSandbox {
     /// The base URL clients point their endpoint at.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// A client configuration pointed at this sandbox, acting as `credentials` in `project_id`.
+    pub fn transport_config(&self, credentials: Credentials, project_id: &str) -> TransportConfig {
+        let mut config = TransportConfig::new("cn-north-4", credentials);
+        config.project_id = Some(project_id.to_owned());
+        // `url()` is `http://` plus a socket address, which always parses.
+        config.endpoint_override = url::Url::parse(&self.url()).ok();
+        config
     }
 
     /// Requests received per operation id.

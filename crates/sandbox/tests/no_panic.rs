@@ -18,7 +18,7 @@ use std::time::Duration;
 use hwc_client::catalogue::OPERATIONS;
 use hwc_client::operations::{ExecuteWorkflowParams, SearchWorkflowExecutionDetailParams};
 use hwc_client::runtime::{Clock, Credentials, RetryPolicy, Secret, VirtualTime};
-use hwc_client::{Client, Environment, Transport, TransportConfig};
+use hwc_client::{Client, Environment, Transport};
 use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -748,16 +748,12 @@ async fn run_case(rig: &Rig, case: &Case) -> Result<(), TestCaseError> {
 }
 
 fn signed_client(rig: &Rig) -> Client {
-    let mut config = TransportConfig::new(
-        "cn-north-4",
-        Credentials::AkSk {
-            ak: AK.into(),
-            sk: Secret::new(SK),
-            security_token: None,
-        },
-    );
-    config.project_id = Some(PROJECT.to_owned());
-    config.endpoint_override = Some(url::Url::parse(&rig.sandbox.url()).unwrap());
+    let credentials = Credentials::AkSk {
+        ak: AK.into(),
+        sk: Secret::new(SK),
+        security_token: None,
+    };
+    let mut config = rig.sandbox.transport_config(credentials, PROJECT);
     config.retry = RetryPolicy {
         max_attempts: 1,
         ..RetryPolicy::default()

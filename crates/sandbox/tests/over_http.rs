@@ -10,7 +10,7 @@ use hwc_client::models::{
 };
 use hwc_client::operations::*;
 use hwc_client::runtime::{Credentials, RetryPolicy, Secret, VirtualTime};
-use hwc_client::{ApiError, Client, Environment, Transport, TransportConfig};
+use hwc_client::{ApiError, Client, Environment, Transport};
 use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
 use serde_json::json;
 
@@ -41,9 +41,7 @@ impl Rig {
     }
 
     fn client_as(&self, credentials: Credentials, project: &str, env: Environment) -> Client {
-        let mut config = TransportConfig::new("cn-north-4", credentials);
-        config.project_id = Some(project.to_owned());
-        config.endpoint_override = Some(url::Url::parse(&self.sandbox.url()).unwrap());
+        let mut config = self.sandbox.transport_config(credentials, project);
         config.retry = RetryPolicy {
             max_attempts: 1,
             ..RetryPolicy::default()
@@ -477,9 +475,7 @@ async fn rig_with_faults(faults: &str) -> Rig {
 }
 
 fn with_retries(rig: &Rig) -> Client {
-    let mut config = TransportConfig::new("cn-north-4", aksk(AK, SK));
-    config.project_id = Some(PROJECT.to_owned());
-    config.endpoint_override = Some(url::Url::parse(&rig.sandbox.url()).unwrap());
+    let mut config = rig.sandbox.transport_config(aksk(AK, SK), PROJECT);
     config.retry = RetryPolicy {
         max_attempts: 8,
         ..RetryPolicy::default()
