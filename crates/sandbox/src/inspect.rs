@@ -34,7 +34,7 @@ pub fn answer(shared: &Shared, peer: SocketAddr, method: &str, path: &str) -> Re
 
 /// Every execution, advanced to now.
 pub fn executions(shared: &Shared) -> Value {
-    let now = (shared.clock.now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let now = shared.now_ms();
     let mut world = shared.world();
     let aom: Vec<Value> = world
         .aom

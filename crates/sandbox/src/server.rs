@@ -46,7 +46,8 @@ impl Shared {
         self.world.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn now_ms(&self) -> i64 {
+    /// The sandbox clock's now, in the milliseconds AOM reports times in.
+    pub(crate) fn now_ms(&self) -> i64 {
         (self.clock.now_utc().unix_timestamp_nanos() / 1_000_000) as i64
     }
 }

@@ -11,15 +11,17 @@
 //!
 //! `PROPTEST_CASES` raises the case count for a longer soak.
 
+mod support;
+
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use hwc_client::catalogue::OPERATIONS;
 use hwc_client::operations::{ExecuteWorkflowParams, SearchWorkflowExecutionDetailParams};
 use hwc_client::runtime::{Clock, Credentials, RetryPolicy, Secret, VirtualTime};
 use hwc_client::{Client, Environment, Transport};
-use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
+use hwc_sandbox::{RunningSandbox, Scenario};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
@@ -775,16 +777,8 @@ fn random_requests_never_break_the_sandbox() {
         .build()
         .unwrap();
     let rig = runtime.block_on(async {
-        let (env, time) =
-            Environment::virtual_time(time::macros::datetime!(2026-03-04 05:06:07 UTC), 5);
-        let config = SandboxConfig {
-            scenario: Scenario::default_scenario(),
-            clock: Arc::new(time.clone()),
-            seed: 7,
-        };
-        let sandbox = RunningSandbox::start(config, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let (sandbox, time, env) =
+            support::start_on_virtual_time(Scenario::default_scenario(), 7).await;
         Rig {
             sandbox,
             time,

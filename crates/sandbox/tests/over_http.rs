@@ -2,7 +2,8 @@
 //! The generated client against the in-process sandbox, over HTTP, on virtual time shared by
 //! both: every operation, each state-machine path, and each documented error.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
 use hwc_client::models::{
@@ -11,7 +12,7 @@ use hwc_client::models::{
 use hwc_client::operations::*;
 use hwc_client::runtime::{Credentials, RetryPolicy, Secret, VirtualTime};
 use hwc_client::{ApiError, Client, Environment, Transport};
-use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
+use hwc_sandbox::{RunningSandbox, Scenario};
 use serde_json::json;
 
 const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
@@ -27,16 +28,8 @@ struct Rig {
 
 impl Rig {
     async fn start() -> Self {
-        let (env, time) =
-            Environment::virtual_time(time::macros::datetime!(2026-03-04 05:06:07 UTC), 11);
-        let config = SandboxConfig {
-            scenario: Scenario::default_scenario(),
-            clock: Arc::new(time.clone()),
-            seed: 1,
-        };
-        let sandbox = RunningSandbox::start(config, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let (sandbox, time, env) =
+            support::start_on_virtual_time(Scenario::default_scenario(), 11).await;
         Self { sandbox, time, env }
     }
 
@@ -459,18 +452,9 @@ async fn malformed_input_is_a_400_and_the_inspection_counts_requests() {
 }
 
 async fn rig_with_faults(faults: &str) -> Rig {
-    let (env, time) =
-        Environment::virtual_time(time::macros::datetime!(2026-03-04 05:06:07 UTC), 11);
     let text = format!("{}\nfaults:\n{faults}", hwc_sandbox::DEFAULT_SCENARIO);
     let scenario = Scenario::parse("faults.yaml", &text).unwrap();
-    let config = SandboxConfig {
-        scenario,
-        clock: Arc::new(time.clone()),
-        seed: 42,
-    };
-    let sandbox = RunningSandbox::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let (sandbox, time, env) = support::start_on_virtual_time(scenario, 42).await;
     Rig { sandbox, time, env }
 }
 
