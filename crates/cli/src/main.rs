@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use hwc_client::Environment;
 use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
 
+mod validate;
+
 /// Declarative runbooks for Huawei Cloud's workflow APIs (AOM automation, FunctionGraph).
 #[derive(Debug, Parser)]
 #[command(name = "runbook", version, about, long_about = None)]
@@ -19,6 +21,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check runbook files (or directories of them) without running anything.
+    ///
+    /// Reports every problem at once, each as file:line:col with the offending line. Exits
+    /// non-zero when any file has a problem.
+    Validate {
+        /// Runbook files, or directories searched for *.yaml and *.yml.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// The local emulator of the workflow endpoints.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -68,6 +79,17 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Validate { paths } => {
+            let outcome = validate::validate(&paths).map_err(anyhow::Error::msg)?;
+            if outcome.failed > 0 {
+                anyhow::bail!(
+                    "{} of {} runbook(s) have problems",
+                    outcome.failed,
+                    outcome.files
+                );
+            }
+            Ok(())
+        }
         Command::Sandbox(SandboxCommand::Scenario) => {
             print!("{}", hwc_sandbox::DEFAULT_SCENARIO);
             Ok(())

@@ -1,0 +1,81 @@
+//! `runbook validate PATH...`: every problem in every file, as `file:line:col` with a caret.
+
+use std::path::{Path, PathBuf};
+
+use runbook_lang::Source;
+
+/// What validating a set of paths found.
+pub struct Validation {
+    pub files: usize,
+    pub failed: usize,
+}
+
+/// Validates files and the `.yaml`/`.yml` files under directories, printing diagnostics to
+/// stderr and one line per good file to stdout.
+pub fn validate(paths: &[PathBuf]) -> Result<Validation, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect(path, &mut files)?;
+    }
+    if files.is_empty() {
+        return Err("no runbook files (*.yaml, *.yml) found under the given paths".into());
+    }
+    let mut failed = 0;
+    for file in &files {
+        match load(file) {
+            Ok(_) => println!("ok  {}", file.display()),
+            Err(report) => {
+                failed += 1;
+                eprintln!("{report}");
+            }
+        }
+    }
+    Ok(Validation {
+        files: files.len(),
+        failed,
+    })
+}
+
+/// Reads and parses one runbook; on failure, the rendered diagnostics.
+pub fn load(path: &Path) -> Result<(Source, runbook_lang::Runbook), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("error: cannot read {}: {error}", path.display()))?;
+    let source = Source::new(path.display().to_string(), text);
+    match runbook_lang::parse(&source) {
+        Ok(runbook) => Ok((source, runbook)),
+        Err(diagnostics) => {
+            let count = diagnostics.len();
+            Err(format!(
+                "{}\n{}: {count} problem{}",
+                source.render(&diagnostics),
+                source.name,
+                if count == 1 { "" } else { "s" }
+            ))
+        }
+    }
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let metadata = std::fs::metadata(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    if metadata.is_file() {
+        out.push(path.to_owned());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|error| format!("cannot list {}: {error}", path.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            collect(&entry, out)?;
+        } else if entry
+            .extension()
+            .is_some_and(|ext| ext == "yaml" || ext == "yml")
+        {
+            out.push(entry);
+        }
+    }
+    Ok(())
+}

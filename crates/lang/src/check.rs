@@ -1,0 +1,908 @@
+//! The semantic checks serde cannot do: one action per step, ids, references between steps,
+//! template syntax and the names templates read, `on_failure` jumps, reachability, and the
+//! limits of each action.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use crate::locate::{Part, Path};
+use crate::model::{
+    Action, InputSpec, InputType, NodeAction, NodeRule, Poll, RetryOn, Runbook, Step, ACTION_KEYS,
+    LANGUAGE_VERSION,
+};
+use crate::parse::Reporter;
+use crate::template::{self, Engine, RUN_FIELDS};
+
+const AOM_STATUSES: &[&str] = &[
+    "success",
+    "fail",
+    "executing",
+    "cancel",
+    "waitExecute",
+    "waitApproval",
+    "approvalFailed",
+    "pausing",
+    "canceling",
+];
+const FUNCTIONGRAPH_STATUSES: &[&str] = &["success", "fail", "running", "timeout", "cancel"];
+const FUNCTIONGRAPH_SYNC_STATUSES: &[&str] = &["success", "fail", "timeout"];
+/// Environment variables that hold secrets; templates may never read them.
+const SECRET_ENV: &[&str] = &[
+    "HUAWEICLOUD_SDK_AK",
+    "HUAWEICLOUD_SDK_SK",
+    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    "HUAWEICLOUD_SDK_AUTH_TOKEN",
+    "CLOUD_SDK_AK",
+    "CLOUD_SDK_SK",
+];
+
+/// Every check, for a runbook whose steps all parsed.
+pub(crate) fn check(reporter: &mut Reporter<'_>, runbook: &Runbook) {
+    check_partial(reporter, runbook);
+    let ids = step_ids(reporter, runbook);
+    let engine = Engine::default();
+    for (index, step) in runbook.steps.iter().enumerate() {
+        let path = Path::root().key("steps").index(index);
+        check_step(reporter, runbook, &ids, index, step, &path);
+        check_templates(reporter, runbook, &engine, &ids, index, step, &path);
+    }
+    check_outputs(reporter, runbook, &engine, &ids);
+    check_reachability(reporter, runbook, &ids);
+}
+
+/// The checks that do not need every step: the header.
+pub(crate) fn check_partial(reporter: &mut Reporter<'_>, runbook: &Runbook) {
+    let root = Path::root();
+    if runbook.version != LANGUAGE_VERSION {
+        reporter
+            .error(
+                &root.key("version"),
+                Part::Value,
+                format!(
+                    "unsupported language version {}; this build reads version {LANGUAGE_VERSION}",
+                    runbook.version
+                ),
+            )
+            .help = Some(format!("set `version: {LANGUAGE_VERSION}`"));
+    }
+    if runbook.name.trim().is_empty() {
+        reporter.error(&root.key("name"), Part::Value, "`name` is empty");
+    }
+    for (name, spec) in &runbook.inputs {
+        check_input(reporter, name, spec, &root.key("inputs").key(name.clone()));
+    }
+    for (index, name) in runbook.env.iter().enumerate() {
+        let path = root.key("env").index(index);
+        if !is_env_name(name) {
+            reporter.error(
+                &path,
+                Part::Value,
+                format!("`{name}` is not an environment variable name"),
+            );
+        } else if SECRET_ENV.contains(&name.as_str()) {
+            reporter
+                .error(
+                    &path,
+                    Part::Value,
+                    format!("`{name}` holds a credential; templates may not read it"),
+                )
+                .help = Some("credentials reach the client from the environment directly".into());
+        }
+    }
+    let target = root.key("target");
+    if let Some(endpoint) = &runbook.target.endpoint {
+        check_url(reporter, &target.key("endpoint"), endpoint);
+    }
+    for (service, endpoint) in &runbook.target.endpoints {
+        let path = target.key("endpoints").key(service.clone());
+        if !["aom", "functiongraph"].contains(&service.as_str()) {
+            reporter
+                .error(&path, Part::Key, format!("unknown service `{service}`"))
+                .help = Some("expected `aom` or `functiongraph`".into());
+        }
+        check_url(reporter, &path, endpoint);
+    }
+}
+
+fn check_url(reporter: &mut Reporter<'_>, path: &Path, url: &str) {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        reporter.error(path, Part::Value, format!("`{url}` is not an http(s) URL"));
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_env_name(name: &str) -> bool {
+    is_identifier(name)
+}
+
+fn check_input(reporter: &mut Reporter<'_>, name: &str, spec: &InputSpec, path: &Path) {
+    if !is_identifier(name) {
+        reporter
+            .error(
+                path,
+                Part::Key,
+                format!("input name `{name}` cannot be read as `inputs.{name}`"),
+            )
+            .help = Some("use letters, digits and `_`, starting with a letter".into());
+    }
+    if let Some(default) = &spec.default {
+        if !spec.kind.accepts(default) {
+            reporter.error(
+                &path.key("default"),
+                Part::Value,
+                format!(
+                    "default is {}, but the input's type is {}",
+                    template::json_type(default),
+                    spec.kind.name()
+                ),
+            );
+        }
+        if spec.required {
+            reporter
+                .error(
+                    &path.key("required"),
+                    Part::Value,
+                    "a required input cannot have a default",
+                )
+                .help = Some("drop `required: true` or the `default`".into());
+        }
+    }
+    if let Some(allowed) = &spec.allowed {
+        for (index, value) in allowed.iter().enumerate() {
+            if !spec.kind.accepts(value) {
+                reporter.error(
+                    &path.key("enum").index(index),
+                    Part::Value,
+                    format!(
+                        "enum value is {}, but the input's type is {}",
+                        template::json_type(value),
+                        spec.kind.name()
+                    ),
+                );
+            }
+        }
+        if let Some(default) = &spec.default {
+            if !allowed.contains(default) {
+                reporter.error(
+                    &path.key("default"),
+                    Part::Value,
+                    "the default is not one of the `enum` values",
+                );
+            }
+        }
+    }
+    if let Some(pattern) = &spec.pattern {
+        if spec.kind != InputType::String {
+            reporter.error(
+                &path.key("pattern"),
+                Part::Key,
+                "`pattern` applies to string inputs only",
+            );
+        } else if let Err(error) = regex::Regex::new(pattern) {
+            reporter.error(
+                &path.key("pattern"),
+                Part::Value,
+                format!(
+                    "invalid regular expression: {}",
+                    error.to_string().lines().last().unwrap_or("")
+                ),
+            );
+        }
+    }
+}
+
+/// Step ids and their positions; reports bad and duplicate ids.
+fn step_ids(reporter: &mut Reporter<'_>, runbook: &Runbook) -> HashMap<String, usize> {
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    for (index, step) in runbook.steps.iter().enumerate() {
+        let path = Path::root().key("steps").index(index).key("id");
+        if !is_identifier(&step.id) {
+            reporter
+                .error(
+                    &path,
+                    Part::Value,
+                    format!(
+                        "step id `{}` cannot be read as `steps.{}`",
+                        step.id, step.id
+                    ),
+                )
+                .help = Some("use letters, digits and `_`, starting with a letter".into());
+        }
+        if let Some(first) = ids.get(&step.id) {
+            let first_line = reporter.locations.span(
+                &Path::root().key("steps").index(*first).key("id"),
+                Part::Value,
+            );
+            let (line, _) = crate::locate::line_col(&reporter.source.text, first_line.start);
+            reporter
+                .error(
+                    &path,
+                    Part::Value,
+                    format!("duplicate step id `{}`", step.id),
+                )
+                .help = Some(format!(
+                "the first step with this id is on line {line}; ids must be unique"
+            ));
+        } else {
+            ids.insert(step.id.clone(), index);
+        }
+    }
+    ids
+}
+
+fn check_step(
+    reporter: &mut Reporter<'_>,
+    runbook: &Runbook,
+    ids: &HashMap<String, usize>,
+    index: usize,
+    step: &Step,
+    path: &Path,
+) {
+    let actions = step.actions();
+    match actions.as_slice() {
+        [] => {
+            reporter
+                .error(
+                    &path.key("id"),
+                    Part::Key,
+                    format!("step `{}` has no action", step.id),
+                )
+                .help = Some(format!("add one of: {}", ACTION_KEYS.join(", ")));
+        }
+        [_] => {}
+        [first, rest @ ..] => {
+            for other in rest {
+                reporter
+                    .error(
+                        &path.key(other.key()),
+                        Part::Key,
+                        format!(
+                            "step `{}` has two actions, `{}` and `{}`",
+                            step.id,
+                            first.key(),
+                            other.key()
+                        ),
+                    )
+                    .help = Some("a step does one thing: split it into two steps".into());
+            }
+        }
+    }
+    if let Some(concurrency) = step.concurrency {
+        if step.for_each.is_none() {
+            reporter.error(
+                &path.key("concurrency"),
+                Part::Key,
+                "`concurrency` needs `for_each`",
+            );
+        } else if concurrency == 0 {
+            reporter.error(
+                &path.key("concurrency"),
+                Part::Value,
+                "`concurrency` must be at least 1",
+            );
+        }
+    }
+    if let Some(for_each) = &step.for_each {
+        let is_template = for_each
+            .as_str()
+            .is_some_and(|s| template::shape(s) != template::Shape::Literal);
+        if !for_each.is_array() && !is_template {
+            reporter.error(
+                &path.key("for_each"),
+                Part::Value,
+                "`for_each` is a list or a `{{ expression }}` giving one",
+            );
+        }
+    }
+    if let Some(retry) = &step.retry {
+        let at = path.key("retry");
+        if retry.attempts == 0 {
+            reporter.error(
+                &at.key("attempts"),
+                Part::Value,
+                "`attempts` counts the first try too: at least 1",
+            );
+        }
+        if retry.delay.0 > retry.max_delay.0 {
+            reporter.error(
+                &at.key("delay"),
+                Part::Value,
+                format!(
+                    "`delay` ({}) is longer than `max_delay` ({})",
+                    retry.delay, retry.max_delay
+                ),
+            );
+        }
+        for (n, on) in retry.on.iter().enumerate() {
+            match on {
+                RetryOn::Status(status) if !(100..=599).contains(status) => {
+                    reporter.error(
+                        &at.key("on").index(n),
+                        Part::Value,
+                        format!("{status} is not an HTTP status"),
+                    );
+                }
+                RetryOn::Name(name)
+                    if name != "retryable" && name != "any" && !is_error_code(name) =>
+                {
+                    reporter
+                        .error(&at.key("on").index(n), Part::Value, format!("`{name}` is not an error class or code"))
+                        .help = Some("use `retryable`, `any`, an HTTP status like 500, or an error code like AOM.31001306".into());
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(goto) = step.on_failure.goto() {
+        let at = path.key("on_failure").key("goto");
+        match ids.get(&goto.goto) {
+            None => {
+                let known: Vec<&str> = runbook.steps.iter().map(|s| s.id.as_str()).collect();
+                let diagnostic = reporter.error(
+                    &at,
+                    Part::Value,
+                    format!("`on_failure` goes to `{}`, which is not a step", goto.goto),
+                );
+                diagnostic.help = closest(&goto.goto, &known);
+            }
+            Some(&target) if target <= index && goto.max.is_none() => {
+                reporter
+                    .error(
+                        &at,
+                        Part::Value,
+                        format!(
+                            "`on_failure` jumps back to `{}`: a loop with no bound",
+                            goto.goto
+                        ),
+                    )
+                    .help = Some("add `max: N` to bound how many times the jump is taken".into());
+            }
+            _ => {}
+        }
+    }
+    let needs_deadline = step.aom_wait.is_some() || step.functiongraph_wait.is_some();
+    if needs_deadline && step.timeout.is_none() && runbook.timeout.is_none() {
+        reporter
+            .error(&path.key("id"), Part::Key, format!("wait step `{}` has no deadline", step.id))
+            .help = Some("add `timeout:` to the step (or a run-level `timeout:`) so a stuck execution cannot hang the run".into());
+    }
+    match step.action() {
+        Some(Action::AomWait(wait)) => {
+            let at = path.key("aom.wait");
+            check_statuses(
+                reporter,
+                &at.key("until_status"),
+                &wait.until_status,
+                AOM_STATUSES,
+            );
+            check_poll(reporter, &at.key("poll"), &wait.poll);
+            check_rules(
+                reporter,
+                &at.key("when_node_fails"),
+                &wait.when_node_fails,
+                &[NodeAction::Restart, NodeAction::Skip],
+            );
+            check_rules(
+                reporter,
+                &at.key("when_node_pauses"),
+                &wait.when_node_pauses,
+                &[NodeAction::Continue],
+            );
+        }
+        Some(Action::FunctionGraphWait(wait)) => {
+            let at = path.key("functiongraph.wait");
+            check_statuses(
+                reporter,
+                &at.key("until_status"),
+                &wait.until_status,
+                FUNCTIONGRAPH_STATUSES,
+            );
+            check_poll(reporter, &at.key("poll"), &wait.poll);
+        }
+        Some(Action::FunctionGraphRunSync(run)) => {
+            check_statuses(
+                reporter,
+                &path.key("functiongraph.run_sync").key("accept_status"),
+                &run.accept_status,
+                FUNCTIONGRAPH_SYNC_STATUSES,
+            );
+        }
+        Some(Action::FunctionGraphCallback(callback)) => {
+            if template::shape(&callback.result) == template::Shape::Literal
+                && !["success", "fail"].contains(&callback.result.as_str())
+            {
+                reporter
+                    .error(
+                        &path.key("functiongraph.callback").key("result"),
+                        Part::Value,
+                        format!("unknown callback result `{}`", callback.result),
+                    )
+                    .help = Some("expected `success` or `fail`".into());
+            }
+        }
+        Some(Action::Call(call)) => {
+            check_call(reporter, &path.key("call"), &call.operation, &call.params)
+        }
+        _ => {}
+    }
+}
+
+fn is_error_code(name: &str) -> bool {
+    match name.split_once('.') {
+        Some((service, code)) => {
+            !service.is_empty()
+                && service.chars().all(|c| c.is_ascii_alphanumeric())
+                && !code.is_empty()
+                && code.chars().all(|c| c.is_ascii_alphanumeric())
+        }
+        None => false,
+    }
+}
+
+fn closest(name: &str, candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(name, c), *c))
+        .filter(|(score, _)| *score > 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+fn check_statuses(reporter: &mut Reporter<'_>, path: &Path, statuses: &[String], known: &[&str]) {
+    for (index, status) in statuses.iter().enumerate() {
+        if !known.contains(&status.as_str()) {
+            let diagnostic = reporter.error(
+                &path.index(index),
+                Part::Value,
+                format!("unknown status `{status}`"),
+            );
+            diagnostic.help = closest(status, known)
+                .or_else(|| Some(format!("expected one of: {}", known.join(", "))));
+        }
+    }
+}
+
+fn check_poll(reporter: &mut Reporter<'_>, path: &Path, poll: &Poll) {
+    if poll.min.0.is_zero() {
+        reporter.error(
+            &path.key("min"),
+            Part::Value,
+            "`poll.min` must be more than zero",
+        );
+    }
+    if poll.min.0 > poll.max.0 {
+        reporter.error(
+            &path.key("min"),
+            Part::Value,
+            format!(
+                "`poll.min` ({}) is longer than `poll.max` ({})",
+                poll.min, poll.max
+            ),
+        );
+    }
+}
+
+fn check_rules(
+    reporter: &mut Reporter<'_>,
+    path: &Path,
+    rules: &[NodeRule],
+    allowed: &[NodeAction],
+) {
+    for (index, rule) in rules.iter().enumerate() {
+        let at = path.index(index);
+        if !allowed.contains(&rule.then) {
+            let names: Vec<&str> = allowed.iter().map(|a| a.name()).collect();
+            reporter
+                .error(
+                    &at.key("then"),
+                    Part::Value,
+                    format!("`{}` does not apply here", rule.then.name()),
+                )
+                .help = Some(format!("expected {}", names.join(" or ")));
+        }
+        match (rule.then, rule.max) {
+            (NodeAction::Restart, None) => {
+                reporter
+                    .error(
+                        &at.key("then"),
+                        Part::Value,
+                        "`restart` needs `max`, the most restarts per node",
+                    )
+                    .help = Some("add e.g. `max: 3`; an unbounded restart can loop forever".into());
+            }
+            (NodeAction::Restart, Some(0)) => {
+                reporter.error(
+                    &at.key("max"),
+                    Part::Value,
+                    "`max: 0` never restarts; drop the rule instead",
+                );
+            }
+            (NodeAction::Skip | NodeAction::Continue, Some(_)) => {
+                reporter.error(&at.key("max"), Part::Key, "`max` applies to `restart` only");
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_call(reporter: &mut Reporter<'_>, path: &Path, operation: &str, params: &Value) {
+    let Some(meta) = hwc_client::catalogue::operation(operation) else {
+        let known: Vec<&str> = hwc_client::catalogue::OPERATIONS
+            .iter()
+            .map(|op| op.id)
+            .collect();
+        let diagnostic = reporter.error(
+            &path.key("operation"),
+            Part::Value,
+            format!("unknown operation `{operation}`"),
+        );
+        diagnostic.help = closest(operation, &known)
+            .or_else(|| Some(format!("the spec defines: {}", known.join(", "))));
+        return;
+    };
+    let mut allowed: Vec<&str> = meta
+        .params
+        .iter()
+        .filter(|p| p.client_param.is_none())
+        .map(|p| p.field)
+        .collect();
+    if meta.body.is_some() {
+        allowed.push("body");
+    }
+    match params {
+        Value::Object(map) => {
+            for key in map.keys() {
+                if !allowed.contains(&key.as_str()) {
+                    let diagnostic = reporter.error(
+                        &path.key("params").key(key.clone()),
+                        Part::Key,
+                        format!("`{operation}` has no parameter `{key}`"),
+                    );
+                    diagnostic.help = Some(format!("its parameters: {}", allowed.join(", ")));
+                }
+            }
+            let mut required: Vec<&str> = meta
+                .params
+                .iter()
+                .filter(|p| p.required && p.client_param.is_none())
+                .map(|p| p.field)
+                .collect();
+            if meta.body.as_ref().is_some_and(|b| b.required) {
+                required.push("body");
+            }
+            for name in required {
+                if !map.contains_key(name) {
+                    reporter.error(
+                        &path.key("params"),
+                        Part::Key,
+                        format!("`{operation}` needs parameter `{name}`"),
+                    );
+                }
+            }
+        }
+        Value::String(text) if template::shape(text) != template::Shape::Literal => {}
+        _ => {
+            reporter.error(
+                &path.key("params"),
+                Part::Value,
+                "`params` is a mapping of parameter names to values",
+            );
+        }
+    }
+}
+
+/// What names a template at some place in a step may read.
+struct Scope<'a> {
+    runbook: &'a Runbook,
+    ids: &'a HashMap<String, usize>,
+    /// The step the template belongs to; `None` for `outputs`.
+    step: Option<usize>,
+    item: bool,
+    node: bool,
+    result: bool,
+    /// Variables set by any `set` step, with the first step that sets each.
+    vars: &'a HashMap<String, usize>,
+}
+
+fn vars_set(runbook: &Runbook) -> HashMap<String, usize> {
+    let mut vars = HashMap::new();
+    for (index, step) in runbook.steps.iter().enumerate() {
+        if let Some(set) = &step.set {
+            for name in set.keys() {
+                vars.entry(name.clone()).or_insert(index);
+            }
+        }
+    }
+    vars
+}
+
+fn check_templates(
+    reporter: &mut Reporter<'_>,
+    runbook: &Runbook,
+    engine: &Engine,
+    ids: &HashMap<String, usize>,
+    index: usize,
+    step: &Step,
+    path: &Path,
+) {
+    let Ok(value) = serde_json::to_value(step) else {
+        return;
+    };
+    let vars = vars_set(runbook);
+    let mut strings = Vec::new();
+    collect_strings(&value, path.clone(), &mut strings);
+    for (at, text) in strings {
+        let keys: Vec<String> =
+            at.0.iter()
+                .skip(path.0.len())
+                .filter_map(|s| match s {
+                    crate::locate::Segment::Key(k) => Some(k.clone()),
+                    crate::locate::Segment::Index(_) => None,
+                })
+                .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        if keys.first() == Some(&"id") {
+            continue;
+        }
+        let is_condition = is_condition_path(&keys);
+        let scope = Scope {
+            runbook,
+            ids,
+            step: Some(index),
+            item: step.for_each.is_some() && !matches!(keys.first(), Some(&"for_each" | &"when")),
+            node: is_condition && keys.len() == 3,
+            result: is_condition && keys.len() == 2 && keys[1] == "until",
+            vars: &vars,
+        };
+        let references = if is_condition {
+            engine.condition_references(&text)
+        } else {
+            engine.references(&text)
+        };
+        match references {
+            Ok(names) => check_names(reporter, &scope, &at, &names),
+            Err(error) => {
+                let kind = if is_condition {
+                    "condition"
+                } else {
+                    "template"
+                };
+                reporter.error(&at, Part::Value, format!("invalid {kind}: {error}"));
+            }
+        }
+    }
+}
+
+fn check_outputs(
+    reporter: &mut Reporter<'_>,
+    runbook: &Runbook,
+    engine: &Engine,
+    ids: &HashMap<String, usize>,
+) {
+    let vars = vars_set(runbook);
+    let scope = Scope {
+        runbook,
+        ids,
+        step: None,
+        item: false,
+        node: false,
+        result: false,
+        vars: &vars,
+    };
+    for (name, value) in &runbook.outputs {
+        let mut strings = Vec::new();
+        collect_strings(
+            value,
+            Path::root().key("outputs").key(name.clone()),
+            &mut strings,
+        );
+        for (at, text) in strings {
+            match engine.references(&text) {
+                Ok(names) => check_names(reporter, &scope, &at, &names),
+                Err(error) => {
+                    reporter.error(&at, Part::Value, format!("invalid template: {error}"));
+                }
+            }
+        }
+    }
+}
+
+/// Whether a string at these keys (below the step) is a bare-expression condition: the
+/// step's `when`, a wait's or retry's `until`, an assert's `that`, a node rule's `when`.
+fn is_condition_path(keys: &[&str]) -> bool {
+    const WAITS: [&str; 2] = ["aom.wait", "functiongraph.wait"];
+    match keys {
+        ["when"] => true,
+        [parent, "until"] => WAITS.contains(parent) || *parent == "retry",
+        ["assert", "that"] => true,
+        ["aom.wait", "when_node_fails" | "when_node_pauses", "when"] => true,
+        _ => false,
+    }
+}
+
+fn collect_strings(value: &Value, path: Path, out: &mut Vec<(Path, String)>) {
+    match value {
+        Value::String(text) => out.push((path, text.clone())),
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                collect_strings(item, path.index(index), out);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                collect_strings(item, path.key(key.clone()), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_names(
+    reporter: &mut Reporter<'_>,
+    scope: &Scope<'_>,
+    at: &Path,
+    names: &BTreeSet<String>,
+) {
+    for name in names {
+        if let Some((message, help)) = check_name(scope, name) {
+            reporter.error(at, Part::Value, message).help = help;
+        }
+    }
+}
+
+fn check_name(scope: &Scope<'_>, name: &str) -> Option<(String, Option<String>)> {
+    let mut parts = name.split('.');
+    let root = parts.next().unwrap_or_default();
+    let field = parts.next();
+    let runbook = scope.runbook;
+    match root {
+        "inputs" => {
+            let field = field?;
+            if runbook.inputs.contains_key(field) {
+                return None;
+            }
+            let known: Vec<&str> = runbook.inputs.keys().map(String::as_str).collect();
+            Some((
+                format!("`inputs.{field}` is not a declared input"),
+                closest(field, &known).or_else(|| {
+                    Some(format!(
+                        "declare it under `inputs:` (declared: {})",
+                        list_or_none(&known)
+                    ))
+                }),
+            ))
+        }
+        "steps" => {
+            let field = field?;
+            match (scope.ids.get(field), scope.step) {
+                (None, _) => {
+                    let known: Vec<&str> = runbook.steps.iter().map(|s| s.id.as_str()).collect();
+                    Some((
+                        format!("`steps.{field}`: there is no step `{field}`"),
+                        closest(field, &known),
+                    ))
+                }
+                (Some(&target), Some(current)) if target == current => Some((
+                    format!("step `{field}` cannot read its own result"),
+                    Some("in `until`, the latest result is `result`".into()),
+                )),
+                (Some(&target), Some(current)) if target > current => Some((
+                    format!("`steps.{field}` is read before step `{field}` runs"),
+                    Some("a step can read the results of the steps above it".into()),
+                )),
+                _ => None,
+            }
+        }
+        "vars" => {
+            let field = field?;
+            match (scope.vars.get(field), scope.step) {
+                (None, _) => Some((
+                    format!("`vars.{field}` is never set"),
+                    Some(format!(
+                        "set it with a `set:` step above this one, e.g. `set: {{{field}: ...}}`"
+                    )),
+                )),
+                (Some(&setter), Some(current)) if setter >= current => Some((
+                    format!("`vars.{field}` is read before the step that sets it"),
+                    None,
+                )),
+                _ => None,
+            }
+        }
+        "env" => {
+            let field = field?;
+            if runbook.env.iter().any(|e| e == field) {
+                None
+            } else {
+                Some((
+                    format!("`env.{field}` is not in the runbook's `env` allow-list"),
+                    Some(format!("add `{field}` to `env:` at the top of the runbook")),
+                ))
+            }
+        }
+        "run" => {
+            let field = field?;
+            if RUN_FIELDS.contains(&field) {
+                None
+            } else {
+                Some((
+                    format!("`run.{field}` does not exist"),
+                    Some(format!("`run` has: {}", RUN_FIELDS.join(", "))),
+                ))
+            }
+        }
+        "item" | "index" if scope.item => None,
+        "item" | "index" => Some((
+            format!("`{root}` exists only in a step with `for_each`"),
+            None,
+        )),
+        "node" if scope.node => None,
+        "node" => Some((
+            "`node` exists only in `when_node_fails` / `when_node_pauses` rules".into(),
+            None,
+        )),
+        "result" if scope.result => None,
+        "result" => Some(("`result` exists only in `until` conditions".into(), None)),
+        name if template::is_function(name) => None,
+        other => Some((
+            format!("unknown name `{other}`"),
+            Some(format!("templates read {}", template::ROOTS.join(", "))),
+        )),
+    }
+}
+
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Reports steps no path reaches: after an unconditional `fail` that does not jump.
+fn check_reachability(
+    reporter: &mut Reporter<'_>,
+    runbook: &Runbook,
+    ids: &HashMap<String, usize>,
+) {
+    let count = runbook.steps.len();
+    let mut reachable = vec![false; count];
+    let mut stack = vec![0usize];
+    while let Some(index) = stack.pop() {
+        if index >= count || reachable[index] {
+            continue;
+        }
+        reachable[index] = true;
+        let step = &runbook.steps[index];
+        let always_fails = step.fail.is_some() && step.when.is_none();
+        if !always_fails || step.on_failure.continues() {
+            stack.push(index + 1);
+        }
+        if let Some(target) = step.on_failure.goto().and_then(|g| ids.get(&g.goto)) {
+            stack.push(*target);
+        }
+    }
+    for (index, step) in runbook.steps.iter().enumerate() {
+        if !reachable[index] {
+            reporter
+                .error(
+                    &Path::root().key("steps").index(index).key("id"),
+                    Part::Value,
+                    format!("step `{}` can never run", step.id),
+                )
+                .help = Some(
+                "the step before it always fails; give that step a `when`, or remove this one"
+                    .into(),
+            );
+            break;
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! A problem in a runbook file, located by `file:line:col` and rendered with the offending
+//! line and a caret.
+
+use std::fmt;
+use std::ops::Range;
+
+use annotate_snippets::{Level, Renderer, Snippet};
+
+use crate::locate::{line_col, offset_of};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file as the user named it.
+    pub file: String,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+    /// Byte span in the source.
+    pub span: Range<usize>,
+    pub message: String,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn at_span(
+        file: &str,
+        source: &str,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        let (line, column) = line_col(source, span.start);
+        Self {
+            file: file.to_owned(),
+            line,
+            column,
+            span,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// At a 1-based line and column, underlining one character.
+    pub fn at_line_col(
+        file: &str,
+        source: &str,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        let start = offset_of(source, line, column);
+        let end = source[start..]
+            .chars()
+            .next()
+            .map_or(start, |c| start + c.len_utf8());
+        Self {
+            file: file.to_owned(),
+            line,
+            column,
+            span: start..end,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// `file:line:col: message`, one line.
+    pub fn short(&self) -> String {
+        format!(
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+
+    /// The diagnostic with the offending line and a caret under the problem.
+    pub fn render(&self, source: &str) -> String {
+        let line_start = source[..self.span.start.min(source.len())]
+            .rfind('\n')
+            .map_or(0, |n| n + 1);
+        let line_end = source[line_start..]
+            .find('\n')
+            .map_or(source.len(), |n| line_start + n);
+        let line_text = &source[line_start..line_end];
+        let start = self
+            .span
+            .start
+            .saturating_sub(line_start)
+            .min(line_text.len());
+        let end = self
+            .span
+            .end
+            .saturating_sub(line_start)
+            .clamp(start, line_text.len());
+        let mut message = Level::Error.title(&self.message).snippet(
+            Snippet::source(line_text)
+                .line_start(self.line)
+                .origin(&self.file)
+                .annotation(Level::Error.span(start..end.max(start)).label("")),
+        );
+        if let Some(help) = &self.help {
+            message = message.footer(Level::Help.title(help));
+        }
+        let rendered = Renderer::plain().render(message).to_string();
+        rendered
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.short())?;
+        if let Some(help) = &self.help {
+            write!(f, " (help: {help})")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_file_line_col_and_caret() {
+        let source = "a: 1\nbad: value\n";
+        let d = Diagnostic::at_span("x.yaml", source, 10..15, "not good").with_help("fix it");
+        assert_eq!((d.line, d.column), (2, 6));
+        let text = d.render(source);
+        assert!(text.contains("x.yaml:2:6"), "{text}");
+        assert!(text.contains("bad: value"), "{text}");
+        assert!(text.contains("^^^^^"), "{text}");
+        assert!(text.contains("help: fix it"), "{text}");
+    }
+}

@@ -1,0 +1,19 @@
+//! The runbook language: the document model ([`Runbook`]), its JSON Schema, the parser and the
+//! validator, which report every problem at once as `file:line:col` [`Diagnostic`]s, and the
+//! template engine shared with the runner.
+
+mod check;
+pub mod diagnostic;
+pub mod locate;
+pub mod model;
+mod parse;
+pub mod template;
+
+pub use diagnostic::Diagnostic;
+pub use model::*;
+pub use parse::{parse, Source};
+
+/// The JSON Schema of a runbook file.
+pub fn schema() -> schemars::Schema {
+    schemars::schema_for!(Runbook)
+}

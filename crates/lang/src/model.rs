@@ -1,0 +1,683 @@
+//! The runbook document, as written in YAML. Deserialised with serde, described by schemars;
+//! `parse` guarantees the invariants serde cannot express (one action per step, ids, …).
+//!
+//! Strings may hold minijinja templates (`"{{ steps.start.execution_id }}"`); fields typed
+//! [`Condition`] hold a bare expression (`inputs.approve and vars.ready`).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+/// The only language version this build understands.
+pub const LANGUAGE_VERSION: u32 = 1;
+
+/// A runbook: typed inputs, a target, and steps run in order.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Runbook {
+    /// Version of the runbook language; `1`.
+    pub version: u32,
+    /// Short name, shown in logs and summaries.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Inputs, given with `-i name=value` or `--inputs FILE`; read as `inputs.<name>`.
+    #[serde(default)]
+    pub inputs: IndexMap<String, InputSpec>,
+    /// Where the run goes. Never credentials: those come from the environment.
+    #[serde(default)]
+    pub target: Target,
+    /// Environment variables templates may read as `env.<NAME>`; no others are visible.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// The whole run's deadline, e.g. `30m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationText>,
+    /// The steps, run in order.
+    pub steps: Vec<Step>,
+    /// Values computed when the run succeeds, shown in the summary.
+    #[serde(default)]
+    pub outputs: IndexMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InputType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Object,
+    Array,
+}
+
+impl InputType {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Integer => "integer",
+            Self::Number => "number",
+            Self::Boolean => "boolean",
+            Self::Object => "object",
+            Self::Array => "array",
+        }
+    }
+
+    /// Whether a JSON value has this type.
+    pub fn accepts(self, value: &Value) -> bool {
+        match self {
+            Self::String => value.is_string(),
+            Self::Integer => value.is_i64() || value.is_u64(),
+            Self::Number => value.is_number(),
+            Self::Boolean => value.is_boolean(),
+            Self::Object => value.is_object(),
+            Self::Array => value.is_array(),
+        }
+    }
+}
+
+/// One typed input.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    #[serde(rename = "type")]
+    pub kind: InputType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Used when the input is not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    /// The run refuses to start without it.
+    #[serde(default)]
+    pub required: bool,
+    /// The only values allowed.
+    #[serde(default, rename = "enum", skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<Value>>,
+    /// A regular expression a string input must match (anchored at both ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// Redacted (`***`) in every log line, error and summary.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// Region, project and endpoints. Command-line flags override these; credentials are never
+/// here.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// e.g. `cn-north-4`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The project id (32 hex characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// One endpoint for every service (a proxy or a sandbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Endpoints per service (`aom`, `functiongraph`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub endpoints: IndexMap<String, String>,
+}
+
+/// One step: an `id`, exactly one action, and the options every step has.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = exactly_one_action)]
+pub struct Step {
+    /// Unique; later steps read this step's result as `steps.<id>`.
+    pub id: String,
+    /// Shown in logs instead of the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Run the step only when this holds; otherwise it is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
+    /// Run the step once per element of this list (a template or a literal list); the
+    /// element is `item`, its position `index`, and the result a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<Value>,
+    /// How many `for_each` elements run at once (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    /// The step's deadline, retries and polls included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationText>,
+    /// What a failure does: `abort` (default), `continue`, or `{goto: STEP, max: N}`.
+    #[serde(default)]
+    pub on_failure: OnFailure,
+
+    /// Start an AOM workflow (`ExecuteWorkflow`). Result: `execution_id`.
+    #[serde(default, rename = "aom.start", skip_serializing_if = "Option::is_none")]
+    pub aom_start: Option<AomStart>,
+    /// Poll an AOM execution until it ends, handling failed and paused nodes.
+    #[serde(default, rename = "aom.wait", skip_serializing_if = "Option::is_none")]
+    pub aom_wait: Option<AomWait>,
+    /// Restart, skip or continue one node of an AOM execution.
+    #[serde(default, rename = "aom.node", skip_serializing_if = "Option::is_none")]
+    pub aom_node: Option<AomNode>,
+    /// Start a FunctionGraph workflow asynchronously. Result: `execution_id`.
+    #[serde(
+        default,
+        rename = "functiongraph.start",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub functiongraph_start: Option<FunctionGraphStart>,
+    /// Run a FunctionGraph express workflow synchronously. Result: `status`, `output`, …
+    #[serde(
+        default,
+        rename = "functiongraph.run_sync",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub functiongraph_run_sync: Option<FunctionGraphRunSync>,
+    /// Poll a FunctionGraph execution until it ends.
+    #[serde(
+        default,
+        rename = "functiongraph.wait",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub functiongraph_wait: Option<FunctionGraphWait>,
+    /// Answer a FunctionGraph workflow waiting at a callback state.
+    #[serde(
+        default,
+        rename = "functiongraph.callback",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub functiongraph_callback: Option<FunctionGraphCallback>,
+    /// Call any operation of the spec by its operation id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<Call>,
+    /// Set variables, read later as `vars.<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<IndexMap<String, Value>>,
+    /// Fail the step unless a condition holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assert: Option<Assert>,
+    /// Fail with a message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail: Option<String>,
+    /// Wait, e.g. `30s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sleep: Option<DurationText>,
+    /// Print a message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+/// The names of the actions, as written in YAML.
+pub const ACTION_KEYS: &[&str] = &[
+    "aom.start",
+    "aom.wait",
+    "aom.node",
+    "functiongraph.start",
+    "functiongraph.run_sync",
+    "functiongraph.wait",
+    "functiongraph.callback",
+    "call",
+    "set",
+    "assert",
+    "fail",
+    "sleep",
+    "log",
+];
+
+fn exactly_one_action(schema: &mut Schema) {
+    let one_of: Vec<Value> = ACTION_KEYS
+        .iter()
+        .map(|key| serde_json::json!({ "required": [key] }))
+        .collect();
+    schema.insert("oneOf".into(), Value::Array(one_of));
+}
+
+/// A step's action, borrowed from the [`Step`].
+#[derive(Debug, Clone, Copy)]
+pub enum Action<'a> {
+    AomStart(&'a AomStart),
+    AomWait(&'a AomWait),
+    AomNode(&'a AomNode),
+    FunctionGraphStart(&'a FunctionGraphStart),
+    FunctionGraphRunSync(&'a FunctionGraphRunSync),
+    FunctionGraphWait(&'a FunctionGraphWait),
+    FunctionGraphCallback(&'a FunctionGraphCallback),
+    Call(&'a Call),
+    Set(&'a IndexMap<String, Value>),
+    Assert(&'a Assert),
+    Fail(&'a str),
+    Sleep(Duration),
+    Log(&'a str),
+}
+
+impl Action<'_> {
+    /// The YAML key of this action.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::AomStart(_) => "aom.start",
+            Self::AomWait(_) => "aom.wait",
+            Self::AomNode(_) => "aom.node",
+            Self::FunctionGraphStart(_) => "functiongraph.start",
+            Self::FunctionGraphRunSync(_) => "functiongraph.run_sync",
+            Self::FunctionGraphWait(_) => "functiongraph.wait",
+            Self::FunctionGraphCallback(_) => "functiongraph.callback",
+            Self::Call(_) => "call",
+            Self::Set(_) => "set",
+            Self::Assert(_) => "assert",
+            Self::Fail(_) => "fail",
+            Self::Sleep(_) => "sleep",
+            Self::Log(_) => "log",
+        }
+    }
+
+    /// Whether the action changes something in the cloud (for previews and retry safety).
+    pub fn is_mutating(&self) -> bool {
+        match self {
+            Self::AomStart(_)
+            | Self::AomNode(_)
+            | Self::FunctionGraphStart(_)
+            | Self::FunctionGraphRunSync(_)
+            | Self::FunctionGraphCallback(_) => true,
+            Self::Call(call) => hwc_client::catalogue::operation(&call.operation)
+                .is_none_or(|op| op.method != hwc_client::runtime::HttpMethod::Get),
+            _ => false,
+        }
+    }
+}
+
+impl Step {
+    /// Every action this step sets; `parse` guarantees exactly one.
+    pub fn actions(&self) -> Vec<Action<'_>> {
+        let mut actions = Vec::new();
+        if let Some(a) = &self.aom_start {
+            actions.push(Action::AomStart(a));
+        }
+        if let Some(a) = &self.aom_wait {
+            actions.push(Action::AomWait(a));
+        }
+        if let Some(a) = &self.aom_node {
+            actions.push(Action::AomNode(a));
+        }
+        if let Some(a) = &self.functiongraph_start {
+            actions.push(Action::FunctionGraphStart(a));
+        }
+        if let Some(a) = &self.functiongraph_run_sync {
+            actions.push(Action::FunctionGraphRunSync(a));
+        }
+        if let Some(a) = &self.functiongraph_wait {
+            actions.push(Action::FunctionGraphWait(a));
+        }
+        if let Some(a) = &self.functiongraph_callback {
+            actions.push(Action::FunctionGraphCallback(a));
+        }
+        if let Some(a) = &self.call {
+            actions.push(Action::Call(a));
+        }
+        if let Some(a) = &self.set {
+            actions.push(Action::Set(a));
+        }
+        if let Some(a) = &self.assert {
+            actions.push(Action::Assert(a));
+        }
+        if let Some(a) = &self.fail {
+            actions.push(Action::Fail(a));
+        }
+        if let Some(a) = &self.sleep {
+            actions.push(Action::Sleep(a.0));
+        }
+        if let Some(a) = &self.log {
+            actions.push(Action::Log(a));
+        }
+        actions
+    }
+
+    /// The step's action. A parsed runbook has exactly one per step.
+    pub fn action(&self) -> Option<Action<'_>> {
+        let actions = self.actions();
+        match actions.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
+    /// The name shown in logs.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AomStart {
+    pub workflow_id: String,
+}
+
+/// Polls `SearchWorkflowExecutionDetail` with backoff until the execution reaches one of
+/// `until_status` (or `until` holds), applying the node rules on the way.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AomWait {
+    pub workflow_id: String,
+    pub execution_id: String,
+    /// Statuses that end the wait successfully (default `[success]`).
+    #[serde(default = "default_until_status")]
+    pub until_status: Vec<String>,
+    /// Or end the wait successfully when this holds (`result` is the latest poll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Condition>,
+    #[serde(default)]
+    pub poll: Poll,
+    /// Rules for a failed node, first match wins: `restart` (with `max`) or `skip`.
+    /// With no matching rule the step fails.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub when_node_fails: Vec<NodeRule>,
+    /// Rules for a paused node or one waiting for approval, first match wins: `continue`.
+    /// With no matching rule the wait goes on (someone else may continue it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub when_node_pauses: Vec<NodeRule>,
+}
+
+fn default_until_status() -> Vec<String> {
+    vec!["success".to_owned()]
+}
+
+/// What to do with a node; `node` (`id`, `status`, `restarts`, `output`) is in scope for `when`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeRule {
+    /// The node ids this rule applies to (default: every node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<String>>,
+    /// The rule applies only when this holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
+    pub then: NodeAction,
+    /// For `restart`: how many times one node may be restarted (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeAction {
+    Restart,
+    Skip,
+    Continue,
+}
+
+impl NodeAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Restart => "restart",
+            Self::Skip => "skip",
+            Self::Continue => "continue",
+        }
+    }
+}
+
+/// Poll delays: `random(min, min·2^(n-1))` capped at `max`, as Smithy waiters do.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Poll {
+    #[serde(default = "default_poll_min")]
+    pub min: DurationText,
+    #[serde(default = "default_poll_max")]
+    pub max: DurationText,
+}
+
+impl Default for Poll {
+    fn default() -> Self {
+        Self {
+            min: default_poll_min(),
+            max: default_poll_max(),
+        }
+    }
+}
+
+fn default_poll_min() -> DurationText {
+    DurationText(Duration::from_secs(2))
+}
+
+fn default_poll_max() -> DurationText {
+    DurationText(Duration::from_secs(30))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AomNode {
+    pub workflow_id: String,
+    pub execution_id: String,
+    pub node_id: String,
+    pub action: NodeAction,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionGraphStart {
+    pub workflow_id: String,
+    /// The workflow's input (any JSON).
+    #[serde(default = "empty_object")]
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionGraphRunSync {
+    pub workflow_id: String,
+    #[serde(default = "empty_object")]
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Value>,
+    /// Statuses that count as the step succeeding (default `[success]`). The result is
+    /// recorded either way, so later steps can branch on `steps.<id>.status`.
+    #[serde(default = "default_until_status")]
+    pub accept_status: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionGraphWait {
+    pub workflow_id: String,
+    pub execution_id: String,
+    /// Statuses that end the wait successfully (default `[success]`).
+    #[serde(default = "default_until_status")]
+    pub until_status: Vec<String>,
+    /// Or end the wait successfully when this holds (`result` is the latest poll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Condition>,
+    #[serde(default)]
+    pub poll: Poll,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionGraphCallback {
+    pub workflow_id: String,
+    /// The execution id of the run waiting for the callback.
+    pub run_id: String,
+    /// The id of the callback state.
+    pub state_id: String,
+    /// `success` or `fail`.
+    #[serde(default = "default_callback_result")]
+    pub result: String,
+    #[serde(default = "empty_object")]
+    pub output: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn default_callback_result() -> String {
+    "success".to_owned()
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+/// Any operation of the spec, by operation id, with its parameters as JSON (see
+/// `runbook schema --operation ID`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Call {
+    pub operation: String,
+    #[serde(default = "empty_object")]
+    pub params: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Assert {
+    pub that: Condition,
+    /// Shown when the assertion fails (may be a template).
+    pub message: String,
+}
+
+/// Step retries: `attempts` in all, exponential backoff from `delay` capped at `max_delay`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Attempts in all, the first included (at least 1).
+    pub attempts: u32,
+    #[serde(default = "default_retry_delay")]
+    pub delay: DurationText,
+    #[serde(default = "default_retry_max_delay")]
+    pub max_delay: DurationText,
+    /// Full jitter: each delay is random in `[0, delay]` (default true).
+    #[serde(default = "yes")]
+    pub jitter: bool,
+    /// Which errors are retried: `retryable` (default: 429, 5xx, timeouts, connection
+    /// errors; for steps that start or change something, only those that cannot have been
+    /// applied), `any`, an HTTP status like `500`, or an error code like `AOM.31001306`.
+    #[serde(default = "default_retry_on")]
+    pub on: Vec<RetryOn>,
+    /// Also retry a successful result until this holds (`result` is the step's result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Condition>,
+}
+
+fn default_retry_delay() -> DurationText {
+    DurationText(Duration::from_secs(1))
+}
+
+fn default_retry_max_delay() -> DurationText {
+    DurationText(Duration::from_secs(60))
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_retry_on() -> Vec<RetryOn> {
+    vec![RetryOn::Name("retryable".to_owned())]
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "an HTTP status (e.g. 500), `retryable`, `any` or an error code"
+)]
+pub enum RetryOn {
+    Status(u16),
+    Name(String),
+}
+
+/// `abort` (the default), `continue`, or `{goto: STEP, max: N}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "`abort`, `continue`, or a map `{goto: STEP_ID, max: N}`"
+)]
+pub enum OnFailure {
+    Keyword(FailureKeyword),
+    Goto(Goto),
+}
+
+impl Default for OnFailure {
+    fn default() -> Self {
+        Self::Keyword(FailureKeyword::Abort)
+    }
+}
+
+impl OnFailure {
+    pub fn goto(&self) -> Option<&Goto> {
+        match self {
+            Self::Goto(goto) => Some(goto),
+            _ => None,
+        }
+    }
+
+    pub fn continues(&self) -> bool {
+        matches!(self, Self::Keyword(FailureKeyword::Continue))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureKeyword {
+    Abort,
+    Continue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Goto {
+    /// The step to go on from.
+    pub goto: String,
+    /// How many times this jump may be taken; required for a jump backwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
+}
+
+/// A bare minijinja expression, without `{{ }}`: `inputs.approve and node.restarts < 2`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Condition(pub String);
+
+/// A duration such as `90s`, `5m` or `1h 30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationText(pub Duration);
+
+impl fmt::Display for DurationText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for DurationText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_duration(text.trim())
+            .map(DurationText)
+            .map_err(|error| {
+                serde::de::Error::custom(format!(
+                    "`{text}` is not a duration ({error}); write e.g. `30s`, `5m`, `1h 30m`"
+                ))
+            })
+    }
+}
+
+impl Serialize for DurationText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl JsonSchema for DurationText {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A duration: a number and a unit (ms, s, m, h, d), e.g. `30s`, `5m`, `1h 30m`.",
+            "pattern": "^\\s*([0-9]+\\s*[a-zA-Zµ]+\\s*)+$"
+        })
+    }
+}

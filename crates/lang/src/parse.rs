@@ -1,0 +1,316 @@
+//! From YAML text to a checked [`Runbook`], with every problem reported at once.
+//!
+//! The document is read as a YAML value first (a syntax error stops there), then the header
+//! and each step are deserialised separately so that one bad step does not hide the others,
+//! and finally the semantic checks run. Positions come from [`Locations`].
+
+use serde::de::DeserializeOwned;
+use serde_yaml::Value as Yaml;
+
+use crate::check;
+use crate::diagnostic::Diagnostic;
+use crate::locate::{Locations, Part, Path, Segment};
+use crate::model::{Runbook, Step};
+
+/// A runbook file's name and text, kept together so diagnostics can point into it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    /// Renders diagnostics for this source, one after the other.
+    pub fn render(&self, diagnostics: &[Diagnostic]) -> String {
+        diagnostics
+            .iter()
+            .map(|d| d.render(&self.text))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Where a diagnostic is raised: the source, its locations, and the sink.
+pub(crate) struct Reporter<'a> {
+    pub source: &'a Source,
+    pub locations: Locations,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Reporter<'_> {
+    pub fn error(
+        &mut self,
+        path: &Path,
+        part: Part,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let span = self.locations.span(path, part);
+        self.diagnostics.push(Diagnostic::at_span(
+            &self.source.name,
+            &self.source.text,
+            span,
+            message,
+        ));
+        let last = self.diagnostics.len() - 1;
+        &mut self.diagnostics[last]
+    }
+}
+
+/// Parses and checks a runbook. On failure, every diagnostic found, in file order.
+pub fn parse(source: &Source) -> Result<Runbook, Vec<Diagnostic>> {
+    let document: Yaml = match serde_yaml::from_str(&source.text) {
+        Ok(document) => document,
+        Err(error) => return Err(vec![yaml_error(source, &error)]),
+    };
+    let mut reporter = Reporter {
+        source,
+        locations: Locations::index(&source.text),
+        diagnostics: Vec::new(),
+    };
+    let runbook = read(&mut reporter, document);
+    if let Some(runbook) = &runbook {
+        check::check(&mut reporter, runbook);
+    }
+    let mut diagnostics = reporter.diagnostics;
+    match runbook {
+        Some(runbook) if diagnostics.is_empty() => Ok(runbook),
+        _ => {
+            diagnostics.sort_by_key(|d| (d.line, d.column));
+            diagnostics.dedup();
+            Err(diagnostics)
+        }
+    }
+}
+
+fn yaml_error(source: &Source, error: &serde_yaml::Error) -> Diagnostic {
+    let message = format!("invalid YAML: {}", strip_position(&error.to_string()));
+    match error.location() {
+        Some(location) => Diagnostic::at_line_col(
+            &source.name,
+            &source.text,
+            location.line(),
+            location.column(),
+            message,
+        ),
+        None => Diagnostic::at_line_col(&source.name, &source.text, 1, 1, message),
+    }
+}
+
+/// serde_yaml appends " at line L column C"; the diagnostic says where already.
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(n) => message[..n].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
+    let root = Path::root();
+    let mut mapping = match document {
+        Yaml::Mapping(mapping) => mapping,
+        Yaml::Null => {
+            reporter
+                .error(&root, Part::Value, "the runbook is empty")
+                .help = Some("start with `version: 1`, a `name` and `steps`".into());
+            return None;
+        }
+        _ => {
+            reporter.error(
+                &root,
+                Part::Value,
+                "a runbook is a mapping of keys (`version`, `name`, `steps`, …)",
+            );
+            return None;
+        }
+    };
+    let steps_value = mapping.remove("steps");
+    mapping.insert("steps".into(), Yaml::Sequence(Vec::new()));
+    // Each input and the target are read on their own too, so that one mistake in the
+    // header does not hide the others.
+    let inputs = mapping.remove("inputs");
+    let target = mapping.remove("target");
+    let mut header_ok = true;
+    let mut input_specs = indexmap::IndexMap::new();
+    match inputs {
+        Some(Yaml::Mapping(entries)) => {
+            for (name, spec) in entries {
+                let Some(name) = name.as_str().map(str::to_owned) else {
+                    reporter.error(&root.key("inputs"), Part::Key, "input names are strings");
+                    header_ok = false;
+                    continue;
+                };
+                match deserialize(reporter, &root.key("inputs").key(name.clone()), spec) {
+                    Some(spec) => {
+                        input_specs.insert(name, spec);
+                    }
+                    None => header_ok = false,
+                }
+            }
+        }
+        Some(Yaml::Null) | None => {}
+        Some(_) => {
+            reporter.error(
+                &root.key("inputs"),
+                Part::Value,
+                "`inputs` is a mapping of input names to their specs",
+            );
+            header_ok = false;
+        }
+    }
+    let target = match target {
+        Some(target) => deserialize(reporter, &root.key("target"), target),
+        None => Some(Default::default()),
+    };
+    header_ok &= target.is_some();
+    let header: Option<Runbook> = deserialize(reporter, &root, Yaml::Mapping(mapping));
+
+    let steps_path = root.key("steps");
+    let mut steps = Vec::new();
+    let mut steps_ok = true;
+    match steps_value {
+        None => {
+            reporter.error(&root, Part::Value, "missing `steps`").help =
+                Some("a runbook needs at least one step".into());
+            steps_ok = false;
+        }
+        Some(Yaml::Sequence(items)) => {
+            if items.is_empty() {
+                reporter.error(
+                    &steps_path,
+                    Part::Key,
+                    "`steps` is empty; a runbook needs at least one step",
+                );
+                steps_ok = false;
+            }
+            for (index, item) in items.into_iter().enumerate() {
+                let path = steps_path.index(index);
+                if !matches!(item, Yaml::Mapping(_)) {
+                    reporter.error(
+                        &path,
+                        Part::Value,
+                        "a step is a mapping with an `id` and one action",
+                    );
+                    steps_ok = false;
+                    continue;
+                }
+                match deserialize::<Step>(reporter, &path, item) {
+                    Some(step) => steps.push((path, step)),
+                    None => steps_ok = false,
+                }
+            }
+        }
+        Some(_) => {
+            reporter.error(&steps_path, Part::Value, "`steps` is a list of steps");
+            steps_ok = false;
+        }
+    }
+    // Steps that parsed are still checked for what can be checked, so one run of
+    // `validate` shows as much as possible.
+    let mut runbook = header?;
+    runbook.inputs = input_specs;
+    runbook.target = target.unwrap_or_default();
+    runbook.steps = steps.into_iter().map(|(_, step)| step).collect();
+    if steps_ok && header_ok {
+        Some(runbook)
+    } else {
+        check::check_partial(reporter, &runbook);
+        None
+    }
+}
+
+fn deserialize<T: DeserializeOwned>(
+    reporter: &mut Reporter<'_>,
+    at: &Path,
+    value: Yaml,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            let mut path = at.clone();
+            for segment in error.path().iter() {
+                match segment {
+                    serde_path_to_error::Segment::Seq { index } => {
+                        path.0.push(Segment::Index(*index))
+                    }
+                    serde_path_to_error::Segment::Map { key } => {
+                        path.0.push(Segment::Key(key.clone()))
+                    }
+                    serde_path_to_error::Segment::Enum { .. }
+                    | serde_path_to_error::Segment::Unknown => {}
+                }
+            }
+            let message = error.inner().to_string();
+            report_serde_error(reporter, path, &message);
+            None
+        }
+    }
+}
+
+fn report_serde_error(reporter: &mut Reporter<'_>, path: Path, message: &str) {
+    let message = strip_position(message);
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let expected: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        // serde_path_to_error already names the unknown key as the last segment.
+        let (at, parent) = match path.0.last() {
+            Some(Segment::Key(last)) if last == field => {
+                let mut parent = path.clone();
+                parent.0.pop();
+                (path, parent)
+            }
+            _ => (path.key(field), path),
+        };
+        let help = suggestion(field, &expected, &parent);
+        let diagnostic = reporter.error(&at, Part::Key, format!("unknown key `{field}`"));
+        diagnostic.help = help;
+        return;
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        reporter.error(&path, Part::Key, format!("missing `{field}`"));
+        return;
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let (variant, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let expected: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let diagnostic = reporter.error(&path, Part::Value, format!("unknown value `{variant}`"));
+        diagnostic.help = Some(format!("expected one of: {}", expected.join(", ")));
+        return;
+    }
+    reporter.error(&path, Part::Value, message);
+}
+
+fn suggestion(field: &str, expected: &[&str], path: &Path) -> Option<String> {
+    let in_target = path.0.last() == Some(&Segment::Key("target".into()));
+    if in_target
+        && [
+            "ak",
+            "sk",
+            "access_key",
+            "secret_key",
+            "token",
+            "password",
+            "security_token",
+        ]
+        .contains(&field)
+    {
+        return Some("credentials never go in a runbook: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK in the environment".into());
+    }
+    let closest = expected
+        .iter()
+        .map(|candidate| (strsim::jaro_winkler(field, candidate), *candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match closest {
+        Some((_, candidate)) => Some(format!("did you mean `{candidate}`?")),
+        None if expected.is_empty() => None,
+        None => Some(format!("expected one of: {}", expected.join(", "))),
+    }
+}

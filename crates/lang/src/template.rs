@@ -1,0 +1,343 @@
+//! The template language: minijinja with strict undefined, `now()`, `uuid()`, `tojson` and a
+//! `jsonpath` filter. The validator and the runner share this one engine so that what
+//! validates is what runs.
+//!
+//! Only strings written in the runbook are rendered. Values that come from the API or the
+//! command line enter the context as data and are never rendered again.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as JinjaValue};
+use serde_json::Value;
+
+/// The names a template may start from, besides the scoped ones (`item`, `node`, …).
+pub const ROOTS: &[&str] = &["inputs", "steps", "vars", "run", "env"];
+
+/// The functions the engine defines, besides minijinja's built-ins.
+pub const FUNCTIONS: &[&str] = &["now", "uuid"];
+
+/// minijinja's own global functions.
+const BUILTIN_FUNCTIONS: &[&str] = &["range", "dict", "namespace", "debug"];
+
+/// The fields of `run`.
+pub const RUN_FIELDS: &[&str] = &["id", "name", "started_at"];
+
+/// Where `now()` and `uuid()` get their values (injected so tests are deterministic).
+#[derive(Clone)]
+pub struct Sources {
+    /// RFC 3339 UTC time.
+    pub now: Arc<dyn Fn() -> String + Send + Sync>,
+    pub uuid: Arc<dyn Fn() -> String + Send + Sync>,
+}
+
+impl fmt::Debug for Sources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sources")
+    }
+}
+
+impl Sources {
+    /// For parsing only: the functions exist but are never called.
+    fn inert() -> Self {
+        Self {
+            now: Arc::new(String::new),
+            uuid: Arc::new(String::new),
+        }
+    }
+}
+
+/// How a runbook string is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape<'a> {
+    /// No template syntax: used as written.
+    Literal,
+    /// Exactly one `{{ expr }}`: the expression's value, type kept.
+    Expression(&'a str),
+    /// Text with templates in it: rendered to a string.
+    Template,
+}
+
+/// Classifies a runbook string.
+pub fn shape(text: &str) -> Shape<'_> {
+    let trimmed = text.trim();
+    if let Some(inner) = trimmed
+        .strip_prefix("{{")
+        .and_then(|rest| rest.strip_suffix("}}"))
+    {
+        if !inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%") {
+            return Shape::Expression(inner.trim().trim_start_matches('-').trim_end_matches('-'));
+        }
+    }
+    if text.contains("{{") || text.contains("{%") || text.contains("{#") {
+        Shape::Template
+    } else {
+        Shape::Literal
+    }
+}
+
+/// A template problem: a syntax error, an undefined value, a failed filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError(pub String);
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+impl From<Error> for TemplateError {
+    fn from(error: Error) -> Self {
+        let mut text = match error.kind() {
+            ErrorKind::UndefinedError => "undefined value".to_owned(),
+            _ => error.kind().to_string(),
+        };
+        if let Some(detail) = error.detail() {
+            text.push_str(": ");
+            text.push_str(detail);
+        }
+        Self(text)
+    }
+}
+
+/// The engine.
+pub struct Engine {
+    env: Environment<'static>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Engine")
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new(Sources::inert())
+    }
+}
+
+impl Engine {
+    pub fn new(sources: Sources) -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let now = sources.now;
+        env.add_function("now", move || now());
+        let uuid = sources.uuid;
+        env.add_function("uuid", move || uuid());
+        env.add_filter("jsonpath", jsonpath);
+        Self { env }
+    }
+
+    /// Checks the syntax of a runbook string and returns the dotted names it reads
+    /// (`inputs.x`, `steps.start.execution_id`, `now`).
+    pub fn references(&self, text: &str) -> Result<BTreeSet<String>, TemplateError> {
+        let names = match shape(text) {
+            Shape::Literal => Default::default(),
+            Shape::Expression(expr) => self
+                .env
+                .compile_expression(expr)?
+                .undeclared_variables(true),
+            Shape::Template => self.env.template_from_str(text)?.undeclared_variables(true),
+        };
+        Ok(names.into_iter().collect())
+    }
+
+    /// Checks a bare expression and returns the names it reads.
+    pub fn condition_references(&self, expr: &str) -> Result<BTreeSet<String>, TemplateError> {
+        if expr.trim_start().starts_with("{{") {
+            return Err(TemplateError(
+                "a condition is a bare expression: drop the `{{ }}`".to_owned(),
+            ));
+        }
+        Ok(self
+            .env
+            .compile_expression(expr)?
+            .undeclared_variables(true)
+            .into_iter()
+            .collect())
+    }
+
+    /// Renders every string in `value` (map keys excepted) against `context`. A string that
+    /// is exactly one `{{ expr }}` becomes the expression's value with its type.
+    pub fn render(&self, value: &Value, context: &JinjaValue) -> Result<Value, TemplateError> {
+        match value {
+            Value::String(text) => self.render_str(text, context),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| self.render(item, context))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Value::Object(map) => map
+                .iter()
+                .map(|(key, item)| Ok((key.clone(), self.render(item, context)?)))
+                .collect::<Result<serde_json::Map<_, _>, TemplateError>>()
+                .map(Value::Object),
+            other => Ok(other.clone()),
+        }
+    }
+
+    /// Renders one runbook string.
+    pub fn render_str(&self, text: &str, context: &JinjaValue) -> Result<Value, TemplateError> {
+        match shape(text) {
+            Shape::Literal => Ok(Value::String(text.to_owned())),
+            Shape::Expression(expr) => {
+                let value = self.env.compile_expression(expr)?.eval(context)?;
+                to_json(&value)
+            }
+            Shape::Template => Ok(Value::String(self.env.render_str(text, context.clone())?)),
+        }
+    }
+
+    /// Renders a runbook string that must come out as text (an id, a message).
+    pub fn render_text(&self, text: &str, context: &JinjaValue) -> Result<String, TemplateError> {
+        match self.render_str(text, context)? {
+            Value::String(text) => Ok(text),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            other => Err(TemplateError(format!(
+                "expected text, got {}: {}",
+                json_type(&other),
+                other
+            ))),
+        }
+    }
+
+    /// Evaluates a bare expression as a condition.
+    pub fn condition(&self, expr: &str, context: &JinjaValue) -> Result<bool, TemplateError> {
+        let value = self.env.compile_expression(expr)?.eval(context)?;
+        if value.is_undefined() {
+            return Err(TemplateError(format!("undefined value in `{expr}`")));
+        }
+        Ok(value.is_true())
+    }
+}
+
+fn to_json(value: &JinjaValue) -> Result<Value, TemplateError> {
+    if value.is_undefined() {
+        return Err(TemplateError("undefined value".to_owned()));
+    }
+    serde_json::to_value(value).map_err(|error| TemplateError(error.to_string()))
+}
+
+/// `value | jsonpath("$.a[0].b")`: every match of an RFC 9535 JSONPath query, as a list.
+fn jsonpath(value: JinjaValue, path: &str) -> Result<JinjaValue, Error> {
+    let query = serde_json_path::JsonPath::parse(path).map_err(|error| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("`{path}` is not a JSONPath query: {error}"),
+        )
+    })?;
+    let json = serde_json::to_value(&value)
+        .map_err(|error| Error::new(ErrorKind::InvalidOperation, error.to_string()))?;
+    let matches: Vec<Value> = query.query(&json).all().into_iter().cloned().collect();
+    Ok(to_jinja(&Value::Array(matches)))
+}
+
+/// A JSON value as template data.
+pub fn to_jinja(value: &Value) -> JinjaValue {
+    JinjaValue::from(minijinja::value::Serde(value))
+}
+
+/// A JSON value's type, as the schema names it.
+pub fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Whether `name` (the first part of a reference) is a function the engine knows.
+pub fn is_function(name: &str) -> bool {
+    FUNCTIONS.contains(&name) || BUILTIN_FUNCTIONS.contains(&name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn context() -> JinjaValue {
+        to_jinja(&json!({
+            "inputs": {"count": 3, "tags": {"a": 1}, "name": "x"},
+            "steps": {"echo": {"output": {"text": "{{ 7 * 7 }}"}}}
+        }))
+    }
+
+    #[test]
+    fn one_expression_keeps_its_type() {
+        let engine = Engine::default();
+        let ctx = context();
+        assert_eq!(
+            engine.render_str("{{ inputs.count }}", &ctx).unwrap(),
+            json!(3)
+        );
+        assert_eq!(
+            engine.render_str("{{ inputs.tags }}", &ctx).unwrap(),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            engine.render_str("n={{ inputs.count }}", &ctx).unwrap(),
+            json!("n=3")
+        );
+        assert_eq!(engine.render_str("plain", &ctx).unwrap(), json!("plain"));
+    }
+
+    #[test]
+    fn api_values_are_not_rendered_again() {
+        let engine = Engine::default();
+        let ctx = context();
+        assert_eq!(
+            engine
+                .render_str("{{ steps.echo.output.text }}", &ctx)
+                .unwrap(),
+            json!("{{ 7 * 7 }}")
+        );
+        assert_eq!(
+            engine
+                .render_str("got {{ steps.echo.output.text }}", &ctx)
+                .unwrap(),
+            json!("got {{ 7 * 7 }}")
+        );
+    }
+
+    #[test]
+    fn undefined_is_an_error() {
+        let engine = Engine::default();
+        let ctx = context();
+        assert!(engine.render_str("{{ inputs.missing }}", &ctx).is_err());
+        assert!(engine.render_str("a {{ inputs.missing }}", &ctx).is_err());
+        assert!(engine.condition("inputs.missing", &ctx).is_err());
+    }
+
+    #[test]
+    fn jsonpath_finds_matches() {
+        let engine = Engine::default();
+        let ctx = context();
+        assert_eq!(
+            engine
+                .render_str("{{ inputs | jsonpath('$.tags.a') | first }}", &ctx)
+                .unwrap(),
+            json!(1)
+        );
+    }
+
+    #[test]
+    fn references_are_dotted_names() {
+        let engine = Engine::default();
+        let names = engine
+            .references("{{ steps.start.execution_id }}-{{ inputs.name | upper }}-{{ now() }}")
+            .unwrap();
+        assert!(names.contains("steps.start.execution_id"), "{names:?}");
+        assert!(names.contains("inputs.name"), "{names:?}");
+        assert!(names.contains("now"), "{names:?}");
+    }
+}
