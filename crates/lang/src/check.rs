@@ -14,19 +14,13 @@ use crate::model::{
 use crate::parse::Reporter;
 use crate::template::{self, Engine, RUN_FIELDS};
 
-const AOM_STATUSES: &[&str] = &[
-    "success",
-    "fail",
-    "executing",
-    "cancel",
-    "waitExecute",
-    "waitApproval",
-    "approvalFailed",
-    "pausing",
-    "canceling",
-];
-const FUNCTIONGRAPH_STATUSES: &[&str] = &["success", "fail", "running", "timeout", "cancel"];
-const FUNCTIONGRAPH_SYNC_STATUSES: &[&str] = &["success", "fail", "timeout"];
+use hwc_client::models::{
+    AomExecutionStatus, FunctionGraphExecutionStatus, FunctionGraphSyncExecutionStatus,
+};
+
+const AOM_STATUSES: &[&str] = AomExecutionStatus::KNOWN;
+const FUNCTIONGRAPH_STATUSES: &[&str] = FunctionGraphExecutionStatus::KNOWN;
+const FUNCTIONGRAPH_SYNC_STATUSES: &[&str] = FunctionGraphSyncExecutionStatus::KNOWN;
 /// Environment variables that hold secrets; templates may never read them.
 const SECRET_ENV: &[&str] = &[
     "HUAWEICLOUD_SDK_AK",

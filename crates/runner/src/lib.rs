@@ -1,1 +1,21 @@
-//! Runs runbooks.
+//! Runs runbooks (`runbook-lang`) against the generated client (`hwc-client`): steps in order,
+//! templated fields, retries, deadlines, waits with node rules, fan-out, failure routing and
+//! cancellation. Everything a run does is reported as [`Event`]s and kept in one
+//! serialisable [`RunState`].
+//!
+//! The runner knows operations and models, never HTTP: requests, signing and transport
+//! retries are the client's.
+
+mod actions;
+pub mod event;
+pub mod failure;
+pub mod inputs;
+pub mod redact;
+mod runner;
+pub mod state;
+mod wait;
+
+pub use event::{Event, Observer, Quiet};
+pub use redact::Redactor;
+pub use runner::{RunInput, Runner};
+pub use state::{RunState, RunStatus, StartedExecution, StepState, StepStatus};

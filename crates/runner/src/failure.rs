@@ -1,0 +1,133 @@
+//! Why a step did not succeed, with what a user needs to act: the HTTP status, error_code and
+//! request id of API failures, and a hint at what to do next.
+
+use std::fmt;
+use std::time::Duration;
+
+use hwc_client::runtime::{ApiError, InvokeError, TransportErrorKind};
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub enum StepError {
+    Failed(Failure),
+    /// `detail` says where things stood (e.g. the execution's last status).
+    TimedOut {
+        scope: Scope,
+        after: Duration,
+        detail: Option<String>,
+    },
+    Cancelled,
+}
+
+/// Whose deadline passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Step,
+    Run,
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Failed(failure) => f.write_str(&failure.message),
+            Self::TimedOut {
+                scope,
+                after,
+                detail,
+            } => {
+                let whose = match scope {
+                    Scope::Step => "step",
+                    Scope::Run => "run",
+                };
+                write!(f, "{whose} timed out after {}", humantime::format_duration(*after))?;
+                if let Some(detail) = detail {
+                    write!(f, " ({detail})")?;
+                }
+                Ok(())
+            }
+            Self::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub message: String,
+    pub status: Option<u16>,
+    pub error_code: Option<String>,
+    /// The same request might succeed later (429, 5xx, timeouts, connection errors).
+    pub retryable: bool,
+    /// The request provably had no effect (429, no connection), so resending cannot apply
+    /// it twice.
+    pub not_applied: bool,
+    /// A result to record even though the step failed (a sync run that ended as `fail`).
+    pub result: Option<Value>,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            status: None,
+            error_code: None,
+            retryable: false,
+            not_applied: false,
+            result: None,
+        }
+    }
+
+    pub fn with_result(mut self, result: Value) -> Self {
+        self.result = Some(result);
+        self
+    }
+
+    pub fn from_api(error: &ApiError) -> Self {
+        let status = error.status();
+        let not_applied = status == Some(429)
+            || matches!(
+                error,
+                ApiError::Transport {
+                    kind: TransportErrorKind::Connect,
+                    ..
+                }
+            );
+        let mut message = error.to_string();
+        if let Some(hint) = hint(error) {
+            message.push_str("; ");
+            message.push_str(hint);
+        }
+        Self {
+            message,
+            status,
+            error_code: error.error_code().map(str::to_owned),
+            retryable: error.is_retryable(),
+            not_applied,
+            result: None,
+        }
+    }
+
+    pub fn from_invoke(error: &InvokeError) -> Self {
+        match error {
+            InvokeError::Api(api) => Self::from_api(api),
+            other => Self::new(other.to_string()),
+        }
+    }
+}
+
+impl From<Failure> for StepError {
+    fn from(failure: Failure) -> Self {
+        Self::Failed(failure)
+    }
+}
+
+fn hint(error: &ApiError) -> Option<&'static str> {
+    match error.status()? {
+        400 => Some("the service rejected the parameters; check the ids and values the step sends"),
+        401 => Some("check the credentials (HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK) and the clock"),
+        403 => Some("the credentials may not use this project; check the project id and IAM permissions"),
+        404 => Some("check the workflow or execution id, the project id and the region"),
+        429 => Some("the service is throttling; add `retry:` to the step or run less at once"),
+        500..=599 => Some("a service error; add `retry:` to the step if it is transient"),
+        _ => None,
+    }
+}

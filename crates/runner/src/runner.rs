@@ -1,0 +1,657 @@
+//! The run loop: steps in order, `when`, `for_each` with a concurrency limit, retries,
+//! deadlines, `on_failure` routing, cancellation, and the state after each transition.
+//!
+//! Every wait goes through [`Run::pause`], which reads the injected clock and sleeper, so
+//! virtual time makes a 10-minute wait instant and deterministic; deadlines are checked
+//! against that clock rather than by racing a timer.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+use hwc_client::{Client, Environment};
+use minijinja::Value as JinjaValue;
+use runbook_lang::template::{to_jinja, Engine, Sources};
+use runbook_lang::{Runbook, Step};
+use serde_json::{json, Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::event::{Event, Observer};
+use crate::failure::{Failure, Scope, StepError};
+use crate::state::{RunState, RunStatus, StartedExecution, StepStatus};
+
+/// Runs runbooks with one client, one environment (clock, sleep, randomness) and one
+/// observer.
+pub struct Runner {
+    client: Client,
+    environment: Environment,
+    observer: Arc<dyn Observer>,
+    cancel: CancellationToken,
+}
+
+/// What a run is given besides the runbook.
+#[derive(Debug, Clone, Default)]
+pub struct RunInput {
+    /// Typed inputs (see [`crate::inputs::resolve`]).
+    pub inputs: Map<String, Value>,
+    /// The inputs as reports show them (secrets as `***`).
+    pub shown_inputs: Map<String, Value>,
+    /// The allow-listed environment variables that are set.
+    pub env: Map<String, Value>,
+}
+
+impl Runner {
+    pub fn new(client: Client, environment: Environment, observer: Arc<dyn Observer>) -> Self {
+        Self {
+            client,
+            environment,
+            observer,
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// Cancelling this token stops the run at its next wait or request.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Runs `runbook` to the end and returns its final state.
+    pub async fn run(&self, runbook: &Runbook, input: RunInput) -> RunState {
+        let clock = self.environment.clock.clone();
+        let random = self.environment.random.clone();
+        let run_id = uuid(&*random);
+        let engine = Engine::new(Sources {
+            now: Arc::new(move || rfc3339(clock.now_utc())),
+            uuid: Arc::new(move || uuid(&*random)),
+        });
+        let started = self.environment.clock.elapsed();
+        let state = RunState::new(
+            run_id.clone(),
+            runbook,
+            rfc3339(self.environment.clock.now_utc()),
+            input.shown_inputs,
+        );
+        let run = Run {
+            runner: self,
+            runbook,
+            inputs: input.inputs,
+            env: input.env,
+            engine,
+            started,
+            deadline: runbook.timeout.map(|t| started + t.0),
+            state: Mutex::new(state),
+        };
+        self.observer.event(&Event::RunStarted {
+            run_id,
+            runbook: runbook.name.clone(),
+            steps: runbook.steps.len(),
+        });
+        run.run_steps().await;
+        run.finish();
+        run.state.into_inner().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A deadline on the injected clock's `elapsed()`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    pub(crate) at: Option<Duration>,
+    scope: Scope,
+    /// When the deadline's clock started, to say "after 5m".
+    since: Duration,
+}
+
+/// Names in scope for one evaluation besides the run-wide ones.
+pub(crate) type Locals = Vec<(&'static str, Value)>;
+
+pub(crate) struct Run<'a> {
+    runner: &'a Runner,
+    runbook: &'a Runbook,
+    inputs: Map<String, Value>,
+    env: Map<String, Value>,
+    engine: Engine,
+    started: Duration,
+    deadline: Option<Duration>,
+    state: Mutex<RunState>,
+}
+
+impl Run<'_> {
+    fn with_state<R>(&self, change: impl FnOnce(&mut RunState) -> R) -> R {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = change(&mut state);
+        self.runner.observer.state(&state);
+        result
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        self.runner.observer.event(&event);
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.runner.client
+    }
+
+    pub(crate) fn now(&self) -> Duration {
+        self.runner.environment.clock.elapsed()
+    }
+
+    fn timestamp(&self) -> String {
+        rfc3339(self.runner.environment.clock.now_utc())
+    }
+
+    pub(crate) fn elapsed_ms(&self, since: Duration) -> u64 {
+        u64::try_from(self.now().saturating_sub(since).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn random(&self) -> &dyn hwc_client::runtime::Random {
+        &*self.runner.environment.random
+    }
+
+    /// The template context: run-wide names plus `locals`.
+    pub(crate) fn context(&self, locals: &Locals) -> JinjaValue {
+        let (steps, vars, run) = self.with_state(|state| {
+            (
+                state.step_results(),
+                state.vars.clone(),
+                json!({"id": state.run_id, "name": state.runbook, "started_at": state.started_at}),
+            )
+        });
+        let mut context = Map::new();
+        context.insert("inputs".into(), Value::Object(self.inputs.clone()));
+        context.insert("steps".into(), Value::Object(steps));
+        context.insert("vars".into(), Value::Object(vars));
+        context.insert("run".into(), run);
+        context.insert("env".into(), Value::Object(self.env.clone()));
+        for (name, value) in locals {
+            context.insert((*name).to_owned(), value.clone());
+        }
+        to_jinja(&Value::Object(context))
+    }
+
+    pub(crate) fn render(&self, value: &Value, locals: &Locals, what: &str) -> Result<Value, StepError> {
+        self.engine
+            .render(value, &self.context(locals))
+            .map_err(|error| Failure::new(format!("{what}: {error}")).into())
+    }
+
+    pub(crate) fn text(&self, text: &str, locals: &Locals, what: &str) -> Result<String, StepError> {
+        self.engine
+            .render_text(text, &self.context(locals))
+            .map_err(|error| Failure::new(format!("{what}: {error}")).into())
+    }
+
+    pub(crate) fn condition(&self, expr: &str, locals: &Locals, what: &str) -> Result<bool, StepError> {
+        self.engine
+            .condition(expr, &self.context(locals))
+            .map_err(|error| Failure::new(format!("{what} `{expr}`: {error}")).into())
+    }
+
+    /// Waits `duration`, cut short by the deadline (an error once it has passed) or by
+    /// cancellation.
+    pub(crate) async fn pause(&self, duration: Duration, deadline: Deadline) -> Result<(), StepError> {
+        self.check(deadline)?;
+        let remaining = deadline.at.map(|at| at.saturating_sub(self.now()));
+        let duration = remaining.map_or(duration, |left| duration.min(left));
+        let cancel = self.runner.cancel.clone();
+        tokio::select! {
+            _ = self.runner.environment.sleep(duration) => Ok(()),
+            _ = cancel.cancelled() => Err(StepError::Cancelled),
+        }
+    }
+
+    /// Resolves when the run is cancelled.
+    pub(crate) async fn cancelled(&self) {
+        self.runner.cancel.cancelled().await
+    }
+
+    /// Fails when cancelled or past the deadline.
+    pub(crate) fn check(&self, deadline: Deadline) -> Result<(), StepError> {
+        if self.runner.cancel.is_cancelled() {
+            return Err(StepError::Cancelled);
+        }
+        if let Some(at) = deadline.at {
+            let now = self.now();
+            if now >= at {
+                return Err(StepError::TimedOut {
+                    scope: deadline.scope,
+                    after: now.saturating_sub(deadline.since),
+                    detail: None,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends one request unless past the deadline or cancelled.
+    pub(crate) async fn api<T>(
+        &self,
+        deadline: Deadline,
+        request: impl std::future::Future<Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>>,
+    ) -> Result<T, StepError> {
+        self.check(deadline)?;
+        self.request(request).await
+    }
+
+    /// Sends one request unless cancelled; polls use this to make a last poll at the
+    /// deadline.
+    pub(crate) async fn request<T>(
+        &self,
+        request: impl std::future::Future<Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>>,
+    ) -> Result<T, StepError> {
+        if self.runner.cancel.is_cancelled() {
+            return Err(StepError::Cancelled);
+        }
+        let cancel = self.runner.cancel.clone();
+        tokio::select! {
+            response = request => response.map(|r| r.body).map_err(|e| Failure::from_api(&e).into()),
+            _ = cancel.cancelled() => Err(StepError::Cancelled),
+        }
+    }
+
+    pub(crate) fn record_execution(&self, execution: StartedExecution) {
+        self.with_state(|state| state.executions.push(execution));
+    }
+
+    pub(crate) fn count_poll(&self, step: &str) -> u32 {
+        self.with_state(|state| {
+            state.steps.get_mut(step).map_or(0, |s| {
+                s.polls += 1;
+                s.polls
+            })
+        })
+    }
+
+    pub(crate) fn set_vars(&self, vars: Map<String, Value>) {
+        self.with_state(|state| state.vars.extend(vars));
+    }
+
+    async fn run_steps(&self) {
+        let steps = &self.runbook.steps;
+        let run_deadline = Deadline {
+            at: self.deadline,
+            scope: Scope::Run,
+            since: self.started,
+        };
+        let mut index = 0;
+        while index < steps.len() {
+            let step = &steps[index];
+            self.with_state(|state| state.current_step = Some(step.id.clone()));
+            if let Err(error) = self.check(run_deadline) {
+                self.stop(step, error);
+                return;
+            }
+            match self.should_run(step) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.mark(&step.id, StepStatus::Skipped, None, None);
+                    self.emit(Event::StepSkipped {
+                        step: step.id.clone(),
+                        reason: format!("`when: {}` is false", step.when.as_ref().map_or("", |w| &w.0)),
+                    });
+                    index += 1;
+                    continue;
+                }
+                Err(error) => {
+                    self.mark(&step.id, StepStatus::Failed, None, Some(error.to_string()));
+                    match self.route_failure(index, step, error) {
+                        Some(next) => {
+                            index = next;
+                            continue;
+                        }
+                        None => return,
+                    }
+                }
+            }
+            match self.run_step(step, run_deadline).await {
+                Ok(()) => index += 1,
+                Err(error) => match self.route_failure(index, step, error) {
+                    Some(next) => index = next,
+                    None => return,
+                },
+            }
+        }
+        self.with_state(|state| {
+            state.status = RunStatus::Succeeded;
+            state.current_step = None;
+        });
+    }
+
+    fn should_run(&self, step: &Step) -> Result<bool, StepError> {
+        match &step.when {
+            Some(condition) => self.condition(&condition.0, &Vec::new(), "when"),
+            None => Ok(true),
+        }
+    }
+
+    /// Where the run goes after `step` failed: the next index, or `None` to stop.
+    fn route_failure(&self, index: usize, step: &Step, error: StepError) -> Option<usize> {
+        match &error {
+            StepError::Cancelled | StepError::TimedOut { scope: Scope::Run, .. } => {
+                self.stop(step, error);
+                return None;
+            }
+            _ => {}
+        }
+        if step.on_failure.continues() {
+            return Some(index + 1);
+        }
+        if let Some(goto) = step.on_failure.goto() {
+            let taken = self.with_state(|state| {
+                state.steps.get_mut(&step.id).map_or(0, |s| {
+                    s.gotos_taken += 1;
+                    s.gotos_taken
+                })
+            });
+            let target = self.runbook.steps.iter().position(|s| s.id == goto.goto);
+            match (target, goto.max) {
+                (Some(_), Some(max)) if taken > max => {
+                    let error = StepError::Failed(Failure::new(format!(
+                        "{error}; `on_failure` already went to `{}` {max} time(s)",
+                        goto.goto
+                    )));
+                    self.stop(step, error);
+                    return None;
+                }
+                (Some(target), _) => return Some(target),
+                (None, _) => {}
+            }
+        }
+        self.stop(step, error);
+        None
+    }
+
+    /// Ends the run at `step` with `error`.
+    fn stop(&self, step: &Step, error: StepError) {
+        let status = match error {
+            StepError::Cancelled => RunStatus::Cancelled,
+            StepError::TimedOut { .. } => RunStatus::TimedOut,
+            StepError::Failed(_) => RunStatus::Failed,
+        };
+        self.with_state(|state| {
+            state.status = status;
+            state.current_step = Some(step.id.clone());
+            state.error = Some(format!("step `{}`: {error}", step.id));
+        });
+    }
+
+    fn mark(&self, id: &str, status: StepStatus, result: Option<Value>, error: Option<String>) {
+        let now = self.timestamp();
+        self.with_state(|state| {
+            if let Some(step) = state.steps.get_mut(id) {
+                step.status = status;
+                if status == StepStatus::Running {
+                    step.started_at = Some(now);
+                    step.finished_at = None;
+                    step.error = None;
+                } else {
+                    step.finished_at = Some(now);
+                }
+                if result.is_some() {
+                    step.result = result;
+                }
+                if error.is_some() {
+                    step.error = error;
+                }
+            }
+        });
+    }
+
+    /// Runs one step (all its `for_each` elements, with retries) and records the outcome.
+    async fn run_step(&self, step: &Step, run_deadline: Deadline) -> Result<(), StepError> {
+        let began = self.now();
+        let deadline = match step.timeout {
+            Some(timeout) if run_deadline.at.is_none_or(|at| began + timeout.0 < at) => Deadline {
+                at: Some(began + timeout.0),
+                scope: Scope::Step,
+                since: began,
+            },
+            _ => run_deadline,
+        };
+        self.mark(&step.id, StepStatus::Running, None, None);
+        let outcome = match &step.for_each {
+            None => self.attempts(step, None, Vec::new(), deadline).await,
+            Some(list) => self.fan_out(step, list, deadline).await,
+        };
+        let elapsed_ms = self.elapsed_ms(began);
+        match outcome {
+            Ok(result) => {
+                self.mark(&step.id, StepStatus::Succeeded, Some(result), None);
+                self.emit(Event::StepFinished {
+                    step: step.id.clone(),
+                    index: None,
+                    status: StepStatus::Succeeded,
+                    elapsed_ms,
+                    error: None,
+                });
+                Ok(())
+            }
+            Err(error) => {
+                let status = match &error {
+                    StepError::Cancelled => StepStatus::Cancelled,
+                    StepError::TimedOut { .. } => StepStatus::TimedOut,
+                    StepError::Failed(_) => StepStatus::Failed,
+                };
+                let result = match &error {
+                    StepError::Failed(failure) => failure.result.clone(),
+                    _ => None,
+                };
+                self.mark(&step.id, status, result, Some(error.to_string()));
+                self.emit(Event::StepFinished {
+                    step: step.id.clone(),
+                    index: None,
+                    status,
+                    elapsed_ms,
+                    error: Some(error.to_string()),
+                });
+                Err(error)
+            }
+        }
+    }
+
+    async fn fan_out(&self, step: &Step, list: &Value, deadline: Deadline) -> Result<Value, StepError> {
+        let items = match self.render(list, &Vec::new(), "for_each")? {
+            Value::Array(items) => items,
+            other => {
+                return Err(Failure::new(format!(
+                    "for_each: expected a list, got {}",
+                    runbook_lang::template::json_type(&other)
+                ))
+                .into())
+            }
+        };
+        let concurrency = step.concurrency.unwrap_or(1).max(1) as usize;
+        let results: Vec<Result<Value, StepError>> = stream::iter(items.into_iter().enumerate())
+            .map(|(index, item)| {
+                let locals = vec![("item", item), ("index", Value::from(index))];
+                self.attempts(step, Some(index), locals, deadline)
+            })
+            .buffered(concurrency)
+            .collect()
+            .await;
+        let mut values = Vec::with_capacity(results.len());
+        let mut first_error: Option<StepError> = None;
+        for result in results {
+            match result {
+                Ok(value) => values.push(value),
+                Err(error) => {
+                    values.push(Value::Null);
+                    let worse = match (&first_error, &error) {
+                        (None, _) => true,
+                        (Some(StepError::Failed(_)), StepError::Cancelled | StepError::TimedOut { .. }) => true,
+                        _ => false,
+                    };
+                    if worse {
+                        first_error = Some(error);
+                    }
+                }
+            }
+        }
+        match first_error {
+            None => Ok(Value::Array(values)),
+            Some(StepError::Failed(mut failure)) => {
+                failure.result = Some(Value::Array(values));
+                Err(StepError::Failed(failure))
+            }
+            Some(error) => Err(error),
+        }
+    }
+
+    /// One element of a step: the action, retried as `retry` says.
+    async fn attempts(
+        &self,
+        step: &Step,
+        index: Option<usize>,
+        locals: Locals,
+        deadline: Deadline,
+    ) -> Result<Value, StepError> {
+        let began = self.now();
+        self.emit(Event::StepStarted {
+            step: step.id.clone(),
+            action: step.action().map_or("", |a| a.key()).to_owned(),
+            index,
+        });
+        let Some(action) = step.action() else {
+            return Err(Failure::new("the step has no single action").into());
+        };
+        let attempts = step.retry.as_ref().map_or(1, |r| r.attempts.max(1));
+        let mut attempt = 0;
+        let outcome = loop {
+            attempt += 1;
+            self.with_state(|state| {
+                if let Some(s) = state.steps.get_mut(&step.id) {
+                    s.attempts += 1;
+                }
+            });
+            let result = crate::actions::execute(self, step, action, index, &locals, deadline).await;
+            let Some(retry) = &step.retry else {
+                break result;
+            };
+            let reason = match &result {
+                Ok(value) => match &retry.until {
+                    None => break result,
+                    Some(until) => {
+                        let mut scoped = locals.clone();
+                        scoped.push(("result", value.clone()));
+                        match self.condition(&until.0, &scoped, "retry.until") {
+                            Ok(true) => break result,
+                            Ok(false) => format!("`until: {}` does not hold yet", until.0),
+                            Err(error) => break Err(error),
+                        }
+                    }
+                },
+                Err(StepError::Failed(failure)) if retries_on(retry, failure, action.is_mutating()) => {
+                    failure.message.clone()
+                }
+                Err(_) => break result,
+            };
+            if attempt >= attempts {
+                break match result {
+                    Ok(_) => Err(Failure::new(format!("{reason} after {attempts} attempt(s)")).into()),
+                    Err(error) => Err(error),
+                };
+            }
+            let delay = if retry.jitter {
+                hwc_client::runtime::full_jitter(retry.delay.0, retry.max_delay.0, attempt, self.random())
+            } else {
+                exponential(retry.delay.0, retry.max_delay.0, attempt)
+            };
+            self.emit(Event::Retry {
+                step: step.id.clone(),
+                index,
+                attempt,
+                delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                reason,
+            });
+            self.pause(delay, deadline).await?;
+        };
+        if index.is_some() {
+            self.emit(Event::StepFinished {
+                step: step.id.clone(),
+                index,
+                status: if outcome.is_ok() { StepStatus::Succeeded } else { StepStatus::Failed },
+                elapsed_ms: self.elapsed_ms(began),
+                error: outcome.as_ref().err().map(ToString::to_string),
+            });
+        }
+        outcome
+    }
+
+    fn finish(&self) {
+        let succeeded = self.with_state(|state| state.status == RunStatus::Succeeded);
+        if succeeded {
+            if let Err(error) = self.compute_outputs() {
+                self.with_state(|state| {
+                    state.status = RunStatus::Failed;
+                    state.error = Some(format!("outputs: {error}"));
+                });
+            }
+        }
+        let now = self.timestamp();
+        let (status, step, error) = self.with_state(|state| {
+            state.finished_at = Some(now);
+            let step = match state.status {
+                RunStatus::Succeeded => None,
+                _ => state.current_step.clone(),
+            };
+            (state.status, step, state.error.clone())
+        });
+        self.emit(Event::RunFinished {
+            status,
+            elapsed_ms: self.elapsed_ms(self.started),
+            step,
+            error,
+        });
+    }
+
+    fn compute_outputs(&self) -> Result<(), StepError> {
+        let mut outputs = Map::new();
+        for (name, value) in &self.runbook.outputs {
+            let value = self.render(value, &Vec::new(), &format!("output `{name}`"))?;
+            outputs.insert(name.clone(), value);
+        }
+        self.with_state(|state| state.outputs = outputs);
+        Ok(())
+    }
+}
+
+/// Whether `retry.on` covers this failure. `retryable` on a step that starts or changes
+/// something covers only failures that provably had no effect.
+fn retries_on(retry: &runbook_lang::Retry, failure: &Failure, mutating: bool) -> bool {
+    retry.on.iter().any(|on| match on {
+        runbook_lang::RetryOn::Status(status) => failure.status == Some(*status),
+        runbook_lang::RetryOn::Name(name) => match name.as_str() {
+            "any" => true,
+            "retryable" if mutating => failure.retryable && failure.not_applied,
+            "retryable" => failure.retryable,
+            code => failure.error_code.as_deref() == Some(code),
+        },
+    })
+}
+
+fn exponential(base: Duration, max: Duration, attempt: u32) -> Duration {
+    base.saturating_mul(1u32 << attempt.saturating_sub(1).min(31)).min(max)
+}
+
+pub(crate) fn rfc3339(time: time::OffsetDateTime) -> String {
+    time.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| time.unix_timestamp().to_string())
+}
+
+/// A random (version 4) UUID from the injected random source.
+fn uuid(random: &dyn hwc_client::runtime::Random) -> String {
+    let mut bytes = [0u8; 16];
+    for byte in &mut bytes {
+        *byte = (random.unit() * 256.0) as u8;
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}

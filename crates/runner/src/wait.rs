@@ -1,0 +1,265 @@
+//! Wait steps: poll an execution with Smithy-style backoff until it reaches a wanted status,
+//! applying the AOM node rules (restart / skip failed nodes, continue paused ones) on the
+//! way. A last poll is made at the deadline before giving up.
+
+use std::collections::HashMap;
+
+use hwc_client::models::PausingAction;
+use hwc_client::operations::{
+    SearchWorkflowExecutionDetailParams, ShowWorkflowExecutionParams,
+    StartPausingWorkflowExecutionsParams,
+};
+use hwc_client::runtime::waiter_delay;
+use runbook_lang::{AomWait, FunctionGraphWait, NodeAction, NodeRule, Poll, Step};
+use serde_json::{json, Value};
+
+use crate::actions::to_json;
+use crate::event::Event;
+use crate::failure::{Failure, StepError};
+use crate::runner::{Deadline, Locals, Run};
+
+/// AOM statuses after which nothing more happens without us.
+const AOM_FINAL: &[&str] = &["success", "cancel", "approvalFailed"];
+const AOM_PAUSED: &[&str] = &["pausing", "waitApproval"];
+const FUNCTIONGRAPH_FINAL: &[&str] = &["success", "fail", "timeout", "cancel"];
+
+pub(crate) async fn aom(
+    run: &Run<'_>,
+    step: &Step,
+    wait: &AomWait,
+    index: Option<usize>,
+    locals: &Locals,
+    deadline: Deadline,
+) -> Result<Value, StepError> {
+    let params = SearchWorkflowExecutionDetailParams {
+        workflow_id: run.text(&wait.workflow_id, locals, "workflow_id")?,
+        execution_id: run.text(&wait.execution_id, locals, "execution_id")?,
+    };
+    let mut poller = Poller::new(run, step, index, deadline, &wait.poll);
+    let mut restarts: HashMap<String, u32> = HashMap::new();
+    let mut node_actions: Vec<Value> = Vec::new();
+    loop {
+        let detail = poller.poll(run.client().search_workflow_execution_detail(&params)).await?;
+        let status = detail.status.as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
+        let mut result = to_json(&detail)?;
+        result["node_actions"] = Value::Array(node_actions.clone());
+        poller.report(&status);
+        if wait.until_status.contains(&status) || poller.until(wait.until.as_ref(), locals, &result)? {
+            return Ok(result);
+        }
+        let nodes = detail.execution_result_list.clone().unwrap_or_default();
+        let node_in = |statuses: &[&str]| {
+            nodes.iter().find(|n| n.status.as_ref().is_some_and(|s| statuses.contains(&s.as_str())))
+        };
+        let mut acted = false;
+        if status == "fail" {
+            let Some(node) = node_in(&["fail"]) else {
+                return Err(Failure::new(format!("execution {} failed (no failed node reported)", params.execution_id))
+                    .with_result(result)
+                    .into());
+            };
+            let node_id = node.node_id.clone().unwrap_or_default();
+            let count = restarts.get(&node_id).copied().unwrap_or(0);
+            let node_value = json!({"id": node_id, "status": "fail", "restarts": count, "output": node.output});
+            let rule = matching_rule(run, &wait.when_node_fails, &node_id, count, &node_value, locals)?;
+            let Some(rule) = rule else {
+                let why = if count > 0 { format!(" after {count} restart(s)") } else { String::new() };
+                return Err(Failure::new(format!(
+                    "execution {} failed at node `{node_id}`{why}; no `when_node_fails` rule applies",
+                    params.execution_id
+                ))
+                .with_result(result)
+                .into());
+            };
+            if rule.then == NodeAction::Restart {
+                restarts.insert(node_id.clone(), count + 1);
+            }
+            operate(run, step, index, deadline, &params, &node_id, rule.then, count + 1).await?;
+            node_actions.push(json!({"node": node_id, "action": rule.then.name()}));
+            acted = true;
+        } else if AOM_PAUSED.contains(&status.as_str()) {
+            if let Some(node) = node_in(AOM_PAUSED) {
+                let node_id = node.node_id.clone().unwrap_or_default();
+                let node_status = node.status.as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
+                let node_value = json!({"id": node_id, "status": node_status, "restarts": 0, "output": node.output});
+                if matching_rule(run, &wait.when_node_pauses, &node_id, 0, &node_value, locals)?.is_some() {
+                    operate(run, step, index, deadline, &params, &node_id, NodeAction::Continue, 1).await?;
+                    node_actions.push(json!({"node": node_id, "action": "continue"}));
+                    acted = true;
+                }
+            }
+        } else if AOM_FINAL.contains(&status.as_str()) {
+            return Err(Failure::new(format!(
+                "execution {} ended as `{status}`, not {}",
+                params.execution_id,
+                wait.until_status.join(" / ")
+            ))
+            .with_result(result)
+            .into());
+        }
+        if !acted {
+            poller.sleep(&status).await?;
+        }
+    }
+}
+
+pub(crate) async fn functiongraph(
+    run: &Run<'_>,
+    step: &Step,
+    wait: &FunctionGraphWait,
+    index: Option<usize>,
+    locals: &Locals,
+    deadline: Deadline,
+) -> Result<Value, StepError> {
+    let params = ShowWorkflowExecutionParams {
+        workflow_id: run.text(&wait.workflow_id, locals, "workflow_id")?,
+        execution_id: run.text(&wait.execution_id, locals, "execution_id")?,
+        x_get_workflow_full_history_data: None,
+    };
+    let mut poller = Poller::new(run, step, index, deadline, &wait.poll);
+    loop {
+        let body = poller.poll(run.client().show_workflow_execution(&params)).await?;
+        let status = body.status.as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
+        let result = to_json(&body)?;
+        poller.report(&status);
+        if wait.until_status.contains(&status) || poller.until(wait.until.as_ref(), locals, &result)? {
+            return Ok(result);
+        }
+        if FUNCTIONGRAPH_FINAL.contains(&status.as_str()) {
+            return Err(Failure::new(format!(
+                "execution {} ended as `{status}`, not {}",
+                params.execution_id,
+                wait.until_status.join(" / ")
+            ))
+            .with_result(result)
+            .into());
+        }
+        poller.sleep(&status).await?;
+    }
+}
+
+/// The first rule that applies to this node; a `restart` rule stops applying once the node
+/// has had `max` restarts.
+fn matching_rule<'r>(
+    run: &Run<'_>,
+    rules: &'r [NodeRule],
+    node_id: &str,
+    restarts: u32,
+    node: &Value,
+    locals: &Locals,
+) -> Result<Option<&'r NodeRule>, StepError> {
+    for rule in rules {
+        if rule.nodes.as_ref().is_some_and(|nodes| !nodes.iter().any(|n| n == node_id)) {
+            continue;
+        }
+        if rule.then == NodeAction::Restart && restarts >= rule.max.unwrap_or(0) {
+            continue;
+        }
+        if let Some(condition) = &rule.when {
+            let mut scoped = locals.clone();
+            scoped.push(("node", node.clone()));
+            if !run.condition(&condition.0, &scoped, "node rule when")? {
+                continue;
+            }
+        }
+        return Ok(Some(rule));
+    }
+    Ok(None)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn operate(
+    run: &Run<'_>,
+    step: &Step,
+    index: Option<usize>,
+    deadline: Deadline,
+    execution: &SearchWorkflowExecutionDetailParams,
+    node_id: &str,
+    action: NodeAction,
+    count: u32,
+) -> Result<(), StepError> {
+    let params = StartPausingWorkflowExecutionsParams {
+        workflow_id: execution.workflow_id.clone(),
+        execution_id: execution.execution_id.clone(),
+        action: PausingAction::from(action.name()),
+        node_id: node_id.to_owned(),
+    };
+    run.api(deadline, run.client().start_pausing_workflow_executions(&params)).await?;
+    run.emit(Event::NodeAction {
+        step: step.id.clone(),
+        index,
+        node: node_id.to_owned(),
+        action: action.name().to_owned(),
+        count,
+    });
+    Ok(())
+}
+
+/// Polls, counts, reports, and sleeps between polls.
+struct Poller<'r, 'a> {
+    run: &'r Run<'a>,
+    step: &'r Step,
+    index: Option<usize>,
+    deadline: Deadline,
+    poll: &'r Poll,
+    began: std::time::Duration,
+    count: u32,
+}
+
+impl<'r, 'a> Poller<'r, 'a> {
+    fn new(run: &'r Run<'a>, step: &'r Step, index: Option<usize>, deadline: Deadline, poll: &'r Poll) -> Self {
+        Self {
+            began: run.now(),
+            run,
+            step,
+            index,
+            deadline,
+            poll,
+            count: 0,
+        }
+    }
+
+    /// One poll. At or after the deadline the poll is still made once (the last look), and
+    /// the sleep after it reports the timeout.
+    async fn poll<T>(
+        &mut self,
+        request: impl std::future::Future<Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>>,
+    ) -> Result<T, StepError> {
+        self.count += 1;
+        self.run.count_poll(&self.step.id);
+        self.run.request(request).await
+    }
+
+    fn report(&self, status: &str) {
+        self.run.emit(Event::Poll {
+            step: self.step.id.clone(),
+            index: self.index,
+            poll: self.count,
+            status: status.to_owned(),
+            elapsed_ms: self.run.elapsed_ms(self.began),
+        });
+    }
+
+    fn until(&self, until: Option<&runbook_lang::Condition>, locals: &Locals, result: &Value) -> Result<bool, StepError> {
+        let Some(until) = until else {
+            return Ok(false);
+        };
+        let mut scoped = locals.clone();
+        scoped.push(("result", result.clone()));
+        self.run.condition(&until.0, &scoped, "until")
+    }
+
+    async fn sleep(&self, status: &str) -> Result<(), StepError> {
+        let delay = waiter_delay(self.poll.min.0, self.poll.max.0, self.count, self.run.random());
+        let describe = |error: StepError| match error {
+            StepError::TimedOut { scope, after, .. } => StepError::TimedOut {
+                scope,
+                after,
+                detail: Some(format!("last status `{status}` after {} poll(s)", self.count)),
+            },
+            other => other,
+        };
+        self.run.check(self.deadline).map_err(describe)?;
+        self.run.pause(delay, self.deadline).await.map_err(describe)
+    }
+}
