@@ -1,19 +1,29 @@
-//! `runbook`: one command over the sandbox (and, as the runner lands, runbooks).
+//! `runbook`: run, validate and describe runbooks, and serve the sandbox.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use hwc_client::Environment;
-use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
 
+mod connect;
+mod exit;
+mod report;
+mod run;
+mod sandbox_cmd;
+mod signals;
 mod validate;
 
-/// Declarative runbooks for Huawei Cloud's workflow APIs (AOM automation, FunctionGraph).
+/// Declarative runbooks for Huawei Cloud's workflow APIs (AOM automation workflows and
+/// FunctionGraph workflows).
+///
+/// Try one without a cloud account:
+///   runbook run runbooks/canonical.yaml --sandbox
+///
+/// Exit codes: 0 success, 1 a step failed, 2 invalid runbook / inputs / usage / configuration,
+/// 3 timed out, 130 cancelled (SIGINT or SIGTERM).
 #[derive(Debug, Parser)]
-#[command(name = "runbook", version, about, long_about = None)]
+#[command(name = "runbook", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,14 +31,25 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a runbook against Huawei Cloud, or against the local sandbox with --sandbox.
+    Run(run::RunArgs),
     /// Check runbook files (or directories of them) without running anything.
     ///
-    /// Reports every problem at once, each as file:line:col with the offending line. Exits
-    /// non-zero when any file has a problem.
+    /// Reports every problem at once, each as file:line:col with the offending line and a
+    /// caret. Exits 2 when any file has a problem, 0 otherwise.
     Validate {
         /// Runbook files, or directories searched for *.yaml and *.yml.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of runbook files (for editors and CI).
+    ///
+    /// runbooks/schema.json holds the same schema; point your editor at it with
+    /// `# yaml-language-server: $schema=./schema.json` on a runbook's first line.
+    Schema {
+        /// Print the parameters schema of one operation (for `call` steps) instead.
+        #[arg(long, value_name = "OPERATION_ID")]
+        operation: Option<String>,
     },
     /// The local emulator of the workflow endpoints.
     #[command(subcommand)]
@@ -39,8 +60,8 @@ enum Command {
 enum SandboxCommand {
     /// Serve the sandbox until Ctrl-C or SIGTERM.
     ///
-    /// Prints the address, the project ids and the credentials it accepts. Point an SDK or
-    /// `hwc-client` at the address as its endpoint.
+    /// Prints the address, the project ids and the credentials it accepts. Point an SDK,
+    /// `hwc-client` or `runbook run --endpoint` at the address.
     Serve {
         /// Address to listen on; port 0 picks a free port.
         #[arg(long, default_value = "127.0.0.1:8787")]
@@ -65,124 +86,74 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(exit::INVALID);
         }
     };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(2)
-        }
-    }
+    ExitCode::from(runtime.block_on(dispatch(cli)))
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn dispatch(cli: Cli) -> u8 {
     match cli.command {
-        Command::Validate { paths } => {
-            let outcome = validate::validate(&paths).map_err(anyhow::Error::msg)?;
-            if outcome.failed > 0 {
-                anyhow::bail!(
-                    "{} of {} runbook(s) have problems",
-                    outcome.failed,
-                    outcome.files
+        Command::Run(args) => run::run(args).await,
+        Command::Validate { paths } => match validate::validate(&paths) {
+            Ok(outcome) if outcome.failed == 0 => exit::SUCCESS,
+            Ok(outcome) => {
+                eprintln!(
+                    "{} of {} runbook file(s) have problems",
+                    outcome.failed, outcome.files
                 );
+                exit::INVALID
             }
-            Ok(())
-        }
+            Err(error) => {
+                eprintln!("error: {error}");
+                exit::INVALID
+            }
+        },
+        Command::Schema { operation } => schema(operation.as_deref()),
         Command::Sandbox(SandboxCommand::Scenario) => {
-            print!("{}", hwc_sandbox::DEFAULT_SCENARIO);
-            Ok(())
+            sandbox_cmd::print_scenario();
+            exit::SUCCESS
         }
         Command::Sandbox(SandboxCommand::Serve {
             listen,
             scenario,
             seed,
-        }) => serve(listen, scenario, seed).await,
+        }) => match sandbox_cmd::serve(listen, scenario, seed).await {
+            Ok(()) => exit::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                exit::INVALID
+            }
+        },
     }
 }
 
-async fn serve(listen: SocketAddr, scenario_path: Option<PathBuf>, seed: u64) -> Result<()> {
-    let scenario = match &scenario_path {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read scenario {}", path.display()))?;
-            Scenario::parse(&path.display().to_string(), &text)?
-        }
-        None => Scenario::default_scenario(),
-    };
-    let summary = describe(&scenario);
-    let environment = Environment::system();
-    let config = SandboxConfig {
-        scenario,
-        clock: environment.clock.clone(),
-        seed,
-    };
-    let sandbox = RunningSandbox::start(config, listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    println!("sandbox listening on {}", sandbox.url());
-    print!("{summary}");
-    println!("stop with Ctrl-C");
-    shutdown_signal().await;
-    println!("stopping");
-    sandbox
-        .shutdown()
-        .await
-        .context("the sandbox did not stop cleanly")?;
-    Ok(())
-}
-
-/// What a user needs to talk to the sandbox. The sandbox's credentials are test fixtures, so
-/// printing them is the point.
-fn describe(scenario: &Scenario) -> String {
-    let mut text = String::new();
-    for project in &scenario.projects {
-        text.push_str(&format!("project {}\n", project.id));
-        for key in &project.credentials {
-            text.push_str(&format!(
-                "  HUAWEICLOUD_SDK_AK={} HUAWEICLOUD_SDK_SK={}\n",
-                key.ak, key.sk
-            ));
-        }
-        for token in &project.tokens {
-            text.push_str(&format!("  X-Auth-Token: {token}\n"));
-        }
-        let workflows: Vec<&str> = project
-            .aom_workflows
-            .iter()
-            .map(|w| w.id.as_str())
-            .chain(
-                project
-                    .functiongraph_workflows
+fn schema(operation: Option<&str>) -> u8 {
+    let schema = match operation {
+        None => runbook_lang::schema(),
+        Some(id) => match hwc_client::catalogue::params_schema(id) {
+            Some(schema) => schema,
+            None => {
+                let known: Vec<&str> = hwc_client::catalogue::OPERATIONS
                     .iter()
-                    .map(|w| w.id.as_str()),
-            )
-            .collect();
-        text.push_str(&format!("  workflows: {}\n", workflows.join(", ")));
-    }
-    text
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = terminate.recv() => {}
+                    .map(|op| op.id)
+                    .collect();
+                eprintln!(
+                    "error: unknown operation `{id}`; the spec defines: {}",
+                    known.join(", ")
+                );
+                return exit::INVALID;
+            }
+        },
+    };
+    match serde_json::to_string_pretty(&schema) {
+        Ok(text) => {
+            println!("{text}");
+            exit::SUCCESS
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+        Err(error) => {
+            eprintln!("error: cannot print the schema: {error}");
+            exit::INVALID
+        }
     }
 }

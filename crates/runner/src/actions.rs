@@ -1,7 +1,9 @@
 //! What each action does: render its fields, call the generated client, shape the result
 //! later steps read as `steps.<id>`.
 
-use hwc_client::models::{CallbackWorkflowRequestBody, CallbackWorkflowResult, FlowExecuteBody, PausingAction};
+use hwc_client::models::{
+    CallbackWorkflowRequestBody, CallbackWorkflowResult, FlowExecuteBody, PausingAction,
+};
 use hwc_client::operations::{
     CreateCallbackWorkflowParams, ExecuteWorkflowParams, StartPausingWorkflowExecutionsParams,
     StartSyncWorkflowExecutionParams, StartWorkflowExecutionParams,
@@ -28,7 +30,12 @@ pub(crate) async fn execute(
         Action::AomStart(start) => {
             let workflow_id = run.text(&start.workflow_id, locals, "workflow_id")?;
             let body = run
-                .api(deadline, run.client().execute_workflow(&ExecuteWorkflowParams { workflow_id: workflow_id.clone() }))
+                .api(
+                    deadline,
+                    run.client().execute_workflow(&ExecuteWorkflowParams {
+                        workflow_id: workflow_id.clone(),
+                    }),
+                )
                 .await?;
             let execution_id = started(run, step, index, "aom", &workflow_id, body.execution_id)?;
             Ok(json!({"workflow_id": workflow_id, "execution_id": execution_id}))
@@ -41,8 +48,15 @@ pub(crate) async fn execute(
                 action: PausingAction::from(node.action.name()),
                 node_id: run.text(&node.node_id, locals, "node_id")?,
             };
-            let body = run.api(deadline, run.client().start_pausing_workflow_executions(&params)).await?;
-            Ok(json!({"node_id": params.node_id, "action": node.action.name(), "result": to_json(&body)?}))
+            let body = run
+                .api(
+                    deadline,
+                    run.client().start_pausing_workflow_executions(&params),
+                )
+                .await?;
+            Ok(
+                json!({"node_id": params.node_id, "action": node.action.name(), "result": to_json(&body)?}),
+            )
         }
         Action::FunctionGraphStart(start) => {
             let workflow_id = run.text(&start.workflow_id, locals, "workflow_id")?;
@@ -53,8 +67,17 @@ pub(crate) async fn execute(
                 x_workflow_run_merge_fn_parameters: None,
                 body: flow_body(run, &start.input, start.headers.as_ref(), locals)?,
             };
-            let body = run.api(deadline, run.client().start_workflow_execution(&params)).await?;
-            let execution_id = started(run, step, index, "functiongraph", &workflow_id, body.execution_id)?;
+            let body = run
+                .api(deadline, run.client().start_workflow_execution(&params))
+                .await?;
+            let execution_id = started(
+                run,
+                step,
+                index,
+                "functiongraph",
+                &workflow_id,
+                body.execution_id,
+            )?;
             Ok(json!({"workflow_id": workflow_id, "execution_id": execution_id}))
         }
         Action::FunctionGraphRunSync(sync) => {
@@ -62,8 +85,17 @@ pub(crate) async fn execute(
                 workflow_id: run.text(&sync.workflow_id, locals, "workflow_id")?,
                 body: flow_body(run, &sync.input, sync.headers.as_ref(), locals)?,
             };
-            let body = run.api(deadline, run.client().start_sync_workflow_execution(&params)).await?;
-            let status = body.status.as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
+            let body = run
+                .api(
+                    deadline,
+                    run.client().start_sync_workflow_execution(&params),
+                )
+                .await?;
+            let status = body
+                .status
+                .as_ref()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default();
             let result = to_json(&body)?;
             if sync.accept_status.contains(&status) {
                 Ok(result)
@@ -72,7 +104,13 @@ pub(crate) async fn execute(
                     .errors
                     .iter()
                     .flatten()
-                    .map(|e| format!("{}: {}", e.node_id.as_deref().unwrap_or("?"), e.error_message.as_deref().unwrap_or("")))
+                    .map(|e| {
+                        format!(
+                            "{}: {}",
+                            e.node_id.as_deref().unwrap_or("?"),
+                            e.error_message.as_deref().unwrap_or("")
+                        )
+                    })
                     .collect::<Vec<_>>();
                 let mut message = format!(
                     "sync execution {} ended as `{status}` (accepted: {})",
@@ -85,12 +123,17 @@ pub(crate) async fn execute(
                 Err(Failure::new(message).with_result(result).into())
             }
         }
-        Action::FunctionGraphWait(wait) => wait::functiongraph(run, step, wait, index, locals, deadline).await,
+        Action::FunctionGraphWait(wait) => {
+            wait::functiongraph(run, step, wait, index, locals, deadline).await
+        }
         Action::FunctionGraphCallback(callback) => {
             let result = run.text(&callback.result, locals, "result")?;
             let result = match CallbackWorkflowResult::from(result.as_str()) {
                 CallbackWorkflowResult::Unknown(other) => {
-                    return Err(Failure::new(format!("result: `{other}` is not `success` or `fail`")).into())
+                    return Err(Failure::new(format!(
+                        "result: `{other}` is not `success` or `fail`"
+                    ))
+                    .into())
                 }
                 known => known,
             };
@@ -108,7 +151,9 @@ pub(crate) async fn execute(
                     output: run.render(&callback.output, locals, "output")?,
                 },
             };
-            let body = run.api(deadline, run.client().create_callback_workflow(&params)).await?;
+            let body = run
+                .api(deadline, run.client().create_callback_workflow(&params))
+                .await?;
             to_json(&body)
         }
         Action::Call(call) => {
@@ -126,7 +171,10 @@ pub(crate) async fn execute(
         Action::Set(values) => {
             let mut vars = Map::new();
             for (name, value) in values {
-                vars.insert(name.clone(), run.render(value, locals, &format!("set `{name}`"))?);
+                vars.insert(
+                    name.clone(),
+                    run.render(value, locals, &format!("set `{name}`"))?,
+                );
             }
             run.set_vars(vars.clone());
             Ok(Value::Object(vars))
@@ -155,9 +203,16 @@ pub(crate) async fn execute(
     }
 }
 
-fn flow_body(run: &Run<'_>, input: &Value, headers: Option<&Value>, locals: &Locals) -> Result<FlowExecuteBody, StepError> {
+fn flow_body(
+    run: &Run<'_>,
+    input: &Value,
+    headers: Option<&Value>,
+    locals: &Locals,
+) -> Result<FlowExecuteBody, StepError> {
     Ok(FlowExecuteBody {
-        headers: headers.map(|h| run.render(h, locals, "headers")).transpose()?,
+        headers: headers
+            .map(|h| run.render(h, locals, "headers"))
+            .transpose()?,
         input: run.render(input, locals, "input")?,
     })
 }
@@ -172,7 +227,10 @@ fn started(
     execution_id: Option<String>,
 ) -> Result<String, StepError> {
     let Some(execution_id) = execution_id.filter(|id| !id.is_empty()) else {
-        return Err(Failure::new(format!("the {service} service started `{workflow_id}` but returned no execution_id")).into());
+        return Err(Failure::new(format!(
+            "the {service} service started `{workflow_id}` but returned no execution_id"
+        ))
+        .into());
     };
     run.record_execution(StartedExecution {
         step: step.id.clone(),
@@ -185,5 +243,6 @@ fn started(
 }
 
 pub(crate) fn to_json(value: &impl Serialize) -> Result<Value, StepError> {
-    serde_json::to_value(value).map_err(|error| Failure::new(format!("cannot record the response: {error}")).into())
+    serde_json::to_value(value)
+        .map_err(|error| Failure::new(format!("cannot record the response: {error}")).into())
 }

@@ -39,7 +39,11 @@ impl fmt::Display for StepError {
                     Scope::Step => "step",
                     Scope::Run => "run",
                 };
-                write!(f, "{whose} timed out after {}", humantime::format_duration(*after))?;
+                write!(
+                    f,
+                    "{whose} timed out after {}",
+                    humantime::format_duration(*after)
+                )?;
                 if let Some(detail) = detail {
                     write!(f, " ({detail})")?;
                 }
@@ -123,8 +127,12 @@ impl From<Failure> for StepError {
 fn hint(error: &ApiError) -> Option<&'static str> {
     match error.status()? {
         400 => Some("the service rejected the parameters; check the ids and values the step sends"),
-        401 => Some("check the credentials (HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK) and the clock"),
-        403 => Some("the credentials may not use this project; check the project id and IAM permissions"),
+        401 => {
+            Some("check the credentials (HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK) and the clock")
+        }
+        403 => Some(
+            "the credentials may not use this project; check the project id and IAM permissions",
+        ),
         404 => Some("check the workflow or execution id, the project id and the region"),
         429 => Some("the service is throttling; add `retry:` to the step or run less at once"),
         500..=599 => Some("a service error; add `retry:` to the step if it is transient"),

@@ -15,7 +15,10 @@ pub enum Given {
 }
 
 /// The typed inputs, or every problem with them. Messages never contain a secret's value.
-pub fn resolve(runbook: &Runbook, given: Vec<(String, Given)>) -> Result<Map<String, Value>, Vec<String>> {
+pub fn resolve(
+    runbook: &Runbook,
+    given: Vec<(String, Given)>,
+) -> Result<Map<String, Value>, Vec<String>> {
     let mut problems = Vec::new();
     let mut values = Map::new();
     for (name, value) in given {
@@ -23,7 +26,11 @@ pub fn resolve(runbook: &Runbook, given: Vec<(String, Given)>) -> Result<Map<Str
             let declared: Vec<&str> = runbook.inputs.keys().map(String::as_str).collect();
             problems.push(format!(
                 "unknown input `{name}`; the runbook declares: {}",
-                if declared.is_empty() { "no inputs".to_owned() } else { declared.join(", ") }
+                if declared.is_empty() {
+                    "no inputs".to_owned()
+                } else {
+                    declared.join(", ")
+                }
             ));
             continue;
         };
@@ -58,7 +65,13 @@ pub fn resolve(runbook: &Runbook, given: Vec<(String, Given)>) -> Result<Map<Str
 }
 
 fn typed(name: &str, spec: &InputSpec, given: Given) -> Result<Value, String> {
-    let shown = |text: &str| if spec.secret { "the value".to_owned() } else { format!("`{text}`") };
+    let shown = |text: &str| {
+        if spec.secret {
+            "the value".to_owned()
+        } else {
+            format!("`{text}`")
+        }
+    };
     let value = match given {
         Given::Value(value) => value,
         Given::Text(text) => match spec.kind {
@@ -78,11 +91,18 @@ fn typed(name: &str, spec: &InputSpec, given: Given) -> Result<Value, String> {
             InputType::Boolean => match text.trim() {
                 "true" => Value::Bool(true),
                 "false" => Value::Bool(false),
-                _ => return Err(format!("input `{name}`: {} is not `true` or `false`", shown(&text))),
+                _ => {
+                    return Err(format!(
+                        "input `{name}`: {} is not `true` or `false`",
+                        shown(&text)
+                    ))
+                }
             },
-            InputType::Object | InputType::Array => serde_json::from_str(&text).map_err(|error| {
-                format!("input `{name}`: {} is not JSON ({error})", shown(&text))
-            })?,
+            InputType::Object | InputType::Array => {
+                serde_json::from_str(&text).map_err(|error| {
+                    format!("input `{name}`: {} is not JSON ({error})", shown(&text))
+                })?
+            }
         },
     };
     if !spec.kind.accepts(&value) {
@@ -100,9 +120,14 @@ fn typed(name: &str, spec: &InputSpec, given: Given) -> Result<Value, String> {
     }
     if let (Some(pattern), Some(text)) = (&spec.pattern, value.as_str()) {
         let anchored = format!("^(?:{pattern})$");
-        let matches = regex::Regex::new(&anchored).map(|re| re.is_match(text)).unwrap_or(false);
+        let matches = regex::Regex::new(&anchored)
+            .map(|re| re.is_match(text))
+            .unwrap_or(false);
         if !matches {
-            return Err(format!("input `{name}`: {} does not match `{pattern}`", shown(text)));
+            return Err(format!(
+                "input `{name}`: {} does not match `{pattern}`",
+                shown(text)
+            ));
         }
     }
     Ok(value)
@@ -114,7 +139,11 @@ pub fn shown(runbook: &Runbook, inputs: &Map<String, Value>) -> Map<String, Valu
         .iter()
         .map(|(name, value)| {
             let secret = runbook.inputs.get(name).is_some_and(|spec| spec.secret);
-            let shown = if secret && !value.is_null() { Value::String("***".into()) } else { value.clone() };
+            let shown = if secret && !value.is_null() {
+                Value::String("***".into())
+            } else {
+                value.clone()
+            };
             (name.clone(), shown)
         })
         .collect()

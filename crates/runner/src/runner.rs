@@ -88,7 +88,9 @@ impl Runner {
         });
         run.run_steps().await;
         run.finish();
-        run.state.into_inner().unwrap_or_else(PoisonError::into_inner)
+        run.state
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -168,19 +170,34 @@ impl Run<'_> {
         to_jinja(&Value::Object(context))
     }
 
-    pub(crate) fn render(&self, value: &Value, locals: &Locals, what: &str) -> Result<Value, StepError> {
+    pub(crate) fn render(
+        &self,
+        value: &Value,
+        locals: &Locals,
+        what: &str,
+    ) -> Result<Value, StepError> {
         self.engine
             .render(value, &self.context(locals))
             .map_err(|error| Failure::new(format!("{what}: {error}")).into())
     }
 
-    pub(crate) fn text(&self, text: &str, locals: &Locals, what: &str) -> Result<String, StepError> {
+    pub(crate) fn text(
+        &self,
+        text: &str,
+        locals: &Locals,
+        what: &str,
+    ) -> Result<String, StepError> {
         self.engine
             .render_text(text, &self.context(locals))
             .map_err(|error| Failure::new(format!("{what}: {error}")).into())
     }
 
-    pub(crate) fn condition(&self, expr: &str, locals: &Locals, what: &str) -> Result<bool, StepError> {
+    pub(crate) fn condition(
+        &self,
+        expr: &str,
+        locals: &Locals,
+        what: &str,
+    ) -> Result<bool, StepError> {
         self.engine
             .condition(expr, &self.context(locals))
             .map_err(|error| Failure::new(format!("{what} `{expr}`: {error}")).into())
@@ -188,7 +205,11 @@ impl Run<'_> {
 
     /// Waits `duration`, cut short by the deadline (an error once it has passed) or by
     /// cancellation.
-    pub(crate) async fn pause(&self, duration: Duration, deadline: Deadline) -> Result<(), StepError> {
+    pub(crate) async fn pause(
+        &self,
+        duration: Duration,
+        deadline: Deadline,
+    ) -> Result<(), StepError> {
         self.check(deadline)?;
         let remaining = deadline.at.map(|at| at.saturating_sub(self.now()));
         let duration = remaining.map_or(duration, |left| duration.min(left));
@@ -226,7 +247,9 @@ impl Run<'_> {
     pub(crate) async fn api<T>(
         &self,
         deadline: Deadline,
-        request: impl std::future::Future<Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>>,
+        request: impl std::future::Future<
+            Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>,
+        >,
     ) -> Result<T, StepError> {
         self.check(deadline)?;
         self.request(request).await
@@ -236,7 +259,9 @@ impl Run<'_> {
     /// deadline.
     pub(crate) async fn request<T>(
         &self,
-        request: impl std::future::Future<Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>>,
+        request: impl std::future::Future<
+            Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>,
+        >,
     ) -> Result<T, StepError> {
         if self.runner.cancel.is_cancelled() {
             return Err(StepError::Cancelled);
@@ -286,7 +311,10 @@ impl Run<'_> {
                     self.mark(&step.id, StepStatus::Skipped, None, None);
                     self.emit(Event::StepSkipped {
                         step: step.id.clone(),
-                        reason: format!("`when: {}` is false", step.when.as_ref().map_or("", |w| &w.0)),
+                        reason: format!(
+                            "`when: {}` is false",
+                            step.when.as_ref().map_or("", |w| &w.0)
+                        ),
                     });
                     index += 1;
                     continue;
@@ -326,7 +354,10 @@ impl Run<'_> {
     /// Where the run goes after `step` failed: the next index, or `None` to stop.
     fn route_failure(&self, index: usize, step: &Step, error: StepError) -> Option<usize> {
         match &error {
-            StepError::Cancelled | StepError::TimedOut { scope: Scope::Run, .. } => {
+            StepError::Cancelled
+            | StepError::TimedOut {
+                scope: Scope::Run, ..
+            } => {
                 self.stop(step, error);
                 return None;
             }
@@ -448,7 +479,12 @@ impl Run<'_> {
         }
     }
 
-    async fn fan_out(&self, step: &Step, list: &Value, deadline: Deadline) -> Result<Value, StepError> {
+    async fn fan_out(
+        &self,
+        step: &Step,
+        list: &Value,
+        deadline: Deadline,
+    ) -> Result<Value, StepError> {
         let items = match self.render(list, &Vec::new(), "for_each")? {
             Value::Array(items) => items,
             other => {
@@ -477,7 +513,10 @@ impl Run<'_> {
                     values.push(Value::Null);
                     let worse = match (&first_error, &error) {
                         (None, _) => true,
-                        (Some(StepError::Failed(_)), StepError::Cancelled | StepError::TimedOut { .. }) => true,
+                        (
+                            Some(StepError::Failed(_)),
+                            StepError::Cancelled | StepError::TimedOut { .. },
+                        ) => true,
                         _ => false,
                     };
                     if worse {
@@ -522,7 +561,8 @@ impl Run<'_> {
                     s.attempts += 1;
                 }
             });
-            let result = crate::actions::execute(self, step, action, index, &locals, deadline).await;
+            let result =
+                crate::actions::execute(self, step, action, index, &locals, deadline).await;
             let Some(retry) = &step.retry else {
                 break result;
             };
@@ -539,19 +579,28 @@ impl Run<'_> {
                         }
                     }
                 },
-                Err(StepError::Failed(failure)) if retries_on(retry, failure, action.is_mutating()) => {
+                Err(StepError::Failed(failure))
+                    if retries_on(retry, failure, action.is_mutating()) =>
+                {
                     failure.message.clone()
                 }
                 Err(_) => break result,
             };
             if attempt >= attempts {
                 break match result {
-                    Ok(_) => Err(Failure::new(format!("{reason} after {attempts} attempt(s)")).into()),
+                    Ok(_) => {
+                        Err(Failure::new(format!("{reason} after {attempts} attempt(s)")).into())
+                    }
                     Err(error) => Err(error),
                 };
             }
             let delay = if retry.jitter {
-                hwc_client::runtime::full_jitter(retry.delay.0, retry.max_delay.0, attempt, self.random())
+                hwc_client::runtime::full_jitter(
+                    retry.delay.0,
+                    retry.max_delay.0,
+                    attempt,
+                    self.random(),
+                )
             } else {
                 exponential(retry.delay.0, retry.max_delay.0, attempt)
             };
@@ -568,7 +617,11 @@ impl Run<'_> {
             self.emit(Event::StepFinished {
                 step: step.id.clone(),
                 index,
-                status: if outcome.is_ok() { StepStatus::Succeeded } else { StepStatus::Failed },
+                status: if outcome.is_ok() {
+                    StepStatus::Succeeded
+                } else {
+                    StepStatus::Failed
+                },
                 elapsed_ms: self.elapsed_ms(began),
                 error: outcome.as_ref().err().map(ToString::to_string),
             });
@@ -629,7 +682,8 @@ fn retries_on(retry: &runbook_lang::Retry, failure: &Failure, mutating: bool) ->
 }
 
 fn exponential(base: Duration, max: Duration, attempt: u32) -> Duration {
-    base.saturating_mul(1u32 << attempt.saturating_sub(1).min(31)).min(max)
+    base.saturating_mul(1u32 << attempt.saturating_sub(1).min(31))
+        .min(max)
 }
 
 pub(crate) fn rfc3339(time: time::OffsetDateTime) -> String {

@@ -39,31 +39,58 @@ pub(crate) async fn aom(
     let mut restarts: HashMap<String, u32> = HashMap::new();
     let mut node_actions: Vec<Value> = Vec::new();
     loop {
-        let detail = poller.poll(run.client().search_workflow_execution_detail(&params)).await?;
-        let status = detail.status.as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
+        let detail = poller
+            .poll(run.client().search_workflow_execution_detail(&params))
+            .await?;
+        let status = detail
+            .status
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
         let mut result = to_json(&detail)?;
         result["node_actions"] = Value::Array(node_actions.clone());
         poller.report(&status);
-        if wait.until_status.contains(&status) || poller.until(wait.until.as_ref(), locals, &result)? {
+        if wait.until_status.contains(&status)
+            || poller.until(wait.until.as_ref(), locals, &result)?
+        {
             return Ok(result);
         }
         let nodes = detail.execution_result_list.clone().unwrap_or_default();
         let node_in = |statuses: &[&str]| {
-            nodes.iter().find(|n| n.status.as_ref().is_some_and(|s| statuses.contains(&s.as_str())))
+            nodes.iter().find(|n| {
+                n.status
+                    .as_ref()
+                    .is_some_and(|s| statuses.contains(&s.as_str()))
+            })
         };
         let mut acted = false;
         if status == "fail" {
             let Some(node) = node_in(&["fail"]) else {
-                return Err(Failure::new(format!("execution {} failed (no failed node reported)", params.execution_id))
-                    .with_result(result)
-                    .into());
+                return Err(Failure::new(format!(
+                    "execution {} failed (no failed node reported)",
+                    params.execution_id
+                ))
+                .with_result(result)
+                .into());
             };
             let node_id = node.node_id.clone().unwrap_or_default();
             let count = restarts.get(&node_id).copied().unwrap_or(0);
-            let node_value = json!({"id": node_id, "status": "fail", "restarts": count, "output": node.output});
-            let rule = matching_rule(run, &wait.when_node_fails, &node_id, count, &node_value, locals)?;
+            let node_value =
+                json!({"id": node_id, "status": "fail", "restarts": count, "output": node.output});
+            let rule = matching_rule(
+                run,
+                &wait.when_node_fails,
+                &node_id,
+                count,
+                &node_value,
+                locals,
+            )?;
             let Some(rule) = rule else {
-                let why = if count > 0 { format!(" after {count} restart(s)") } else { String::new() };
+                let why = if count > 0 {
+                    format!(" after {count} restart(s)")
+                } else {
+                    String::new()
+                };
                 return Err(Failure::new(format!(
                     "execution {} failed at node `{node_id}`{why}; no `when_node_fails` rule applies",
                     params.execution_id
@@ -74,16 +101,49 @@ pub(crate) async fn aom(
             if rule.then == NodeAction::Restart {
                 restarts.insert(node_id.clone(), count + 1);
             }
-            operate(run, step, index, deadline, &params, &node_id, rule.then, count + 1).await?;
+            operate(
+                run,
+                step,
+                index,
+                deadline,
+                &params,
+                &node_id,
+                rule.then,
+                count + 1,
+            )
+            .await?;
             node_actions.push(json!({"node": node_id, "action": rule.then.name()}));
             acted = true;
         } else if AOM_PAUSED.contains(&status.as_str()) {
             if let Some(node) = node_in(AOM_PAUSED) {
                 let node_id = node.node_id.clone().unwrap_or_default();
-                let node_status = node.status.as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
+                let node_status = node
+                    .status
+                    .as_ref()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default();
                 let node_value = json!({"id": node_id, "status": node_status, "restarts": 0, "output": node.output});
-                if matching_rule(run, &wait.when_node_pauses, &node_id, 0, &node_value, locals)?.is_some() {
-                    operate(run, step, index, deadline, &params, &node_id, NodeAction::Continue, 1).await?;
+                if matching_rule(
+                    run,
+                    &wait.when_node_pauses,
+                    &node_id,
+                    0,
+                    &node_value,
+                    locals,
+                )?
+                .is_some()
+                {
+                    operate(
+                        run,
+                        step,
+                        index,
+                        deadline,
+                        &params,
+                        &node_id,
+                        NodeAction::Continue,
+                        1,
+                    )
+                    .await?;
                     node_actions.push(json!({"node": node_id, "action": "continue"}));
                     acted = true;
                 }
@@ -118,11 +178,19 @@ pub(crate) async fn functiongraph(
     };
     let mut poller = Poller::new(run, step, index, deadline, &wait.poll);
     loop {
-        let body = poller.poll(run.client().show_workflow_execution(&params)).await?;
-        let status = body.status.as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
+        let body = poller
+            .poll(run.client().show_workflow_execution(&params))
+            .await?;
+        let status = body
+            .status
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
         let result = to_json(&body)?;
         poller.report(&status);
-        if wait.until_status.contains(&status) || poller.until(wait.until.as_ref(), locals, &result)? {
+        if wait.until_status.contains(&status)
+            || poller.until(wait.until.as_ref(), locals, &result)?
+        {
             return Ok(result);
         }
         if FUNCTIONGRAPH_FINAL.contains(&status.as_str()) {
@@ -149,7 +217,11 @@ fn matching_rule<'r>(
     locals: &Locals,
 ) -> Result<Option<&'r NodeRule>, StepError> {
     for rule in rules {
-        if rule.nodes.as_ref().is_some_and(|nodes| !nodes.iter().any(|n| n == node_id)) {
+        if rule
+            .nodes
+            .as_ref()
+            .is_some_and(|nodes| !nodes.iter().any(|n| n == node_id))
+        {
             continue;
         }
         if rule.then == NodeAction::Restart && restarts >= rule.max.unwrap_or(0) {
@@ -184,7 +256,11 @@ async fn operate(
         action: PausingAction::from(action.name()),
         node_id: node_id.to_owned(),
     };
-    run.api(deadline, run.client().start_pausing_workflow_executions(&params)).await?;
+    run.api(
+        deadline,
+        run.client().start_pausing_workflow_executions(&params),
+    )
+    .await?;
     run.emit(Event::NodeAction {
         step: step.id.clone(),
         index,
@@ -207,7 +283,13 @@ struct Poller<'r, 'a> {
 }
 
 impl<'r, 'a> Poller<'r, 'a> {
-    fn new(run: &'r Run<'a>, step: &'r Step, index: Option<usize>, deadline: Deadline, poll: &'r Poll) -> Self {
+    fn new(
+        run: &'r Run<'a>,
+        step: &'r Step,
+        index: Option<usize>,
+        deadline: Deadline,
+        poll: &'r Poll,
+    ) -> Self {
         Self {
             began: run.now(),
             run,
@@ -223,7 +305,9 @@ impl<'r, 'a> Poller<'r, 'a> {
     /// the sleep after it reports the timeout.
     async fn poll<T>(
         &mut self,
-        request: impl std::future::Future<Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>>,
+        request: impl std::future::Future<
+            Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>,
+        >,
     ) -> Result<T, StepError> {
         self.count += 1;
         self.run.count_poll(&self.step.id);
@@ -240,7 +324,12 @@ impl<'r, 'a> Poller<'r, 'a> {
         });
     }
 
-    fn until(&self, until: Option<&runbook_lang::Condition>, locals: &Locals, result: &Value) -> Result<bool, StepError> {
+    fn until(
+        &self,
+        until: Option<&runbook_lang::Condition>,
+        locals: &Locals,
+        result: &Value,
+    ) -> Result<bool, StepError> {
         let Some(until) = until else {
             return Ok(false);
         };
@@ -250,12 +339,20 @@ impl<'r, 'a> Poller<'r, 'a> {
     }
 
     async fn sleep(&self, status: &str) -> Result<(), StepError> {
-        let delay = waiter_delay(self.poll.min.0, self.poll.max.0, self.count, self.run.random());
+        let delay = waiter_delay(
+            self.poll.min.0,
+            self.poll.max.0,
+            self.count,
+            self.run.random(),
+        );
         let describe = |error: StepError| match error {
             StepError::TimedOut { scope, after, .. } => StepError::TimedOut {
                 scope,
                 after,
-                detail: Some(format!("last status `{status}` after {} poll(s)", self.count)),
+                detail: Some(format!(
+                    "last status `{status}` after {} poll(s)",
+                    self.count
+                )),
             },
             other => other,
         };

@@ -1,0 +1,213 @@
+//! Where a run's requests go: Huawei Cloud (credentials and project from the SDKs'
+//! environment variables, region and endpoints from flags or the runbook's `target`), or an
+//! in-process sandbox with `--sandbox`. Never the sandbox without being asked.
+
+use std::sync::Arc;
+
+use hwc_client::runtime::Secret;
+use hwc_client::{Client, Credentials, Environment, Transport, TransportConfig};
+use hwc_sandbox::{RunningSandbox, SandboxConfig};
+use runbook_lang::Runbook;
+
+use crate::run::RunArgs;
+
+/// The region variable; the SDKs take the region in code, so the name is ours.
+pub const REGION_ENV: &str = "HUAWEICLOUD_SDK_REGION";
+
+pub struct Connection {
+    pub client: Client,
+    pub environment: Environment,
+    /// Kept alive for the run; shut down after it.
+    pub sandbox: Option<RunningSandbox>,
+    /// One line for the log: where requests go.
+    pub description: String,
+    /// Credentials to redact.
+    pub secrets: Vec<String>,
+}
+
+pub async fn connect(args: &RunArgs, runbook: &Runbook) -> Result<Connection, String> {
+    if args.sandbox {
+        sandbox(args, runbook).await
+    } else {
+        cloud(args, runbook, &|name| std::env::var(name).ok())
+    }
+}
+
+fn cloud(
+    args: &RunArgs,
+    runbook: &Runbook,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Connection, String> {
+    let credentials = Credentials::from_lookup(lookup).map_err(|error| {
+        format!("{error}.\n  To try the runbook without a cloud account, add --sandbox.")
+    })?;
+    let region = args
+        .region
+        .clone()
+        .or_else(|| runbook.target.region.clone())
+        .or_else(|| lookup(REGION_ENV).filter(|r| !r.is_empty()))
+        .ok_or_else(|| {
+            format!(
+                "no region: pass --region, set `target.region` in the runbook, or set {REGION_ENV}"
+            )
+        })?;
+    let project_id = args
+        .project_id
+        .clone()
+        .or_else(|| runbook.target.project_id.clone())
+        .or_else(|| Credentials::project_id_from_lookup(lookup))
+        .ok_or_else(|| {
+            "no project id: pass --project-id, set `target.project_id` in the runbook, or set HUAWEICLOUD_SDK_PROJECT_ID".to_owned()
+        })?;
+    let secrets = credentials
+        .secrets()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let mut config = TransportConfig::new(region.clone(), credentials);
+    config.project_id = Some(project_id.clone());
+    let endpoint = args.endpoint.as_ref().or(runbook.target.endpoint.as_ref());
+    if let Some(endpoint) = endpoint {
+        config.endpoint_override = Some(parse_url(endpoint)?);
+    }
+    for (service, endpoint) in &runbook.target.endpoints {
+        config
+            .service_endpoints
+            .insert(service.clone(), parse_url(endpoint)?);
+    }
+    let environment = Environment::system();
+    let client = build(config, environment.clone())?;
+    let description = match endpoint {
+        Some(endpoint) => format!("{endpoint} (region {region}, project {project_id})"),
+        None => format!("Huawei Cloud region {region}, project {project_id}"),
+    };
+    Ok(Connection {
+        client,
+        environment,
+        sandbox: None,
+        description,
+        secrets,
+    })
+}
+
+async fn sandbox(args: &RunArgs, runbook: &Runbook) -> Result<Connection, String> {
+    let scenario =
+        crate::sandbox_cmd::load_scenario(args.scenario.as_ref()).map_err(|e| format!("{e:#}"))?;
+    let wanted = args
+        .project_id
+        .as_ref()
+        .or(runbook.target.project_id.as_ref());
+    let project = wanted
+        .and_then(|id| scenario.projects.iter().find(|p| &p.id == id))
+        .or_else(|| scenario.projects.first())
+        .ok_or("the scenario has no projects")?
+        .clone();
+    let key = project
+        .credentials
+        .first()
+        .ok_or_else(|| format!("project {} of the scenario has no credentials", project.id))?;
+    let credentials = Credentials::AkSk {
+        ak: key.ak.clone(),
+        sk: Secret::new(key.sk.clone()),
+        security_token: None,
+    };
+    let secrets = credentials
+        .secrets()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let environment = if args.real_time {
+        Environment::system()
+    } else {
+        Environment::virtual_time(time::OffsetDateTime::now_utc(), args.seed).0
+    };
+    let config = SandboxConfig {
+        scenario,
+        clock: Arc::clone(&environment.clock),
+        seed: args.seed,
+    };
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let running = RunningSandbox::start(config, loopback)
+        .await
+        .map_err(|error| format!("cannot start the sandbox: {error}"))?;
+    let client = build(
+        running.transport_config(credentials, &project.id),
+        environment.clone(),
+    )?;
+    let clock = if args.real_time {
+        "real time"
+    } else {
+        "simulated time: waits pass instantly"
+    };
+    Ok(Connection {
+        client,
+        environment,
+        description: format!(
+            "sandbox at {} (project {}, {clock})",
+            running.url(),
+            project.id
+        ),
+        sandbox: Some(running),
+        secrets,
+    })
+}
+
+fn build(config: TransportConfig, environment: Environment) -> Result<Client, String> {
+    Transport::builder(config)
+        .environment(environment)
+        .build()
+        .map(Client::new)
+        .map_err(|error| format!("cannot set up the client: {error}"))
+}
+
+fn parse_url(text: &str) -> Result<url::Url, String> {
+    url::Url::parse(text).map_err(|error| format!("`{text}` is not a URL: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn runbook() -> Runbook {
+        let source = runbook_lang::Source::new(
+            "t.yaml",
+            "version: 1\nname: t\nsteps:\n  - id: a\n    log: hi\n",
+        );
+        runbook_lang::parse(&source).unwrap()
+    }
+
+    #[test]
+    fn no_credentials_says_how_to_fix_and_never_falls_back() {
+        let args = Wrapper::parse_from(["x", "t.yaml", "--region", "cn-north-4"]).args;
+        let error = cloud(&args, &runbook(), &|_| None).err().unwrap();
+        assert!(error.contains("HUAWEICLOUD_SDK_AK"), "{error}");
+        assert!(error.contains("--sandbox"), "{error}");
+    }
+
+    #[test]
+    fn region_and_project_come_from_flags_target_or_environment() {
+        let args = Wrapper::parse_from(["x", "t.yaml"]).args;
+        let env = |name: &str| match name {
+            "HUAWEICLOUD_SDK_AK" => Some("AK".to_owned()),
+            "HUAWEICLOUD_SDK_SK" => Some("SK".to_owned()),
+            _ => None,
+        };
+        let error = cloud(&args, &runbook(), &env).err().unwrap();
+        assert!(error.contains("no region"), "{error}");
+        let env_with = |name: &str| match name {
+            REGION_ENV => Some("cn-north-4".to_owned()),
+            "HUAWEICLOUD_SDK_PROJECT_ID" => Some("0a1b2c3d4e5f60718293a4b5c6d7e8f9".to_owned()),
+            other => env(other),
+        };
+        let connection = cloud(&args, &runbook(), &env_with).ok().unwrap();
+        assert!(connection.description.contains("cn-north-4"));
+        assert_eq!(connection.secrets, vec!["SK".to_owned()]);
+    }
+}

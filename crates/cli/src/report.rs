@@ -1,0 +1,300 @@
+//! How a run looks: a live line on a terminal, plain lines in a log, JSON lines for machines,
+//! and the final summary. Everything printed passes through the run's [`Redactor`].
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use clap::ValueEnum;
+use hwc_client::runtime::Clock;
+use indicatif::{ProgressBar, ProgressStyle};
+use runbook_lang::Runbook;
+use runbook_runner::{Event, Observer, Redactor, RunState, RunStatus, StepStatus};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Plain,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// An observer that also takes free-form notes and can be closed.
+pub trait Reporter: Observer {
+    fn note(&self, message: &str);
+    fn finish(&self);
+}
+
+pub fn observer(format: LogFormat, redactor: Redactor, clock: Arc<dyn Clock>) -> Arc<dyn Reporter> {
+    match format {
+        LogFormat::Json => Arc::new(JsonLines { redactor, clock }),
+        LogFormat::Plain => Arc::new(Plain::new(redactor, None)),
+        LogFormat::Auto if std::io::stderr().is_terminal() => {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {wide_msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            Arc::new(Plain::new(redactor, Some(bar)))
+        }
+        LogFormat::Auto => Arc::new(Plain::new(redactor, None)),
+    }
+}
+
+/// One JSON object per event on stderr, with a timestamp from the run's clock.
+struct JsonLines {
+    redactor: Redactor,
+    clock: Arc<dyn Clock>,
+}
+
+impl JsonLines {
+    fn write(&self, mut value: serde_json::Value) {
+        if let Some(object) = value.as_object_mut() {
+            let ts = self
+                .clock
+                .now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            object.insert("ts".into(), ts.into());
+        }
+        let line = self.redactor.redact(&value.to_string());
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{line}");
+    }
+}
+
+impl Observer for JsonLines {
+    fn event(&self, event: &Event) {
+        if let Ok(value) = serde_json::to_value(event) {
+            self.write(value);
+        }
+    }
+}
+
+impl Reporter for JsonLines {
+    fn note(&self, message: &str) {
+        self.write(serde_json::json!({"event": "note", "message": message}));
+    }
+
+    fn finish(&self) {}
+}
+
+/// Plain lines on stderr; on a terminal, also a live line with the current step, its
+/// status, elapsed time and polls.
+struct Plain {
+    redactor: Redactor,
+    bar: Option<ProgressBar>,
+    current: Mutex<String>,
+}
+
+impl Plain {
+    fn new(redactor: Redactor, bar: Option<ProgressBar>) -> Self {
+        Self {
+            redactor,
+            bar,
+            current: Mutex::new(String::new()),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        let text = self.redactor.redact(text);
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => {
+                let mut stderr = std::io::stderr().lock();
+                let _ = writeln!(stderr, "{text}");
+            }
+        }
+    }
+
+    fn live(&self, text: String) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(self.redactor.redact(&text));
+        }
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = text;
+    }
+}
+
+fn element(step: &str, index: Option<usize>) -> String {
+    match index {
+        Some(index) => format!("{step}[{index}]"),
+        None => step.to_owned(),
+    }
+}
+
+fn millis(ms: u64) -> String {
+    humantime::format_duration(Duration::from_millis(ms / 100 * 100)).to_string()
+}
+
+impl Observer for Plain {
+    fn event(&self, event: &Event) {
+        match event {
+            Event::RunStarted {
+                run_id,
+                runbook,
+                steps,
+            } => self.line(&format!("run {run_id}: {runbook} ({steps} steps)")),
+            Event::StepStarted {
+                step,
+                action,
+                index,
+            } => {
+                let name = element(step, *index);
+                self.line(&format!("start {name} ({action})"));
+                self.live(format!("{name}: {action}"));
+            }
+            Event::StepSkipped { step, reason } => self.line(&format!("skip  {step}: {reason}")),
+            Event::Poll {
+                step,
+                index,
+                poll,
+                status,
+                elapsed_ms,
+            } => {
+                let name = element(step, *index);
+                let text = format!("{name}: {status} (poll {poll}, {})", millis(*elapsed_ms));
+                if self.bar.is_none() {
+                    self.line(&format!("      {text}"));
+                }
+                self.live(text);
+            }
+            Event::NodeAction {
+                step,
+                index,
+                node,
+                action,
+                count,
+            } => {
+                let times = if action == "restart" {
+                    format!(" (restart {count})")
+                } else {
+                    String::new()
+                };
+                self.line(&format!(
+                    "      {}: {action} node `{node}`{times}",
+                    element(step, *index)
+                ));
+            }
+            Event::Retry {
+                step,
+                index,
+                attempt,
+                delay_ms,
+                reason,
+            } => self.line(&format!(
+                "      {}: attempt {attempt} failed: {reason}; retrying in {}",
+                element(step, *index),
+                millis(*delay_ms)
+            )),
+            Event::Log { step, message } => self.line(&format!("      {step}: {message}")),
+            Event::StepFinished {
+                step,
+                index,
+                status,
+                elapsed_ms,
+                error,
+            } => {
+                let name = element(step, *index);
+                let mut text = format!(
+                    "{:<5} {name} {} in {}",
+                    mark(*status),
+                    status.name(),
+                    millis(*elapsed_ms)
+                );
+                if let Some(error) = error {
+                    text.push_str(&format!(": {error}"));
+                }
+                self.line(&text);
+            }
+            Event::RunFinished { .. } => {}
+        }
+    }
+}
+
+impl Reporter for Plain {
+    fn note(&self, message: &str) {
+        self.line(message);
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn mark(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Succeeded => "ok",
+        StepStatus::Skipped => "skip",
+        StepStatus::Pending => "-",
+        StepStatus::Running => "...",
+        StepStatus::Failed | StepStatus::TimedOut | StepStatus::Cancelled => "FAIL",
+    }
+}
+
+/// The end-of-run summary (redact before printing).
+pub fn summary(runbook: &Runbook, state: &RunState, format: OutputFormat, exit_code: u8) -> String {
+    if format == OutputFormat::Json {
+        let value = serde_json::json!({"exit_code": exit_code, "run": state});
+        return serde_json::to_string_pretty(&value).unwrap_or_default();
+    }
+    let mut text = String::new();
+    let headline = match state.status {
+        RunStatus::Succeeded => "succeeded".to_owned(),
+        RunStatus::Failed => "FAILED".to_owned(),
+        RunStatus::TimedOut => "TIMED OUT".to_owned(),
+        RunStatus::Cancelled => "CANCELLED".to_owned(),
+        RunStatus::Running => "stopped".to_owned(),
+    };
+    text.push_str(&format!(
+        "{}: {headline} (run {}, exit code {exit_code})\n",
+        runbook.name, state.run_id
+    ));
+    let width = state.steps.keys().map(String::len).max().unwrap_or(0);
+    for (id, step) in &state.steps {
+        let action = runbook
+            .steps
+            .iter()
+            .find(|s| &s.id == id)
+            .and_then(|s| s.action())
+            .map_or("", |a| a.key());
+        let mut line = format!("  {:<5} {id:<width$}  {action}", mark(step.status));
+        if step.status != StepStatus::Pending && step.status != StepStatus::Succeeded {
+            line.push_str(&format!("  {}", step.status.name()));
+        }
+        if step.attempts > 1 {
+            line.push_str(&format!("  {} attempts", step.attempts));
+        }
+        if step.polls > 0 {
+            line.push_str(&format!("  {} polls", step.polls));
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    if let Some(error) = &state.error {
+        text.push_str(&format!("error: {error}\n"));
+    }
+    if state.status != RunStatus::Succeeded && !state.executions.is_empty() {
+        text.push_str("started executions (still yours to check):\n");
+        for execution in &state.executions {
+            text.push_str(&format!(
+                "  {} {} {} (step {})\n",
+                execution.service, execution.workflow_id, execution.execution_id, execution.step
+            ));
+        }
+    }
+    if !state.outputs.is_empty() {
+        text.push_str("outputs:\n");
+        for (name, value) in &state.outputs {
+            text.push_str(&format!("  {name}: {value}\n"));
+        }
+    }
+    text.trim_end().to_owned()
+}

@@ -1,0 +1,162 @@
+//! `runbook run FILE`: load, resolve inputs, connect, run with progress, summarise, and map
+//! the outcome to the documented exit code.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use runbook_runner::inputs::{self, Given};
+use runbook_runner::{Redactor, RunInput, Runner};
+use serde_json::{Map, Value};
+
+use crate::exit;
+use crate::report::{self, LogFormat, OutputFormat};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The runbook file.
+    pub file: PathBuf,
+    /// An input as NAME=VALUE, read according to the input's declared type (repeatable).
+    #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// A YAML or JSON file mapping input names to values; `-i` overrides it.
+    #[arg(long = "inputs", value_name = "FILE")]
+    pub inputs_file: Option<PathBuf>,
+    /// Run against an in-process sandbox instead of Huawei Cloud (no account needed).
+    #[arg(long)]
+    pub sandbox: bool,
+    /// The scenario for --sandbox (default: the built-in one; see `runbook sandbox scenario`).
+    #[arg(long, value_name = "FILE", requires = "sandbox")]
+    pub scenario: Option<PathBuf>,
+    /// With --sandbox, let time pass for real instead of simulating it.
+    #[arg(long, requires = "sandbox")]
+    pub real_time: bool,
+    /// With --sandbox, the seed for ids, backoff jitter and injected faults.
+    #[arg(long, default_value_t = 1, requires = "sandbox")]
+    pub seed: u64,
+    /// Region, e.g. cn-north-4 (else the runbook's target.region, else HUAWEICLOUD_SDK_REGION).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Project id (else the runbook's target.project_id, else HUAWEICLOUD_SDK_PROJECT_ID).
+    #[arg(long)]
+    pub project_id: Option<String>,
+    /// One endpoint for every service, e.g. a proxy or `runbook sandbox serve`.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Progress on stderr: `auto` (a live line on a terminal, plain lines otherwise),
+    /// `plain`, or `json` (one JSON object per line per event).
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+    /// The final summary on stdout: `text`, or `json` (the whole run state, for machines).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+pub async fn run(args: RunArgs) -> u8 {
+    let (_, runbook) = match crate::validate::load(&args.file) {
+        Ok(loaded) => loaded,
+        Err(report) => {
+            eprintln!("{report}");
+            return exit::INVALID;
+        }
+    };
+    let given = match given_inputs(&args) {
+        Ok(given) => given,
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            return exit::INVALID;
+        }
+    };
+    let inputs = match inputs::resolve(&runbook, given) {
+        Ok(inputs) => inputs,
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("error: {problem}");
+            }
+            return exit::INVALID;
+        }
+    };
+    let mut secrets = inputs::secrets(&runbook, &inputs);
+    let connection = match crate::connect::connect(&args, &runbook).await {
+        Ok(connection) => connection,
+        Err(problem) => {
+            eprintln!("error: {}", Redactor::new(secrets).redact(&problem));
+            return exit::INVALID;
+        }
+    };
+    secrets.extend(connection.secrets.iter().cloned());
+    let redactor = Redactor::new(secrets);
+    let env: Map<String, Value> = runbook
+        .env
+        .iter()
+        .filter_map(|name| {
+            std::env::var(name)
+                .ok()
+                .map(|v| (name.clone(), Value::String(v)))
+        })
+        .collect();
+    let observer = report::observer(
+        args.log_format,
+        redactor.clone(),
+        connection.environment.clock.clone(),
+    );
+    observer.note(&format!("target: {}", connection.description));
+    let runner = Runner::new(connection.client, connection.environment, observer.clone());
+    let cancel = runner.cancel_token();
+    let signal_observer = Arc::clone(&observer);
+    let signals = tokio::spawn(async move {
+        crate::signals::shutdown_signal().await;
+        signal_observer.note("cancelling: stopping at the next wait or request");
+        cancel.cancel();
+    });
+    let shown_inputs = inputs::shown(&runbook, &inputs);
+    let state = runner
+        .run(
+            &runbook,
+            RunInput {
+                inputs,
+                shown_inputs,
+                env,
+            },
+        )
+        .await;
+    signals.abort();
+    observer.finish();
+    let code = exit::for_status(state.status);
+    println!(
+        "{}",
+        redactor.redact(&report::summary(&runbook, &state, args.output, code))
+    );
+    if let Some(sandbox) = connection.sandbox {
+        let _ = sandbox.shutdown().await;
+    }
+    code
+}
+
+/// The inputs file first, then `-i` (which wins).
+fn given_inputs(args: &RunArgs) -> Result<Vec<(String, Given)>, String> {
+    let mut given = Vec::new();
+    if let Some(path) = &args.inputs_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read inputs file {}: {error}", path.display()))?;
+        let values: Map<String, Value> = serde_yaml::from_str(&text).map_err(|error| {
+            format!(
+                "inputs file {}: expected a mapping of input names to values: {error}",
+                path.display()
+            )
+        })?;
+        given.extend(
+            values
+                .into_iter()
+                .map(|(name, value)| (name, Given::Value(value))),
+        );
+    }
+    for pair in &args.inputs {
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(format!("`-i {pair}`: write inputs as NAME=VALUE"));
+        };
+        given.retain(|(existing, _)| existing != name);
+        given.push((name.trim().to_owned(), Given::Text(value.to_owned())));
+    }
+    Ok(given)
+}

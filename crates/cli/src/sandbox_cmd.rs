@@ -1,0 +1,81 @@
+//! `runbook sandbox serve` and `runbook sandbox scenario`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use hwc_client::Environment;
+use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
+
+use crate::signals::shutdown_signal;
+
+pub fn print_scenario() {
+    print!("{}", hwc_sandbox::DEFAULT_SCENARIO);
+}
+
+/// Reads a scenario file, or the built-in one.
+pub fn load_scenario(path: Option<&PathBuf>) -> Result<Scenario> {
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read scenario {}", path.display()))?;
+            Ok(Scenario::parse(&path.display().to_string(), &text)?)
+        }
+        None => Ok(Scenario::default_scenario()),
+    }
+}
+
+pub async fn serve(listen: SocketAddr, scenario_path: Option<PathBuf>, seed: u64) -> Result<()> {
+    let scenario = load_scenario(scenario_path.as_ref())?;
+    let summary = describe(&scenario);
+    let environment = Environment::system();
+    let config = SandboxConfig {
+        scenario,
+        clock: environment.clock.clone(),
+        seed,
+    };
+    let sandbox = RunningSandbox::start(config, listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    println!("sandbox listening on {}", sandbox.url());
+    print!("{summary}");
+    println!("stop with Ctrl-C");
+    shutdown_signal().await;
+    println!("stopping");
+    sandbox
+        .shutdown()
+        .await
+        .context("the sandbox did not stop cleanly")?;
+    Ok(())
+}
+
+/// What a user needs to talk to the sandbox. The sandbox's credentials are test fixtures, so
+/// printing them is the point.
+fn describe(scenario: &Scenario) -> String {
+    let mut text = String::new();
+    for project in &scenario.projects {
+        text.push_str(&format!("project {}\n", project.id));
+        for key in &project.credentials {
+            text.push_str(&format!(
+                "  HUAWEICLOUD_SDK_AK={} HUAWEICLOUD_SDK_SK={}\n",
+                key.ak, key.sk
+            ));
+        }
+        for token in &project.tokens {
+            text.push_str(&format!("  X-Auth-Token: {token}\n"));
+        }
+        let workflows: Vec<&str> = project
+            .aom_workflows
+            .iter()
+            .map(|w| w.id.as_str())
+            .chain(
+                project
+                    .functiongraph_workflows
+                    .iter()
+                    .map(|w| w.id.as_str()),
+            )
+            .collect();
+        text.push_str(&format!("  workflows: {}\n", workflows.join(", ")));
+    }
+    text
+}
