@@ -22,7 +22,8 @@ pub const FUNCTIONS: &[&str] = &["now", "uuid"];
 const BUILTIN_FUNCTIONS: &[&str] = &["range", "dict", "namespace", "debug"];
 
 /// The fields of `run`.
-pub const RUN_FIELDS: &[&str] = &["id", "name", "started_at"];
+/// `failed_step` and `error` describe the last failure `on_failure` routed (else null).
+pub const RUN_FIELDS: &[&str] = &["id", "name", "started_at", "failed_step", "error"];
 
 /// Where `now()` and `uuid()` get their values (injected so tests are deterministic).
 #[derive(Clone)]

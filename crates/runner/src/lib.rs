@@ -18,4 +18,4 @@ mod wait;
 pub use event::{Event, Observer, Quiet};
 pub use redact::Redactor;
 pub use runner::{RunInput, Runner};
-pub use state::{RunState, RunStatus, StartedExecution, StepState, StepStatus};
+pub use state::{HandledFailure, RunState, RunStatus, StartedExecution, StepState, StepStatus};

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::event::{Event, Observer};
 use crate::failure::{Failure, Scope, StepError};
-use crate::state::{RunState, RunStatus, StartedExecution, StepStatus};
+use crate::state::{HandledFailure, RunState, RunStatus, StartedExecution, StepStatus};
 
 /// Runs runbooks with one client, one environment (clock, sleep, randomness) and one
 /// observer.
@@ -155,7 +155,13 @@ impl Run<'_> {
             (
                 state.step_results(),
                 state.vars.clone(),
-                json!({"id": state.run_id, "name": state.runbook, "started_at": state.started_at}),
+                json!({
+                    "id": state.run_id,
+                    "name": state.runbook,
+                    "started_at": state.started_at,
+                    "failed_step": state.handled_failure.as_ref().map(|f| f.step.clone()),
+                    "error": state.handled_failure.as_ref().map(|f| f.error.clone()),
+                }),
             )
         });
         let mut context = Map::new();
@@ -363,7 +369,12 @@ impl Run<'_> {
             }
             _ => {}
         }
+        let handled = HandledFailure {
+            step: step.id.clone(),
+            error: error.to_string(),
+        };
         if step.on_failure.continues() {
+            self.with_state(|state| state.handled_failure = Some(handled));
             return Some(index + 1);
         }
         if let Some(goto) = step.on_failure.goto() {
@@ -383,7 +394,10 @@ impl Run<'_> {
                     self.stop(step, error);
                     return None;
                 }
-                (Some(target), _) => return Some(target),
+                (Some(target), _) => {
+                    self.with_state(|state| state.handled_failure = Some(handled));
+                    return Some(target);
+                }
                 (None, _) => {}
             }
         }

@@ -94,6 +94,12 @@ pub struct StartedExecution {
     pub execution_id: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandledFailure {
+    pub step: String,
+    pub error: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunState {
     pub run_id: String,
@@ -111,6 +117,10 @@ pub struct RunState {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_step: Option<String>,
     pub executions: Vec<StartedExecution>,
+    /// The last failure `on_failure` routed (`continue` or `goto`); templates read it as
+    /// `run.failed_step` and `run.error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handled_failure: Option<HandledFailure>,
     /// Computed when the run succeeds.
     pub outputs: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,6 +149,7 @@ impl RunState {
                 .collect(),
             current_step: None,
             executions: Vec::new(),
+            handled_failure: None,
             outputs: Map::new(),
             error: None,
         }
