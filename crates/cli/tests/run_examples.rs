@@ -1,0 +1,219 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The `runbook` binary runs the example runbooks against its in-process sandbox (simulated
+//! time), and each outcome the language promises shows in the exit code, the JSON-lines log
+//! and the JSON summary.
+
+mod support;
+
+use serde_json::json;
+use support::{run_in_sandbox, workspace};
+
+#[test]
+fn every_example_succeeds_against_the_default_scenario() {
+    let mut examples: Vec<String> = std::fs::read_dir(workspace().join("runbooks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| format!("runbooks/{}", p.file_name().unwrap().to_string_lossy()))
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 6, "{examples:?}");
+    for example in examples {
+        let run = run_in_sandbox(&example, &[]);
+        assert_eq!(run.code, 0, "{example}: {}\n{}", run.stdout, run.stderr);
+        assert_eq!(run.run()["status"], "succeeded", "{example}");
+        assert_eq!(run.summary["exit_code"], 0);
+        let finished = run.events_of("run_finished");
+        assert_eq!(finished.len(), 1, "{example}");
+        assert_eq!(finished[0]["status"], "succeeded");
+    }
+}
+
+#[test]
+fn a_failed_node_is_restarted_and_the_run_succeeds() {
+    let run = run_in_sandbox("runbooks/canonical.yaml", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.node_actions("restart"), vec!["migrate"]);
+    assert_eq!(
+        run.run()["outputs"]["node_actions"],
+        json!([{"node": "migrate", "action": "restart"}])
+    );
+    assert_eq!(run.step_status("report_success"), "succeeded");
+    assert_eq!(run.step_status("report_failure"), "skipped");
+    // One poll event per poll, each with a status and the elapsed time.
+    let polls = run.events_of("poll");
+    assert!(polls.iter().any(|p| p["status"] == "fail"), "{polls:?}");
+    assert!(polls.iter().all(|p| p["elapsed_ms"].is_u64()));
+}
+
+#[test]
+fn exhausted_restarts_are_routed_by_on_failure() {
+    let run = run_in_sandbox(
+        "runbooks/canonical.yaml",
+        &["-i", "workflow=wf-broken", "-i", "optional_nodes=[]"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.node_actions("restart"),
+        vec!["optional-cleanup", "optional-cleanup"]
+    );
+    assert_eq!(run.step_status("watch"), "failed");
+    assert_eq!(run.step_status("report_success"), "pending");
+    assert_eq!(run.step_status("report_failure"), "succeeded");
+    assert_eq!(run.step_status("give_up"), "failed");
+    let error = run.run()["error"].as_str().unwrap();
+    assert!(error.contains("after 2 restart(s)"), "{error}");
+    // The started executions are in the state, for a resumed run to re-attach to.
+    let executions = run.run()["executions"].as_array().unwrap();
+    assert_eq!(executions.len(), 2);
+}
+
+#[test]
+fn an_optional_node_is_skipped() {
+    let run = run_in_sandbox("runbooks/canonical.yaml", &["-i", "workflow=wf-broken"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.node_actions("skip"), vec!["optional-cleanup"]);
+    assert!(run.node_actions("restart").is_empty());
+}
+
+#[test]
+fn a_pause_is_continued_only_when_its_condition_holds() {
+    let approved = run_in_sandbox(
+        "runbooks/canonical.yaml",
+        &["-i", "workflow=wf-pause", "-i", "approve=true"],
+    );
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    assert_eq!(approved.node_actions("continue"), vec!["gate"]);
+
+    let refused = run_in_sandbox(
+        "runbooks/canonical.yaml",
+        &["-i", "workflow=wf-pause", "-i", "approve=false"],
+    );
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.node_actions("continue").is_empty());
+    assert_eq!(refused.step_status("watch"), "timed_out");
+    let watch_error = refused.run()["steps"]["watch"]["error"].as_str().unwrap();
+    assert!(watch_error.contains("`pausing`"), "{watch_error}");
+    assert_eq!(refused.step_status("report_failure"), "succeeded");
+}
+
+#[test]
+fn a_wait_past_its_timeout_exits_3() {
+    let run = run_in_sandbox("runbooks/aom-execute.yaml", &["-i", "workflow=wf-long"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(run.run()["status"], "timed_out");
+    assert_eq!(run.run()["current_step"], "wait");
+    let error = run.run()["error"].as_str().unwrap();
+    assert!(error.contains("timed out after 5m"), "{error}");
+    assert!(error.contains("`executing`"), "{error}");
+    // Backoff: far fewer polls than one every 2s for 5 minutes.
+    let polls = run.events_of("poll").len();
+    assert!((5..=60).contains(&polls), "{polls} polls");
+}
+
+#[test]
+fn a_callback_succeeds_or_fails_the_waiting_workflow() {
+    let success = run_in_sandbox("runbooks/functiongraph-callback.yaml", &[]);
+    assert_eq!(success.code, 0, "{}", success.stderr);
+    assert_eq!(success.run()["outputs"]["status"], "success");
+
+    let fail = run_in_sandbox(
+        "runbooks/functiongraph-callback.yaml",
+        &["-i", "result=fail"],
+    );
+    assert_eq!(fail.code, 1, "{}", fail.stderr);
+    assert_eq!(fail.step_status("answer"), "succeeded");
+    assert_eq!(fail.step_status("finished"), "failed");
+    let error = fail.run()["error"].as_str().unwrap();
+    assert!(error.contains("ended as `fail`"), "{error}");
+}
+
+#[test]
+fn a_sync_execution_branches_on_its_status() {
+    let ok = run_in_sandbox("runbooks/functiongraph-sync.yaml", &[]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(ok.step_status("passed"), "succeeded");
+    assert_eq!(ok.step_status("failed"), "skipped");
+
+    let failed = run_in_sandbox(
+        "runbooks/functiongraph-sync.yaml",
+        &["-i", "workflow=fg-fail"],
+    );
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert_eq!(failed.step_status("run"), "succeeded");
+    assert_eq!(failed.step_status("passed"), "skipped");
+    assert_eq!(failed.step_status("failed"), "failed");
+    assert_eq!(failed.run()["steps"]["run"]["result"]["status"], "fail");
+}
+
+#[test]
+fn fan_out_respects_its_concurrency_limit() {
+    let run = run_in_sandbox("runbooks/fan-out.yaml", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for step in ["start_all", "wait_all"] {
+        let mut in_flight = 0i32;
+        let mut most = 0;
+        let mut elements = 0;
+        for event in &run.events {
+            if event["step"] != step || event["index"].is_null() {
+                continue;
+            }
+            match event["event"].as_str().unwrap() {
+                "step_started" => {
+                    in_flight += 1;
+                    elements += 1;
+                    most = most.max(in_flight);
+                }
+                "step_finished" => in_flight -= 1,
+                _ => {}
+            }
+        }
+        assert_eq!(elements, 4, "{step}");
+        assert_eq!(most, 2, "{step}: at most 2 at once, and 2 did overlap");
+    }
+    assert_eq!(
+        run.run()["outputs"]["statuses"],
+        json!(["success", "success", "success", "success"])
+    );
+}
+
+#[test]
+fn api_values_are_never_rendered_as_templates() {
+    let run = run_in_sandbox(
+        "runbooks/functiongraph-sync.yaml",
+        &["-i", "message={{ 7 * 7 }}"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.run()["outputs"]["output"]["echo"]["message"],
+        "{{ 7 * 7 }}"
+    );
+    let log = run.events_of("log");
+    assert!(
+        log[0]["message"].as_str().unwrap().contains("{{ 7 * 7 }}"),
+        "{log:?}"
+    );
+    assert!(!run.stdout.contains("49") && !run.stderr.contains("\"49\""));
+}
+
+#[test]
+fn every_event_line_is_json_with_a_timestamp() {
+    let run = run_in_sandbox("runbooks/aom-execution-detail.yaml", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for event in &run.events {
+        assert!(event["event"].is_string(), "{event}");
+        assert!(event["ts"].is_string(), "{event}");
+    }
+    for kind in [
+        "run_started",
+        "step_started",
+        "retry",
+        "step_finished",
+        "run_finished",
+    ] {
+        assert!(!run.events_of(kind).is_empty(), "no {kind} event");
+    }
+    // `retry.until` retried the call until the execution succeeded.
+    assert_eq!(run.run()["outputs"]["status"], "success");
+    assert!(run.run()["steps"]["detail"]["attempts"].as_u64().unwrap() > 1);
+}

@@ -1,0 +1,106 @@
+//! Running the `runbook` binary as a process and reading what it says.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The credential variables a test must not inherit from the machine.
+pub const CREDENTIAL_VARS: &[&str] = &[
+    "HUAWEICLOUD_SDK_AK",
+    "HUAWEICLOUD_SDK_SK",
+    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    "HUAWEICLOUD_SDK_AUTH_TOKEN",
+    "HUAWEICLOUD_SDK_PROJECT_ID",
+    "HUAWEICLOUD_SDK_REGION",
+    "CLOUD_SDK_AK",
+    "CLOUD_SDK_SK",
+    "CLOUD_SDK_PROJECT_ID",
+];
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `runbook` in the workspace root, with no credentials from the environment.
+pub fn runbook() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
+    command.current_dir(workspace());
+    for var in CREDENTIAL_VARS {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// A finished `runbook run … --log-format json --output json`.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// Every stderr line, each parsed as JSON.
+    pub events: Vec<Value>,
+    /// stdout parsed: `{exit_code, run}`.
+    pub summary: Value,
+}
+
+impl Run {
+    pub fn run(&self) -> &Value {
+        &self.summary["run"]
+    }
+
+    pub fn step_status(&self, step: &str) -> &str {
+        self.run()["steps"][step]["status"].as_str().unwrap_or("")
+    }
+
+    pub fn events_of(&self, kind: &str) -> Vec<&Value> {
+        self.events.iter().filter(|e| e["event"] == kind).collect()
+    }
+
+    pub fn node_actions(&self, action: &str) -> Vec<String> {
+        self.events_of("node_action")
+            .into_iter()
+            .filter(|e| e["action"] == action)
+            .map(|e| e["node"].as_str().unwrap_or("").to_owned())
+            .collect()
+    }
+}
+
+pub fn parse(output: Output) -> Run {
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let events = stderr
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line)
+                .unwrap_or_else(|e| panic!("stderr line is not JSON ({e}): {line}\n{stderr}"))
+        })
+        .collect();
+    let summary = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        events,
+        summary,
+    }
+}
+
+/// `runbook run FILE --sandbox ARGS… --log-format json --output json`.
+pub fn run_in_sandbox(file: &str, args: &[&str]) -> Run {
+    let output = runbook()
+        .args([
+            "run",
+            file,
+            "--sandbox",
+            "--log-format",
+            "json",
+            "--output",
+            "json",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    parse(output)
+}
