@@ -39,9 +39,13 @@ pub(crate) async fn aom(
     let mut restarts: HashMap<String, u32> = HashMap::new();
     let mut node_actions: Vec<Value> = Vec::new();
     loop {
-        let detail = poller
+        let Some(detail) = poller
             .poll(run.client().search_workflow_execution_detail(&params))
-            .await?;
+            .await?
+        else {
+            poller.sleep("unknown (the last poll failed)").await?;
+            continue;
+        };
         let status = detail
             .status
             .as_ref()
@@ -178,9 +182,13 @@ pub(crate) async fn functiongraph(
     };
     let mut poller = Poller::new(run, step, index, deadline, &wait.poll);
     loop {
-        let body = poller
+        let Some(body) = poller
             .poll(run.client().show_workflow_execution(&params))
-            .await?;
+            .await?
+        else {
+            poller.sleep("unknown (the last poll failed)").await?;
+            continue;
+        };
         let status = body
             .status
             .as_ref()
@@ -302,16 +310,30 @@ impl<'r, 'a> Poller<'r, 'a> {
     }
 
     /// One poll. At or after the deadline the poll is still made once (the last look), and
-    /// the sleep after it reports the timeout.
+    /// the sleep after it reports the timeout. A poll that fails in a way worth retrying
+    /// (429, 5xx, a timeout) after the client's own retries gives `None`: the wait goes on.
     async fn poll<T>(
         &mut self,
         request: impl std::future::Future<
             Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>,
         >,
-    ) -> Result<T, StepError> {
+    ) -> Result<Option<T>, StepError> {
         self.count += 1;
         self.run.count_poll(&self.step.id);
-        self.run.request(request).await
+        match self.run.request(request).await {
+            Ok(body) => Ok(Some(body)),
+            Err(StepError::Failed(failure)) if failure.retryable => {
+                self.run.emit(Event::Retry {
+                    step: self.step.id.clone(),
+                    index: self.index,
+                    attempt: self.count,
+                    delay_ms: 0,
+                    reason: format!("poll failed, polling on: {}", failure.message),
+                });
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     fn report(&self, status: &str) {

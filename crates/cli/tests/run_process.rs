@@ -1,0 +1,418 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The `runbook` process at its edges: exit codes for bad input and missing credentials,
+//! cancellation by signal, retries against a separately served sandbox injecting faults,
+//! secrets that never reach any output, and help and schema output.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+use support::{parse, run_in_sandbox, runbook, workspace};
+
+const SANDBOX_SK: &str = "sandbox-secret-key-0001";
+const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+fn write_temp(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn an_invalid_runbook_exits_2_with_every_diagnostic() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_temp(
+        &dir,
+        "bad.yaml",
+        "version: 1\nname: bad\nsteps:\n  - id: a\n    log: \"{{ inputs.nope }}\"\n  - id: a\n    sleep: soon\n",
+    );
+    for command in ["run", "validate"] {
+        let output = runbook().args([command, &file]).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains("bad.yaml:7:12"), "{command}: {stderr}");
+        assert!(stderr.contains("sleep: soon"), "{stderr}");
+        assert!(stderr.contains('^'), "{stderr}");
+    }
+    let examples = runbook().args(["validate", "runbooks"]).output().unwrap();
+    assert_eq!(examples.status.code(), Some(0));
+}
+
+#[test]
+fn no_credentials_and_no_sandbox_exits_2_and_says_how_to_fix_it() {
+    let output = runbook()
+        .args(["run", "runbooks/aom-execute.yaml", "--region", "cn-north-4"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("HUAWEICLOUD_SDK_AK"), "{stderr}");
+    assert!(stderr.contains("--sandbox"), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing ran");
+}
+
+#[test]
+fn bad_inputs_exit_2_naming_each_problem() {
+    let output = runbook()
+        .args(["run", "runbooks/functiongraph-callback.yaml", "--sandbox"])
+        .args(["-i", "result=maybe", "-i", "colour=blue", "-i", "oops"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("NAME=VALUE"), "{stderr}");
+    let output = runbook()
+        .args(["run", "runbooks/functiongraph-callback.yaml", "--sandbox"])
+        .args(["-i", "result=maybe", "-i", "colour=blue"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("input `result` must be one of"), "{stderr}");
+    assert!(stderr.contains("unknown input `colour`"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_stops_polling_and_reports_where_the_run_stood() {
+    for signal in ["-INT", "-TERM"] {
+        let mut child = runbook()
+            .args([
+                "run",
+                "runbooks/aom-execute.yaml",
+                "--sandbox",
+                "--real-time",
+            ])
+            .args([
+                "-i",
+                "workflow=wf-long",
+                "--log-format",
+                "json",
+                "--output",
+                "json",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "ended early: {seen}"
+            );
+            seen.push_str(&line);
+            if line.contains("\"event\":\"poll\"") {
+                break;
+            }
+        }
+        let killed = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(130), "{signal}");
+        let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(summary["run"]["status"], "cancelled");
+        assert_eq!(summary["run"]["current_step"], "wait");
+        assert_eq!(summary["run"]["steps"]["wait"]["status"], "cancelled");
+        assert_eq!(summary["run"]["executions"][0]["workflow_id"], "wf-long");
+    }
+}
+
+/// `runbook sandbox serve` as a separate process, so the test can inspect it.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Served {
+    fn start(scenario: &str) -> Self {
+        let mut child = runbook()
+            .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--seed", "7"])
+            .args(["--scenario", scenario])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let url = first
+            .strip_prefix("sandbox listening on ")
+            .expect(&first)
+            .to_owned();
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, url }
+    }
+
+    fn inspect(&self, what: &str) -> Value {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            reqwest::get(format!("{}/__sandbox/{what}", self.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        })
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn retries_through_injected_faults_start_each_workflow_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_temp(
+        &dir,
+        "faults.yaml",
+        &format!(
+            r#"
+projects:
+  - id: {PROJECT}
+    credentials:
+      - {{ak: FAULTYAK0000000000001, sk: faulty-secret-key}}
+    aom_workflows:
+      - id: quick-a
+        nodes: [{{id: only, behaviour: succeed, duration: 200ms}}]
+      - id: quick-b
+        nodes: [{{id: only, behaviour: fail, fail_attempts: 1, duration: 200ms}}]
+faults:
+  ExecuteWorkflow: {{error_500: 0.4, throttle_429: 0.3, retry_after_secs: 0}}
+  SearchWorkflowExecutionDetail: {{error_500: 0.3, throttle_429: 0.2, retry_after_secs: 0}}
+  StartPausingWorkflowExecutions: {{throttle_429: 0.2, retry_after_secs: 0}}
+"#
+        ),
+    );
+    let file = write_temp(
+        &dir,
+        "faulty.yaml",
+        r#"
+version: 1
+name: faulty
+timeout: 2m
+steps:
+  - id: start
+    for_each: [quick-a, quick-b, quick-a]
+    concurrency: 3
+    retry: {attempts: 20, delay: 50ms, max_delay: 200ms, on: [retryable, 500]}
+    aom.start:
+      workflow_id: "{{ item }}"
+  - id: wait
+    for_each: "{{ steps.start }}"
+    concurrency: 3
+    aom.wait:
+      workflow_id: "{{ item.workflow_id }}"
+      execution_id: "{{ item.execution_id }}"
+      poll: {min: 100ms, max: 300ms}
+      when_node_fails: [{then: restart, max: 2}]
+"#,
+    );
+    let served = Served::start(&scenario);
+    let output = runbook()
+        .args([
+            "run",
+            &file,
+            "--endpoint",
+            &served.url,
+            "--region",
+            "cn-north-4",
+        ])
+        .args(["--log-format", "json", "--output", "json"])
+        .env("HUAWEICLOUD_SDK_AK", "FAULTYAK0000000000001")
+        .env("HUAWEICLOUD_SDK_SK", "faulty-secret-key")
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+        .output()
+        .unwrap();
+    let run = parse(output);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+
+    let requests = served.inspect("requests");
+    let starts = requests["ExecuteWorkflow"].as_u64().unwrap();
+    assert!(starts > 3, "faults were injected and retried: {requests}");
+    assert!(!run.events_of("retry").is_empty());
+
+    // Exactly the three starts the runbook asked for reached the workflows.
+    let executions = served.inspect("executions");
+    let mut started: Vec<&str> = executions["aom"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["workflow_id"].as_str().unwrap())
+        .collect();
+    started.sort();
+    assert_eq!(started, vec!["quick-a", "quick-a", "quick-b"]);
+    let recorded = run.run()["executions"].as_array().unwrap().len();
+    assert_eq!(recorded, 3);
+    assert!(!run.stdout.contains("faulty-secret-key") && !run.stderr.contains("faulty-secret-key"));
+}
+
+#[test]
+fn secrets_never_appear_in_any_output() {
+    let secret = "hunter2-very-secret";
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_temp(
+        &dir,
+        "secret.yaml",
+        r#"
+version: 1
+name: secretive
+inputs:
+  token:
+    type: string
+    secret: true
+    required: true
+steps:
+  - id: echo
+    functiongraph.run_sync:
+      workflow_id: fg-echo
+      input: {token: "{{ inputs.token }}", nested: {again: "x{{ inputs.token }}y"}}
+  - id: say
+    log: "the token is {{ inputs.token }} and came back as {{ steps.echo.output | tojson }}"
+  - id: remember
+    set: {copy: "{{ inputs.token }}"}
+  - id: boom
+    fail: "failing with {{ vars.copy }}"
+outputs:
+  leaked: "{{ inputs.token }}"
+"#,
+    );
+    let mut seen = String::new();
+    for (log, output) in [("json", "json"), ("plain", "text"), ("json", "text")] {
+        let result = runbook()
+            .args([
+                "run",
+                &file,
+                "--sandbox",
+                "--log-format",
+                log,
+                "--output",
+                output,
+            ])
+            .args(["-i", &format!("token={secret}")])
+            .output()
+            .unwrap();
+        assert_eq!(result.status.code(), Some(1), "the fail step fails the run");
+        seen.push_str(&String::from_utf8(result.stdout).unwrap());
+        seen.push_str(&String::from_utf8(result.stderr).unwrap());
+    }
+    // An error about the secret input itself does not repeat it either.
+    let mut inputs = tempfile::NamedTempFile::new().unwrap();
+    writeln!(inputs, "token: 12345").unwrap();
+    let bad = runbook()
+        .args(["run", &file, "--sandbox", "--inputs"])
+        .arg(inputs.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    seen.push_str(&String::from_utf8(bad.stderr).unwrap());
+
+    assert!(seen.contains("***"), "redaction marks are visible: {seen}");
+    assert!(seen.contains("failing with ***"), "{seen}");
+    assert!(!seen.contains(secret), "the secret input leaked:\n{seen}");
+    assert!(!seen.contains("hunter2"), "{seen}");
+    assert!(!seen.contains(SANDBOX_SK), "the SK leaked:\n{seen}");
+}
+
+#[test]
+fn the_help_reads_well() {
+    let help = |args: &[&str]| {
+        let output = runbook().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let top = help(&["--help"]);
+    for word in ["run", "validate", "schema", "sandbox", "Exit codes", "130"] {
+        assert!(top.contains(word), "{word} missing from:\n{top}");
+    }
+    let run = help(&["run", "--help"]);
+    for word in [
+        "--sandbox",
+        "--scenario",
+        "-i, --input <NAME=VALUE>",
+        "--inputs <FILE>",
+        "--log-format",
+        "--output",
+        "--region",
+        "--project-id",
+    ] {
+        assert!(run.contains(word), "{word} missing from:\n{run}");
+    }
+    assert!(help(&["validate", "--help"]).contains("file:line:col"));
+    assert!(help(&["schema", "--help"]).contains("schema.json"));
+    assert!(help(&["sandbox", "serve", "--help"]).contains("--listen"));
+}
+
+#[test]
+fn schema_prints_the_checked_in_schema() {
+    let output = runbook().arg("schema").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let file = std::fs::read_to_string(workspace().join("runbooks/schema.json")).unwrap();
+    let checked_in: Value = serde_json::from_str(&file).unwrap();
+    assert_eq!(printed, checked_in);
+    assert_eq!(printed["title"], "Runbook");
+
+    let operation = runbook()
+        .args(["schema", "--operation", "StartPausingWorkflowExecutions"])
+        .output()
+        .unwrap();
+    assert_eq!(operation.status.code(), Some(0));
+    let params: Value = serde_json::from_slice(&operation.stdout).unwrap();
+    assert!(params["properties"]["node_id"].is_object(), "{params}");
+    let unknown = runbook()
+        .args(["schema", "--operation", "Nope"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn examples_carry_the_schema_modeline() {
+    for entry in std::fs::read_dir(workspace().join("runbooks")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "yaml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                text.starts_with("# yaml-language-server: $schema=./schema.json"),
+                "{}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_text_summary_lists_steps_and_outputs() {
+    let output = runbook()
+        .args([
+            "run",
+            "runbooks/aom-execute.yaml",
+            "--sandbox",
+            "--log-format",
+            "plain",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.starts_with("aom-execute: succeeded"), "{stdout}");
+    assert!(stdout.contains("outputs:"), "{stdout}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("start start (aom.start)"), "{stderr}");
+    assert!(stderr.contains("poll 1"), "{stderr}");
+    let sandbox = run_in_sandbox("runbooks/aom-execute.yaml", &[]);
+    assert!(sandbox.run()["steps"]["wait"]["polls"].as_u64().unwrap() >= 2);
+}
