@@ -15,7 +15,8 @@ use crate::parse::Reporter;
 use crate::template::{self, Engine, RUN_FIELDS};
 
 use hwc_client::models::{
-    AomExecutionStatus, FunctionGraphExecutionStatus, FunctionGraphSyncExecutionStatus,
+    AomExecutionStatus, CallbackWorkflowResult, FunctionGraphExecutionStatus,
+    FunctionGraphSyncExecutionStatus,
 };
 
 const AOM_STATUSES: &[&str] = AomExecutionStatus::KNOWN;
@@ -409,18 +410,20 @@ fn check_step(
                 FUNCTIONGRAPH_SYNC_STATUSES,
             );
         }
-        Some(Action::FunctionGraphCallback(callback)) => {
+        Some(Action::FunctionGraphCallback(callback))
             if template::shape(&callback.result) == template::Shape::Literal
-                && !["success", "fail"].contains(&callback.result.as_str())
-            {
-                reporter
-                    .error(
-                        &path.key("functiongraph.callback").key("result"),
-                        Part::Value,
-                        format!("unknown callback result `{}`", callback.result),
-                    )
-                    .help = Some("expected `success` or `fail`".into());
-            }
+                && !CallbackWorkflowResult::KNOWN.contains(&callback.result.as_str()) =>
+        {
+            reporter
+                .error(
+                    &path.key("functiongraph.callback").key("result"),
+                    Part::Value,
+                    format!("unknown callback result `{}`", callback.result),
+                )
+                .help = Some(format!(
+                "expected one of: {}",
+                CallbackWorkflowResult::KNOWN.join(", ")
+            ));
         }
         Some(Action::Call(call)) => {
             check_call(reporter, &path.key("call"), &call.operation, &call.params)

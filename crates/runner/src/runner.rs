@@ -525,14 +525,15 @@ impl Run<'_> {
                 Ok(value) => values.push(value),
                 Err(error) => {
                     values.push(Value::Null);
-                    let worse = match (&first_error, &error) {
-                        (None, _) => true,
-                        (
-                            Some(StepError::Failed(_)),
-                            StepError::Cancelled | StepError::TimedOut { .. },
-                        ) => true,
-                        _ => false,
-                    };
+                    // Cancellation and timeouts say more about the run than one failure.
+                    let worse = matches!(
+                        (&first_error, &error),
+                        (None, _)
+                            | (
+                                Some(StepError::Failed(_)),
+                                StepError::Cancelled | StepError::TimedOut { .. },
+                            )
+                    );
                     if worse {
                         first_error = Some(error);
                     }
