@@ -807,7 +807,7 @@ fn check_name(scope: &Scope<'_>, name: &str) -> Option<(String, Option<String>)>
                         "set it with a `set:` step above this one, e.g. `set: {{{field}: ...}}`"
                     )),
                 )),
-                (Some(&setter), Some(current)) if setter >= current => Some((
+                (Some(&setter), Some(current)) if setter > current => Some((
                     format!("`vars.{field}` is read before the step that sets it"),
                     None,
                 )),

@@ -1,0 +1,186 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The runner against the in-process sandbox, sharing one virtual clock: deadlines, retry
+//! safety for steps that start things, bounded `on_failure` loops, and the run state.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hwc_client::runtime::{Credentials, Secret, VirtualTime};
+use hwc_client::{Client, Environment, Transport};
+use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
+use runbook_runner::{inputs, Event, Observer, RunInput, RunState, RunStatus, Runner, StepStatus};
+
+const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+#[derive(Default)]
+struct Recorder {
+    events: Mutex<Vec<Event>>,
+    transitions: Mutex<usize>,
+}
+
+impl Observer for Recorder {
+    fn event(&self, event: &Event) {
+        self.events.lock().unwrap().push(event.clone());
+    }
+
+    fn state(&self, _state: &RunState) {
+        *self.transitions.lock().unwrap() += 1;
+    }
+}
+
+struct Harness {
+    sandbox: RunningSandbox,
+    runner: Runner,
+    time: VirtualTime,
+    recorder: Arc<Recorder>,
+}
+
+async fn harness(scenario: Scenario) -> Harness {
+    let start = time::OffsetDateTime::now_utc();
+    let (environment, time) = Environment::virtual_time(start, 3);
+    let sandbox = RunningSandbox::start(
+        SandboxConfig {
+            scenario,
+            clock: environment.clock.clone(),
+            seed: 3,
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let credentials = Credentials::AkSk {
+        ak: "SANDBOXAKEXAMPLE0001".into(),
+        sk: Secret::new("sandbox-secret-key-0001"),
+        security_token: None,
+    };
+    let transport = Transport::builder(sandbox.transport_config(credentials, PROJECT))
+        .environment(environment.clone())
+        .build()
+        .unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let runner = Runner::new(Client::new(transport), environment, recorder.clone());
+    Harness {
+        sandbox,
+        runner,
+        time,
+        recorder,
+    }
+}
+
+fn runbook(text: &str) -> runbook_lang::Runbook {
+    runbook_lang::parse(&runbook_lang::Source::new("test.yaml", text))
+        .unwrap_or_else(|d| panic!("{d:#?}"))
+}
+
+async fn run(harness: &Harness, runbook: &runbook_lang::Runbook) -> RunState {
+    let inputs = inputs::resolve(runbook, Vec::new()).unwrap();
+    let shown_inputs = inputs::shown(runbook, &inputs);
+    harness
+        .runner
+        .run(
+            runbook,
+            RunInput {
+                inputs,
+                shown_inputs,
+                env: Default::default(),
+            },
+        )
+        .await
+}
+
+fn scenario_with_fault(operation: &str, fault: &str) -> Scenario {
+    let text = format!(
+        "{}\nfaults:\n  {operation}: {fault}\n",
+        hwc_sandbox::DEFAULT_SCENARIO
+    );
+    Scenario::parse("faults.yaml", &text).unwrap()
+}
+
+#[tokio::test]
+async fn a_start_is_not_resent_after_a_500_unless_the_runbook_says_so() {
+    let harness = harness(scenario_with_fault("ExecuteWorkflow", "{error_500: 1.0}")).await;
+    let cautious = runbook(
+        "version: 1\nname: t\nsteps:\n  - id: start\n    retry: {attempts: 3}\n    aom.start: {workflow_id: wf-success}\n",
+    );
+    let state = run(&harness, &cautious).await;
+    assert_eq!(state.status, RunStatus::Failed);
+    assert_eq!(state.steps["start"].attempts, 1);
+    assert_eq!(harness.sandbox.request_counts()["ExecuteWorkflow"], 1);
+    let error = state.error.unwrap();
+    assert!(
+        error.contains("HTTP 500") && error.contains("AOM."),
+        "{error}"
+    );
+    assert!(error.contains("request id"), "{error}");
+
+    let insistent = runbook(
+        "version: 1\nname: t\nsteps:\n  - id: start\n    retry: {attempts: 3, on: [500]}\n    aom.start: {workflow_id: wf-success}\n",
+    );
+    let state = run(&harness, &insistent).await;
+    assert_eq!(state.steps["start"].attempts, 3);
+    assert_eq!(harness.sandbox.request_counts()["ExecuteWorkflow"], 4);
+    let retries = harness
+        .recorder
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::Retry { .. }))
+        .count();
+    assert_eq!(retries, 2);
+}
+
+#[tokio::test]
+async fn the_run_timeout_stops_a_long_wait_on_virtual_time() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let book = runbook(
+        "version: 1\nname: t\ntimeout: 3m\nsteps:\n  - id: start\n    aom.start: {workflow_id: wf-long}\n  - id: wait\n    aom.wait:\n      workflow_id: wf-long\n      execution_id: \"{{ steps.start.execution_id }}\"\n",
+    );
+    let state = run(&harness, &book).await;
+    assert_eq!(state.status, RunStatus::TimedOut);
+    assert_eq!(state.steps["wait"].status, StepStatus::TimedOut);
+    // The clock reached the deadline and no further: the last sleep was cut to fit.
+    let slept: Duration = harness.time.sleeps().iter().sum();
+    assert_eq!(slept, Duration::from_secs(180));
+}
+
+#[tokio::test]
+async fn a_backward_goto_loops_at_most_max_times() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let book = runbook(
+        r#"
+version: 1
+name: loop
+steps:
+  - id: count
+    set: {n: "{{ (vars.n if vars.n is defined else 0) + 1 }}"}
+  - id: check
+    assert: {that: "vars.n >= 10", message: "only {{ vars.n }}"}
+    on_failure: {goto: count, max: 3}
+"#,
+    );
+    let state = run(&harness, &book).await;
+    assert_eq!(state.status, RunStatus::Failed);
+    assert_eq!(state.vars["n"], 4);
+    assert_eq!(state.steps["check"].gotos_taken, 4);
+    assert!(state.error.unwrap().contains("3 time(s)"));
+}
+
+#[tokio::test]
+async fn the_state_records_every_transition_and_round_trips_through_json() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let book = runbook(
+        "version: 1\nname: t\ninputs:\n  token: {type: string, secret: true, default: s3cret}\nsteps:\n  - id: start\n    aom.start: {workflow_id: wf-success}\n  - id: wait\n    timeout: 1m\n    aom.wait: {workflow_id: wf-success, execution_id: \"{{ steps.start.execution_id }}\"}\n",
+    );
+    let state = run(&harness, &book).await;
+    assert_eq!(state.status, RunStatus::Succeeded);
+    assert!(*harness.recorder.transitions.lock().unwrap() >= 6);
+    assert_eq!(state.inputs["token"], "***");
+    assert_eq!(state.executions.len(), 1);
+    assert_eq!(state.executions[0].workflow_id, "wf-success");
+    let text = serde_json::to_string(&state).unwrap();
+    assert!(!text.contains("s3cret"));
+    let back: RunState = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.executions, state.executions);
+    assert_eq!(back.steps["wait"].polls, state.steps["wait"].polls);
+}
