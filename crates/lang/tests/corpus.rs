@@ -1,0 +1,145 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The corpus of broken runbooks: every file in `tests/corpus/` must fail to parse with the
+//! diagnostics its `# expect: LINE:COL FRAGMENT` header lines name, and its rendered
+//! diagnostics are snapshotted. The valid runbooks in `runbooks/` must parse cleanly.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use runbook_lang::{parse, Diagnostic, Source};
+
+const MIN_CORPUS_FILES: usize = 30;
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `.yaml` files of a directory, sorted by name.
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// One `# expect: LINE:COL FRAGMENT` header line.
+#[derive(Debug)]
+struct Expectation {
+    line: usize,
+    column: usize,
+    fragment: String,
+}
+
+fn expectations(name: &str, text: &str) -> Vec<Expectation> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("# expect:"))
+        .map(|rest| {
+            let rest = rest.trim();
+            let (position, fragment) = rest
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("{name}: `# expect: {rest}` has no message fragment"));
+            let (line, column) = position
+                .split_once(':')
+                .unwrap_or_else(|| panic!("{name}: `{position}` is not LINE:COL"));
+            Expectation {
+                line: line
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{name}: bad line in `{position}`")),
+                column: column
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{name}: bad column in `{position}`")),
+                fragment: fragment.trim().to_owned(),
+            }
+        })
+        .collect()
+}
+
+fn matches(diagnostic: &Diagnostic, expectation: &Expectation) -> bool {
+    diagnostic.line == expectation.line
+        && diagnostic.column == expectation.column
+        && (diagnostic.message.contains(&expectation.fragment)
+            || diagnostic
+                .help
+                .as_deref()
+                .is_some_and(|help| help.contains(&expectation.fragment)))
+}
+
+fn list(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|d| format!("  {d}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn corpus_of_broken_runbooks() {
+    let dir = manifest_dir().join("tests").join("corpus");
+    let files = yaml_files(&dir);
+    assert!(
+        files.len() >= MIN_CORPUS_FILES,
+        "the corpus has {} files; expected at least {MIN_CORPUS_FILES}",
+        files.len()
+    );
+    for path in files {
+        let file_name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        // A relative name keeps the snapshots independent of where the checkout lives.
+        let name = format!("corpus/{file_name}");
+        let text = fs::read_to_string(&path).unwrap();
+        let expected = expectations(&name, &text);
+        assert!(
+            !expected.is_empty(),
+            "{name}: no `# expect: LINE:COL FRAGMENT` line"
+        );
+
+        let source = Source::new(name.clone(), text);
+        let diagnostics = match parse(&source) {
+            Ok(_) => panic!("{name}: parsed without diagnostics, but it is broken"),
+            Err(diagnostics) => diagnostics,
+        };
+        assert!(!diagnostics.is_empty(), "{name}: failed with no diagnostic");
+        for expectation in &expected {
+            assert!(
+                diagnostics.iter().any(|d| matches(d, expectation)),
+                "{name}: no diagnostic at {}:{} containing `{}`; got:\n{}",
+                expectation.line,
+                expectation.column,
+                expectation.fragment,
+                list(&diagnostics)
+            );
+        }
+
+        let rendered = source.render(&diagnostics);
+        for diagnostic in &diagnostics {
+            let location = format!("{name}:{}:{}", diagnostic.line, diagnostic.column);
+            assert!(
+                rendered.contains(&location),
+                "{name}: the rendering does not show `{location}`:\n{rendered}"
+            );
+        }
+        let snapshot = file_name.trim_end_matches(".yaml").to_owned();
+        insta::assert_snapshot!(snapshot, rendered);
+    }
+}
+
+#[test]
+fn valid_runbooks_parse_cleanly() {
+    let dir = manifest_dir().join("../../runbooks");
+    if !dir.is_dir() {
+        return;
+    }
+    for path in yaml_files(&dir) {
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let text = fs::read_to_string(&path).unwrap();
+        let source = Source::new(format!("runbooks/{name}"), text);
+        if let Err(diagnostics) = parse(&source) {
+            panic!(
+                "runbooks/{name} should be valid:\n{}",
+                source.render(&diagnostics)
+            );
+        }
+    }
+}
