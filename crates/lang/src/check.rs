@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::locate::{Part, Path};
 use crate::model::{
-    Action, InputSpec, InputType, NodeAction, NodeRule, Poll, RetryOn, Runbook, Step, ACTION_KEYS,
-    LANGUAGE_VERSION,
+    Action, Goto, InputSpec, InputType, NodeAction, NodeRule, Poll, RetryOn, Runbook, Step,
+    ACTION_KEYS, LANGUAGE_VERSION,
 };
 use crate::parse::Reporter;
 use crate::template::{self, Engine, RUN_FIELDS};
@@ -267,6 +267,35 @@ fn check_step(
                         ),
                     )
                     .help = Some("a step does one thing: split it into two steps".into());
+            }
+        }
+    }
+    if step.timeout.is_some_and(|t| t.0.is_zero()) {
+        reporter.error(
+            &path.key("timeout"),
+            Part::Value,
+            "a `timeout` of zero can never pass",
+        );
+    }
+    if let Some(Goto { max: Some(0), .. }) = step.on_failure.goto() {
+        reporter
+            .error(
+                &path.key("on_failure").key("max"),
+                Part::Value,
+                "`max: 0` never takes the jump",
+            )
+            .help = Some("use `on_failure: abort` instead".into());
+    }
+    if let Some(set) = &step.set {
+        for name in set.keys() {
+            if !is_identifier(name) {
+                reporter
+                    .error(
+                        &path.key("set").key(name.clone()),
+                        Part::Key,
+                        format!("`{name}` cannot be read as `vars.{name}`"),
+                    )
+                    .help = Some("use letters, digits and `_`, starting with a letter".into());
             }
         }
     }
@@ -837,6 +866,12 @@ fn check_name(scope: &Scope<'_>, name: &str) -> Option<(String, Option<String>)>
             }
         }
         "item" | "index" if scope.item => None,
+        "item" | "index" if scope.step.is_some_and(|i| runbook.steps[i].for_each.is_some()) => {
+            Some((
+                format!("`{root}` is not available here"),
+                Some("`when` and `for_each` are evaluated once, before the loop; use `item` in the action's fields".into()),
+            ))
+        }
         "item" | "index" => Some((
             format!("`{root}` exists only in a step with `for_each`"),
             None,

@@ -41,7 +41,8 @@ impl Diagnostic {
         }
     }
 
-    /// At a 1-based line and column, underlining one character.
+    /// At a 1-based line and column, underlining one character. A position past the end
+    /// (serde reports "end of stream" there) is moved to the end of the last line.
     pub fn at_line_col(
         file: &str,
         source: &str,
@@ -49,6 +50,13 @@ impl Diagnostic {
         column: usize,
         message: impl Into<String>,
     ) -> Self {
+        let last_line = source.trim_end_matches('\n').lines().count().max(1);
+        let (line, column) = if line > last_line {
+            let text = source.trim_end_matches('\n').lines().last().unwrap_or("");
+            (last_line, text.chars().count() + 1)
+        } else {
+            (line, column)
+        };
         let start = offset_of(source, line, column);
         let end = source[start..]
             .chars()

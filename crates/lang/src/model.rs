@@ -635,9 +635,28 @@ pub struct Goto {
 }
 
 /// A bare minijinja expression, without `{{ }}`: `inputs.approve and node.restarts < 2`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// `true` and `false` are expressions too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Condition(pub String);
+
+impl<'de> Deserialize<'de> for Condition {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(
+            untagged,
+            expecting = "a condition: an expression such as `inputs.approve`, or true / false"
+        )]
+        enum Text {
+            Expression(String),
+            Literal(bool),
+        }
+        Ok(match Text::deserialize(deserializer)? {
+            Text::Expression(text) => Condition(text),
+            Text::Literal(value) => Condition(value.to_string()),
+        })
+    }
+}
 
 /// A duration such as `90s`, `5m` or `1h 30m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -651,7 +670,20 @@ impl fmt::Display for DurationText {
 
 impl<'de> Deserialize<'de> for DurationText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
+        #[derive(Deserialize)]
+        #[serde(untagged, expecting = "a duration such as `30s`, `5m` or `1h 30m`")]
+        enum Given {
+            Text(String),
+            Number(f64),
+        }
+        let text = match Given::deserialize(deserializer)? {
+            Given::Text(text) => text,
+            Given::Number(n) => {
+                return Err(serde::de::Error::custom(format!(
+                    "`{n}` has no unit; write e.g. `{n}s` or `{n}m`"
+                )))
+            }
+        };
         humantime::parse_duration(text.trim())
             .map(DurationText)
             .map_err(|error| {

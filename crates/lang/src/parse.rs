@@ -103,12 +103,25 @@ fn yaml_error(source: &Source, error: &serde_yaml::Error) -> Diagnostic {
     }
 }
 
-/// serde_yaml appends " at line L column C"; the diagnostic says where already.
+/// serde_yaml puts the error's own position (" at line L column C") after its first clause;
+/// the diagnostic says where already. A later position, as in ", while scanning a quoted
+/// scalar at line 5 column 10", points at the cause and stays.
 fn strip_position(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(n) => message[..n].to_owned(),
-        None => message.to_owned(),
+    let mut from = 0;
+    while let Some(found) = message[from..].find(" at line ") {
+        let at = from + found;
+        let tail = &message[at + " at line ".len()..];
+        let line_len = tail.chars().take_while(char::is_ascii_digit).count();
+        if let Some(rest) = tail[line_len..].strip_prefix(" column ") {
+            let column_len = rest.chars().take_while(char::is_ascii_digit).count();
+            if line_len > 0 && column_len > 0 {
+                let end = at + " at line ".len() + line_len + " column ".len() + column_len;
+                return format!("{}{}", &message[..at], &message[end..]);
+            }
+        }
+        from = at + 1;
     }
+    message.to_owned()
 }
 
 fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
