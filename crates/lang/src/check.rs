@@ -688,21 +688,28 @@ fn check_templates(
             result: is_condition && keys.len() == 2 && keys[1] == "until",
             vars: &vars,
         };
-        let references = if is_condition {
-            engine.condition_references(&text)
-        } else {
-            engine.references(&text)
-        };
-        match references {
-            Ok(names) => check_names(reporter, &scope, &at, &names),
-            Err(error) => {
-                let kind = if is_condition {
-                    "condition"
-                } else {
-                    "template"
-                };
-                reporter.error(&at, Part::Value, format!("invalid {kind}: {error}"));
-            }
+        check_string(reporter, engine, &scope, &at, &text, is_condition);
+    }
+}
+
+/// Checks one runbook string: its syntax, then every name it reads against `scope`.
+fn check_string(
+    reporter: &mut Reporter<'_>,
+    engine: &Engine,
+    scope: &Scope<'_>,
+    at: &Path,
+    text: &str,
+    is_condition: bool,
+) {
+    let (references, kind) = if is_condition {
+        (engine.condition_references(text), "condition")
+    } else {
+        (engine.references(text), "template")
+    };
+    match references {
+        Ok(names) => check_names(reporter, scope, at, &names),
+        Err(error) => {
+            reporter.error(at, Part::Value, format!("invalid {kind}: {error}"));
         }
     }
 }
@@ -731,12 +738,7 @@ fn check_outputs(
             &mut strings,
         );
         for (at, text) in strings {
-            match engine.references(&text) {
-                Ok(names) => check_names(reporter, &scope, &at, &names),
-                Err(error) => {
-                    reporter.error(&at, Part::Value, format!("invalid template: {error}"));
-                }
-            }
+            check_string(reporter, engine, &scope, &at, &text, false);
         }
     }
 }

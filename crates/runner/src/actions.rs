@@ -94,7 +94,7 @@ pub(crate) async fn execute(
             let status = body
                 .status
                 .as_ref()
-                .map(|s| s.as_str().to_owned())
+                .map(ToString::to_string)
                 .unwrap_or_default();
             let result = to_json(&body)?;
             if sync.accept_status.contains(&status) {

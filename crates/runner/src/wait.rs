@@ -49,14 +49,17 @@ pub(crate) async fn aom(
         let status = detail
             .status
             .as_ref()
-            .map(|s| s.as_str().to_owned())
+            .map(ToString::to_string)
             .unwrap_or_default();
         let mut result = to_json(&detail)?;
         result["node_actions"] = Value::Array(node_actions.clone());
-        poller.report(&status);
-        if wait.until_status.contains(&status)
-            || poller.until(wait.until.as_ref(), locals, &result)?
-        {
+        if poller.reached(
+            &status,
+            &wait.until_status,
+            wait.until.as_ref(),
+            locals,
+            &result,
+        )? {
             return Ok(result);
         }
         let nodes = detail.execution_result_list.clone().unwrap_or_default();
@@ -153,13 +156,12 @@ pub(crate) async fn aom(
                 }
             }
         } else if AOM_FINAL.contains(&status.as_str()) {
-            return Err(Failure::new(format!(
-                "execution {} ended as `{status}`, not {}",
-                params.execution_id,
-                wait.until_status.join(" / ")
-            ))
-            .with_result(result)
-            .into());
+            return Err(ended_as(
+                &params.execution_id,
+                &status,
+                &wait.until_status,
+                result,
+            ));
         }
         if !acted {
             poller.sleep(&status).await?;
@@ -192,26 +194,38 @@ pub(crate) async fn functiongraph(
         let status = body
             .status
             .as_ref()
-            .map(|s| s.as_str().to_owned())
+            .map(ToString::to_string)
             .unwrap_or_default();
         let result = to_json(&body)?;
-        poller.report(&status);
-        if wait.until_status.contains(&status)
-            || poller.until(wait.until.as_ref(), locals, &result)?
-        {
+        if poller.reached(
+            &status,
+            &wait.until_status,
+            wait.until.as_ref(),
+            locals,
+            &result,
+        )? {
             return Ok(result);
         }
         if FUNCTIONGRAPH_FINAL.contains(&status.as_str()) {
-            return Err(Failure::new(format!(
-                "execution {} ended as `{status}`, not {}",
-                params.execution_id,
-                wait.until_status.join(" / ")
-            ))
-            .with_result(result)
-            .into());
+            return Err(ended_as(
+                &params.execution_id,
+                &status,
+                &wait.until_status,
+                result,
+            ));
         }
         poller.sleep(&status).await?;
     }
+}
+
+/// The execution reached a final status other than the wanted ones.
+fn ended_as(execution_id: &str, status: &str, wanted: &[String], result: Value) -> StepError {
+    Failure::new(format!(
+        "execution {execution_id} ended as `{status}`, not {}",
+        wanted.join(" / ")
+    ))
+    .with_result(result)
+    .into()
 }
 
 /// The first rule that applies to this node; a `restart` rule stops applying once the node
@@ -344,6 +358,19 @@ impl<'r, 'a> Poller<'r, 'a> {
             status: status.to_owned(),
             elapsed_ms: self.run.elapsed_ms(self.began),
         });
+    }
+
+    /// Reports the poll and says whether the wait is over: a wanted status, or `until`.
+    fn reached(
+        &self,
+        status: &str,
+        until_status: &[String],
+        until: Option<&runbook_lang::Condition>,
+        locals: &Locals,
+        result: &Value,
+    ) -> Result<bool, StepError> {
+        self.report(status);
+        Ok(until_status.iter().any(|s| s == status) || self.until(until, locals, result)?)
     }
 
     fn until(
