@@ -142,11 +142,16 @@ impl Observer for Plain {
             } => self.line(&format!("run {run_id}: {runbook} ({steps} steps)")),
             Event::StepStarted {
                 step,
+                label,
                 action,
                 index,
             } => {
                 let name = element(step, *index);
-                self.line(&format!("start {name} ({action})"));
+                if label == step {
+                    self.line(&format!("start {name} ({action})"));
+                } else {
+                    self.line(&format!("start {name}: {label} ({action})"));
+                }
                 self.live(format!("{name}: {action}"));
             }
             Event::StepSkipped { step, reason } => self.line(&format!("skip  {step}: {reason}")),

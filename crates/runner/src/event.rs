@@ -15,6 +15,8 @@ pub enum Event {
     },
     StepStarted {
         step: String,
+        /// The step's `name`, or its id.
+        label: String,
         action: String,
         /// The `for_each` element, when the step fans out.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -80,12 +82,4 @@ pub trait Observer: Send + Sync {
 
     /// Called after every transition with the whole state (for journals).
     fn state(&self, _state: &RunState) {}
-}
-
-/// Discards everything.
-#[derive(Debug, Default)]
-pub struct Quiet;
-
-impl Observer for Quiet {
-    fn event(&self, _event: &Event) {}
 }

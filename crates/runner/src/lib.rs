@@ -15,7 +15,7 @@ mod runner;
 pub mod state;
 mod wait;
 
-pub use event::{Event, Observer, Quiet};
+pub use event::{Event, Observer};
 pub use redact::Redactor;
 pub use runner::{RunInput, Runner};
 pub use state::{HandledFailure, RunState, RunStatus, StartedExecution, StepState, StepStatus};

@@ -561,6 +561,7 @@ impl Run<'_> {
         let began = self.now();
         self.emit(Event::StepStarted {
             step: step.id.clone(),
+            label: step.label().to_owned(),
             action: step.action().map_or("", |a| a.key()).to_owned(),
             index,
         });
