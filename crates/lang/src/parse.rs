@@ -213,6 +213,26 @@ fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
                     steps_ok = false;
                     continue;
                 }
+                if let Yaml::Mapping(entries) = &item {
+                    let empty: Vec<&str> = entries
+                        .iter()
+                        .filter(|(_, value)| value.is_null())
+                        .filter_map(|(key, _)| key.as_str())
+                        .filter(|key| crate::model::ACTION_KEYS.contains(key))
+                        .collect();
+                    for key in &empty {
+                        reporter
+                            .error(&path.key(*key), Part::Key, format!("`{key}` has no value"))
+                            .help = Some(
+                            "give the action its fields, e.g. `aom.start: {workflow_id: ...}`"
+                                .into(),
+                        );
+                    }
+                    if !empty.is_empty() {
+                        steps_ok = false;
+                        continue;
+                    }
+                }
                 match deserialize::<Step>(reporter, &path, item) {
                     Some(step) => steps.push((path, step)),
                     None => steps_ok = false,
@@ -297,7 +317,29 @@ fn report_serde_error(reporter: &mut Reporter<'_>, path: Path, message: &str) {
         diagnostic.help = Some(format!("expected one of: {}", expected.join(", ")));
         return;
     }
-    reporter.error(&path, Part::Value, message);
+    reporter.error(&path, Part::Value, plain_types(&message));
+}
+
+/// serde names Rust types (`u32`, `struct AomStart`); say what to write instead.
+fn plain_types(message: &str) -> String {
+    let replacements = [
+        (
+            r"expected (u8|u16|u32|u64|usize)\b",
+            "expected a whole number (0 or more)",
+        ),
+        (r"expected (i32|i64)\b", "expected a whole number"),
+        (r"expected (f32|f64)\b", "expected a number"),
+        (r"expected struct \w+", "expected a mapping"),
+        (r"expected enum \w+", "expected one of the listed values"),
+        (r"expected a string", "expected text"),
+    ];
+    let mut text = message.to_owned();
+    for (pattern, plain) in replacements {
+        if let Ok(re) = regex::Regex::new(pattern) {
+            text = re.replace_all(&text, plain).into_owned();
+        }
+    }
+    text
 }
 
 fn suggestion(field: &str, expected: &[&str], path: &Path) -> Option<String> {
