@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use annotate_snippets::{Level, Renderer, Snippet};
 
-use crate::locate::{line_col, offset_of};
+use crate::locate::{floor_char_boundary, line_col, offset_of};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -87,23 +87,27 @@ impl Diagnostic {
 
     /// The diagnostic with the offending line and a caret under the problem.
     pub fn render(&self, source: &str) -> String {
-        let line_start = source[..self.span.start.min(source.len())]
+        let line_start = source[..floor_char_boundary(source, self.span.start.min(source.len()))]
             .rfind('\n')
             .map_or(0, |n| n + 1);
         let line_end = source[line_start..]
             .find('\n')
             .map_or(source.len(), |n| line_start + n);
         let line_text = &source[line_start..line_end];
-        let start = self
-            .span
-            .start
-            .saturating_sub(line_start)
-            .min(line_text.len());
-        let end = self
-            .span
-            .end
-            .saturating_sub(line_start)
-            .clamp(start, line_text.len());
+        let start = floor_char_boundary(
+            line_text,
+            self.span
+                .start
+                .saturating_sub(line_start)
+                .min(line_text.len()),
+        );
+        let end = floor_char_boundary(
+            line_text,
+            self.span
+                .end
+                .saturating_sub(line_start)
+                .clamp(start, line_text.len()),
+        );
         let mut message = Level::Error.title(&self.message).snippet(
             Snippet::source(line_text)
                 .line_start(self.line)

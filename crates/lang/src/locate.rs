@@ -128,6 +128,12 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// yaml-rust2's `Marker::index` counts characters, not bytes; line and (0-based) column
+    /// give the byte offset.
+    fn byte(&self, mark: Marker) -> usize {
+        offset_of(self.source, mark.line(), mark.col() + 1)
+    }
+
     /// Block collections are marked after their first child has been scanned; point them at
     /// the child instead.
     fn pull_container_start(&mut self, child: &Range<usize>) {
@@ -166,7 +172,7 @@ impl Builder<'_> {
     }
 
     fn scalar_span(&self, mark: Marker, value: &str, style: TScalarStyle) -> Range<usize> {
-        let start = mark.index().min(self.source.len());
+        let start = self.byte(mark);
         let line_end = self.source[start..]
             .find('\n')
             .map_or(self.source.len(), |n| start + n);
@@ -206,13 +212,13 @@ impl MarkedEventReceiver for Builder<'_> {
             }
             Event::Alias(_) => {
                 if let Some(path) = self.next_node_path() {
-                    let start = mark.index().min(self.source.len());
+                    let start = self.byte(mark);
                     self.locations.values.insert(path, start..start + 1);
                 }
                 self.node_done();
             }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
-                let start = mark.index().min(self.source.len());
+                let start = self.byte(mark);
                 self.pull_container_start(&(start..start + 1));
                 // A complex (non-scalar) key: give it a name no real key has.
                 let path = self
@@ -266,7 +272,8 @@ pub fn offset_of(source: &str, line: usize, col: usize) -> usize {
     source.len()
 }
 
-fn floor_char_boundary(source: &str, mut offset: usize) -> usize {
+/// The largest char boundary at or before `offset`.
+pub(crate) fn floor_char_boundary(source: &str, mut offset: usize) -> usize {
     while offset > 0 && !source.is_char_boundary(offset) {
         offset -= 1;
     }
