@@ -56,11 +56,7 @@ struct JsonLines {
 impl JsonLines {
     fn write(&self, mut value: serde_json::Value) {
         if let Some(object) = value.as_object_mut() {
-            let ts = self
-                .clock
-                .now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
+            let ts = runbook_runner::rfc3339(self.clock.now_utc());
             object.insert("ts".into(), ts.into());
         }
         let line = self.redactor.redact(&value.to_string());

@@ -53,7 +53,7 @@ pub struct RunArgs {
 }
 
 pub async fn run(args: RunArgs) -> u8 {
-    let (_, runbook) = match crate::validate::load(&args.file) {
+    let runbook = match crate::validate::load(&args.file) {
         Ok(loaded) => loaded,
         Err(report) => {
             eprintln!("{report}");

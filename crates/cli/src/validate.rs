@@ -37,12 +37,12 @@ pub fn validate(paths: &[PathBuf]) -> Result<Validation, String> {
 }
 
 /// Reads and parses one runbook; on failure, the rendered diagnostics.
-pub fn load(path: &Path) -> Result<(Source, runbook_lang::Runbook), String> {
+pub fn load(path: &Path) -> Result<runbook_lang::Runbook, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| format!("error: cannot read {}: {error}", path.display()))?;
     let source = Source::new(path.display().to_string(), text);
     match runbook_lang::parse(&source) {
-        Ok(runbook) => Ok((source, runbook)),
+        Ok(runbook) => Ok(runbook),
         Err(diagnostics) => {
             let count = diagnostics.len();
             Err(format!(

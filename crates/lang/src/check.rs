@@ -22,27 +22,29 @@ use hwc_client::models::{
 const AOM_STATUSES: &[&str] = AomExecutionStatus::KNOWN;
 const FUNCTIONGRAPH_STATUSES: &[&str] = FunctionGraphExecutionStatus::KNOWN;
 const FUNCTIONGRAPH_SYNC_STATUSES: &[&str] = FunctionGraphSyncExecutionStatus::KNOWN;
-/// Environment variables that hold secrets; templates may never read them.
-const SECRET_ENV: &[&str] = &[
-    "HUAWEICLOUD_SDK_AK",
-    "HUAWEICLOUD_SDK_SK",
-    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-    "HUAWEICLOUD_SDK_AUTH_TOKEN",
-    "CLOUD_SDK_AK",
-    "CLOUD_SDK_SK",
-];
 
 /// Every check, for a runbook whose steps all parsed.
 pub(crate) fn check(reporter: &mut Reporter<'_>, runbook: &Runbook) {
     check_partial(reporter, runbook);
     let ids = step_ids(reporter, runbook);
     let engine = Engine::default();
+    let vars = vars_set(runbook);
+    // Outputs see every step and variable; each step narrows this.
+    let run_wide = Scope {
+        runbook,
+        ids: &ids,
+        step: None,
+        item: false,
+        node: false,
+        result: false,
+        vars: &vars,
+    };
     for (index, step) in runbook.steps.iter().enumerate() {
         let path = Path::root().key("steps").index(index);
         check_step(reporter, runbook, &ids, index, step, &path);
-        check_templates(reporter, runbook, &engine, &ids, index, step, &path);
+        check_templates(reporter, &engine, run_wide, index, step, &path);
     }
-    check_outputs(reporter, runbook, &engine, &ids);
+    check_outputs(reporter, &engine, run_wide);
     check_reachability(reporter, runbook, &ids);
 }
 
@@ -69,13 +71,13 @@ pub(crate) fn check_partial(reporter: &mut Reporter<'_>, runbook: &Runbook) {
     }
     for (index, name) in runbook.env.iter().enumerate() {
         let path = root.key("env").index(index);
-        if !is_env_name(name) {
+        if !is_identifier(name) {
             reporter.error(
                 &path,
                 Part::Value,
                 format!("`{name}` is not an environment variable name"),
             );
-        } else if SECRET_ENV.contains(&name.as_str()) {
+        } else if is_credential_env(name) {
             reporter
                 .error(
                     &path,
@@ -114,8 +116,12 @@ fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn is_env_name(name: &str) -> bool {
-    is_identifier(name)
+/// The variables credentials come from; templates may never read them.
+fn is_credential_env(name: &str) -> bool {
+    use hwc_client::runtime::credential_env::{AK, AUTH_TOKEN, SECURITY_TOKEN, SK};
+    [AK, SK, SECURITY_TOKEN, AUTH_TOKEN]
+        .iter()
+        .any(|names| names.contains(&name))
 }
 
 fn check_input(reporter: &mut Reporter<'_>, name: &str, spec: &InputSpec, path: &Path) {
@@ -626,6 +632,7 @@ fn check_call(reporter: &mut Reporter<'_>, path: &Path, operation: &str, params:
 }
 
 /// What names a template at some place in a step may read.
+#[derive(Clone, Copy)]
 struct Scope<'a> {
     runbook: &'a Runbook,
     ids: &'a HashMap<String, usize>,
@@ -652,9 +659,8 @@ fn vars_set(runbook: &Runbook) -> HashMap<String, usize> {
 
 fn check_templates(
     reporter: &mut Reporter<'_>,
-    runbook: &Runbook,
     engine: &Engine,
-    ids: &HashMap<String, usize>,
+    run_wide: Scope<'_>,
     index: usize,
     step: &Step,
     path: &Path,
@@ -662,7 +668,6 @@ fn check_templates(
     let Ok(value) = serde_json::to_value(step) else {
         return;
     };
-    let vars = vars_set(runbook);
     let mut strings = Vec::new();
     collect_strings(&value, path.clone(), &mut strings);
     for (at, text) in strings {
@@ -680,13 +685,11 @@ fn check_templates(
         }
         let is_condition = is_condition_path(&keys);
         let scope = Scope {
-            runbook,
-            ids,
             step: Some(index),
             item: step.for_each.is_some() && !matches!(keys.first(), Some(&"for_each" | &"when")),
             node: is_condition && keys.len() == 3,
             result: is_condition && keys.len() == 2 && keys[1] == "until",
-            vars: &vars,
+            ..run_wide
         };
         check_string(reporter, engine, &scope, &at, &text, is_condition);
     }
@@ -714,23 +717,8 @@ fn check_string(
     }
 }
 
-fn check_outputs(
-    reporter: &mut Reporter<'_>,
-    runbook: &Runbook,
-    engine: &Engine,
-    ids: &HashMap<String, usize>,
-) {
-    let vars = vars_set(runbook);
-    let scope = Scope {
-        runbook,
-        ids,
-        step: None,
-        item: false,
-        node: false,
-        result: false,
-        vars: &vars,
-    };
-    for (name, value) in &runbook.outputs {
+fn check_outputs(reporter: &mut Reporter<'_>, engine: &Engine, scope: Scope<'_>) {
+    for (name, value) in &scope.runbook.outputs {
         let mut strings = Vec::new();
         collect_strings(
             value,

@@ -159,14 +159,13 @@ pub(crate) async fn execute(
         Action::Call(call) => {
             let params = run.render(&call.params, locals, "params")?;
             run.check(deadline)?;
-            let response = tokio::select! {
-                response = hwc_client::catalogue::invoke(run.client(), &call.operation, params) => response,
-                _ = run.cancelled() => return Err(StepError::Cancelled),
-            };
-            match response {
-                Ok(response) => Ok(response.body),
-                Err(error) => Err(Failure::from_invoke(&error).into()),
-            }
+            run.unless_cancelled(async {
+                hwc_client::catalogue::invoke(run.client(), &call.operation, params)
+                    .await
+                    .map(|response| response.body)
+                    .map_err(|error| Failure::from_invoke(&error).into())
+            })
+            .await
         }
         Action::Set(values) => {
             let mut vars = Map::new();

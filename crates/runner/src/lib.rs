@@ -17,5 +17,5 @@ mod wait;
 
 pub use event::{Event, Observer};
 pub use redact::Redactor;
-pub use runner::{RunInput, Runner};
+pub use runner::{rfc3339, RunInput, Runner};
 pub use state::{HandledFailure, RunState, RunStatus, StartedExecution, StepState, StepStatus};

@@ -118,6 +118,12 @@ pub(crate) struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Reads the state; observers are not told (nothing changed).
+    fn read_state<R>(&self, read: impl FnOnce(&RunState) -> R) -> R {
+        read(&self.state.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Changes the state and tells the observer: one call per transition.
     fn with_state<R>(&self, change: impl FnOnce(&mut RunState) -> R) -> R {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let result = change(&mut state);
@@ -151,7 +157,7 @@ impl Run<'_> {
 
     /// The template context: run-wide names plus `locals`.
     pub(crate) fn context(&self, locals: &Locals) -> JinjaValue {
-        let (steps, vars, run) = self.with_state(|state| {
+        let (steps, vars, run) = self.read_state(|state| {
             (
                 state.step_results(),
                 state.vars.clone(),
@@ -219,16 +225,11 @@ impl Run<'_> {
         self.check(deadline)?;
         let remaining = deadline.at.map(|at| at.saturating_sub(self.now()));
         let duration = remaining.map_or(duration, |left| duration.min(left));
-        let cancel = self.runner.cancel.clone();
-        tokio::select! {
-            _ = self.runner.environment.sleep(duration) => Ok(()),
-            _ = cancel.cancelled() => Err(StepError::Cancelled),
-        }
-    }
-
-    /// Resolves when the run is cancelled.
-    pub(crate) async fn cancelled(&self) {
-        self.runner.cancel.cancelled().await
+        self.unless_cancelled(async {
+            self.runner.environment.sleep(duration).await;
+            Ok(())
+        })
+        .await
     }
 
     /// Fails when cancelled or past the deadline.
@@ -269,13 +270,26 @@ impl Run<'_> {
             Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>,
         >,
     ) -> Result<T, StepError> {
+        self.unless_cancelled(async {
+            request
+                .await
+                .map(|r| r.body)
+                .map_err(|e| Failure::from_api(&e).into())
+        })
+        .await
+    }
+
+    /// Runs `work` unless the run is cancelled first or meanwhile.
+    pub(crate) async fn unless_cancelled<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StepError>>,
+    ) -> Result<T, StepError> {
         if self.runner.cancel.is_cancelled() {
             return Err(StepError::Cancelled);
         }
-        let cancel = self.runner.cancel.clone();
         tokio::select! {
-            response = request => response.map(|r| r.body).map_err(|e| Failure::from_api(&e).into()),
-            _ = cancel.cancelled() => Err(StepError::Cancelled),
+            result = work => result,
+            _ = self.runner.cancel.cancelled() => Err(StepError::Cancelled),
         }
     }
 
@@ -618,7 +632,7 @@ impl Run<'_> {
                     self.random(),
                 )
             } else {
-                exponential(retry.delay.0, retry.max_delay.0, attempt)
+                hwc_client::runtime::exponential(retry.delay.0, retry.max_delay.0, attempt)
             };
             self.emit(Event::Retry {
                 step: step.id.clone(),
@@ -646,7 +660,7 @@ impl Run<'_> {
     }
 
     fn finish(&self) {
-        let succeeded = self.with_state(|state| state.status == RunStatus::Succeeded);
+        let succeeded = self.read_state(|state| state.status == RunStatus::Succeeded);
         if succeeded {
             if let Err(error) = self.compute_outputs() {
                 self.with_state(|state| {
@@ -697,31 +711,16 @@ fn retries_on(retry: &runbook_lang::Retry, failure: &Failure, mutating: bool) ->
     })
 }
 
-fn exponential(base: Duration, max: Duration, attempt: u32) -> Duration {
-    base.saturating_mul(1u32 << attempt.saturating_sub(1).min(31))
-        .min(max)
-}
-
-pub(crate) fn rfc3339(time: time::OffsetDateTime) -> String {
+/// A timestamp as events, state and `now()` show it.
+pub fn rfc3339(time: time::OffsetDateTime) -> String {
     time.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| time.unix_timestamp().to_string())
 }
 
 /// A random (version 4) UUID from the injected random source.
 fn uuid(random: &dyn hwc_client::runtime::Random) -> String {
-    let mut bytes = [0u8; 16];
-    for byte in &mut bytes {
-        *byte = (random.unit() * 256.0) as u8;
-    }
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let bytes: [u8; 16] = std::array::from_fn(|_| (random.unit() * 256.0) as u8);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }

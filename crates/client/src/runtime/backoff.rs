@@ -7,16 +7,17 @@ use super::environment::Random;
 /// Exponential backoff with full jitter: `random(0, min(max, base · 2^(attempt-1)))`.
 /// `attempt` counts from 1.
 pub fn full_jitter(base: Duration, max: Duration, attempt: u32, random: &dyn Random) -> Duration {
-    ceiling(base, max, attempt).mul_f64(random.unit())
+    exponential(base, max, attempt).mul_f64(random.unit())
 }
 
 /// Smithy's waiter delay: `random(min, min · 2^(attempt-1))`, capped at `max`.
 pub fn waiter_delay(min: Duration, max: Duration, attempt: u32, random: &dyn Random) -> Duration {
-    let top = ceiling(min, max, attempt);
+    let top = exponential(min, max, attempt);
     min + (top.saturating_sub(min)).mul_f64(random.unit())
 }
 
-fn ceiling(base: Duration, max: Duration, attempt: u32) -> Duration {
+/// Exponential backoff without jitter: `min(max, base · 2^(attempt-1))`.
+pub fn exponential(base: Duration, max: Duration, attempt: u32) -> Duration {
     let doublings = attempt.saturating_sub(1).min(32);
     base.saturating_mul(1u32 << doublings.min(31)).min(max)
 }
