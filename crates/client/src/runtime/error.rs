@@ -64,12 +64,14 @@ pub enum TransportErrorKind {
 pub enum ApiError {
     #[error("{0}")]
     Http(Box<HttpError>),
-    #[error("{operation}: {} error after {attempts} attempt(s): {message}", transport_kind(*.kind))]
+    #[error("{operation}: {} error after {attempts} attempt(s): {message}{}", transport_kind(*.kind), request_id_suffix(.request_id.as_deref()))]
     Transport {
         operation: &'static str,
         kind: TransportErrorKind,
         message: String,
         attempts: u32,
+        /// Set when the answer's headers arrived before the connection broke.
+        request_id: Option<String>,
     },
     #[error("{operation}: HTTP {status} answer could not be read as the spec's response ({message}){}; body: {body}", request_id_suffix(.request_id.as_deref()))]
     Decode {
@@ -137,6 +139,19 @@ impl ApiError {
         }
     }
 
+    /// Whether the request may have changed something on the server: it reached the service
+    /// and no answer proves otherwise (a 5xx, a timeout, a broken connection, or a 2xx that
+    /// could not be read). A 4xx (429 included) or a connection never made proves it did not;
+    /// so does an error raised before sending.
+    pub fn may_have_taken_effect(&self) -> bool {
+        match self {
+            Self::Http(http) => http.status >= 500,
+            Self::Transport { kind, .. } => *kind != TransportErrorKind::Connect,
+            Self::Decode { .. } => true,
+            Self::InvalidParameter { .. } | Self::Config(_) => false,
+        }
+    }
+
     /// The HTTP status, when the server answered.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -157,7 +172,9 @@ impl ApiError {
     pub fn request_id(&self) -> Option<&str> {
         match self {
             Self::Http(http) => http.request_id.as_deref(),
-            Self::Decode { request_id, .. } => request_id.as_deref(),
+            Self::Decode { request_id, .. } | Self::Transport { request_id, .. } => {
+                request_id.as_deref()
+            }
             _ => None,
         }
     }

@@ -24,7 +24,7 @@ pub use meta::{
 };
 pub use request::{ApiResponse, Request};
 pub use transport::{
-    AttemptEvent, AttemptOutcome, Middleware, RetryPolicy, Transport, TransportBuilder,
+    AttemptEvent, AttemptOutcome, CallLimits, Middleware, RetryPolicy, Transport, TransportBuilder,
     TransportConfig,
 };
 pub use validate::{check_length, check_range};

@@ -113,10 +113,24 @@ struct Inner {
     middleware: Vec<Arc<dyn Middleware>>,
 }
 
+/// Limits a caller puts on one call, as instants on the environment clock's `elapsed()`.
+///
+/// A deadline bounds everything under it: no retry starts and no backoff sleeps past
+/// `retries_until`, and every attempt is cut at `answer_by`. Waiting on the network takes real
+/// time even under virtual time, so an attempt's cut is the remaining budget in real time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// No attempt after the first starts at or after this instant.
+    pub retries_until: Duration,
+    /// An attempt still waiting for its answer at this instant is given up.
+    pub answer_by: Duration,
+}
+
 /// A pooled, signing, retrying HTTP transport; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Transport {
     inner: Arc<Inner>,
+    limits: Option<CallLimits>,
 }
 
 pub struct TransportBuilder {
@@ -165,6 +179,7 @@ impl TransportBuilder {
                 environment: self.environment.unwrap_or_else(Environment::system),
                 middleware: self.middleware,
             }),
+            limits: None,
         })
     }
 }
@@ -180,6 +195,41 @@ impl Transport {
 
     pub fn config(&self) -> &TransportConfig {
         &self.inner.config
+    }
+
+    /// The same transport (same pool, credentials and environment) with `limits` on every
+    /// call made through it.
+    pub fn limited(&self, limits: CallLimits) -> Transport {
+        Transport {
+            inner: Arc::clone(&self.inner),
+            limits: Some(limits),
+        }
+    }
+
+    /// How long the next attempt may wait for its answer: the configured request timeout,
+    /// or less when the caller's `answer_by` comes sooner (then `true`).
+    fn attempt_budget(&self) -> (Duration, bool) {
+        let timeout = self.inner.config.request_timeout;
+        match self.limits {
+            Some(limits) => {
+                let left = limits
+                    .answer_by
+                    .saturating_sub(self.inner.environment.clock.elapsed());
+                if left < timeout {
+                    (left, true)
+                } else {
+                    (timeout, false)
+                }
+            }
+            None => (timeout, false),
+        }
+    }
+
+    /// Whether a retry after `delay` would still start before the caller's deadline.
+    fn retry_fits(&self, delay: Duration) -> bool {
+        self.limits.is_none_or(|limits| {
+            self.inner.environment.clock.elapsed().saturating_add(delay) < limits.retries_until
+        })
     }
 
     pub fn environment(&self) -> &Environment {
@@ -229,23 +279,36 @@ impl Transport {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let http_request = self.prepare(&request, &url, &body)?;
-            let outcome = self.attempt(http_request).await;
+            let (budget, cut_by_caller) = self.attempt_budget();
+            let http_request = self.prepare(&request, &url, &body, budget)?;
+            let outcome = self
+                .attempt(http_request)
+                .await
+                .map_err(|(kind, message, id)| {
+                    if cut_by_caller && kind == TransportErrorKind::Timeout {
+                        let waited = budget.as_millis();
+                        let message =
+                            format!("no answer before the caller's deadline ({waited} ms)");
+                        (kind, message, id)
+                    } else {
+                        (kind, message, id)
+                    }
+                });
             let (retryable, retry_after, event_outcome) = match &outcome {
                 Ok((status, headers, _)) => (
                     *status == 429 || (*status >= 500 && op.method.is_idempotent_read()),
                     retry_after(headers),
                     AttemptOutcome::Status(*status),
                 ),
-                Err((kind, _)) => (
+                Err((kind, _, _)) => (
                     *kind == TransportErrorKind::Connect || op.method.is_idempotent_read(),
                     None,
                     AttemptOutcome::Failed(*kind),
                 ),
             };
             let success = matches!(&outcome, Ok((status, _, _)) if (200..300).contains(status));
-            let retry_in =
-                (!success && retryable && attempt < config.retry.max_attempts).then(|| {
+            let retry_in = (!success && retryable && attempt < config.retry.max_attempts)
+                .then(|| {
                     let jitter = full_jitter(
                         config.retry.base_delay,
                         config.retry.max_delay,
@@ -255,7 +318,8 @@ impl Transport {
                     retry_after.map_or(jitter, |after| {
                         jitter.max(after.min(config.retry.max_delay))
                     })
-                });
+                })
+                .filter(|delay| self.retry_fits(*delay));
             let event = AttemptEvent {
                 operation: op.id,
                 method: op.method,
@@ -278,11 +342,12 @@ impl Transport {
                 Ok((status, headers, bytes)) => {
                     Err(http_error(op.id, status, &headers, &bytes, attempt))
                 }
-                Err((kind, message)) => Err(ApiError::Transport {
+                Err((kind, message, request_id)) => Err(ApiError::Transport {
                     operation: op.id,
                     kind,
                     message,
                     attempts: attempt,
+                    request_id,
                 }),
             };
         }
@@ -294,6 +359,7 @@ impl Transport {
         request: &Request,
         url: &Url,
         body: &[u8],
+        timeout: Duration,
     ) -> Result<reqwest::Request, ApiError> {
         let config = &self.inner.config;
         let op = request.meta;
@@ -364,7 +430,7 @@ impl Transport {
             .http
             .request(method, url.clone())
             .headers(map)
-            .timeout(config.request_timeout);
+            .timeout(timeout);
         if request.body.is_some() {
             builder = builder.body(body.to_vec());
         }
@@ -373,14 +439,22 @@ impl Transport {
             .map_err(|e| ApiError::Config(format!("cannot build the request to {url}: {e}")))
     }
 
+    /// One attempt. A failure keeps the request id when the answer's headers arrived before
+    /// the connection broke: the request reached the service, and support can trace it.
     async fn attempt(
         &self,
         request: reqwest::Request,
-    ) -> Result<(u16, HeaderMap, Vec<u8>), (TransportErrorKind, String)> {
-        let response = self.inner.http.execute(request).await.map_err(classify)?;
+    ) -> Result<(u16, HeaderMap, Vec<u8>), (TransportErrorKind, String, Option<String>)> {
+        let response = self.inner.http.execute(request).await.map_err(|e| {
+            let (kind, message) = classify(e);
+            (kind, message, None)
+        })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(classify)?;
+        let bytes = response.bytes().await.map_err(|e| {
+            let (kind, message) = classify(e);
+            (kind, message, request_id(&headers))
+        })?;
         Ok((status, headers, bytes.to_vec()))
     }
 }
