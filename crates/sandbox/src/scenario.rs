@@ -35,10 +35,16 @@ pub struct Fault {
     #[serde(default = "one")]
     pub retry_after_secs: u64,
     /// Share of requests whose connection breaks after the status line, as if the
-    /// connection dropped.
+    /// connection dropped; the operation is not applied.
     #[serde(default)]
     pub drop: f64,
-    /// Added before every answer (real time).
+    /// Share of requests that take effect and then lose their answer: the operation is
+    /// applied, then the connection breaks after the status line. The client cannot tell
+    /// whether it took effect.
+    #[serde(default)]
+    pub apply_then_drop: f64,
+    /// Added before the operation is applied (real time). The operation is applied after it
+    /// even when the client has hung up meanwhile, as a service would.
     #[serde(default, with = "duration_text")]
     pub latency: Duration,
 }
@@ -224,7 +230,12 @@ impl Scenario {
                     "faults: `{operation}` is not an operation of the spec"
                 ));
             }
-            let rates = [fault.error_500, fault.throttle_429, fault.drop];
+            let rates = [
+                fault.error_500,
+                fault.throttle_429,
+                fault.drop,
+                fault.apply_then_drop,
+            ];
             if rates.iter().any(|r| !(0.0..=1.0).contains(r)) || rates.iter().sum::<f64>() > 1.0 {
                 return Err(format!(
                     "faults.{operation}: rates must be between 0 and 1 and add up to at most 1"

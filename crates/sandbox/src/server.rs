@@ -57,6 +57,7 @@ enum Injected {
     Error500,
     Throttle(u64),
     Drop,
+    ApplyThenDrop,
 }
 
 impl World {
@@ -68,6 +69,10 @@ impl World {
         let mut edge = fault.drop;
         if roll < edge {
             return Some(Injected::Drop);
+        }
+        edge += fault.apply_then_drop;
+        if roll < edge {
+            return Some(Injected::ApplyThenDrop);
         }
         edge += fault.error_500;
         if roll < edge {
@@ -193,11 +198,17 @@ fn json_response(status: u16, request_id: &str, body: &Value) -> Response<Body> 
         .unwrap_or_default()
 }
 
-/// A response whose body fails after the status line: the client sees the connection break.
+/// A response that breaks after the status line, the headers and the first bytes of the body:
+/// the client sees the connection break mid-answer. (A body that fails before its first chunk
+/// would close the connection before the headers are flushed, so the break waits a moment.)
 fn broken_response(request_id: &str) -> Response<Body> {
-    let broken = futures_util::stream::once(async {
+    use futures_util::StreamExt;
+    let first_bytes = futures_util::stream::once(async { Ok(b"{\"".to_vec()) });
+    let break_off = futures_util::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         Err::<Vec<u8>, std::io::Error>(std::io::Error::other("sandbox fault: connection dropped"))
     });
+    let broken = first_bytes.chain(break_off);
     Response::builder()
         .status(StatusCode::OK)
         .header("X-Request-Id", request_id)
@@ -235,7 +246,24 @@ fn route(method: &str, path: &str) -> Option<(&'static OperationMeta, BTreeMap<S
     })
 }
 
+/// Handles each request in a task of its own, so a client that hangs up mid-request does not
+/// cancel it: a request that reached the service is applied, as in the cloud.
 pub async fn handle(
+    state: State<Arc<Shared>>,
+    peer: ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response<Body> {
+    let request_task = tokio::spawn(handle_detached(state, peer, request));
+    request_task.await.unwrap_or_else(|_| {
+        json_response(
+            500,
+            "sandbox-handler-failed",
+            &json!({"error_code": "SANDBOX.0500", "error_msg": "the sandbox failed to handle the request"}),
+        )
+    })
+}
+
+async fn handle_detached(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
@@ -290,6 +318,7 @@ pub async fn handle(
     };
     *shared.world().requests.entry(op.id.to_owned()).or_default() += 1;
     let dialect = Dialect::of(op);
+    let mut lose_the_answer = false;
     if let Some(fault) = shared.scenario.faults.get(op.id) {
         if !fault.latency.is_zero() {
             tokio::time::sleep(fault.latency).await;
@@ -297,6 +326,7 @@ pub async fn handle(
         let injected = shared.world().roll_fault(shared.seed, fault);
         match injected {
             Some(Injected::Drop) => return broken_response(&request_id),
+            Some(Injected::ApplyThenDrop) => lose_the_answer = true,
             Some(Injected::Error500) => {
                 let failure = match dialect {
                     Dialect::Aom => fail(500, "AOM.31001405", "execution internal server error."),
@@ -324,6 +354,9 @@ pub async fn handle(
             validate(op, &path_values, &incoming, dialect)?;
             execute(&shared, op, &project, &path_values, &incoming, dialect)
         });
+    if lose_the_answer {
+        return broken_response(&request_id);
+    }
     match outcome {
         Ok((status, body)) => json_response(status, &request_id, &body),
         Err(failure) => json_response(failure.status, &request_id, &dialect.body(&failure)),

@@ -519,6 +519,63 @@ async fn a_dropped_connection_on_a_start_is_not_retried() {
     assert_eq!(rig.sandbox.request_counts()["ExecuteWorkflow"], 1);
 }
 
+#[tokio::test]
+async fn apply_then_drop_starts_the_workflow_and_loses_the_answer() {
+    let rig = rig_with_faults("  ExecuteWorkflow: {apply_then_drop: 1.0}\n").await;
+    let client = with_retries(&rig);
+    let error = client
+        .execute_workflow(&ExecuteWorkflowParams {
+            workflow_id: "wf-success".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ApiError::Transport { attempts: 1, .. }),
+        "{error:?}"
+    );
+    assert!(error.may_have_taken_effect(), "{error}");
+    assert!(
+        error.request_id().is_some(),
+        "the answer's headers arrived, so the request id is known: {error}"
+    );
+    assert_eq!(rig.sandbox.request_counts()["ExecuteWorkflow"], 1);
+    assert_eq!(
+        rig.sandbox.executions()["aom"].as_array().unwrap().len(),
+        1,
+        "the start took effect"
+    );
+}
+
+#[tokio::test]
+async fn a_request_whose_client_hangs_up_is_still_applied() {
+    let rig = rig_with_faults("  ExecuteWorkflow: {latency: 300ms}\n").await;
+    let mut config = rig.sandbox.transport_config(aksk(AK, SK), PROJECT);
+    config.retry.max_attempts = 1;
+    config.request_timeout = std::time::Duration::from_millis(50);
+    let impatient = Client::new(
+        Transport::builder(config)
+            .environment(rig.env.clone())
+            .build()
+            .unwrap(),
+    );
+    let error = impatient
+        .execute_workflow(&ExecuteWorkflowParams {
+            workflow_id: "wf-success".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(error.may_have_taken_effect(), "{error}");
+    let mut started = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        started = rig.sandbox.executions()["aom"].as_array().unwrap().len();
+        if started > 0 {
+            break;
+        }
+    }
+    assert_eq!(started, 1, "the service applies a request that reached it");
+}
+
 #[test]
 fn fault_rates_are_checked() {
     let text = format!(
