@@ -39,8 +39,8 @@ pub(crate) fn check(reporter: &mut Reporter<'_>, runbook: &Runbook) {
         result: false,
         vars: &vars,
     };
-    for (index, step) in runbook.steps.iter().enumerate() {
-        let path = Path::root().key("steps").index(index);
+    for (index, step) in runbook.all_steps().enumerate() {
+        let path = step_path(runbook, index);
         check_step(reporter, runbook, &ids, index, step, &path);
         check_templates(reporter, &engine, run_wide, index, step, &path);
     }
@@ -200,11 +200,23 @@ fn check_input(reporter: &mut Reporter<'_>, name: &str, spec: &InputSpec, path: 
     }
 }
 
-/// Step ids and their positions; reports bad and duplicate ids.
+/// Where the step at `index` of [`Runbook::all_steps`] is written.
+fn step_path(runbook: &Runbook, index: usize) -> Path {
+    if runbook.is_finally(index) {
+        Path::root()
+            .key("finally")
+            .index(index - runbook.steps.len())
+    } else {
+        Path::root().key("steps").index(index)
+    }
+}
+
+/// Step ids (of `steps` and `finally`, which share one namespace) and their positions;
+/// reports bad and duplicate ids.
 fn step_ids(reporter: &mut Reporter<'_>, runbook: &Runbook) -> HashMap<String, usize> {
     let mut ids: HashMap<String, usize> = HashMap::new();
-    for (index, step) in runbook.steps.iter().enumerate() {
-        let path = Path::root().key("steps").index(index).key("id");
+    for (index, step) in runbook.all_steps().enumerate() {
+        let path = step_path(runbook, index).key("id");
         if !is_identifier(&step.id) {
             reporter
                 .error(
@@ -218,10 +230,9 @@ fn step_ids(reporter: &mut Reporter<'_>, runbook: &Runbook) -> HashMap<String, u
                 .help = Some("use letters, digits and `_`, starting with a letter".into());
         }
         if let Some(first) = ids.get(&step.id) {
-            let first_line = reporter.locations.span(
-                &Path::root().key("steps").index(*first).key("id"),
-                Part::Value,
-            );
+            let first_line = reporter
+                .locations
+                .span(&step_path(runbook, *first).key("id"), Part::Value);
             let (line, _) = crate::locate::line_col(&reporter.source.text, first_line.start);
             reporter
                 .error(
@@ -374,8 +385,23 @@ fn check_step(
     if let Some(goto) = step.on_failure.goto() {
         let at = path.key("on_failure").key("goto");
         match ids.get(&goto.goto) {
+            _ if runbook.is_finally(index) => {
+                reporter
+                    .error(&at, Part::Value, "a `finally` step cannot jump")
+                    .help =
+                    Some("use `on_failure: continue` to go on with the next `finally` step".into());
+            }
+            Some(&target) if runbook.is_finally(target) => {
+                reporter
+                    .error(
+                        &at,
+                        Part::Value,
+                        format!("`on_failure` goes to `{}`, a `finally` step", goto.goto),
+                    )
+                    .help = Some("`finally` steps run anyway, after the others".into());
+            }
             None => {
-                let known: Vec<&str> = runbook.steps.iter().map(|s| s.id.as_str()).collect();
+                let known: Vec<&str> = runbook.all_steps().map(|s| s.id.as_str()).collect();
                 let diagnostic = reporter.error(
                     &at,
                     Part::Value,
@@ -399,7 +425,9 @@ fn check_step(
         }
     }
     let needs_deadline = step.aom_wait.is_some() || step.functiongraph_wait.is_some();
-    if needs_deadline && step.timeout.is_none() && runbook.timeout.is_none() {
+    let has_deadline =
+        step.timeout.is_some() || runbook.timeout.is_some() || runbook.is_finally(index);
+    if needs_deadline && !has_deadline {
         reporter
             .error(&path.key("id"), Part::Key, format!("wait step `{}` has no deadline", step.id))
             .help = Some("add `timeout:` to the step (or a run-level `timeout:`) so a stuck execution cannot hang the run".into());
@@ -647,7 +675,7 @@ struct Scope<'a> {
 
 fn vars_set(runbook: &Runbook) -> HashMap<String, usize> {
     let mut vars = HashMap::new();
-    for (index, step) in runbook.steps.iter().enumerate() {
+    for (index, step) in runbook.all_steps().enumerate() {
         if let Some(set) = &step.set {
             for name in set.keys() {
                 vars.entry(name.clone()).or_insert(index);
@@ -800,12 +828,17 @@ fn check_name(scope: &Scope<'_>, name: &str) -> Option<(String, Option<String>)>
             let field = field?;
             match (scope.ids.get(field), scope.step) {
                 (None, _) => {
-                    let known: Vec<&str> = runbook.steps.iter().map(|s| s.id.as_str()).collect();
+                    let known: Vec<&str> = runbook.all_steps().map(|s| s.id.as_str()).collect();
                     Some((
                         format!("`steps.{field}`: there is no step `{field}`"),
                         closest(field, &known),
                     ))
                 }
+                // Only outputs check with no current step; they are computed before `finally`.
+                (Some(&target), None) if runbook.is_finally(target) => Some((
+                    format!("`steps.{field}` is a `finally` step, which runs after outputs are computed"),
+                    None,
+                )),
                 (Some(&target), Some(current)) if target == current => Some((
                     format!("step `{field}` cannot read its own result"),
                     Some("in `until`, the latest result is `result`".into()),
@@ -825,6 +858,10 @@ fn check_name(scope: &Scope<'_>, name: &str) -> Option<(String, Option<String>)>
                     Some(format!(
                         "set it with a `set:` step above this one, e.g. `set: {{{field}: ...}}`"
                     )),
+                )),
+                (Some(&setter), None) if runbook.is_finally(setter) => Some((
+                    format!("`vars.{field}` is set in `finally`, which runs after outputs are computed"),
+                    None,
                 )),
                 (Some(&setter), Some(current)) if setter > current => Some((
                     format!("`vars.{field}` is read before the step that sets it"),
@@ -856,7 +893,12 @@ fn check_name(scope: &Scope<'_>, name: &str) -> Option<(String, Option<String>)>
             }
         }
         "item" | "index" if scope.item => None,
-        "item" | "index" if scope.step.is_some_and(|i| runbook.steps[i].for_each.is_some()) => {
+        "item" | "index"
+            if scope
+                .step
+                .and_then(|i| runbook.step_at(i))
+                .is_some_and(|step| step.for_each.is_some()) =>
+        {
             Some((
                 format!("`{root}` is not available here"),
                 Some("`when` and `for_each` are evaluated once, before the loop; use `item` in the action's fields".into()),

@@ -40,9 +40,45 @@ pub struct Runbook {
     pub timeout: Option<DurationText>,
     /// The steps, run in order.
     pub steps: Vec<Step>,
+    /// Steps run after the others whatever happened: success, failure, timeout or
+    /// cancellation. They read `run.status` and `run.error`, and every step above them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finally: Vec<Step>,
+    /// The deadline of the `finally` steps, counted from when they begin (default 5m); the
+    /// run's `timeout` does not cut them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finally_timeout: Option<DurationText>,
     /// Values computed when the run succeeds, shown in the summary.
     #[serde(default)]
     pub outputs: IndexMap<String, Value>,
+}
+
+/// How long `finally` steps may take when the runbook does not say.
+pub const DEFAULT_FINALLY_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+impl Runbook {
+    /// The `steps`, then the `finally` steps: one numbering for both, so a `finally` step
+    /// reads every step above it like any other step.
+    pub fn all_steps(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().chain(&self.finally)
+    }
+
+    /// The step at `index` of [`Runbook::all_steps`].
+    pub fn step_at(&self, index: usize) -> Option<&Step> {
+        self.steps
+            .get(index)
+            .or_else(|| self.finally.get(index.checked_sub(self.steps.len())?))
+    }
+
+    /// Whether `index` of [`Runbook::all_steps`] is a `finally` step.
+    pub fn is_finally(&self, index: usize) -> bool {
+        index >= self.steps.len()
+    }
+
+    pub fn finally_timeout(&self) -> Duration {
+        self.finally_timeout
+            .map_or(DEFAULT_FINALLY_TIMEOUT, |timeout| timeout.0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -145,6 +145,7 @@ fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
     };
     let steps_value = mapping.remove("steps");
     mapping.insert("steps".into(), Yaml::Sequence(Vec::new()));
+    let finally_value = mapping.remove("finally");
     // Each input and the target are read on their own too, so that one mistake in the
     // header does not hide the others.
     let inputs = mapping.remove("inputs");
@@ -184,21 +185,53 @@ fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
     header_ok &= target.is_some();
     let header: Option<Runbook> = deserialize(reporter, &root, Yaml::Mapping(mapping));
 
-    let steps_path = root.key("steps");
+    let (steps, mut steps_ok) = read_steps(reporter, &root.key("steps"), steps_value);
+    let (finally, finally_ok) = match finally_value {
+        Some(Yaml::Null) | None => (Vec::new(), true),
+        value => read_steps(reporter, &root.key("finally"), value),
+    };
+    steps_ok &= finally_ok;
+    // Steps that parsed are still checked for what can be checked, so one run of
+    // `validate` shows as much as possible.
+    let mut runbook = header?;
+    runbook.inputs = input_specs;
+    runbook.target = target.unwrap_or_default();
+    runbook.steps = steps;
+    runbook.finally = finally;
+    if steps_ok && header_ok {
+        Some(runbook)
+    } else {
+        check::check_partial(reporter, &runbook);
+        None
+    }
+}
+
+/// Reads a list of steps (`steps` or `finally`), each step on its own so one mistake does not
+/// hide the next. Says whether every step parsed.
+fn read_steps(
+    reporter: &mut Reporter<'_>,
+    steps_path: &Path,
+    value: Option<Yaml>,
+) -> (Vec<Step>, bool) {
     let mut steps = Vec::new();
     let mut steps_ok = true;
-    match steps_value {
+    let name = match steps_path.0.last() {
+        Some(Segment::Key(name)) => name.clone(),
+        _ => "steps".to_owned(),
+    };
+    match value {
         None => {
-            reporter.error(&root, Part::Value, "missing `steps`").help =
-                Some("a runbook needs at least one step".into());
+            reporter
+                .error(&Path::root(), Part::Value, "missing `steps`")
+                .help = Some("a runbook needs at least one step".into());
             steps_ok = false;
         }
         Some(Yaml::Sequence(items)) => {
             if items.is_empty() {
                 reporter.error(
-                    &steps_path,
+                    steps_path,
                     Part::Key,
-                    "`steps` is empty; a runbook needs at least one step",
+                    format!("`{name}` is empty; a runbook needs at least one step"),
                 );
                 steps_ok = false;
             }
@@ -234,28 +267,21 @@ fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
                     }
                 }
                 match deserialize::<Step>(reporter, &path, item) {
-                    Some(step) => steps.push((path, step)),
+                    Some(step) => steps.push(step),
                     None => steps_ok = false,
                 }
             }
         }
         Some(_) => {
-            reporter.error(&steps_path, Part::Value, "`steps` is a list of steps");
+            reporter.error(
+                steps_path,
+                Part::Value,
+                format!("`{name}` is a list of steps"),
+            );
             steps_ok = false;
         }
     }
-    // Steps that parsed are still checked for what can be checked, so one run of
-    // `validate` shows as much as possible.
-    let mut runbook = header?;
-    runbook.inputs = input_specs;
-    runbook.target = target.unwrap_or_default();
-    runbook.steps = steps.into_iter().map(|(_, step)| step).collect();
-    if steps_ok && header_ok {
-        Some(runbook)
-    } else {
-        check::check_partial(reporter, &runbook);
-        None
-    }
+    (steps, steps_ok)
 }
 
 fn deserialize<T: DeserializeOwned>(

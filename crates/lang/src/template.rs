@@ -21,9 +21,11 @@ pub const FUNCTIONS: &[&str] = &["now", "uuid"];
 /// minijinja's own global functions.
 const BUILTIN_FUNCTIONS: &[&str] = &["range", "dict", "namespace", "debug"];
 
-/// The fields of `run`.
-/// `failed_step` and `error` describe the last failure `on_failure` routed (else null).
-pub const RUN_FIELDS: &[&str] = &["id", "name", "started_at", "failed_step", "error"];
+/// The fields of `run`. `status` is `running` until the `finally` steps, which see how the
+/// run ended (`succeeded`, `failed`, `timed_out`, `cancelled`). `failed_step` and `error`
+/// describe the last failure `on_failure` routed (else null); in `finally`, the failure that
+/// ended the run, if any.
+pub const RUN_FIELDS: &[&str] = &["id", "name", "started_at", "status", "failed_step", "error"];
 
 /// Where `now()` and `uuid()` get their values (injected so tests are deterministic).
 #[derive(Clone)]
