@@ -30,10 +30,19 @@ pub trait Reporter: Observer {
     fn finish(&self);
 }
 
-pub fn observer(format: LogFormat, redactor: Redactor, clock: Arc<dyn Clock>) -> Arc<dyn Reporter> {
+pub fn observer(
+    format: LogFormat,
+    redactor: Redactor,
+    clock: Arc<dyn Clock>,
+    run_id: String,
+) -> Arc<dyn Reporter> {
     match format {
-        LogFormat::Json => Arc::new(JsonLines { redactor, clock }),
-        LogFormat::Plain => Arc::new(Plain::new(redactor, None)),
+        LogFormat::Json => Arc::new(JsonLines {
+            redactor,
+            clock,
+            run_id,
+        }),
+        LogFormat::Plain => Arc::new(Plain::new(redactor, clock, None)),
         LogFormat::Auto if std::io::stderr().is_terminal() => {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
@@ -41,16 +50,18 @@ pub fn observer(format: LogFormat, redactor: Redactor, clock: Arc<dyn Clock>) ->
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar.enable_steady_tick(Duration::from_millis(120));
-            Arc::new(Plain::new(redactor, Some(bar)))
+            Arc::new(Plain::new(redactor, clock, Some(bar)))
         }
-        LogFormat::Auto => Arc::new(Plain::new(redactor, None)),
+        LogFormat::Auto => Arc::new(Plain::new(redactor, clock, None)),
     }
 }
 
-/// One JSON object per event on stderr, with a timestamp from the run's clock.
+/// One JSON object per event on stderr, with the run id and a timestamp from the run's
+/// clock on every line, so lines from overlapping runs can be told apart.
 struct JsonLines {
     redactor: Redactor,
     clock: Arc<dyn Clock>,
+    run_id: String,
 }
 
 impl JsonLines {
@@ -58,6 +69,7 @@ impl JsonLines {
         if let Some(object) = value.as_object_mut() {
             let ts = runbook_runner::rfc3339(self.clock.now_utc());
             object.insert("ts".into(), ts.into());
+            object.insert("run_id".into(), self.run_id.clone().into());
         }
         let line = self.redactor.redact(&value.to_string());
         let mut stderr = std::io::stderr().lock();
@@ -81,25 +93,31 @@ impl Reporter for JsonLines {
     fn finish(&self) {}
 }
 
-/// Plain lines on stderr; on a terminal, also a live line with the current step, its
-/// status, elapsed time and polls.
+/// Plain lines on stderr, each with a timestamp from the run's clock; on a terminal, also a
+/// live line with the current step, its status, elapsed time and polls.
 struct Plain {
     redactor: Redactor,
+    clock: Arc<dyn Clock>,
     bar: Option<ProgressBar>,
     current: Mutex<String>,
 }
 
 impl Plain {
-    fn new(redactor: Redactor, bar: Option<ProgressBar>) -> Self {
+    fn new(redactor: Redactor, clock: Arc<dyn Clock>, bar: Option<ProgressBar>) -> Self {
         Self {
             redactor,
+            clock,
             bar,
             current: Mutex::new(String::new()),
         }
     }
 
     fn line(&self, text: &str) {
-        let text = self.redactor.redact(text);
+        let now = self.clock.now_utc();
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        let text = self
+            .redactor
+            .redact(&format!("{} {text}", runbook_runner::rfc3339(now)));
         match &self.bar {
             Some(bar) => bar.println(text),
             None => {
@@ -194,6 +212,33 @@ impl Observer for Plain {
                 millis(*delay_ms)
             )),
             Event::Log { step, message } => self.line(&format!("      {step}: {message}")),
+            Event::ExecutionStarted {
+                step,
+                index,
+                service,
+                workflow_id,
+                execution_id,
+            } => self.line(&format!(
+                "      {}: started {service} workflow {workflow_id}: execution {execution_id}",
+                element(step, *index)
+            )),
+            Event::AwaitingAnswer {
+                step,
+                index,
+                operation,
+                grace_ms,
+            } => self.line(&format!(
+                "      {}: cancelled while {operation} was in flight; waiting up to {} for its answer",
+                element(step, *index),
+                millis(*grace_ms)
+            )),
+            Event::OutcomeUnknown { outcome } => {
+                self.line(&format!("      OUTCOME UNKNOWN: {}", outcome.describe()))
+            }
+            Event::FinallyStarted { status, steps } => self.line(&format!(
+                "finally: the run {}; running {steps} `finally` step(s)",
+                status.name()
+            )),
             Event::StepFinished {
                 step,
                 index,
@@ -261,8 +306,7 @@ pub fn summary(runbook: &Runbook, state: &RunState, format: OutputFormat, exit_c
     let width = state.steps.keys().map(String::len).max().unwrap_or(0);
     for (id, step) in &state.steps {
         let action = runbook
-            .steps
-            .iter()
+            .all_steps()
             .find(|s| &s.id == id)
             .and_then(|s| s.action())
             .map_or("", |a| a.key());
@@ -281,6 +325,19 @@ pub fn summary(runbook: &Runbook, state: &RunState, format: OutputFormat, exit_c
     }
     if let Some(error) = &state.error {
         text.push_str(&format!("error: {error}\n"));
+    }
+    if let Some(error) = state
+        .finally_error
+        .as_ref()
+        .filter(|e| state.error.as_ref() != Some(*e))
+    {
+        text.push_str(&format!("finally error: {error}\n"));
+    }
+    if !state.unknown_outcomes.is_empty() {
+        text.push_str("OUTCOME UNKNOWN — these requests may or may not have taken effect; check before running again:\n");
+        for outcome in &state.unknown_outcomes {
+            text.push_str(&format!("  {}\n", outcome.describe()));
+        }
     }
     if state.status != RunStatus::Succeeded && !state.executions.is_empty() {
         text.push_str("started executions (still yours to check):\n");

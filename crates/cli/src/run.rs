@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use runbook_runner::inputs::{self, Given};
@@ -50,7 +51,26 @@ pub struct RunArgs {
     /// The final summary on stdout: `text`, or `json` (the whole run state, for machines).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// How long a request that starts or changes something may still answer after SIGINT or
+    /// SIGTERM, or after its deadline, before its outcome is reported as unknown.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_grace)]
+    pub grace: Duration,
 }
+
+fn parse_grace(text: &str) -> Result<Duration, String> {
+    let grace = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    if grace > MAX_GRACE {
+        return Err(format!(
+            "at most {} (a scheduler kills a process that ignores SIGTERM for longer)",
+            humantime::format_duration(MAX_GRACE)
+        ));
+    }
+    Ok(grace)
+}
+
+/// Longer than Kubernetes' default termination grace period, so a longer grace would only be
+/// cut by SIGKILL.
+const MAX_GRACE: Duration = Duration::from_secs(5 * 60);
 
 pub async fn run(args: RunArgs) -> u8 {
     let runbook = match crate::validate::load(&args.file) {
@@ -95,25 +115,38 @@ pub async fn run(args: RunArgs) -> u8 {
                 .map(|v| (name.clone(), Value::String(v)))
         })
         .collect();
+    // Unique across runs and hosts, and sortable by start time; never from the sandbox's
+    // seeded randomness.
+    let run_id = uuid::Uuid::now_v7().to_string();
     let observer = report::observer(
         args.log_format,
         redactor.clone(),
         connection.environment.clock.clone(),
+        run_id.clone(),
     );
     observer.note(&format!("target: {}", connection.description));
-    let runner = Runner::new(connection.client, connection.environment, observer.clone());
+    let runner = Runner::new(connection.client, connection.environment, observer.clone())
+        .with_grace(args.grace);
     let cancel = runner.cancel_token();
+    let abort = runner.abort_token();
     let signal_observer = Arc::clone(&observer);
+    let grace = humantime::format_duration(args.grace).to_string();
     let signals = tokio::spawn(async move {
         crate::signals::shutdown_signal().await;
-        signal_observer.note("cancelling: stopping at the next wait or request");
+        signal_observer.note(&format!(
+            "cancelling: stopping at the next wait or request (a request that starts or changes something gets up to {grace} to answer), then running `finally`; signal again to stop at once"
+        ));
         cancel.cancel();
+        crate::signals::shutdown_signal().await;
+        signal_observer.note("stopping at once");
+        abort.cancel();
     });
     let shown_inputs = inputs::shown(&runbook, &inputs);
     let state = runner
         .run(
             &runbook,
             RunInput {
+                run_id,
                 inputs,
                 shown_inputs,
                 env,

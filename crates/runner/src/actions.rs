@@ -12,8 +12,11 @@ use runbook_lang::{Action, Step};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use hwc_client::catalogue;
+
 use crate::event::Event;
 use crate::failure::{Failure, StepError};
+use crate::request::Change;
 use crate::runner::{Deadline, Locals, Run};
 use crate::state::StartedExecution;
 use crate::wait;
@@ -29,14 +32,13 @@ pub(crate) async fn execute(
     match action {
         Action::AomStart(start) => {
             let workflow_id = run.text(&start.workflow_id, locals, "workflow_id")?;
-            let body = run
-                .api(
-                    deadline,
-                    run.client().execute_workflow(&ExecuteWorkflowParams {
-                        workflow_id: workflow_id.clone(),
-                    }),
-                )
-                .await?;
+            let change =
+                Change::new(&step.id, index, &catalogue::EXECUTE_WORKFLOW).workflow(&workflow_id);
+            let call = run.change(deadline, change);
+            let params = ExecuteWorkflowParams {
+                workflow_id: workflow_id.clone(),
+            };
+            let body = call.send(call.client().execute_workflow(&params)).await?;
             let execution_id = started(run, step, index, "aom", &workflow_id, body.execution_id)?;
             Ok(json!({"workflow_id": workflow_id, "execution_id": execution_id}))
         }
@@ -48,11 +50,16 @@ pub(crate) async fn execute(
                 action: PausingAction::from(node.action.name()),
                 node_id: run.text(&node.node_id, locals, "node_id")?,
             };
-            let body = run
-                .api(
-                    deadline,
-                    run.client().start_pausing_workflow_executions(&params),
-                )
+            let change = Change::new(
+                &step.id,
+                index,
+                &catalogue::START_PAUSING_WORKFLOW_EXECUTIONS,
+            )
+            .workflow(&params.workflow_id)
+            .execution(&params.execution_id);
+            let call = run.change(deadline, change);
+            let body = call
+                .send(call.client().start_pausing_workflow_executions(&params))
                 .await?;
             Ok(
                 json!({"node_id": params.node_id, "action": node.action.name(), "result": to_json(&body)?}),
@@ -67,8 +74,11 @@ pub(crate) async fn execute(
                 x_workflow_run_merge_fn_parameters: None,
                 body: flow_body(run, &start.input, start.headers.as_ref(), locals)?,
             };
-            let body = run
-                .api(deadline, run.client().start_workflow_execution(&params))
+            let change = Change::new(&step.id, index, &catalogue::START_WORKFLOW_EXECUTION)
+                .workflow(&workflow_id);
+            let call = run.change(deadline, change);
+            let body = call
+                .send(call.client().start_workflow_execution(&params))
                 .await?;
             let execution_id = started(
                 run,
@@ -85,11 +95,11 @@ pub(crate) async fn execute(
                 workflow_id: run.text(&sync.workflow_id, locals, "workflow_id")?,
                 body: flow_body(run, &sync.input, sync.headers.as_ref(), locals)?,
             };
-            let body = run
-                .api(
-                    deadline,
-                    run.client().start_sync_workflow_execution(&params),
-                )
+            let change = Change::new(&step.id, index, &catalogue::START_SYNC_WORKFLOW_EXECUTION)
+                .workflow(&params.workflow_id);
+            let call = run.change(deadline, change);
+            let body = call
+                .send(call.client().start_sync_workflow_execution(&params))
                 .await?;
             let status = body
                 .status
@@ -151,21 +161,34 @@ pub(crate) async fn execute(
                     output: run.render(&callback.output, locals, "output")?,
                 },
             };
-            let body = run
-                .api(deadline, run.client().create_callback_workflow(&params))
+            let change = Change::new(&step.id, index, &catalogue::CREATE_CALLBACK_WORKFLOW)
+                .workflow(&params.workflow_id)
+                .execution(&params.x_workflow_run_id);
+            let call = run.change(deadline, change);
+            let body = call
+                .send(call.client().create_callback_workflow(&params))
                 .await?;
             to_json(&body)
         }
         Action::Call(call) => {
             let params = run.render(&call.params, locals, "params")?;
             run.check(deadline)?;
-            run.unless_cancelled(async {
-                hwc_client::catalogue::invoke(run.client(), &call.operation, params)
-                    .await
-                    .map(|response| response.body)
-                    .map_err(|error| Failure::from_invoke(&error).into())
-            })
-            .await
+            let request = match catalogue::operation(&call.operation) {
+                Some(operation) if action.is_mutating() => {
+                    let mut change = Change::new(&step.id, index, operation);
+                    if let Some(workflow_id) = params.get("workflow_id").and_then(Value::as_str) {
+                        change = change.workflow(workflow_id);
+                    }
+                    if let Some(execution_id) = params.get("execution_id").and_then(Value::as_str) {
+                        change = change.execution(execution_id);
+                    }
+                    run.change(deadline, change)
+                }
+                _ => run.read(deadline),
+            };
+            request
+                .send(catalogue::invoke(request.client(), &call.operation, params))
+                .await
         }
         Action::Set(values) => {
             let mut vars = Map::new();

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::state::{RunState, RunStatus, StepStatus};
+use crate::state::{RunState, RunStatus, StepStatus, UnknownOutcome};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -56,6 +56,34 @@ pub enum Event {
     Log {
         step: String,
         message: String,
+    },
+    /// A start answered with its execution id: logged the moment it arrives.
+    ExecutionStarted {
+        step: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        index: Option<usize>,
+        service: String,
+        workflow_id: String,
+        execution_id: String,
+    },
+    /// The run was cancelled while a request that changes something was in flight; its
+    /// answer is awaited for up to `grace_ms` so its outcome is not lost.
+    AwaitingAnswer {
+        step: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        index: Option<usize>,
+        operation: String,
+        grace_ms: u64,
+    },
+    /// A request that changes something may or may not have taken effect.
+    OutcomeUnknown {
+        #[serde(flatten)]
+        outcome: UnknownOutcome,
+    },
+    /// The `finally` steps begin; `status` is how the run ended.
+    FinallyStarted {
+        status: RunStatus,
+        steps: usize,
     },
     StepFinished {
         step: String,

@@ -24,6 +24,8 @@ pub enum StepError {
 pub enum Scope {
     Step,
     Run,
+    /// The `finally` steps' own deadline (`finally_timeout`).
+    Finally,
 }
 
 impl fmt::Display for StepError {
@@ -38,6 +40,7 @@ impl fmt::Display for StepError {
                 let whose = match scope {
                     Scope::Step => "step",
                     Scope::Run => "run",
+                    Scope::Finally => "`finally`",
                 };
                 write!(
                     f,
@@ -61,9 +64,10 @@ pub struct Failure {
     pub error_code: Option<String>,
     /// The same request might succeed later (429, 5xx, timeouts, connection errors).
     pub retryable: bool,
-    /// The request provably had no effect (429, no connection), so resending cannot apply
-    /// it twice.
-    pub not_applied: bool,
+    /// A request that changes something may have taken effect although it failed (a 5xx, a
+    /// timeout, a lost answer), so resending it could apply it twice. Always false for reads
+    /// and for failures that prove nothing was applied (4xx, 429, no connection).
+    pub may_have_taken_effect: bool,
     /// A result to record even though the step failed (a sync run that ended as `fail`).
     pub result: Option<Value>,
 }
@@ -75,7 +79,7 @@ impl Failure {
             status: None,
             error_code: None,
             retryable: false,
-            not_applied: false,
+            may_have_taken_effect: false,
             result: None,
         }
     }
@@ -85,34 +89,28 @@ impl Failure {
         self
     }
 
-    pub fn from_api(error: &ApiError) -> Self {
-        let status = error.status();
-        let not_applied = status == Some(429)
-            || matches!(
-                error,
-                ApiError::Transport {
-                    kind: TransportErrorKind::Connect,
-                    ..
-                }
-            );
+    /// An API failure; `changes` says whether the request starts or changes something, which
+    /// decides what the message says about its effect and whether a retry is safe.
+    pub fn from_api(error: &ApiError, changes: bool) -> Self {
+        let may_have_taken_effect = changes && error.may_have_taken_effect();
         let mut message = error.to_string();
-        if let Some(hint) = hint(error) {
+        if let Some(hint) = hint(error, changes) {
             message.push_str("; ");
             message.push_str(hint);
         }
         Self {
             message,
-            status,
+            status: error.status(),
             error_code: error.error_code().map(str::to_owned),
             retryable: error.is_retryable(),
-            not_applied,
+            may_have_taken_effect,
             result: None,
         }
     }
 
-    pub fn from_invoke(error: &InvokeError) -> Self {
+    pub fn from_invoke(error: &InvokeError, changes: bool) -> Self {
         match error {
-            InvokeError::Api(api) => Self::from_api(api),
+            InvokeError::Api(api) => Self::from_api(api, changes),
             other => Self::new(other.to_string()),
         }
     }
@@ -124,7 +122,23 @@ impl From<Failure> for StepError {
     }
 }
 
-fn hint(error: &ApiError) -> Option<&'static str> {
+/// What to do next. For a request that changes something, the hint says first whether it may
+/// have taken effect, and suggests `retry:` only where resending cannot apply it twice.
+fn hint(error: &ApiError, changes: bool) -> Option<&'static str> {
+    const MAY_HAVE_TAKEN_EFFECT: &str = "the request may have taken effect: check the workflow's executions before running it again (resending could start or change it twice)";
+    if changes {
+        if let ApiError::Transport { kind, .. } = error {
+            return Some(match kind {
+                TransportErrorKind::Connect => {
+                    "the connection was never made, so the request had no effect; `retry:` is safe"
+                }
+                _ => MAY_HAVE_TAKEN_EFFECT,
+            });
+        }
+        if let ApiError::Decode { .. } = error {
+            return Some(MAY_HAVE_TAKEN_EFFECT);
+        }
+    }
     match error.status()? {
         400 => Some("the service rejected the parameters; check the ids and values the step sends"),
         401 => {
@@ -134,7 +148,11 @@ fn hint(error: &ApiError) -> Option<&'static str> {
             "the credentials may not use this project; check the project id and IAM permissions",
         ),
         404 => Some("check the workflow or execution id, the project id and the region"),
+        429 if changes => Some(
+            "the service is throttling and did not apply the request; `retry:` is safe, or run less at once",
+        ),
         429 => Some("the service is throttling; add `retry:` to the step or run less at once"),
+        500..=599 if changes => Some(MAY_HAVE_TAKEN_EFFECT),
         500..=599 => Some("a service error; add `retry:` to the step if it is transient"),
         _ => None,
     }

@@ -9,13 +9,17 @@
 mod actions;
 pub mod event;
 pub mod failure;
+mod finally;
 pub mod inputs;
 pub mod redact;
+mod request;
 mod runner;
 pub mod state;
 mod wait;
 
 pub use event::{Event, Observer};
 pub use redact::Redactor;
-pub use runner::{rfc3339, RunInput, Runner};
-pub use state::{HandledFailure, RunState, RunStatus, StartedExecution, StepState, StepStatus};
+pub use runner::{rfc3339, RunInput, Runner, DEFAULT_GRACE};
+pub use state::{
+    HandledFailure, RunState, RunStatus, StartedExecution, StepState, StepStatus, UnknownOutcome,
+};

@@ -5,6 +5,7 @@
 //! virtual time makes a 10-minute wait instant and deterministic; deadlines are checked
 //! against that clock rather than by racing a timer.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -18,7 +19,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::event::{Event, Observer};
 use crate::failure::{Failure, Scope, StepError};
-use crate::state::{HandledFailure, RunState, RunStatus, StartedExecution, StepStatus};
+use crate::state::{
+    HandledFailure, RunState, RunStatus, StartedExecution, StepStatus, UnknownOutcome,
+};
+
+/// How long, by default, a request that starts or changes something may still answer after
+/// the run is cancelled or its deadline passes.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs runbooks with one client, one environment (clock, sleep, randomness) and one
 /// observer.
@@ -27,11 +34,16 @@ pub struct Runner {
     environment: Environment,
     observer: Arc<dyn Observer>,
     cancel: CancellationToken,
+    abort: CancellationToken,
+    grace: Duration,
 }
 
 /// What a run is given besides the runbook.
 #[derive(Debug, Clone, Default)]
 pub struct RunInput {
+    /// The run's id, unique across runs (the CLI makes a UUIDv7); when empty, one is drawn
+    /// from the environment's random source, which tests seed.
+    pub run_id: String,
     /// Typed inputs (see [`crate::inputs::resolve`]).
     pub inputs: Map<String, Value>,
     /// The inputs as reports show them (secrets as `***`).
@@ -47,19 +59,39 @@ impl Runner {
             environment,
             observer,
             cancel: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            grace: DEFAULT_GRACE,
         }
     }
 
-    /// Cancelling this token stops the run at its next wait or request.
+    /// How long a request that starts or changes something may still answer after a
+    /// cancellation or its deadline ([`DEFAULT_GRACE`] unless set).
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Cancelling this token stops the run at its next wait or request; a request that
+    /// changes something gets the grace to answer, then the `finally` steps run.
     pub fn cancel_token(&self) -> CancellationToken {
         self.cancel.clone()
+    }
+
+    /// Cancelling this token stops everything at once, `finally` steps and graces included
+    /// (a second signal).
+    pub fn abort_token(&self) -> CancellationToken {
+        self.abort.clone()
     }
 
     /// Runs `runbook` to the end and returns its final state.
     pub async fn run(&self, runbook: &Runbook, input: RunInput) -> RunState {
         let clock = self.environment.clock.clone();
         let random = self.environment.random.clone();
-        let run_id = uuid(&*random);
+        let run_id = if input.run_id.is_empty() {
+            uuid(&*random)
+        } else {
+            input.run_id
+        };
         let engine = Engine::new(Sources {
             now: Arc::new(move || rfc3339(clock.now_utc())),
             uuid: Arc::new(move || uuid(&*random)),
@@ -80,6 +112,7 @@ impl Runner {
             started,
             deadline: runbook.timeout.map(|t| started + t.0),
             state: Mutex::new(state),
+            in_finally: AtomicBool::new(false),
         };
         self.observer.event(&Event::RunStarted {
             run_id,
@@ -87,6 +120,8 @@ impl Runner {
             steps: runbook.steps.len(),
         });
         run.run_steps().await;
+        run.compute_outputs_if_succeeded();
+        run.run_finally().await;
         run.finish();
         run.state
             .into_inner()
@@ -98,9 +133,9 @@ impl Runner {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline {
     pub(crate) at: Option<Duration>,
-    scope: Scope,
+    pub(crate) scope: Scope,
     /// When the deadline's clock started, to say "after 5m".
-    since: Duration,
+    pub(crate) since: Duration,
 }
 
 /// Names in scope for one evaluation besides the run-wide ones.
@@ -115,16 +150,18 @@ pub(crate) struct Run<'a> {
     started: Duration,
     deadline: Option<Duration>,
     state: Mutex<RunState>,
+    /// Set once the `finally` steps begin: from then on only the abort token cancels.
+    pub(crate) in_finally: AtomicBool,
 }
 
 impl Run<'_> {
     /// Reads the state; observers are not told (nothing changed).
-    fn read_state<R>(&self, read: impl FnOnce(&RunState) -> R) -> R {
+    pub(crate) fn read_state<R>(&self, read: impl FnOnce(&RunState) -> R) -> R {
         read(&self.state.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Changes the state and tells the observer: one call per transition.
-    fn with_state<R>(&self, change: impl FnOnce(&mut RunState) -> R) -> R {
+    pub(crate) fn with_state<R>(&self, change: impl FnOnce(&mut RunState) -> R) -> R {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let result = change(&mut state);
         self.runner.observer.state(&state);
@@ -143,7 +180,7 @@ impl Run<'_> {
         self.runner.environment.clock.elapsed()
     }
 
-    fn timestamp(&self) -> String {
+    pub(crate) fn timestamp(&self) -> String {
         rfc3339(self.runner.environment.clock.now_utc())
     }
 
@@ -155,9 +192,36 @@ impl Run<'_> {
         &*self.runner.environment.random
     }
 
+    /// What cancels the run now: the cancel token, or in `finally` only the abort token.
+    pub(crate) fn cancel_token(&self) -> &CancellationToken {
+        if self.in_finally.load(Ordering::SeqCst) {
+            &self.runner.abort
+        } else {
+            &self.runner.cancel
+        }
+    }
+
+    pub(crate) fn abort_token(&self) -> &CancellationToken {
+        &self.runner.abort
+    }
+
+    pub(crate) fn grace(&self) -> Duration {
+        self.runner.grace
+    }
+
     /// The template context: run-wide names plus `locals`.
     pub(crate) fn context(&self, locals: &Locals) -> JinjaValue {
+        let in_finally = self.in_finally.load(Ordering::SeqCst);
         let (steps, vars, run) = self.read_state(|state| {
+            let handled = state.handled_failure.as_ref();
+            // In `finally`, the failure that ended the run comes before one that was handled.
+            let (failed_step, error) = match (&state.error, in_finally) {
+                (Some(error), true) => (state.current_step.clone(), Some(error.clone())),
+                _ => (
+                    handled.map(|f| f.step.clone()),
+                    handled.map(|f| f.error.clone()),
+                ),
+            };
             (
                 state.step_results(),
                 state.vars.clone(),
@@ -165,8 +229,9 @@ impl Run<'_> {
                     "id": state.run_id,
                     "name": state.runbook,
                     "started_at": state.started_at,
-                    "failed_step": state.handled_failure.as_ref().map(|f| f.step.clone()),
-                    "error": state.handled_failure.as_ref().map(|f| f.error.clone()),
+                    "status": state.status.name(),
+                    "failed_step": failed_step,
+                    "error": error,
                 }),
             )
         });
@@ -234,7 +299,7 @@ impl Run<'_> {
 
     /// Fails when cancelled or past the deadline.
     pub(crate) fn check(&self, deadline: Deadline) -> Result<(), StepError> {
-        if self.runner.cancel.is_cancelled() {
+        if self.cancel_token().is_cancelled() {
             return Err(StepError::Cancelled);
         }
         if let Some(at) = deadline.at {
@@ -250,51 +315,38 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Sends one request unless past the deadline or cancelled.
-    pub(crate) async fn api<T>(
-        &self,
-        deadline: Deadline,
-        request: impl std::future::Future<
-            Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>,
-        >,
-    ) -> Result<T, StepError> {
-        self.check(deadline)?;
-        self.request(request).await
-    }
-
-    /// Sends one request unless cancelled; polls use this to make a last poll at the
-    /// deadline.
-    pub(crate) async fn request<T>(
-        &self,
-        request: impl std::future::Future<
-            Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>,
-        >,
-    ) -> Result<T, StepError> {
-        self.unless_cancelled(async {
-            request
-                .await
-                .map(|r| r.body)
-                .map_err(|e| Failure::from_api(&e).into())
-        })
-        .await
-    }
-
     /// Runs `work` unless the run is cancelled first or meanwhile.
     pub(crate) async fn unless_cancelled<T>(
         &self,
         work: impl std::future::Future<Output = Result<T, StepError>>,
     ) -> Result<T, StepError> {
-        if self.runner.cancel.is_cancelled() {
+        let cancel = self.cancel_token();
+        if cancel.is_cancelled() {
             return Err(StepError::Cancelled);
         }
         tokio::select! {
             result = work => result,
-            _ = self.runner.cancel.cancelled() => Err(StepError::Cancelled),
+            _ = cancel.cancelled() => Err(StepError::Cancelled),
         }
     }
 
+    /// Records a started execution and logs it the moment its id arrives.
     pub(crate) fn record_execution(&self, execution: StartedExecution) {
+        self.emit(Event::ExecutionStarted {
+            step: execution.step.clone(),
+            index: execution.index,
+            service: execution.service.clone(),
+            workflow_id: execution.workflow_id.clone(),
+            execution_id: execution.execution_id.clone(),
+        });
         self.with_state(|state| state.executions.push(execution));
+    }
+
+    pub(crate) fn record_unknown(&self, outcome: UnknownOutcome) {
+        self.emit(Event::OutcomeUnknown {
+            outcome: outcome.clone(),
+        });
+        self.with_state(|state| state.unknown_outcomes.push(outcome));
     }
 
     pub(crate) fn count_poll(&self, step: &str) -> u32 {
@@ -328,14 +380,7 @@ impl Run<'_> {
             match self.should_run(step) {
                 Ok(true) => {}
                 Ok(false) => {
-                    self.mark(&step.id, StepStatus::Skipped, None, None);
-                    self.emit(Event::StepSkipped {
-                        step: step.id.clone(),
-                        reason: format!(
-                            "`when: {}` is false",
-                            step.when.as_ref().map_or("", |w| &w.0)
-                        ),
-                    });
+                    self.skip(step);
                     index += 1;
                     continue;
                 }
@@ -364,7 +409,23 @@ impl Run<'_> {
         });
     }
 
-    fn should_run(&self, step: &Step) -> Result<bool, StepError> {
+    pub(crate) fn runbook(&self) -> &Runbook {
+        self.runbook
+    }
+
+    /// Marks a step whose `when` is false.
+    pub(crate) fn skip(&self, step: &Step) {
+        self.mark(&step.id, StepStatus::Skipped, None, None);
+        self.emit(Event::StepSkipped {
+            step: step.id.clone(),
+            reason: format!(
+                "`when: {}` is false",
+                step.when.as_ref().map_or("", |w| &w.0)
+            ),
+        });
+    }
+
+    pub(crate) fn should_run(&self, step: &Step) -> Result<bool, StepError> {
         match &step.when {
             Some(condition) => self.condition(&condition.0, &Vec::new(), "when"),
             None => Ok(true),
@@ -433,7 +494,13 @@ impl Run<'_> {
         });
     }
 
-    fn mark(&self, id: &str, status: StepStatus, result: Option<Value>, error: Option<String>) {
+    pub(crate) fn mark(
+        &self,
+        id: &str,
+        status: StepStatus,
+        result: Option<Value>,
+        error: Option<String>,
+    ) {
         let now = self.timestamp();
         self.with_state(|state| {
             if let Some(step) = state.steps.get_mut(id) {
@@ -456,7 +523,11 @@ impl Run<'_> {
     }
 
     /// Runs one step (all its `for_each` elements, with retries) and records the outcome.
-    async fn run_step(&self, step: &Step, run_deadline: Deadline) -> Result<(), StepError> {
+    pub(crate) async fn run_step(
+        &self,
+        step: &Step,
+        run_deadline: Deadline,
+    ) -> Result<(), StepError> {
         let began = self.now();
         let deadline = match step.timeout {
             Some(timeout) if run_deadline.at.is_none_or(|at| began + timeout.0 < at) => Deadline {
@@ -659,7 +730,8 @@ impl Run<'_> {
         outcome
     }
 
-    fn finish(&self) {
+    /// Outputs come before `finally`, so `finally` sees whether computing them failed.
+    fn compute_outputs_if_succeeded(&self) {
         let succeeded = self.read_state(|state| state.status == RunStatus::Succeeded);
         if succeeded {
             if let Err(error) = self.compute_outputs() {
@@ -669,6 +741,9 @@ impl Run<'_> {
                 });
             }
         }
+    }
+
+    fn finish(&self) {
         let now = self.timestamp();
         let (status, step, error) = self.with_state(|state| {
             state.finished_at = Some(now);
@@ -704,7 +779,7 @@ fn retries_on(retry: &runbook_lang::Retry, failure: &Failure, mutating: bool) ->
         runbook_lang::RetryOn::Status(status) => failure.status == Some(*status),
         runbook_lang::RetryOn::Name(name) => match name.as_str() {
             "any" => true,
-            "retryable" if mutating => failure.retryable && failure.not_applied,
+            "retryable" if mutating => failure.retryable && !failure.may_have_taken_effect,
             "retryable" => failure.retryable,
             code => failure.error_code.as_deref() == Some(code),
         },

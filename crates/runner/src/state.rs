@@ -27,6 +27,18 @@ pub enum StepStatus {
     Cancelled,
 }
 
+impl RunStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
 impl StepStatus {
     pub fn name(self) -> &'static str {
         match self {
@@ -94,6 +106,53 @@ pub struct StartedExecution {
     pub execution_id: String,
 }
 
+/// A request that starts or changes something, sent but with no answer that says whether it
+/// took effect (a lost answer, a timeout, a 5xx, or a cancellation that outlasted the grace).
+/// Someone must look before the run is repeated: resending could apply it twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownOutcome {
+    pub step: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// `aom` or `functiongraph`.
+    pub service: String,
+    /// The operation sent, e.g. `ExecuteWorkflow`.
+    pub operation: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+    /// When the request was sent (the run's clock).
+    pub sent_at: String,
+    /// From the answer's headers, when they arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    pub reason: String,
+}
+
+impl UnknownOutcome {
+    /// One line for people: what was sent, when, and what to check.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{} {}", self.service, self.operation);
+        if let Some(workflow_id) = &self.workflow_id {
+            text.push_str(&format!(" of workflow {workflow_id}"));
+        }
+        if let Some(execution_id) = &self.execution_id {
+            text.push_str(&format!(", execution {execution_id}"));
+        }
+        text.push_str(&format!(" (step {}", self.step));
+        if let Some(index) = self.index {
+            text.push_str(&format!("[{index}]"));
+        }
+        text.push_str(&format!("), sent at {}", self.sent_at));
+        if let Some(request_id) = &self.request_id {
+            text.push_str(&format!(", request id {request_id}"));
+        }
+        text.push_str(&format!(": {}", self.reason));
+        text
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandledFailure {
     pub step: String,
@@ -117,6 +176,9 @@ pub struct RunState {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_step: Option<String>,
     pub executions: Vec<StartedExecution>,
+    /// Requests that may or may not have taken effect: check these before running again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_outcomes: Vec<UnknownOutcome>,
     /// The last failure `on_failure` routed (`continue` or `goto`); templates read it as
     /// `run.failed_step` and `run.error`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,6 +187,10 @@ pub struct RunState {
     pub outputs: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The failure of a `finally` step that `on_failure` did not handle. It turns a
+    /// succeeded run into a failed one and leaves any other status as it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finally_error: Option<String>,
 }
 
 impl RunState {
@@ -143,23 +209,34 @@ impl RunState {
             inputs: shown_inputs,
             vars: Map::new(),
             steps: runbook
-                .steps
-                .iter()
+                .all_steps()
                 .map(|step| (step.id.clone(), StepState::pending()))
                 .collect(),
             current_step: None,
             executions: Vec::new(),
+            unknown_outcomes: Vec::new(),
             handled_failure: None,
             outputs: Map::new(),
             error: None,
+            finally_error: None,
         }
     }
 
-    /// `steps.<id>` for templates: the result of every step that has one.
+    /// `steps.<id>` for templates: a step's result; a step with none reads as
+    /// `{"status": …}`, where a step that never ran is `not_run`.
     pub fn step_results(&self) -> Map<String, Value> {
         self.steps
             .iter()
-            .filter_map(|(id, step)| step.result.clone().map(|r| (id.clone(), r)))
+            .map(|(id, step)| {
+                let value = step.result.clone().unwrap_or_else(|| {
+                    let status = match step.status {
+                        StepStatus::Pending => "not_run",
+                        other => other.name(),
+                    };
+                    serde_json::json!({ "status": status })
+                });
+                (id.clone(), value)
+            })
             .collect()
     }
 }

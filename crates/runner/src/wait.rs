@@ -13,9 +13,12 @@ use hwc_client::runtime::waiter_delay;
 use runbook_lang::{AomWait, FunctionGraphWait, NodeAction, NodeRule, Poll, Step};
 use serde_json::{json, Value};
 
+use hwc_client::catalogue;
+
 use crate::actions::to_json;
 use crate::event::Event;
 use crate::failure::{Failure, StepError};
+use crate::request::Change;
 use crate::runner::{Deadline, Locals, Run};
 
 /// AOM statuses after which nothing more happens without us.
@@ -39,8 +42,9 @@ pub(crate) async fn aom(
     let mut restarts: HashMap<String, u32> = HashMap::new();
     let mut node_actions: Vec<Value> = Vec::new();
     loop {
+        let call = run.read(deadline);
         let Some(detail) = poller
-            .poll(run.client().search_workflow_execution_detail(&params))
+            .poll(call.send(call.client().search_workflow_execution_detail(&params)))
             .await?
         else {
             poller.sleep("unknown (the last poll failed)").await?;
@@ -184,8 +188,9 @@ pub(crate) async fn functiongraph(
     };
     let mut poller = Poller::new(run, step, index, deadline, &wait.poll);
     loop {
+        let call = run.read(deadline);
         let Some(body) = poller
-            .poll(run.client().show_workflow_execution(&params))
+            .poll(call.send(call.client().show_workflow_execution(&params)))
             .await?
         else {
             poller.sleep("unknown (the last poll failed)").await?;
@@ -278,11 +283,16 @@ async fn operate(
         action: PausingAction::from(action.name()),
         node_id: node_id.to_owned(),
     };
-    run.api(
-        deadline,
-        run.client().start_pausing_workflow_executions(&params),
+    let change = Change::new(
+        &step.id,
+        index,
+        &catalogue::START_PAUSING_WORKFLOW_EXECUTIONS,
     )
-    .await?;
+    .workflow(&params.workflow_id)
+    .execution(&params.execution_id);
+    let call = run.change(deadline, change);
+    call.send(call.client().start_pausing_workflow_executions(&params))
+        .await?;
     run.emit(Event::NodeAction {
         step: step.id.clone(),
         index,
@@ -328,13 +338,11 @@ impl<'r, 'a> Poller<'r, 'a> {
     /// (429, 5xx, a timeout) after the client's own retries gives `None`: the wait goes on.
     async fn poll<T>(
         &mut self,
-        request: impl std::future::Future<
-            Output = Result<hwc_client::ApiResponse<T>, hwc_client::ApiError>,
-        >,
+        request: impl std::future::Future<Output = Result<T, StepError>>,
     ) -> Result<Option<T>, StepError> {
         self.count += 1;
         self.run.count_poll(&self.step.id);
-        match self.run.request(request).await {
+        match request.await {
             Ok(body) => Ok(Some(body)),
             Err(StepError::Failed(failure)) if failure.retryable => {
                 self.run.emit(Event::Retry {

@@ -1,0 +1,229 @@
+//! Sending one request on a run's behalf.
+//!
+//! - The deadline bounds everything under it: the client's retries and backoff stop at the
+//!   deadline, and an attempt still waiting for its answer is cut (a read shortly after the
+//!   deadline, so the last poll made at the deadline can come back; a change after the same
+//!   grace it would get under cancellation).
+//! - Cancellation drops a read at once. A request that starts or changes something may
+//!   already have done so, so it gets a bounded grace to answer and its execution id is
+//!   recorded; a second signal (the abort token) stops at once.
+//! - A change whose outcome stays unknown — a lost answer, a timeout, a 5xx, a grace that ran
+//!   out — is recorded in the state and reported, never dropped.
+//!
+//! Waiting on the network takes real time even under virtual time, so the grace is a real
+//! timer; everything else goes through the run's `Environment`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use hwc_client::runtime::{ApiError, CallLimits, InvokeError, OperationMeta};
+use hwc_client::{ApiResponse, Client};
+
+use crate::event::Event;
+use crate::failure::{Failure, StepError};
+use crate::runner::{Deadline, Run};
+use crate::state::UnknownOutcome;
+
+/// How long a read may wait for its answer past the deadline: the last look at an execution
+/// is made at the deadline and needs a moment to come back.
+const READ_GRACE: Duration = Duration::from_millis(500);
+
+/// A request that starts or changes something, described for the record.
+pub(crate) struct Change {
+    step: String,
+    index: Option<usize>,
+    operation: &'static OperationMeta,
+    workflow_id: Option<String>,
+    execution_id: Option<String>,
+}
+
+impl Change {
+    pub(crate) fn new(step: &str, index: Option<usize>, operation: &'static OperationMeta) -> Self {
+        Self {
+            step: step.to_owned(),
+            index,
+            operation,
+            workflow_id: None,
+            execution_id: None,
+        }
+    }
+
+    pub(crate) fn workflow(mut self, workflow_id: &str) -> Self {
+        self.workflow_id = Some(workflow_id.to_owned());
+        self
+    }
+
+    pub(crate) fn execution(mut self, execution_id: &str) -> Self {
+        self.execution_id = Some(execution_id.to_owned());
+        self
+    }
+}
+
+/// One request's limits and bookkeeping: get the client from [`Call::client`], send with
+/// [`Call::send`].
+pub(crate) struct Call<'r, 'a> {
+    run: &'r Run<'a>,
+    client: Client,
+    deadline: Deadline,
+    change: Option<Change>,
+}
+
+/// What the runner needs from an error of the client or of the catalogue.
+pub(crate) trait RequestError {
+    fn failure(&self, changes: bool) -> Failure;
+    fn request_id(&self) -> Option<String>;
+}
+
+impl RequestError for ApiError {
+    fn failure(&self, changes: bool) -> Failure {
+        Failure::from_api(self, changes)
+    }
+
+    fn request_id(&self) -> Option<String> {
+        ApiError::request_id(self).map(str::to_owned)
+    }
+}
+
+impl RequestError for InvokeError {
+    fn failure(&self, changes: bool) -> Failure {
+        Failure::from_invoke(self, changes)
+    }
+
+    fn request_id(&self) -> Option<String> {
+        match self {
+            InvokeError::Api(api) => RequestError::request_id(api),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Run<'a> {
+    /// A request that only reads.
+    pub(crate) fn read(&self, deadline: Deadline) -> Call<'_, 'a> {
+        self.call(deadline, None)
+    }
+
+    /// A request that starts or changes something.
+    pub(crate) fn change(&self, deadline: Deadline, change: Change) -> Call<'_, 'a> {
+        self.call(deadline, Some(change))
+    }
+
+    fn call(&self, deadline: Deadline, change: Option<Change>) -> Call<'_, 'a> {
+        let client = match deadline.at {
+            None => self.client().clone(),
+            Some(at) => {
+                let answer_by = if change.is_some() {
+                    at.saturating_add(self.grace())
+                } else {
+                    at.max(self.now()).saturating_add(READ_GRACE)
+                };
+                let limits = CallLimits {
+                    retries_until: at,
+                    answer_by,
+                };
+                Client::new(self.client().transport().limited(limits))
+            }
+        };
+        Call {
+            run: self,
+            client,
+            deadline,
+            change,
+        }
+    }
+}
+
+impl Call<'_, '_> {
+    /// The client to build the request with; it carries the deadline's limits.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Sends `request`. A change is not sent past the deadline; a read is (the last look).
+    pub(crate) async fn send<T, E: RequestError>(
+        &self,
+        request: impl Future<Output = Result<ApiResponse<T>, E>>,
+    ) -> Result<T, StepError> {
+        let run = self.run;
+        let cancel = run.cancel_token();
+        if cancel.is_cancelled() {
+            return Err(StepError::Cancelled);
+        }
+        if self.change.is_some() {
+            run.check(self.deadline)?;
+        }
+        let sent_at = run.timestamp();
+        tokio::pin!(request);
+        let answer = tokio::select! {
+            answer = &mut request => answer,
+            () = cancel.cancelled() => {
+                let Some(change) = &self.change else {
+                    return Err(StepError::Cancelled);
+                };
+                let grace = run.grace();
+                run.emit(Event::AwaitingAnswer {
+                    step: change.step.clone(),
+                    index: change.index,
+                    operation: change.operation.id.to_owned(),
+                    grace_ms: u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+                });
+                tokio::select! {
+                    answer = &mut request => answer,
+                    () = tokio::time::sleep(grace) => {
+                        let reason = format!(
+                            "the run was cancelled and no answer came within the {} grace",
+                            humantime::format_duration(grace)
+                        );
+                        self.unknown(change, sent_at, None, reason);
+                        return Err(StepError::Cancelled);
+                    }
+                    () = run.abort_token().cancelled() => {
+                        let reason = "the run was stopped at once (a second signal) before the answer came".to_owned();
+                        self.unknown(change, sent_at, None, reason);
+                        return Err(StepError::Cancelled);
+                    }
+                }
+            }
+        };
+        let error = match answer {
+            Ok(response) => return Ok(response.body),
+            Err(error) => error,
+        };
+        let failure = error.failure(self.change.is_some());
+        let Some(change) = &self.change else {
+            return Err(failure.into());
+        };
+        if failure.may_have_taken_effect {
+            self.unknown(change, sent_at, error.request_id(), failure.message.clone());
+        }
+        match run.check(self.deadline) {
+            Err(StepError::TimedOut { scope, after, .. }) => Err(StepError::TimedOut {
+                scope,
+                after,
+                detail: Some(failure.message),
+            }),
+            _ => Err(failure.into()),
+        }
+    }
+
+    fn unknown(
+        &self,
+        change: &Change,
+        sent_at: String,
+        request_id: Option<String>,
+        reason: String,
+    ) {
+        let outcome = UnknownOutcome {
+            step: change.step.clone(),
+            index: change.index,
+            service: change.operation.service.name.to_owned(),
+            operation: change.operation.id.to_owned(),
+            workflow_id: change.workflow_id.clone(),
+            execution_id: change.execution_id.clone(),
+            sent_at,
+            request_id,
+            reason,
+        };
+        self.run.record_unknown(outcome);
+    }
+}
