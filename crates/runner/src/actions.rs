@@ -212,6 +212,8 @@ pub(crate) async fn execute(
         Action::Fail(message) => Err(Failure::new(run.text(message, locals, "fail")?).into()),
         Action::Sleep(duration) => {
             run.pause(duration, deadline).await?;
+            // A sleep the deadline cut short is a timeout, not a sleep that ended.
+            run.check(deadline)?;
             Ok(json!({"slept_ms": u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)}))
         }
         Action::Log(message) => {

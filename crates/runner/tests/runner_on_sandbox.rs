@@ -2,99 +2,13 @@
 //! The runner against the in-process sandbox, sharing one virtual clock: deadlines, retry
 //! safety for steps that start things, bounded `on_failure` loops, and the run state.
 
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::Duration;
 
-use hwc_client::runtime::{Credentials, Secret, VirtualTime};
-use hwc_client::{Client, Environment, Transport};
-use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
-use runbook_runner::{inputs, Event, Observer, RunInput, RunState, RunStatus, Runner, StepStatus};
-
-const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
-
-#[derive(Default)]
-struct Recorder {
-    events: Mutex<Vec<Event>>,
-    transitions: Mutex<usize>,
-}
-
-impl Observer for Recorder {
-    fn event(&self, event: &Event) {
-        self.events.lock().unwrap().push(event.clone());
-    }
-
-    fn state(&self, _state: &RunState) {
-        *self.transitions.lock().unwrap() += 1;
-    }
-}
-
-struct Harness {
-    sandbox: RunningSandbox,
-    runner: Runner,
-    time: VirtualTime,
-    recorder: Arc<Recorder>,
-}
-
-async fn harness(scenario: Scenario) -> Harness {
-    let start = time::OffsetDateTime::now_utc();
-    let (environment, time) = Environment::virtual_time(start, 3);
-    let sandbox = RunningSandbox::start(
-        SandboxConfig {
-            scenario,
-            clock: environment.clock.clone(),
-            seed: 3,
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let credentials = Credentials::AkSk {
-        ak: "SANDBOXAKEXAMPLE0001".into(),
-        sk: Secret::new("sandbox-secret-key-0001"),
-        security_token: None,
-    };
-    let transport = Transport::builder(sandbox.transport_config(credentials, PROJECT))
-        .environment(environment.clone())
-        .build()
-        .unwrap();
-    let recorder = Arc::new(Recorder::default());
-    let runner = Runner::new(Client::new(transport), environment, recorder.clone());
-    Harness {
-        sandbox,
-        runner,
-        time,
-        recorder,
-    }
-}
-
-fn runbook(text: &str) -> runbook_lang::Runbook {
-    runbook_lang::parse(&runbook_lang::Source::new("test.yaml", text))
-        .unwrap_or_else(|d| panic!("{d:#?}"))
-}
-
-async fn run(harness: &Harness, runbook: &runbook_lang::Runbook) -> RunState {
-    let inputs = inputs::resolve(runbook, Vec::new()).unwrap();
-    let shown_inputs = inputs::shown(runbook, &inputs);
-    harness
-        .runner
-        .run(
-            runbook,
-            RunInput {
-                inputs,
-                shown_inputs,
-                env: Default::default(),
-            },
-        )
-        .await
-}
-
-fn scenario_with_fault(operation: &str, fault: &str) -> Scenario {
-    let text = format!(
-        "{}\nfaults:\n  {operation}: {fault}\n",
-        hwc_sandbox::DEFAULT_SCENARIO
-    );
-    Scenario::parse("faults.yaml", &text).unwrap()
-}
+use hwc_sandbox::Scenario;
+use runbook_runner::{Event, RunState, RunStatus, StepStatus};
+use support::{harness, run, runbook, scenario_with_fault};
 
 #[tokio::test]
 async fn a_start_is_not_resent_after_a_500_unless_the_runbook_says_so() {
