@@ -38,8 +38,8 @@ fn a_failed_node_is_restarted_and_the_run_succeeds() {
         run.run()["outputs"]["node_actions"],
         json!([{"node": "migrate", "action": "restart"}])
     );
-    assert_eq!(run.step_status("report_success"), "succeeded");
-    assert_eq!(run.step_status("report_failure"), "skipped");
+    assert_eq!(run.step_status("report"), "succeeded");
+    assert_eq!(run.step_status("give_up"), "skipped");
     // One poll event per poll, each with a status and the elapsed time.
     let polls = run.events_of("poll");
     assert!(polls.iter().any(|p| p["status"] == "fail"), "{polls:?}");
@@ -58,9 +58,9 @@ fn exhausted_restarts_are_routed_by_on_failure() {
         vec!["optional-cleanup", "optional-cleanup"]
     );
     assert_eq!(run.step_status("watch"), "failed");
-    assert_eq!(run.step_status("report_success"), "pending");
-    assert_eq!(run.step_status("report_failure"), "succeeded");
+    assert_eq!(run.step_status("smoke"), "pending");
     assert_eq!(run.step_status("give_up"), "failed");
+    assert_eq!(run.step_status("report"), "succeeded");
     let error = run.run()["error"].as_str().unwrap();
     assert!(error.contains("after 2 restart(s)"), "{error}");
     // The started executions are in the state, for a resumed run to re-attach to.
@@ -94,7 +94,8 @@ fn a_pause_is_continued_only_when_its_condition_holds() {
     assert_eq!(refused.step_status("watch"), "timed_out");
     let watch_error = refused.run()["steps"]["watch"]["error"].as_str().unwrap();
     assert!(watch_error.contains("`pausing`"), "{watch_error}");
-    assert_eq!(refused.step_status("report_failure"), "succeeded");
+    assert_eq!(refused.step_status("give_up"), "failed");
+    assert_eq!(refused.step_status("report"), "succeeded");
 }
 
 #[test]

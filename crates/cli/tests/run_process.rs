@@ -6,10 +6,10 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use support::{parse, run_in_sandbox, runbook, workspace};
+use support::{parse, run_in_sandbox, runbook, workspace, Served};
 
 const SANDBOX_SK: &str = "sandbox-secret-key-0001";
 const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
@@ -122,53 +122,6 @@ fn sigint_stops_polling_and_reports_where_the_run_stood() {
         assert_eq!(summary["run"]["current_step"], "wait");
         assert_eq!(summary["run"]["steps"]["wait"]["status"], "cancelled");
         assert_eq!(summary["run"]["executions"][0]["workflow_id"], "wf-long");
-    }
-}
-
-/// `runbook sandbox serve` as a separate process, so the test can inspect it.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Served {
-    fn start(scenario: &str) -> Self {
-        let mut child = runbook()
-            .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--seed", "7"])
-            .args(["--scenario", scenario])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let url = first
-            .strip_prefix("sandbox listening on ")
-            .expect(&first)
-            .to_owned();
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, url }
-    }
-
-    fn inspect(&self, what: &str) -> Value {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            reqwest::get(format!("{}/__sandbox/{what}", self.url))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        })
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,8 +1,9 @@
 //! Running the `runbook` binary as a process and reading what it says.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -103,4 +104,51 @@ pub fn run_in_sandbox(file: &str, args: &[&str]) -> Run {
         .output()
         .unwrap();
     parse(output)
+}
+
+/// `runbook sandbox serve` as a separate process, so the test can inspect it.
+pub struct Served {
+    child: Child,
+    pub url: String,
+}
+
+impl Served {
+    pub fn start(scenario: &str) -> Self {
+        let mut child = runbook()
+            .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--seed", "7"])
+            .args(["--scenario", scenario])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let url = first
+            .strip_prefix("sandbox listening on ")
+            .expect(&first)
+            .to_owned();
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, url }
+    }
+
+    pub fn inspect(&self, what: &str) -> Value {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            reqwest::get(format!("{}/__sandbox/{what}", self.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        })
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,244 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Runs nobody watches, with the `runbook` binary as a process: a signal mid-wait still runs
+//! `finally` (the callback is answered), a signal during a start keeps its execution id, a
+//! lost answer is reported as an unknown outcome, and every run is traceable by its id.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+use support::{parse, run_in_sandbox, runbook, Served};
+
+const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+fn write_temp(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// `runbook run FILE` against a served sandbox, JSON logs and summary.
+fn run_against(served: &Served, file: &str, args: &[&str]) -> Child {
+    runbook()
+        .args([
+            "run",
+            file,
+            "--endpoint",
+            &served.url,
+            "--region",
+            "cn-north-4",
+        ])
+        .args(["--log-format", "json", "--output", "json"])
+        .args(args)
+        .env("HUAWEICLOUD_SDK_AK", "SANDBOXAKEXAMPLE0001")
+        .env("HUAWEICLOUD_SDK_SK", "sandbox-secret-key-0001")
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Reads JSON log lines until one satisfies `seen`, then sends SIGINT; returns the exit
+/// code, the summary and every log line.
+fn interrupt_when(
+    mut child: Child,
+    seen: impl Fn(&Value) -> bool,
+    before_signal: impl Fn(),
+) -> (i32, Value, Vec<Value>) {
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "ended early: {lines:?}"
+        );
+        let event: Value = serde_json::from_str(&line).unwrap();
+        let hit = seen(&event);
+        lines.push(event);
+        if hit {
+            break;
+        }
+    }
+    before_signal();
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    lines.extend(
+        rest.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+    );
+    let output = child.wait_with_output().unwrap();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    (output.status.code().unwrap_or(-1), summary, lines)
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_mid_wait_still_answers_the_callback_from_finally() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_temp(&dir, "default.yaml", hwc_sandbox::DEFAULT_SCENARIO);
+    let served = Served::start(&scenario);
+    let child = run_against(
+        &served,
+        "runbooks/canonical.yaml",
+        &["-i", "workflow=wf-long"],
+    );
+    // The second poll comes 2 s in, when the callback flow already waits at its state.
+    let (code, summary, lines) = interrupt_when(
+        child,
+        |e| e["event"] == "poll" && e["step"] == "watch" && e["poll"] == 2,
+        || {},
+    );
+    assert_eq!(code, 130, "{lines:#?}");
+    let run = &summary["run"];
+    assert_eq!(run["status"], "cancelled");
+    assert_eq!(run["steps"]["watch"]["status"], "cancelled");
+    assert_eq!(run["steps"]["report"]["status"], "succeeded", "{run:#}");
+    assert!(lines.iter().any(|e| e["event"] == "finally_started"));
+    // The flow that waited at its callback state heard the verdict: it failed, as told.
+    let callback_flow = run["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["workflow_id"] == "fg-callback")
+        .unwrap()["execution_id"]
+        .clone();
+    let executions = served.inspect("executions");
+    let flow = executions["functiongraph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["execution_id"] == callback_flow)
+        .unwrap();
+    assert_eq!(flow["status"], "fail", "{flow:#}");
+    assert_eq!(served.inspect("requests")["CreateCallbackWorkflow"], 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_during_a_start_keeps_its_execution_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_temp(
+        &dir,
+        "slow-start.yaml",
+        &format!(
+            "{}\nfaults:\n  ExecuteWorkflow: {{latency: 1500ms}}\n",
+            hwc_sandbox::DEFAULT_SCENARIO
+        ),
+    );
+    let served = Served::start(&scenario);
+    let child = run_against(
+        &served,
+        "runbooks/aom-execute.yaml",
+        &["-i", "workflow=wf-long"],
+    );
+    let start_received = || {
+        for _ in 0..300 {
+            if served.inspect("requests")["ExecuteWorkflow"].as_u64() == Some(1) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the start never reached the sandbox");
+    };
+    let (code, summary, lines) =
+        interrupt_when(child, |e| e["event"] == "step_started", start_received);
+    assert_eq!(code, 130, "{lines:#?}");
+    let executions = summary["run"]["executions"].as_array().unwrap();
+    assert_eq!(executions.len(), 1, "{summary:#}");
+    let id = &executions[0]["execution_id"];
+    assert!(lines
+        .iter()
+        .any(|e| e["event"] == "awaiting_answer" && e["operation"] == "ExecuteWorkflow"));
+    assert!(lines
+        .iter()
+        .any(|e| e["event"] == "execution_started" && &e["execution_id"] == id));
+    assert!(summary["run"]["unknown_outcomes"].is_null());
+}
+
+#[test]
+fn a_lost_answer_to_a_start_is_reported_as_an_unknown_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_temp(
+        &dir,
+        "lost.yaml",
+        &format!(
+            "{}\nfaults:\n  ExecuteWorkflow: {{apply_then_drop: 1.0}}\n",
+            hwc_sandbox::DEFAULT_SCENARIO
+        ),
+    );
+    let run = run_in_sandbox(
+        "runbooks/aom-execute.yaml",
+        &["--scenario", &scenario, "-i", "workflow=wf-success"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let unknown = &run.run()["unknown_outcomes"][0];
+    assert_eq!(unknown["operation"], "ExecuteWorkflow");
+    assert_eq!(unknown["workflow_id"], "wf-success");
+    assert!(unknown["request_id"].is_string(), "{unknown}");
+    assert!(!run.events_of("outcome_unknown").is_empty());
+    let error = run.run()["error"].as_str().unwrap();
+    assert!(error.contains("may have taken effect"), "{error}");
+
+    let text = runbook()
+        .args(["run", "runbooks/aom-execute.yaml", "--sandbox"])
+        .args(["--scenario", &scenario, "-i", "workflow=wf-success"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(text.stdout).unwrap();
+    assert!(stdout.contains("OUTCOME UNKNOWN"), "{stdout}");
+    assert!(stdout.contains("wf-success"), "{stdout}");
+}
+
+#[test]
+fn every_run_has_its_own_id_on_every_json_line() {
+    let first = run_in_sandbox("runbooks/aom-execute.yaml", &[]);
+    let second = run_in_sandbox("runbooks/aom-execute.yaml", &[]);
+    assert_eq!((first.code, second.code), (0, 0), "{}", first.stderr);
+    let ids = [&first, &second].map(|run| run.run()["run_id"].as_str().unwrap().to_owned());
+    assert_ne!(
+        ids[0], ids[1],
+        "the same seed must not give the same run id"
+    );
+    for (run, id) in [&first, &second].iter().zip(&ids) {
+        assert!(run.events.len() > 3);
+        for event in &run.events {
+            assert_eq!(event["run_id"], id.as_str(), "{event}");
+        }
+    }
+}
+
+#[test]
+fn plain_log_lines_carry_timestamps() {
+    let output = runbook()
+        .args([
+            "run",
+            "runbooks/aom-execute.yaml",
+            "--sandbox",
+            "--log-format",
+            "plain",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!stderr.is_empty());
+    for line in stderr.lines() {
+        let stamp = line.split_whitespace().next().unwrap_or_default();
+        assert!(
+            time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339)
+                .is_ok(),
+            "{line}"
+        );
+    }
+}
