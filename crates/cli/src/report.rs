@@ -1,5 +1,6 @@
 //! How a run looks: a live line on a terminal, plain lines in a log, JSON lines for machines,
-//! and the final summary. Everything printed passes through the run's [`Redactor`].
+//! and the final summary. The runner hands over events and state with secrets already
+//! replaced, so nothing here rewrites text.
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,7 +10,7 @@ use clap::ValueEnum;
 use hwc_client::runtime::Clock;
 use indicatif::{ProgressBar, ProgressStyle};
 use runbook_lang::Runbook;
-use runbook_runner::{Event, Observer, Redactor, RunState, RunStatus, StepStatus};
+use runbook_runner::{Event, Observer, RunState, RunStatus, StepStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -30,19 +31,10 @@ pub trait Reporter: Observer {
     fn finish(&self);
 }
 
-pub fn observer(
-    format: LogFormat,
-    redactor: Redactor,
-    clock: Arc<dyn Clock>,
-    run_id: String,
-) -> Arc<dyn Reporter> {
+pub fn observer(format: LogFormat, clock: Arc<dyn Clock>, run_id: String) -> Arc<dyn Reporter> {
     match format {
-        LogFormat::Json => Arc::new(JsonLines {
-            redactor,
-            clock,
-            run_id,
-        }),
-        LogFormat::Plain => Arc::new(Plain::new(redactor, clock, None)),
+        LogFormat::Json => Arc::new(JsonLines { clock, run_id }),
+        LogFormat::Plain => Arc::new(Plain::new(clock, None)),
         LogFormat::Auto if std::io::stderr().is_terminal() => {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
@@ -50,16 +42,15 @@ pub fn observer(
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar.enable_steady_tick(Duration::from_millis(120));
-            Arc::new(Plain::new(redactor, clock, Some(bar)))
+            Arc::new(Plain::new(clock, Some(bar)))
         }
-        LogFormat::Auto => Arc::new(Plain::new(redactor, clock, None)),
+        LogFormat::Auto => Arc::new(Plain::new(clock, None)),
     }
 }
 
 /// One JSON object per event on stderr, with the run id and a timestamp from the run's
 /// clock on every line, so lines from overlapping runs can be told apart.
 struct JsonLines {
-    redactor: Redactor,
     clock: Arc<dyn Clock>,
     run_id: String,
 }
@@ -71,7 +62,7 @@ impl JsonLines {
             object.insert("ts".into(), ts.into());
             object.insert("run_id".into(), self.run_id.clone().into());
         }
-        let line = self.redactor.redact(&value.to_string());
+        let line = value.to_string();
         let mut stderr = std::io::stderr().lock();
         let _ = writeln!(stderr, "{line}");
     }
@@ -96,16 +87,14 @@ impl Reporter for JsonLines {
 /// Plain lines on stderr, each with a timestamp from the run's clock; on a terminal, also a
 /// live line with the current step, its status, elapsed time and polls.
 struct Plain {
-    redactor: Redactor,
     clock: Arc<dyn Clock>,
     bar: Option<ProgressBar>,
     current: Mutex<String>,
 }
 
 impl Plain {
-    fn new(redactor: Redactor, clock: Arc<dyn Clock>, bar: Option<ProgressBar>) -> Self {
+    fn new(clock: Arc<dyn Clock>, bar: Option<ProgressBar>) -> Self {
         Self {
-            redactor,
             clock,
             bar,
             current: Mutex::new(String::new()),
@@ -115,9 +104,7 @@ impl Plain {
     fn line(&self, text: &str) {
         let now = self.clock.now_utc();
         let now = now.replace_nanosecond(0).unwrap_or(now);
-        let text = self
-            .redactor
-            .redact(&format!("{} {text}", runbook_runner::rfc3339(now)));
+        let text = format!("{} {text}", runbook_runner::rfc3339(now));
         match &self.bar {
             Some(bar) => bar.println(text),
             None => {
@@ -129,7 +116,7 @@ impl Plain {
 
     fn live(&self, text: String) {
         if let Some(bar) = &self.bar {
-            bar.set_message(self.redactor.redact(&text));
+            bar.set_message(text.clone());
         }
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = text;
     }
@@ -285,7 +272,7 @@ fn mark(status: StepStatus) -> &'static str {
     }
 }
 
-/// The end-of-run summary (redact before printing).
+/// The end-of-run summary.
 pub fn summary(runbook: &Runbook, state: &RunState, format: OutputFormat, exit_code: u8) -> String {
     if format == OutputFormat::Json {
         let value = serde_json::json!({"exit_code": exit_code, "run": state});

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 use runbook_runner::inputs::{self, Given};
-use runbook_runner::{Redactor, RunInput, Runner};
+use runbook_runner::{RunInput, Runner};
 use serde_json::{Map, Value};
 
 use crate::exit;
@@ -96,16 +96,15 @@ pub async fn run(args: RunArgs) -> u8 {
             return exit::INVALID;
         }
     };
-    let mut secrets = inputs::secrets(&runbook, &inputs);
+    // Connecting reads flags, the runbook's target and the environment, never inputs, so its
+    // errors cannot quote a secret input.
     let connection = match crate::connect::connect(&args, &runbook).await {
         Ok(connection) => connection,
         Err(problem) => {
-            eprintln!("error: {}", Redactor::new(secrets).redact(&problem));
+            eprintln!("error: {problem}");
             return exit::INVALID;
         }
     };
-    secrets.extend(connection.secrets.iter().cloned());
-    let redactor = Redactor::new(secrets);
     let env: Map<String, Value> = runbook
         .env
         .iter()
@@ -120,7 +119,6 @@ pub async fn run(args: RunArgs) -> u8 {
     let run_id = uuid::Uuid::now_v7().to_string();
     let observer = report::observer(
         args.log_format,
-        redactor.clone(),
         connection.environment.clock.clone(),
         run_id.clone(),
     );
@@ -141,14 +139,13 @@ pub async fn run(args: RunArgs) -> u8 {
         signal_observer.note("stopping at once");
         abort.cancel();
     });
-    let shown_inputs = inputs::shown(&runbook, &inputs);
     let state = runner
         .run(
             &runbook,
             RunInput {
                 run_id,
                 inputs,
-                shown_inputs,
+                secrets: connection.secrets.clone(),
                 env,
             },
         )
@@ -156,14 +153,26 @@ pub async fn run(args: RunArgs) -> u8 {
     signals.abort();
     observer.finish();
     let code = exit::for_status(state.status);
-    println!(
-        "{}",
-        redactor.redact(&report::summary(&runbook, &state, args.output, code))
-    );
+    println!("{}", report::summary(&runbook, &state, args.output, code));
     if let Some(sandbox) = connection.sandbox {
         let _ = sandbox.shutdown().await;
     }
     code
+}
+
+/// `message` with every quoted part (`"…"` or `` `…` ``) left out, and its position too.
+fn without_quoted(message: &str) -> String {
+    let mut kept = String::new();
+    let mut quote: Option<char> = None;
+    for c in message.split(" at line ").next().unwrap_or(message).chars() {
+        match quote {
+            Some(open) if c == open => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '`' => quote = Some(c),
+            None => kept.push(c),
+        }
+    }
+    kept.replace("  ", " ")
 }
 
 /// The inputs file first, then `-i` (which wins).
@@ -172,10 +181,17 @@ fn given_inputs(args: &RunArgs) -> Result<Vec<(String, Given)>, String> {
     if let Some(path) = &args.inputs_file {
         let text = std::fs::read_to_string(path)
             .map_err(|error| format!("cannot read inputs file {}: {error}", path.display()))?;
+        // The parser's message quotes what it found, which may be a secret: say where and what
+        // kind of thing, never the content.
         let values: Map<String, Value> = serde_yaml::from_str(&text).map_err(|error| {
+            let at = error
+                .location()
+                .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+                .unwrap_or_default();
             format!(
-                "inputs file {}: expected a mapping of input names to values: {error}",
-                path.display()
+                "inputs file {}{at}: expected a mapping of input names to values: {}",
+                path.display(),
+                without_quoted(&error.to_string()).replace(" ,", ",")
             )
         })?;
         given.extend(

@@ -21,6 +21,9 @@ pub struct Diagnostic {
     pub message: String,
     /// What to do about it.
     pub help: Option<String>,
+    /// Byte spans of the source that must not be shown (a secret input's default): the
+    /// rendered line shows `***` there.
+    pub concealed: Vec<Range<usize>>,
 }
 
 impl Diagnostic {
@@ -38,6 +41,7 @@ impl Diagnostic {
             span,
             message: message.into(),
             help: None,
+            concealed: Vec::new(),
         }
     }
 
@@ -69,12 +73,37 @@ impl Diagnostic {
             span: start..end,
             message: message.into(),
             help: None,
+            concealed: Vec::new(),
         }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
+    }
+
+    /// The source line with every concealed span in it replaced by `***`. (The caret's
+    /// position is computed on this text, so it may shift on a concealed line; better than
+    /// showing the secret.)
+    fn conceal(&self, source: &str, line: Range<usize>) -> String {
+        let mut spans: Vec<Range<usize>> = self
+            .concealed
+            .iter()
+            .filter(|span| span.start < line.end && span.end > line.start)
+            .map(|span| span.start.max(line.start)..span.end.min(line.end))
+            .collect();
+        spans.sort_by_key(|span| span.start);
+        let mut shown = String::new();
+        let mut at = line.start;
+        for span in spans {
+            let start = floor_char_boundary(source, span.start.max(at));
+            let end = floor_char_boundary(source, span.end.max(start));
+            shown.push_str(&source[at..start]);
+            shown.push_str("***");
+            at = end;
+        }
+        shown.push_str(&source[floor_char_boundary(source, at.min(line.end))..line.end]);
+        shown
     }
 
     /// `file:line:col: message`, one line.
@@ -93,7 +122,8 @@ impl Diagnostic {
         let line_end = source[line_start..]
             .find('\n')
             .map_or(source.len(), |n| line_start + n);
-        let line_text = &source[line_start..line_end];
+        let shown_line = self.conceal(source, line_start..line_end);
+        let line_text = shown_line.as_str();
         let start = floor_char_boundary(
             line_text,
             self.span

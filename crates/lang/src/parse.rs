@@ -74,11 +74,15 @@ pub fn parse(source: &Source) -> Result<Runbook, Vec<Diagnostic>> {
         locations: Locations::index(&source.text),
         diagnostics: Vec::new(),
     };
+    let secret_defaults = secret_defaults(&reporter.locations, &document);
     let runbook = read(&mut reporter, document);
     if let Some(runbook) = &runbook {
         check::check(&mut reporter, runbook);
     }
     let mut diagnostics = reporter.diagnostics;
+    for diagnostic in &mut diagnostics {
+        diagnostic.concealed.clone_from(&secret_defaults);
+    }
     match runbook {
         Some(runbook) if diagnostics.is_empty() => Ok(runbook),
         _ => {
@@ -87,6 +91,24 @@ pub fn parse(source: &Source) -> Result<Runbook, Vec<Diagnostic>> {
             Err(diagnostics)
         }
     }
+}
+
+/// Where the defaults of inputs marked `secret: true` are written, read from the document
+/// before anything is deserialised, so even a broken input's secret default is never shown.
+fn secret_defaults(locations: &Locations, document: &Yaml) -> Vec<std::ops::Range<usize>> {
+    let Some(Yaml::Mapping(inputs)) = document.get("inputs") else {
+        return Vec::new();
+    };
+    inputs
+        .iter()
+        .filter(|(_, spec)| spec.get("secret").and_then(Yaml::as_bool) == Some(true))
+        .filter(|(_, spec)| spec.get("default").is_some())
+        .filter_map(|(name, _)| name.as_str())
+        .map(|name| {
+            let path = Path::root().key("inputs").key(name).key("default");
+            locations.span(&path, Part::Value)
+        })
+        .collect()
 }
 
 fn yaml_error(source: &Source, error: &serde_yaml::Error) -> Diagnostic {

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::redact::Redactor;
 use crate::state::{RunState, RunStatus, StepStatus, UnknownOutcome};
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,7 +105,118 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The event as observers see it: every value that could hold a secret passes through
+    /// `redactor`; names the program makes (the tag, step ids, indexes, statuses, counts,
+    /// operation and service names) are kept as they are.
+    pub(crate) fn redacted(self, redactor: &Redactor) -> Self {
+        let text = |text: String| redactor.text(&text);
+        match self {
+            Self::RunStarted {
+                run_id,
+                runbook,
+                steps,
+            } => Self::RunStarted {
+                run_id,
+                runbook: text(runbook),
+                steps,
+            },
+            Self::StepStarted { .. } | Self::FinallyStarted { .. } => self,
+            Self::StepSkipped { step, reason } => Self::StepSkipped {
+                step,
+                reason: text(reason),
+            },
+            Self::Poll {
+                step,
+                index,
+                poll,
+                status,
+                elapsed_ms,
+            } => Self::Poll {
+                step,
+                index,
+                poll,
+                status: text(status),
+                elapsed_ms,
+            },
+            Self::NodeAction {
+                step,
+                index,
+                node,
+                action,
+                count,
+            } => Self::NodeAction {
+                step,
+                index,
+                node: text(node),
+                action,
+                count,
+            },
+            Self::Retry {
+                step,
+                index,
+                attempt,
+                delay_ms,
+                reason,
+            } => Self::Retry {
+                step,
+                index,
+                attempt,
+                delay_ms,
+                reason: text(reason),
+            },
+            Self::Log { step, message } => Self::Log {
+                step,
+                message: text(message),
+            },
+            Self::ExecutionStarted {
+                step,
+                index,
+                service,
+                workflow_id,
+                execution_id,
+            } => Self::ExecutionStarted {
+                step,
+                index,
+                service,
+                workflow_id: text(workflow_id),
+                execution_id: text(execution_id),
+            },
+            Self::AwaitingAnswer { .. } => self,
+            Self::OutcomeUnknown { outcome } => Self::OutcomeUnknown {
+                outcome: outcome.redacted(redactor),
+            },
+            Self::StepFinished {
+                step,
+                index,
+                status,
+                elapsed_ms,
+                error,
+            } => Self::StepFinished {
+                step,
+                index,
+                status,
+                elapsed_ms,
+                error: error.map(text),
+            },
+            Self::RunFinished {
+                status,
+                elapsed_ms,
+                step,
+                error,
+            } => Self::RunFinished {
+                status,
+                elapsed_ms,
+                step,
+                error: error.map(text),
+            },
+        }
+    }
+}
+
 /// Receives a run's events and state changes.
+///
+/// Observers see only redacted events and states: no secret, and nothing computed from one.
 pub trait Observer: Send + Sync {
     fn event(&self, event: &Event);
 

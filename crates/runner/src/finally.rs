@@ -65,7 +65,9 @@ impl Run<'_> {
 
     /// Records a `finally` failure nothing handled.
     fn fail_finally(&self, step: &str, error: &StepError) {
-        let message = format!("`finally` step `{step}`: {error}");
+        let message = self
+            .redactor()
+            .text(&format!("`finally` step `{step}`: {error}"));
         self.with_state(|state| {
             if state.status == RunStatus::Succeeded {
                 state.status = RunStatus::Failed;

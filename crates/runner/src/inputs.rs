@@ -148,16 +148,3 @@ pub fn shown(runbook: &Runbook, inputs: &Map<String, Value>) -> Map<String, Valu
         })
         .collect()
 }
-
-/// The text of every secret input, for redaction.
-pub fn secrets(runbook: &Runbook, inputs: &Map<String, Value>) -> Vec<String> {
-    inputs
-        .iter()
-        .filter(|(name, _)| runbook.inputs.get(*name).is_some_and(|spec| spec.secret))
-        .filter_map(|(_, value)| match value {
-            Value::Null => None,
-            Value::String(text) => Some(text.clone()),
-            other => Some(other.to_string()),
-        })
-        .collect()
-}

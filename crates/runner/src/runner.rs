@@ -5,6 +5,7 @@
 //! virtual time makes a 10-minute wait instant and deterministic; deadlines are checked
 //! against that clock rather than by racing a timer.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::event::{Event, Observer};
 use crate::failure::{Failure, Scope, StepError};
+use crate::redact::Redactor;
 use crate::state::{
     HandledFailure, RunState, RunStatus, StartedExecution, StepStatus, UnknownOutcome,
 };
@@ -46,10 +48,10 @@ pub struct RunInput {
     pub run_id: String,
     /// Typed inputs (see [`crate::inputs::resolve`]).
     pub inputs: Map<String, Value>,
-    /// The inputs as reports show them (secrets as `***`).
-    pub shown_inputs: Map<String, Value>,
     /// The allow-listed environment variables that are set.
     pub env: Map<String, Value>,
+    /// Secrets besides the secret inputs, e.g. the credentials' secret key and token.
+    pub secrets: Vec<String>,
 }
 
 impl Runner {
@@ -97,11 +99,21 @@ impl Runner {
             uuid: Arc::new(move || uuid(&*random)),
         });
         let started = self.environment.clock.elapsed();
+        let redactor = Redactor::new(input.secrets);
+        for (name, value) in &input.inputs {
+            if runbook.inputs.get(name).is_some_and(|spec| spec.secret) {
+                redactor.add_value(value);
+            }
+        }
+        let shown_inputs = crate::inputs::shown(runbook, &input.inputs);
         let state = RunState::new(
             run_id.clone(),
             runbook,
             rfc3339(self.environment.clock.now_utc()),
-            input.shown_inputs,
+            match redactor.value(&Value::Object(shown_inputs)) {
+                Value::Object(shown) => shown,
+                _ => Map::new(),
+            },
         );
         let run = Run {
             runner: self,
@@ -112,9 +124,12 @@ impl Runner {
             started,
             deadline: runbook.timeout.map(|t| started + t.0),
             state: Mutex::new(state),
+            live: Mutex::new(Live::default()),
+            references: Mutex::new(HashMap::new()),
+            redactor,
             in_finally: AtomicBool::new(false),
         };
-        self.observer.event(&Event::RunStarted {
+        run.emit(Event::RunStarted {
             run_id,
             runbook: runbook.name.clone(),
             steps: runbook.steps.len(),
@@ -150,8 +165,20 @@ pub(crate) struct Run<'a> {
     started: Duration,
     deadline: Option<Duration>,
     state: Mutex<RunState>,
+    /// Real values for templates; the state holds them redacted.
+    live: Mutex<Live>,
+    /// The names each template text reads, as paths (`inputs.token` → `["inputs", "token"]`).
+    references: Mutex<HashMap<String, Arc<Vec<Vec<String>>>>>,
+    redactor: Redactor,
     /// Set once the `finally` steps begin: from then on only the abort token cancels.
     pub(crate) in_finally: AtomicBool,
+}
+
+/// The values templates read, unredacted: requests must carry the real ones.
+#[derive(Default)]
+struct Live {
+    results: Map<String, Value>,
+    vars: Map<String, Value>,
 }
 
 impl Run<'_> {
@@ -168,8 +195,13 @@ impl Run<'_> {
         result
     }
 
+    /// Tells the observer, with every secret replaced.
     pub(crate) fn emit(&self, event: Event) {
-        self.runner.observer.event(&event);
+        self.runner.observer.event(&event.redacted(&self.redactor));
+    }
+
+    pub(crate) fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     pub(crate) fn client(&self) -> &Client {
@@ -209,10 +241,11 @@ impl Run<'_> {
         self.runner.grace
     }
 
-    /// The template context: run-wide names plus `locals`.
-    pub(crate) fn context(&self, locals: &Locals) -> JinjaValue {
+    /// The template context: run-wide names plus `locals`, with real values.
+    fn context_values(&self, locals: &Locals) -> Value {
         let in_finally = self.in_finally.load(Ordering::SeqCst);
-        let (steps, vars, run) = self.read_state(|state| {
+        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let (steps, run) = self.read_state(|state| {
             let handled = state.handled_failure.as_ref();
             // In `finally`, the failure that ended the run comes before one that was handled.
             let (failed_step, error) = match (&state.error, in_finally) {
@@ -222,9 +255,20 @@ impl Run<'_> {
                     handled.map(|f| f.error.clone()),
                 ),
             };
+            let steps: Map<String, Value> = state
+                .steps
+                .iter()
+                .map(|(id, step)| {
+                    let value = live
+                        .results
+                        .get(id)
+                        .cloned()
+                        .unwrap_or_else(|| step.placeholder());
+                    (id.clone(), value)
+                })
+                .collect();
             (
-                state.step_results(),
-                state.vars.clone(),
+                steps,
                 json!({
                     "id": state.run_id,
                     "name": state.runbook,
@@ -238,24 +282,36 @@ impl Run<'_> {
         let mut context = Map::new();
         context.insert("inputs".into(), Value::Object(self.inputs.clone()));
         context.insert("steps".into(), Value::Object(steps));
-        context.insert("vars".into(), Value::Object(vars));
+        context.insert("vars".into(), Value::Object(live.vars.clone()));
         context.insert("run".into(), run);
         context.insert("env".into(), Value::Object(self.env.clone()));
         for (name, value) in locals {
             context.insert((*name).to_owned(), value.clone());
         }
-        to_jinja(&Value::Object(context))
+        Value::Object(context)
     }
 
+    pub(crate) fn context(&self, locals: &Locals) -> JinjaValue {
+        to_jinja(&self.context_values(locals))
+    }
+
+    /// Renders `value`. A result computed from a secret — a template that reads a value
+    /// holding one — becomes a secret itself, so no transformation can carry it out.
     pub(crate) fn render(
         &self,
         value: &Value,
         locals: &Locals,
         what: &str,
     ) -> Result<Value, StepError> {
-        self.engine
-            .render(value, &self.context(locals))
-            .map_err(|error| Failure::new(format!("{what}: {error}")).into())
+        let context = self.context_values(locals);
+        let rendered = self
+            .engine
+            .render(value, &to_jinja(&context))
+            .map_err(|error| StepError::from(Failure::new(format!("{what}: {error}"))))?;
+        if self.reads_secret(value, &context) {
+            self.redactor.add_value(&rendered);
+        }
+        Ok(rendered)
     }
 
     pub(crate) fn text(
@@ -264,9 +320,49 @@ impl Run<'_> {
         locals: &Locals,
         what: &str,
     ) -> Result<String, StepError> {
-        self.engine
-            .render_text(text, &self.context(locals))
-            .map_err(|error| Failure::new(format!("{what}: {error}")).into())
+        let context = self.context_values(locals);
+        let rendered = self
+            .engine
+            .render_text(text, &to_jinja(&context))
+            .map_err(|error| StepError::from(Failure::new(format!("{what}: {error}"))))?;
+        if self.reads_secret(&Value::String(text.to_owned()), &context) {
+            self.redactor.add(&rendered);
+        }
+        Ok(rendered)
+    }
+
+    /// Whether any template in `value` reads a value of `context` that holds a secret.
+    fn reads_secret(&self, value: &Value, context: &Value) -> bool {
+        match value {
+            Value::String(text) => self
+                .read_paths(text)
+                .iter()
+                .any(|path| self.redactor.touches(resolve(context, path))),
+            Value::Array(items) => items.iter().any(|item| self.reads_secret(item, context)),
+            Value::Object(map) => map.values().any(|item| self.reads_secret(item, context)),
+            _ => false,
+        }
+    }
+
+    fn read_paths(&self, text: &str) -> Arc<Vec<Vec<String>>> {
+        let mut cache = self
+            .references
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(paths) = cache.get(text) {
+            return Arc::clone(paths);
+        }
+        // A template that does not compile is reported when rendered; it reads nothing.
+        let paths: Vec<Vec<String>> = self
+            .engine
+            .references(text)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|name| name.split('.').map(str::to_owned).collect())
+            .collect();
+        let paths = Arc::new(paths);
+        cache.insert(text.to_owned(), Arc::clone(&paths));
+        paths
     }
 
     pub(crate) fn condition(
@@ -332,6 +428,11 @@ impl Run<'_> {
 
     /// Records a started execution and logs it the moment its id arrives.
     pub(crate) fn record_execution(&self, execution: StartedExecution) {
+        let execution = StartedExecution {
+            workflow_id: self.redactor.text(&execution.workflow_id),
+            execution_id: self.redactor.text(&execution.execution_id),
+            ..execution
+        };
         self.emit(Event::ExecutionStarted {
             step: execution.step.clone(),
             index: execution.index,
@@ -343,6 +444,7 @@ impl Run<'_> {
     }
 
     pub(crate) fn record_unknown(&self, outcome: UnknownOutcome) {
+        let outcome = outcome.redacted(&self.redactor);
         self.emit(Event::OutcomeUnknown {
             outcome: outcome.clone(),
         });
@@ -359,7 +461,16 @@ impl Run<'_> {
     }
 
     pub(crate) fn set_vars(&self, vars: Map<String, Value>) {
-        self.with_state(|state| state.vars.extend(vars));
+        let shown: Map<String, Value> = vars
+            .iter()
+            .map(|(name, value)| (name.clone(), self.redactor.value(value)))
+            .collect();
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .vars
+            .extend(vars);
+        self.with_state(|state| state.vars.extend(shown));
     }
 
     async fn run_steps(&self) {
@@ -446,7 +557,7 @@ impl Run<'_> {
         }
         let handled = HandledFailure {
             step: step.id.clone(),
-            error: error.to_string(),
+            error: self.redactor.text(&error.to_string()),
         };
         if step.on_failure.continues() {
             self.with_state(|state| state.handled_failure = Some(handled));
@@ -487,10 +598,11 @@ impl Run<'_> {
             StepError::TimedOut { .. } => RunStatus::TimedOut,
             StepError::Failed(_) => RunStatus::Failed,
         };
+        let message = self.redactor.text(&format!("step `{}`: {error}", step.id));
         self.with_state(|state| {
             state.status = status;
             state.current_step = Some(step.id.clone());
-            state.error = Some(format!("step `{}`: {error}", step.id));
+            state.error = Some(message);
         });
     }
 
@@ -502,6 +614,15 @@ impl Run<'_> {
         error: Option<String>,
     ) {
         let now = self.timestamp();
+        if let Some(result) = &result {
+            self.live
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .results
+                .insert(id.to_owned(), result.clone());
+        }
+        let result = result.map(|result| self.redactor.value(&result));
+        let error = error.map(|error| self.redactor.text(&error));
         self.with_state(|state| {
             if let Some(step) = state.steps.get_mut(id) {
                 step.status = status;
@@ -735,9 +856,10 @@ impl Run<'_> {
         let succeeded = self.read_state(|state| state.status == RunStatus::Succeeded);
         if succeeded {
             if let Err(error) = self.compute_outputs() {
+                let message = self.redactor.text(&format!("outputs: {error}"));
                 self.with_state(|state| {
                     state.status = RunStatus::Failed;
-                    state.error = Some(format!("outputs: {error}"));
+                    state.error = Some(message);
                 });
             }
         }
@@ -767,7 +889,11 @@ impl Run<'_> {
             let value = self.render(value, &Vec::new(), &format!("output `{name}`"))?;
             outputs.insert(name.clone(), value);
         }
-        self.with_state(|state| state.outputs = outputs);
+        let shown = match self.redactor.value(&Value::Object(outputs)) {
+            Value::Object(shown) => shown,
+            _ => Map::new(),
+        };
+        self.with_state(|state| state.outputs = shown);
         Ok(())
     }
 }
@@ -784,6 +910,19 @@ fn retries_on(retry: &runbook_lang::Retry, failure: &Failure, mutating: bool) ->
             code => failure.error_code.as_deref() == Some(code),
         },
     })
+}
+
+/// The value at `path` in `context`, or the deepest value on the way when the path goes
+/// further than the data (a method call, an index), so a read is judged by all it could see.
+fn resolve<'v>(context: &'v Value, path: &[String]) -> &'v Value {
+    let mut value = context;
+    for key in path {
+        match value.get(key.as_str()) {
+            Some(next) => value = next,
+            None => break,
+        }
+    }
+    value
 }
 
 /// A timestamp as events, state and `now()` show it.

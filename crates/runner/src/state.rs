@@ -80,6 +80,16 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl StepState {
+    /// What `steps.<id>` reads for a step with no result: `{"status": …}`, where a step
+    /// that never ran is `not_run`.
+    pub fn placeholder(&self) -> Value {
+        let status = match self.status {
+            StepStatus::Pending => "not_run",
+            other => other.name(),
+        };
+        serde_json::json!({ "status": status })
+    }
+
     fn pending() -> Self {
         Self {
             status: StepStatus::Pending,
@@ -131,6 +141,16 @@ pub struct UnknownOutcome {
 }
 
 impl UnknownOutcome {
+    pub(crate) fn redacted(self, redactor: &crate::Redactor) -> Self {
+        Self {
+            workflow_id: redactor.optional_text(self.workflow_id.as_deref()),
+            execution_id: redactor.optional_text(self.execution_id.as_deref()),
+            request_id: redactor.optional_text(self.request_id.as_deref()),
+            reason: redactor.text(&self.reason),
+            ..self
+        }
+    }
+
     /// One line for people: what was sent, when, and what to check.
     pub fn describe(&self) -> String {
         let mut text = format!("{} {}", self.service, self.operation);
@@ -220,23 +240,5 @@ impl RunState {
             error: None,
             finally_error: None,
         }
-    }
-
-    /// `steps.<id>` for templates: a step's result; a step with none reads as
-    /// `{"status": …}`, where a step that never ran is `not_run`.
-    pub fn step_results(&self) -> Map<String, Value> {
-        self.steps
-            .iter()
-            .map(|(id, step)| {
-                let value = step.result.clone().unwrap_or_else(|| {
-                    let status = match step.status {
-                        StepStatus::Pending => "not_run",
-                        other => other.name(),
-                    };
-                    serde_json::json!({ "status": status })
-                });
-                (id.clone(), value)
-            })
-            .collect()
     }
 }

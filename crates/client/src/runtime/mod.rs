@@ -28,6 +28,13 @@ pub use transport::{
     TransportConfig,
 };
 pub use validate::{check_length, check_range};
+
+/// How the client writes a value into a URL path or query (percent-encoding all but
+/// `A-Za-z0-9-_.~`, as the SDKs do), for callers that must find a value in a message that
+/// quotes a URL.
+pub fn url_encoded(value: &str) -> String {
+    hwc_signer::encode_component(value)
+}
 pub use waiter::{
     select, wait, Acceptor, AcceptorState, Comparator, WaiterError, WaiterOutcome, WaiterSpec,
 };

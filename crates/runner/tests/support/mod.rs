@@ -100,7 +100,6 @@ pub fn runbook(text: &str) -> runbook_lang::Runbook {
 
 pub async fn run(harness: &Harness, runbook: &runbook_lang::Runbook) -> RunState {
     let inputs = inputs::resolve(runbook, Vec::new()).unwrap();
-    let shown_inputs = inputs::shown(runbook, &inputs);
     harness
         .runner
         .run(
@@ -108,7 +107,7 @@ pub async fn run(harness: &Harness, runbook: &runbook_lang::Runbook) -> RunState
             RunInput {
                 run_id: String::new(),
                 inputs,
-                shown_inputs,
+                secrets: Vec::new(),
                 env: Default::default(),
             },
         )
