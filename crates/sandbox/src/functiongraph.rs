@@ -137,12 +137,11 @@ pub fn list<'a>(
     let mut selected: Vec<&mut FgExecution> = executions
         .into_iter()
         .filter(|e| (query.from_ms..=query.to_ms).contains(&e.begin_ms))
-        .map(|e| {
-            e.advance(now_ms);
-            e
-        })
-        .filter(|e| query.status.as_deref().is_none_or(|s| s == e.status))
         .collect();
+    for execution in &mut selected {
+        execution.advance(now_ms);
+    }
+    selected.retain(|e| query.status.as_deref().is_none_or(|s| s == e.status));
     selected.sort_by_key(|e| std::cmp::Reverse((e.begin_ms, crate::server::creation_order(&e.id))));
     let page: Vec<Value> = selected
         .into_iter()
