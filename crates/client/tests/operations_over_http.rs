@@ -537,6 +537,30 @@ async fn stop_execution_posts_to_terminate_and_reads_the_string_answer() {
 }
 
 #[tokio::test]
+async fn a_string_answer_sent_as_plain_text_is_read_as_the_sdks_do() {
+    let server = ScriptedServer::start().await;
+    let client = client_for(&server);
+    server.push(
+        Answer::raw(200, "success")
+            .request_id("req-stop-text")
+            .header("Content-Type", "text/plain"),
+    );
+
+    let response = client
+        .stop_execution(&StopExecutionParams {
+            workflow_id: "wf-1".to_owned(),
+            execution_id: "exec-1".to_owned(),
+        })
+        .await
+        .unwrap();
+
+    single_request(&server);
+    assert_eq!(response.body, "success");
+    // Only a string answer takes text: an object answer still refuses it.
+    assert_decode_error("success", "req-object-text").await;
+}
+
+#[tokio::test]
 async fn list_function_graph_workflow_executions_sends_only_the_filters_given() {
     let server = ScriptedServer::start().await;
     let client = client_for(&server);

@@ -66,6 +66,7 @@ pub static LIST_WORKFLOW_EXECUTIONS: crate::runtime::OperationMeta = crate::runt
     body: None,
     success_status: 200u16,
     success_is_object: false,
+    success_is_string: false,
     error_statuses: &[400u16, 401u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -107,6 +108,7 @@ pub static EXECUTE_WORKFLOW: crate::runtime::OperationMeta = crate::runtime::Ope
     body: None,
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[401u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -187,6 +189,7 @@ pub static START_PAUSING_WORKFLOW_EXECUTIONS: crate::runtime::OperationMeta = cr
     body: None,
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[401u16, 500u16],
     waiters: &[],
 };
@@ -241,6 +244,7 @@ pub static SEARCH_WORKFLOW_EXECUTION_DETAIL: crate::runtime::OperationMeta = cra
     body: None,
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[400u16, 401u16, 500u16],
     waiters: &[&super::waiters::AOM_EXECUTION_SUCCEEDED],
 };
@@ -295,6 +299,7 @@ pub static STOP_EXECUTION: crate::runtime::OperationMeta = crate::runtime::Opera
     body: None,
     success_status: 200u16,
     success_is_object: false,
+    success_is_string: true,
     error_statuses: &[400u16, 401u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -339,6 +344,7 @@ pub static START_SYNC_WORKFLOW_EXECUTION: crate::runtime::OperationMeta = crate:
     }),
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -447,6 +453,7 @@ pub static LIST_FUNCTION_GRAPH_WORKFLOW_EXECUTIONS: crate::runtime::OperationMet
     body: None,
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -530,6 +537,7 @@ pub static START_WORKFLOW_EXECUTION: crate::runtime::OperationMeta = crate::runt
     }),
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -597,6 +605,7 @@ pub static SHOW_WORKFLOW_EXECUTION: crate::runtime::OperationMeta = crate::runti
     body: None,
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[&super::waiters::FUNCTION_GRAPH_EXECUTION_SUCCEEDED],
 };
@@ -651,6 +660,7 @@ pub static STOP_WORK_FLOW: crate::runtime::OperationMeta = crate::runtime::Opera
     body: None,
     success_status: 200u16,
     success_is_object: false,
+    success_is_string: false,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -721,6 +731,7 @@ pub static CREATE_CALLBACK_WORKFLOW: crate::runtime::OperationMeta = crate::runt
     }),
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
