@@ -1,6 +1,6 @@
 """The official Huawei Cloud Python SDK against the sandbox, unchanged.
 
-Every one of the seven operations goes through the SDK's own client classes and request
+Every one of the eleven operations goes through the SDK's own client classes and request
 models; answers are read back through the SDK's response models, and errors through its typed
 exceptions. The sandbox runs on real time here, so the tests poll with short sleeps.
 """
@@ -13,10 +13,15 @@ from huaweicloudsdkaom.v1 import (
     ExecuteWorkflowRequest,
     ExecuteWorkflowResponse,
     ExecutionResultList,
+    ListWorkflowExecutionsRequest,
+    ListWorkflowExecutionsResponse,
     SearchWorkflowExecutionDetailRequest,
     SearchWorkflowExecutionDetailResponse,
     StartPausingWorkflowExecutionsRequest,
     StartPausingWorkflowExecutionsResponse,
+    StopExecutionRequest,
+    StopExecutionResponse,
+    WorkflowExecutionBrief,
 )
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
@@ -27,6 +32,7 @@ from huaweicloudsdkfunctiongraph.v2 import (
     CreateCallbackWorkflowRequest,
     CreateCallbackWorkflowResponse,
     FlowExecuteBody,
+    FlowExecutionBrief,
     FunctionGraphClient,
     NodeExecution,
     NodeExecutionDetail,
@@ -36,7 +42,13 @@ from huaweicloudsdkfunctiongraph.v2 import (
     StartSyncWorkflowExecutionResponse,
     StartWorkflowExecutionRequest,
     StartWorkflowExecutionResponse,
+    StopWorkFlowRequest,
+    StopWorkFlowResponse,
     SyncExecutionNodeErrorDetail,
+)
+from huaweicloudsdkfunctiongraph.v2 import (
+    ListWorkflowExecutionsRequest as ListFlowExecutionsRequest,
+    ListWorkflowExecutionsResponse as ListFlowExecutionsResponse,
 )
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -475,3 +487,192 @@ def test_show_with_full_history_header(fg):
         )
     )
     assert shown.execution_id == run
+
+
+# --- listing and stopping ----------------------------------------------------------------
+
+
+def list_aom(aom, workflow, **query):
+    response = aom.list_workflow_executions(
+        ListWorkflowExecutionsRequest(workflow_id=workflow, **query)
+    )
+    assert isinstance(response, ListWorkflowExecutionsResponse)
+    assert response.status_code == 200
+    for brief in response.body:
+        assert isinstance(brief, WorkflowExecutionBrief)
+        assert brief.workflow_id == workflow
+    return response.body
+
+
+def stop_aom(aom, workflow, execution):
+    response = aom.stop_execution(
+        StopExecutionRequest(workflow_id=workflow, execution_id=execution)
+    )
+    assert isinstance(response, StopExecutionResponse)
+    assert response.status_code == 200
+    return response
+
+
+def test_aom_lists_newest_first_and_stops_once(aom):
+    first = start_aom(aom, "wf-long")
+    second = start_aom(aom, "wf-long")
+    listed = list_aom(aom, "wf-long", x_enterprise_project_id="0")
+    ours = [b for b in listed if b.execution_id in (first, second)]
+    assert [(b.execution_id, b.status) for b in ours] == [
+        (second, "executing"),
+        (first, "executing"),
+    ]
+    brief = ours[1]
+    assert brief.created_by == "sandbox" and brief.project_id == PROJECT
+    assert isinstance(brief.begin_time, int) and brief.end_time is None
+    assert isinstance(brief.execution_result_list[0], ExecutionResultList)
+
+    assert stop_aom(aom, "wf-long", first).body == "success"
+    stopped = aom_detail(aom, "wf-long", first)
+    assert stopped.status == "cancel"
+    assert nodes(stopped) == [("soak", "cancel")]
+    assert stopped.end_time >= stopped.begin_time
+    statuses = {b.execution_id: b.status for b in list_aom(aom, "wf-long")}
+    assert (statuses[first], statuses[second]) == ("cancel", "executing")
+
+    with pytest.raises(ClientRequestException) as excinfo:
+        stop_aom(aom, "wf-long", first)
+    status, code, message = _error(excinfo)
+    assert (status, code) == (400, "AOM.31001403")
+    assert "already ended (cancel)" in message
+    stop_aom(aom, "wf-long", second)
+
+
+def test_aom_stopping_a_finished_or_unknown_execution_is_refused(aom):
+    execution = start_aom(aom, "wf-success")
+    wait_aom(aom, "wf-success", execution, "success")
+    with pytest.raises(ClientRequestException) as excinfo:
+        stop_aom(aom, "wf-success", execution)
+    status, code, message = _error(excinfo)
+    assert (status, code) == (400, "AOM.31001403")
+    assert "already ended (success)" in message
+    assert aom_detail(aom, "wf-success", execution).status == "success"
+
+    with pytest.raises(ClientRequestException) as excinfo:
+        stop_aom(aom, "wf-success", "missing")
+    assert _error(excinfo) == (404, "AOM.31001307", "execution not exist.")
+    with pytest.raises(ClientRequestException) as excinfo:
+        list_aom(aom, "no-such-workflow")
+    assert _error(excinfo) == (404, "AOM.31001306", "workflow not exist.")
+
+
+def test_another_project_cannot_list_or_stop(sandbox_url, aom, fg):
+    execution = start_aom(aom, "wf-long")
+    run = start_fg(fg, "fg-callback", {})
+    intruder = _build(AomClient, sandbox_url, ak=OTHER_AK, sk=OTHER_SK, project=PROJECT)
+    for call in (
+        lambda: list_aom(intruder, "wf-long"),
+        lambda: stop_aom(intruder, "wf-long", execution),
+    ):
+        with pytest.raises(ClientRequestException) as excinfo:
+            call()
+        assert _error(excinfo)[:2] == (403, "AOM.31009004")
+    fg_intruder = _build(FunctionGraphClient, sandbox_url, ak=OTHER_AK, sk=OTHER_SK, project=PROJECT)
+    with pytest.raises(ClientRequestException) as excinfo:
+        stop_fg(fg_intruder, "fg-callback", run)
+    assert _error(excinfo)[0] == 403
+
+    home = _build(AomClient, sandbox_url, ak=OTHER_AK, sk=OTHER_SK, project=OTHER_PROJECT)
+    with pytest.raises(ClientRequestException) as excinfo:
+        stop_aom(home, "wf-other", execution)
+    assert _error(excinfo)[:2] == (404, "AOM.31001307")
+    assert aom_detail(aom, "wf-long", execution).status == "executing"
+    assert show(fg, "fg-callback", run).status == "running"
+    stop_aom(aom, "wf-long", execution)
+    stop_fg(fg, "fg-callback", run)
+
+
+def list_fg(fg, workflow, **query):
+    response = fg.list_workflow_executions(ListFlowExecutionsRequest(workflow_id=workflow, **query))
+    assert isinstance(response, ListFlowExecutionsResponse)
+    assert response.status_code == 200
+    for brief in response.executions:
+        assert isinstance(brief, FlowExecutionBrief)
+        assert brief.workflow_id == workflow
+    return response.executions
+
+
+def stop_fg(fg, workflow, run):
+    response = fg.stop_work_flow(StopWorkFlowRequest(workflow_id=workflow, execution_id=run))
+    assert isinstance(response, StopWorkFlowResponse)
+    assert response.status_code == 200
+    assert response.raw_content == b"", "the documented answer has no body"
+    return response
+
+
+def ids(briefs):
+    return [b.execution_id for b in briefs]
+
+
+def test_functiongraph_lists_page_by_page_with_filters(fg):
+    runs = [start_fg(fg, "fg-callback", {"n": n}) for n in range(3)]
+    everything = ids(list_fg(fg, "fg-callback", limit=200))
+    assert [r for r in everything if r in runs] == runs[::-1], "newest first"
+
+    # Pages of two, walked with offset, give the same list.
+    walked = []
+    for offset in range(0, len(everything) + 2, 2):
+        page = ids(list_fg(fg, "fg-callback", limit=2, offset=offset))
+        assert len(page) <= 2
+        walked.extend(page)
+    assert walked == everything
+    assert ids(list_fg(fg, "fg-callback", limit=1, offset=-5)) == everything[:1]
+
+    stop_fg(fg, "fg-callback", runs[1])
+    cancelled = list_fg(fg, "fg-callback", status="cancel", limit=200)
+    assert runs[1] in ids(cancelled)
+    assert all(b.status == "cancel" for b in cancelled)
+    running = ids(list_fg(fg, "fg-callback", status="running", limit=200))
+    assert runs[0] in running and runs[2] in running and runs[1] not in running
+
+    mine = next(b for b in list_fg(fg, "fg-callback", limit=200) if b.execution_id == runs[0])
+    assert mine.created_by == "sandbox" and mine.begin_time.endswith("Z")
+    since_mine = ids(list_fg(fg, "fg-callback", start_time=mine.begin_time, limit=200))
+    assert set(runs) <= set(since_mine)
+    assert list_fg(fg, "fg-callback", start_time="2020-01-01T00:00:00Z", end_time="2020-01-02T00:00:00Z") == []
+
+    with pytest.raises(ClientRequestException) as excinfo:
+        list_fg(fg, "fg-callback", start_time="not a time")
+    status, code, message = _error(excinfo)
+    assert (status, code) == (400, "FGS.3002")
+    assert "start_time" in message
+    with pytest.raises(ClientRequestException) as excinfo:
+        list_fg(fg, "fg-callback", status="paused")
+    assert _error(excinfo)[:2] == (400, "FGS.3002")
+    for run in (runs[0], runs[2]):
+        stop_fg(fg, "fg-callback", run)
+
+
+def test_functiongraph_stop_cancels_once_and_refuses_a_finished_run(fg):
+    run = start_fg(fg, "fg-callback", {})
+    wait_fg(fg, "fg-callback", run, waiting_for_callback)
+    stop_fg(fg, "fg-callback", run)
+    stopped = show(fg, "fg-callback", run)
+    assert stopped.status == "cancel"
+    assert states(stopped) == [("prepare", "success"), ("await-approval", "cancel")]
+    assert stopped.end_time is not None
+
+    with pytest.raises(ClientRequestException) as excinfo:
+        stop_fg(fg, "fg-callback", run)
+    status, code, message = _error(excinfo)
+    assert (status, code) == (400, "FGS.3002")
+    assert "already ended (cancel)" in message
+    with pytest.raises(ClientRequestException) as excinfo:
+        callback(fg, run, "await-approval", "success")
+    assert _error(excinfo)[:2] == (400, "FGS.3002")
+
+    finished = start_fg(fg, "fg-standard", {})
+    wait_fg(fg, "fg-standard", finished, lambda s: s.status != "running")
+    with pytest.raises(ClientRequestException) as excinfo:
+        stop_fg(fg, "fg-standard", finished)
+    status, _, message = _error(excinfo)
+    assert status == 400 and "already ended (success)" in message
+
+    with pytest.raises(ClientRequestException) as excinfo:
+        stop_fg(fg, "fg-standard", "missing")
+    assert _error(excinfo) == (404, "FGS.5003", "Function flow execution not found.")

@@ -147,6 +147,69 @@ fn a_sync_execution_branches_on_its_status() {
     assert_eq!(failed.run()["steps"]["run"]["result"]["status"], "fail");
 }
 
+#[test]
+fn an_overrunning_aom_execution_is_stopped_and_listed_as_cancel() {
+    let run = run_in_sandbox("runbooks/aom-stop.yaml", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.step_status("watch"), "timed_out");
+    assert_eq!(run.step_status("in_time"), "pending");
+    assert_eq!(run.step_status("stop"), "succeeded");
+    assert_eq!(run.step_status("confirm"), "succeeded");
+    let execution_id = run.run()["outputs"]["execution_id"].clone();
+    assert_eq!(
+        run.run()["steps"]["stop"]["result"],
+        json!({"workflow_id": "wf-long", "execution_id": execution_id, "result": "success"})
+    );
+    // The sandbox's own list, as the run read it after the stop.
+    let listed = run.run()["steps"]["listed"]["result"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["execution_id"], execution_id);
+    assert_eq!(listed[0]["status"], "cancel");
+    assert_eq!(listed[0]["execution_result_list"][0]["status"], "cancel");
+    assert!(listed[0]["end_time"].is_i64(), "{listed:?}");
+    let stop_finished: Vec<_> = run
+        .events_of("step_finished")
+        .into_iter()
+        .filter(|e| e["step"] == "stop")
+        .collect();
+    assert_eq!(stop_finished.len(), 1);
+    assert_eq!(stop_finished[0]["status"], "succeeded");
+
+    let in_time = run_in_sandbox("runbooks/aom-stop.yaml", &["-i", "workflow=wf-success"]);
+    assert_eq!(in_time.code, 0, "{}", in_time.stderr);
+    assert_eq!(in_time.step_status("in_time"), "succeeded");
+    assert_eq!(in_time.step_status("stop"), "skipped");
+}
+
+#[test]
+fn an_overrunning_functiongraph_execution_is_stopped_and_listed_as_cancel() {
+    let run = run_in_sandbox("runbooks/functiongraph-stop.yaml", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.step_status("watch"), "timed_out");
+    assert_eq!(run.step_status("stop"), "succeeded");
+    assert_eq!(run.step_status("confirm"), "succeeded");
+    let execution_id = run.run()["outputs"]["execution_id"].clone();
+    assert_eq!(
+        run.run()["steps"]["stop"]["result"],
+        json!({"workflow_id": "fg-callback", "execution_id": execution_id})
+    );
+    // The sandbox's list of cancelled executions, as the run read it after the stop.
+    let cancelled = run.run()["steps"]["cancelled"]["result"]["executions"]
+        .as_array()
+        .unwrap();
+    assert_eq!(cancelled.len(), 1, "{cancelled:?}");
+    assert_eq!(cancelled[0]["execution_id"], execution_id);
+    assert_eq!(cancelled[0]["status"], "cancel");
+    assert!(cancelled[0]["end_time"].is_string(), "{cancelled:?}");
+
+    let in_time = run_in_sandbox(
+        "runbooks/functiongraph-stop.yaml",
+        &["-i", "workflow=fg-standard"],
+    );
+    assert_eq!(in_time.code, 0, "{}", in_time.stderr);
+    assert_eq!(in_time.step_status("stop"), "skipped");
+}
+
 /// The most elements of `step` that were between `step_started` and `step_finished` at once,
 /// and how many elements there were.
 fn overlap(run: &support::Run, step: &str) -> (i32, i32) {

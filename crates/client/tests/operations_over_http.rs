@@ -13,9 +13,10 @@ use hwc_client::models::{
     FunctionGraphExecutionStatus, FunctionGraphSyncExecutionStatus, PausingAction,
 };
 use hwc_client::operations::{
-    CreateCallbackWorkflowParams, ExecuteWorkflowParams, SearchWorkflowExecutionDetailParams,
-    ShowWorkflowExecutionParams, StartPausingWorkflowExecutionsParams,
-    StartSyncWorkflowExecutionParams, StartWorkflowExecutionParams,
+    CreateCallbackWorkflowParams, ExecuteWorkflowParams, ListFunctionGraphWorkflowExecutionsParams,
+    ListWorkflowExecutionsParams, SearchWorkflowExecutionDetailParams, ShowWorkflowExecutionParams,
+    StartPausingWorkflowExecutionsParams, StartSyncWorkflowExecutionParams,
+    StartWorkflowExecutionParams, StopExecutionParams, StopWorkFlowParams,
 };
 use hwc_client::runtime::{InvokeError, RetryPolicy};
 use hwc_client::{ApiError, Client};
@@ -472,6 +473,182 @@ async fn create_callback_workflow_sends_run_and_state_headers_and_the_result() {
     assert_eq!(response.body.execution_id.as_deref(), Some("run-1"));
 }
 
+#[tokio::test]
+async fn list_workflow_executions_reads_a_json_array_of_briefs() {
+    let server = ScriptedServer::start().await;
+    let client = client_for(&server);
+    let answer = json!([
+        {"workflow_id": "wf-1", "execution_id": "exec-2", "status": "cancel",
+         "begin_time": 1_670_311_148_207_i64, "created_by": "alice",
+         "execution_result_list": [{"node_id": "n1", "status": "cancel"}]},
+        {"workflow_id": "wf-1", "execution_id": "exec-1", "status": "someFutureStatus"}
+    ]);
+    answer_json(&server, 200, &answer, "req-list-aom");
+
+    let response = client
+        .list_workflow_executions(&ListWorkflowExecutionsParams {
+            workflow_id: "wf-1".to_owned(),
+            x_enterprise_project_id: None,
+        })
+        .await
+        .unwrap();
+
+    // No enterprise project given: no query at all, not an empty `x_enterprise_project_id=`.
+    assert_request(
+        &server,
+        &single_request(&server),
+        &Expect::new("GET", aom_path("wf-1/executions")),
+    );
+    assert_eq!(response.request_id.as_deref(), Some("req-list-aom"));
+    let briefs = response.body;
+    assert_eq!(briefs.len(), 2);
+    assert_eq!(briefs[0].execution_id.as_deref(), Some("exec-2"));
+    assert_eq!(briefs[0].status, Some(AomExecutionStatus::Cancel));
+    assert_eq!(briefs[0].created_by.as_deref(), Some("alice"));
+    let nodes = briefs[0].execution_result_list.as_ref().unwrap();
+    assert_eq!(nodes[0].status, Some(AomExecutionStatus::Cancel));
+    assert_eq!(
+        briefs[1].status,
+        Some(AomExecutionStatus::Unknown("someFutureStatus".to_owned()))
+    );
+}
+
+#[tokio::test]
+async fn stop_execution_posts_to_terminate_and_reads_the_string_answer() {
+    let server = ScriptedServer::start().await;
+    let client = client_for(&server);
+    answer_json(&server, 200, &json!("success"), "req-stop-aom");
+
+    let response = client
+        .stop_execution(&StopExecutionParams {
+            workflow_id: "wf-1".to_owned(),
+            execution_id: "exec 1".to_owned(),
+        })
+        .await
+        .unwrap();
+
+    assert_request(
+        &server,
+        &single_request(&server),
+        &Expect::new("POST", aom_path("wf-1/executions/exec%201/terminate")),
+    );
+    assert_eq!(response.request_id.as_deref(), Some("req-stop-aom"));
+    assert_eq!(response.body, "success");
+}
+
+#[tokio::test]
+async fn a_string_answer_sent_as_plain_text_is_read_as_the_sdks_do() {
+    let server = ScriptedServer::start().await;
+    let client = client_for(&server);
+    server.push(
+        Answer::raw(200, "success")
+            .request_id("req-stop-text")
+            .header("Content-Type", "text/plain"),
+    );
+
+    let response = client
+        .stop_execution(&StopExecutionParams {
+            workflow_id: "wf-1".to_owned(),
+            execution_id: "exec-1".to_owned(),
+        })
+        .await
+        .unwrap();
+
+    single_request(&server);
+    assert_eq!(response.body, "success");
+    // Only a string answer takes text: an object answer still refuses it.
+    assert_decode_error("success", "req-object-text").await;
+}
+
+#[tokio::test]
+async fn list_function_graph_workflow_executions_sends_only_the_filters_given() {
+    let server = ScriptedServer::start().await;
+    let client = client_for(&server);
+    let all_filters = ListFunctionGraphWorkflowExecutionsParams {
+        workflow_id: "flow-1".to_owned(),
+        limit: Some(50),
+        offset: Some(-1),
+        status: Some(FunctionGraphExecutionStatus::Cancel),
+        start_time: Some("2026-01-01T00:00:00Z".to_owned()),
+        end_time: Some("2026-01-02T00:00:00Z".to_owned()),
+    };
+    let answer = json!({"executions": [
+        {"workflow_id": "flow-1", "execution_id": "exec-3", "status": "cancel",
+         "begin_time": "2026-01-01T10:00:00Z", "created_by": "sandbox"}
+    ]});
+    answer_json(&server, 200, &answer, "req-list-fg");
+
+    let response = client
+        .list_function_graph_workflow_executions(&all_filters)
+        .await
+        .unwrap();
+
+    let received = single_request(&server);
+    assert_request(
+        &server,
+        &received,
+        &Expect::new("GET", fgs_path("flow-1/executions")).query(
+            "end_time=2026-01-02T00%3A00%3A00Z&limit=50&offset=-1\
+             &start_time=2026-01-01T00%3A00%3A00Z&status=cancel",
+        ),
+    );
+    assert_eq!(response.request_id.as_deref(), Some("req-list-fg"));
+    let executions = response.body.executions.unwrap();
+    assert_eq!(executions[0].execution_id.as_deref(), Some("exec-3"));
+    assert_eq!(
+        executions[0].status,
+        Some(FunctionGraphExecutionStatus::Cancel)
+    );
+    assert_eq!(
+        executions[0].begin_time.as_deref(),
+        Some("2026-01-01T10:00:00Z")
+    );
+
+    answer_json(&server, 200, &json!({"executions": []}), "req-list-fg-2");
+    let no_filters = ListFunctionGraphWorkflowExecutionsParams {
+        workflow_id: "flow-1".to_owned(),
+        limit: None,
+        offset: None,
+        status: None,
+        start_time: None,
+        end_time: None,
+    };
+    let response = client
+        .list_function_graph_workflow_executions(&no_filters)
+        .await
+        .unwrap();
+    assert_request(
+        &server,
+        &single_request(&server),
+        &Expect::new("GET", fgs_path("flow-1/executions")),
+    );
+    assert_eq!(response.body.executions, Some(vec![]));
+}
+
+#[tokio::test]
+async fn stop_work_flow_accepts_the_documented_empty_answer() {
+    let server = ScriptedServer::start().await;
+    let client = client_for(&server);
+    server.push(Answer::raw(200, "").request_id("req-stop-fg"));
+
+    let response = client
+        .stop_work_flow(&StopWorkFlowParams {
+            workflow_id: "flow-1".to_owned(),
+            execution_id: "exec-1".to_owned(),
+        })
+        .await
+        .unwrap();
+
+    assert_request(
+        &server,
+        &single_request(&server),
+        &Expect::new("POST", fgs_path("flow-1/executions/exec-1/terminate")),
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(response.request_id.as_deref(), Some("req-stop-fg"));
+    assert_eq!(response.body, Value::Null);
+}
+
 // ------------------------------------------------------------------ B: every documented response
 
 /// Valid `invoke` parameters of one operation and the request they must produce.
@@ -516,6 +693,23 @@ fn invoke_case(operation_id: &str) -> Option<InvokeCase> {
                    "x_get_workflow_full_history_data": false}),
             Expect::new("GET", fgs_path("flow-1/executions/exec-1"))
                 .header("X-Get-Workflow-Full-History-Data", "false"),
+        ),
+        "ListWorkflowExecutions" => (
+            json!({"workflow_id": "wf-1", "x_enterprise_project_id": "0"}),
+            Expect::new("GET", aom_path("wf-1/executions")).query("x_enterprise_project_id=0"),
+        ),
+        "StopExecution" => (
+            json!({"workflow_id": "wf-1", "execution_id": "exec-1"}),
+            Expect::new("POST", aom_path("wf-1/executions/exec-1/terminate")),
+        ),
+        "ListFunctionGraphWorkflowExecutions" => (
+            json!({"workflow_id": "flow-1", "limit": 2, "offset": 4, "status": "running"}),
+            Expect::new("GET", fgs_path("flow-1/executions"))
+                .query("limit=2&offset=4&status=running"),
+        ),
+        "StopWorkFlow" => (
+            json!({"workflow_id": "flow-1", "execution_id": "exec-1"}),
+            Expect::new("POST", fgs_path("flow-1/executions/exec-1/terminate")),
         ),
         "CreateCallbackWorkflow" => (
             json!({"workflow_id": "flow-1", "x_workflow_run_id": "run-1",
@@ -701,6 +895,11 @@ async fn invoke_refuses_unknown_operations_and_bad_params_without_sending() {
             json!({"workflow_id": "flow-1", "body": {"headers": {}}}),
             "input",
         ),
+        (
+            "ListFunctionGraphWorkflowExecutions",
+            json!({"workflow_id": "flow-1", "page": 2}),
+            "page",
+        ),
     ];
     for (operation_id, params, field) in invalid {
         match catalogue::invoke(&client, operation_id, params).await {
@@ -720,6 +919,16 @@ async fn invoke_refuses_unknown_operations_and_bad_params_without_sending() {
     assert!(
         matches!(&empty_id, Err(InvokeError::Api(ApiError::InvalidParameter { name, .. })) if name == "workflow_id"),
         "{empty_id:?}"
+    );
+    let huge_page = catalogue::invoke(
+        &client,
+        "ListFunctionGraphWorkflowExecutions",
+        json!({"workflow_id": "flow-1", "limit": 501}),
+    )
+    .await;
+    assert!(
+        matches!(&huge_page, Err(InvokeError::Api(ApiError::InvalidParameter { name, .. })) if name == "limit"),
+        "{huge_page:?}"
     );
 
     assert!(
@@ -794,7 +1003,7 @@ async fn a_success_body_that_does_not_fit_the_model_is_a_decode_error() {
 
 #[tokio::test]
 async fn a_json_array_is_not_a_success_body() {
-    // Every 2xx schema in the spec is an object, so a JSON array must be `ApiError::Decode`:
+    // ExecuteWorkflow's 2xx schema is an object, so a JSON array must be `ApiError::Decode`:
     // neither an empty response (`[]`) nor fields filled by position (`["exec-1"]`).
     assert_decode_error("[]", "req-array").await;
     assert_decode_error(r#"["exec-1"]"#, "req-array-positional").await;

@@ -199,6 +199,10 @@ pub struct Step {
     /// Restart, skip or continue one node of an AOM execution.
     #[serde(default, rename = "aom.node", skip_serializing_if = "Option::is_none")]
     pub aom_node: Option<AomNode>,
+    /// Stop an AOM execution that has not ended (`StopExecution`); it ends as `cancel`.
+    /// Result: `workflow_id`, `execution_id`, `result`.
+    #[serde(default, rename = "aom.stop", skip_serializing_if = "Option::is_none")]
+    pub aom_stop: Option<Stop>,
     /// Start a FunctionGraph workflow asynchronously. Result: `execution_id`.
     #[serde(
         default,
@@ -227,6 +231,14 @@ pub struct Step {
         skip_serializing_if = "Option::is_none"
     )]
     pub functiongraph_callback: Option<FunctionGraphCallback>,
+    /// Stop a running FunctionGraph execution (`StopWorkFlow`); it ends as `cancel`.
+    /// Result: `workflow_id`, `execution_id`.
+    #[serde(
+        default,
+        rename = "functiongraph.stop",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub functiongraph_stop: Option<Stop>,
     /// Call any operation of the spec by its operation id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call: Option<Call>,
@@ -252,10 +264,12 @@ pub const ACTION_KEYS: &[&str] = &[
     "aom.start",
     "aom.wait",
     "aom.node",
+    "aom.stop",
     "functiongraph.start",
     "functiongraph.run_sync",
     "functiongraph.wait",
     "functiongraph.callback",
+    "functiongraph.stop",
     "call",
     "set",
     "assert",
@@ -278,10 +292,12 @@ pub enum Action<'a> {
     AomStart(&'a AomStart),
     AomWait(&'a AomWait),
     AomNode(&'a AomNode),
+    AomStop(&'a Stop),
     FunctionGraphStart(&'a FunctionGraphStart),
     FunctionGraphRunSync(&'a FunctionGraphRunSync),
     FunctionGraphWait(&'a FunctionGraphWait),
     FunctionGraphCallback(&'a FunctionGraphCallback),
+    FunctionGraphStop(&'a Stop),
     Call(&'a Call),
     Set(&'a IndexMap<String, Value>),
     Assert(&'a Assert),
@@ -297,10 +313,12 @@ impl Action<'_> {
             Self::AomStart(_) => "aom.start",
             Self::AomWait(_) => "aom.wait",
             Self::AomNode(_) => "aom.node",
+            Self::AomStop(_) => "aom.stop",
             Self::FunctionGraphStart(_) => "functiongraph.start",
             Self::FunctionGraphRunSync(_) => "functiongraph.run_sync",
             Self::FunctionGraphWait(_) => "functiongraph.wait",
             Self::FunctionGraphCallback(_) => "functiongraph.callback",
+            Self::FunctionGraphStop(_) => "functiongraph.stop",
             Self::Call(_) => "call",
             Self::Set(_) => "set",
             Self::Assert(_) => "assert",
@@ -315,9 +333,11 @@ impl Action<'_> {
         match self {
             Self::AomStart(_)
             | Self::AomNode(_)
+            | Self::AomStop(_)
             | Self::FunctionGraphStart(_)
             | Self::FunctionGraphRunSync(_)
-            | Self::FunctionGraphCallback(_) => true,
+            | Self::FunctionGraphCallback(_)
+            | Self::FunctionGraphStop(_) => true,
             Self::Call(call) => hwc_client::catalogue::operation(&call.operation)
                 .is_none_or(|op| op.method != hwc_client::runtime::HttpMethod::Get),
             _ => false,
@@ -338,6 +358,9 @@ impl Step {
         if let Some(a) = &self.aom_node {
             actions.push(Action::AomNode(a));
         }
+        if let Some(a) = &self.aom_stop {
+            actions.push(Action::AomStop(a));
+        }
         if let Some(a) = &self.functiongraph_start {
             actions.push(Action::FunctionGraphStart(a));
         }
@@ -349,6 +372,9 @@ impl Step {
         }
         if let Some(a) = &self.functiongraph_callback {
             actions.push(Action::FunctionGraphCallback(a));
+        }
+        if let Some(a) = &self.functiongraph_stop {
+            actions.push(Action::FunctionGraphStop(a));
         }
         if let Some(a) = &self.call {
             actions.push(Action::Call(a));
@@ -489,6 +515,16 @@ pub struct AomNode {
     pub execution_id: String,
     pub node_id: String,
     pub action: NodeAction,
+}
+
+/// The execution a stop step ends (`aom.stop`, `functiongraph.stop`). Stopping one that has
+/// already ended fails the step with the service's 400; `on_failure: continue` makes the stop
+/// best-effort.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stop {
+    pub workflow_id: String,
+    pub execution_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

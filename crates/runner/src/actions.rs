@@ -6,7 +6,8 @@ use hwc_client::models::{
 };
 use hwc_client::operations::{
     CreateCallbackWorkflowParams, ExecuteWorkflowParams, StartPausingWorkflowExecutionsParams,
-    StartSyncWorkflowExecutionParams, StartWorkflowExecutionParams,
+    StartSyncWorkflowExecutionParams, StartWorkflowExecutionParams, StopExecutionParams,
+    StopWorkFlowParams,
 };
 use runbook_lang::{Action, Step};
 use serde::Serialize;
@@ -63,6 +64,20 @@ pub(crate) async fn execute(
                 .await?;
             Ok(
                 json!({"node_id": params.node_id, "action": node.action.name(), "result": to_json(&body)?}),
+            )
+        }
+        Action::AomStop(stop) => {
+            let params = StopExecutionParams {
+                workflow_id: run.text(&stop.workflow_id, locals, "workflow_id")?,
+                execution_id: run.text(&stop.execution_id, locals, "execution_id")?,
+            };
+            let change = Change::new(&step.id, index, &catalogue::STOP_EXECUTION)
+                .workflow(&params.workflow_id)
+                .execution(&params.execution_id);
+            let call = run.change(deadline, change);
+            let body = call.send(call.client().stop_execution(&params)).await?;
+            Ok(
+                json!({"workflow_id": params.workflow_id, "execution_id": params.execution_id, "result": body}),
             )
         }
         Action::FunctionGraphStart(start) => {
@@ -169,6 +184,19 @@ pub(crate) async fn execute(
                 .send(call.client().create_callback_workflow(&params))
                 .await?;
             to_json(&body)
+        }
+        Action::FunctionGraphStop(stop) => {
+            let params = StopWorkFlowParams {
+                workflow_id: run.text(&stop.workflow_id, locals, "workflow_id")?,
+                execution_id: run.text(&stop.execution_id, locals, "execution_id")?,
+            };
+            // The documented answer has no body; there is nothing more to record.
+            let change = Change::new(&step.id, index, &catalogue::STOP_WORK_FLOW)
+                .workflow(&params.workflow_id)
+                .execution(&params.execution_id);
+            let call = run.change(deadline, change);
+            call.send(call.client().stop_work_flow(&params)).await?;
+            Ok(json!({"workflow_id": params.workflow_id, "execution_id": params.execution_id}))
         }
         Action::Call(call) => {
             let params = run.render(&call.params, locals, "params")?;

@@ -45,6 +45,70 @@ async fn a_start_is_not_resent_after_a_500_unless_the_runbook_says_so() {
 }
 
 #[tokio::test]
+async fn stop_steps_cancel_what_the_run_started_and_report_an_ended_execution() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let stops = runbook(
+        r#"
+version: 1
+name: stops
+steps:
+  - id: aom
+    aom.start: {workflow_id: wf-long}
+  - id: fg
+    functiongraph.start: {workflow_id: fg-callback}
+  - id: stop_aom
+    aom.stop: {workflow_id: wf-long, execution_id: "{{ steps.aom.execution_id }}"}
+  - id: stop_fg
+    functiongraph.stop: {workflow_id: fg-callback, execution_id: "{{ steps.fg.execution_id }}"}
+  - id: stop_again
+    on_failure: continue
+    aom.stop: {workflow_id: wf-long, execution_id: "{{ steps.aom.execution_id }}"}
+"#,
+    );
+    let state = run(&harness, &stops).await;
+    assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
+    let aom_id = state.steps["aom"].result.as_ref().unwrap()["execution_id"].clone();
+    let fg_id = state.steps["fg"].result.as_ref().unwrap()["execution_id"].clone();
+    assert_eq!(
+        state.steps["stop_aom"].result,
+        Some(
+            serde_json::json!({"workflow_id": "wf-long", "execution_id": aom_id, "result": "success"})
+        )
+    );
+    assert_eq!(
+        state.steps["stop_fg"].result,
+        Some(serde_json::json!({"workflow_id": "fg-callback", "execution_id": fg_id}))
+    );
+    let again = &state.steps["stop_again"];
+    assert_eq!(again.status, StepStatus::Failed);
+    let error = again.error.as_deref().unwrap();
+    assert!(
+        error.contains("HTTP 400")
+            && error.contains("AOM.31001403")
+            && error.contains("already ended"),
+        "{error}"
+    );
+
+    let executions = harness.sandbox.executions();
+    assert_eq!(executions["aom"][0]["execution_id"], aom_id);
+    assert_eq!(executions["aom"][0]["status"], "cancel");
+    assert_eq!(executions["functiongraph"][0]["execution_id"], fg_id);
+    assert_eq!(executions["functiongraph"][0]["status"], "cancel");
+}
+
+#[tokio::test]
+async fn a_stop_is_not_resent_after_a_500_unless_the_runbook_says_so() {
+    let harness = harness(scenario_with_fault("StopWorkFlow", "{error_500: 1.0}")).await;
+    let cautious = runbook(
+        "version: 1\nname: t\nsteps:\n  - id: stop\n    retry: {attempts: 3}\n    functiongraph.stop: {workflow_id: fg-standard, execution_id: some-run}\n",
+    );
+    let state = run(&harness, &cautious).await;
+    assert_eq!(state.status, RunStatus::Failed);
+    assert_eq!(state.steps["stop"].attempts, 1);
+    assert_eq!(harness.sandbox.request_counts()["StopWorkFlow"], 1);
+}
+
+#[tokio::test]
 async fn the_run_timeout_stops_a_long_wait_on_virtual_time() {
     let harness = harness(Scenario::default_scenario()).await;
     let book = runbook(

@@ -4,6 +4,9 @@
 //!
 //! State moves lazily: each read or action first calls [`AomExecution::advance`] with the
 //! sandbox clock, so virtual time can jump ahead and the execution catches up exactly.
+//!
+//! `StopExecution` ends any execution that has not ended with the status `cancel`; a failed
+//! execution has not ended (it waits for restart or skip), so it can be stopped too.
 
 use serde_json::{json, Value};
 
@@ -15,6 +18,7 @@ pub const FAIL: &str = "fail";
 pub const PAUSING: &str = "pausing";
 pub const WAIT_APPROVAL: &str = "waitApproval";
 pub const WAIT_EXECUTE: &str = "waitExecute";
+pub const CANCEL: &str = "cancel";
 /// Not an SDK status value: the status enum is open, and the docs say the node is "skipped".
 pub const SKIPPED: &str = "skipped";
 
@@ -130,6 +134,12 @@ impl AomExecution {
     /// Applies `restart`, `skip` or `continue` to the current node.
     pub fn operate(&mut self, action: &str, node_id: &str, now_ms: i64) -> Result<(), Refused> {
         self.advance(now_ms);
+        if self.status == CANCEL {
+            return Err(Refused(format!(
+                "execution {} was stopped; there is no node to {action}",
+                self.id
+            )));
+        }
         let Some(node) = self.nodes.get_mut(self.cursor) else {
             return Err(Refused(format!(
                 "execution {} has finished ({}); there is no node to {action}",
@@ -175,6 +185,35 @@ impl AomExecution {
         Ok(())
     }
 
+    /// Stops the execution: it and its running, paused or waiting node become `cancel`; a
+    /// failed node keeps its `fail`. An execution that has ended cannot be stopped.
+    pub fn stop(&mut self, now_ms: i64) -> Result<(), Refused> {
+        self.advance(now_ms);
+        if matches!(self.status, SUCCESS | CANCEL) {
+            return Err(Refused(format!(
+                "execution {} has already ended ({}); only an execution that has not ended can be stopped",
+                self.id, self.status
+            )));
+        }
+        if let Some(node) = self.nodes.get_mut(self.cursor) {
+            if matches!(node.status, EXECUTING | PAUSING | WAIT_APPROVAL) {
+                node.status = CANCEL;
+                node.end_ms = Some(now_ms);
+            }
+        }
+        self.status = CANCEL;
+        self.end_ms = Some(now_ms);
+        self.last_update_ms = now_ms;
+        Ok(())
+    }
+
+    /// One `WorkflowExecutionBrief` of `ListWorkflowExecutions`: the detail and its creator.
+    pub fn brief(&self) -> Value {
+        let mut brief = self.detail();
+        brief["created_by"] = json!("sandbox");
+        brief
+    }
+
     /// The `SearchWorkflowExecutionDetail` body.
     pub fn detail(&self) -> Value {
         let nodes: Vec<Value> = self
@@ -206,6 +245,22 @@ impl AomExecution {
             "last_record_id_with_snapshot": format!("{}-{}", self.id, self.last_update_ms),
         })
     }
+}
+
+/// The `ListWorkflowExecutions` body: the briefs of `executions` (one workflow's), advanced to
+/// now, newest first. The API has no paging, so every execution is listed.
+pub fn list<'a>(executions: impl IntoIterator<Item = &'a mut AomExecution>, now_ms: i64) -> Value {
+    let mut executions: Vec<&mut AomExecution> = executions.into_iter().collect();
+    executions
+        .sort_by_key(|e| std::cmp::Reverse((e.begin_ms, crate::server::creation_order(&e.id))));
+    let briefs: Vec<Value> = executions
+        .into_iter()
+        .map(|e| {
+            e.advance(now_ms);
+            e.brief()
+        })
+        .collect();
+    Value::Array(briefs)
 }
 
 #[cfg(test)]
@@ -272,5 +327,38 @@ mod tests {
         e.operate("continue", "gate", 100_000).unwrap();
         e.advance(101_000);
         assert_eq!(e.status, SUCCESS);
+    }
+
+    #[test]
+    fn stop_cancels_a_running_paused_or_failed_execution_but_not_an_ended_one() {
+        let mut running = start("wf-long");
+        running.stop(1_000).unwrap();
+        assert_eq!((running.status, running.nodes[0].status), (CANCEL, CANCEL));
+        assert_eq!(
+            (running.end_ms, running.nodes[0].end_ms),
+            (Some(1_000), Some(1_000))
+        );
+        running.advance(3_600_000);
+        assert_eq!(running.status, CANCEL, "a stopped execution stays stopped");
+        let again = running.stop(3_600_000).unwrap_err();
+        assert!(again.0.contains("already ended (cancel)"), "{again:?}");
+        let operate = running.operate("restart", "soak", 3_600_000).unwrap_err();
+        assert!(operate.0.contains("was stopped"), "{operate:?}");
+
+        let mut paused = start("wf-pause");
+        paused.advance(5_000);
+        paused.stop(5_000).unwrap();
+        assert_eq!((paused.status, paused.nodes[1].status), (CANCEL, CANCEL));
+
+        let mut failed = start("wf-broken");
+        failed.advance(5_000);
+        failed.stop(5_000).unwrap();
+        assert_eq!((failed.status, failed.nodes[1].status), (CANCEL, FAIL));
+
+        let mut finished = start("wf-success");
+        finished.advance(10_000);
+        let refused = finished.stop(10_000).unwrap_err();
+        assert!(refused.0.contains("already ended (success)"), "{refused:?}");
+        assert_eq!(finished.status, SUCCESS);
     }
 }

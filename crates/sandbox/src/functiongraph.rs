@@ -4,15 +4,21 @@
 //!
 //! Callback ids: `X-Workflow-Run-Id` is the execution id that the async start returned, and
 //! `X-Workflow-State-Id` is the state's `id` from the scenario.
+//!
+//! Listing shows the executions started with `StartWorkflowExecution` (sync runs are not
+//! kept), newest first, filtered and paged as [`ListQuery`] says; `StopWorkFlow` ends a
+//! running execution with the status `cancel`.
 
 use serde_json::{json, Value};
-use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::scenario::{ExpressOutcome, FgState, FgStateKind};
 
 pub const RUNNING: &str = "running";
 pub const SUCCESS: &str = "success";
 pub const FAIL: &str = "fail";
+pub const CANCEL: &str = "cancel";
 
 /// FunctionGraph's execution-level time format, `yyyy-MM-ddTHH:mm:ssZ`.
 pub fn fg_time(ms: i64) -> String {
@@ -57,6 +63,93 @@ pub fn sync_execution(
             "begin_time": begin, "end_time": end,
         }),
     }
+}
+
+/// Who the sandbox says started every execution.
+const CREATED_BY: &str = "sandbox";
+/// The window listed when the query gives no `start_time` or `end_time`, as documented.
+const DEFAULT_WINDOW_MS: i64 = 3 * 24 * 60 * 60 * 1000;
+/// The page size when the query gives no `limit` (or 0): undocumented, chosen here.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// The documented most a page holds; a larger `limit` returns this many.
+pub const MAX_PAGE_SIZE: usize = 200;
+
+/// What `ListWorkflowExecutions` asks for, with the documented defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    /// Executions that began in `from_ms..=to_ms` are listed.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl ListQuery {
+    /// Reads the query parameters (`value` looks one up by name); integers and the status
+    /// have already been checked against the spec. The message of an error goes into a 400.
+    pub fn parse<'q>(value: impl Fn(&str) -> Option<&'q str>, now_ms: i64) -> Result<Self, String> {
+        let time = |name: &str| value(name).map(|text| parse_time(name, text)).transpose();
+        let (from_ms, to_ms) = match (time("start_time")?, time("end_time")?) {
+            (Some(from), Some(to)) => (from, to),
+            (Some(from), None) => (from, from.saturating_add(DEFAULT_WINDOW_MS)),
+            (None, Some(to)) => (to.saturating_sub(DEFAULT_WINDOW_MS), to),
+            (None, None) => (now_ms.saturating_sub(DEFAULT_WINDOW_MS), now_ms),
+        };
+        if from_ms > to_ms {
+            return Err("start_time is after end_time".to_owned());
+        }
+        let integer = |name: &str| value(name).and_then(|text| text.parse::<i64>().ok());
+        let offset = integer("offset").map_or(0, |n| usize::try_from(n).unwrap_or(0));
+        let limit = match integer("limit").map(|n| usize::try_from(n).unwrap_or(0)) {
+            None | Some(0) => DEFAULT_PAGE_SIZE,
+            Some(n) => n.min(MAX_PAGE_SIZE),
+        };
+        Ok(Self {
+            status: value("status").map(str::to_owned),
+            from_ms,
+            to_ms,
+            offset,
+            limit,
+        })
+    }
+}
+
+/// A UTC time as FunctionGraph writes it (`2026-01-02T03:04:05Z`, any RFC 3339 time), or as
+/// its paged history API does (`2026-01-02 03:04:05`), in milliseconds.
+fn parse_time(name: &str, text: &str) -> Result<i64, String> {
+    let spaced = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let at = OffsetDateTime::parse(text, &Rfc3339)
+        .or_else(|_| PrimitiveDateTime::parse(text, spaced).map(PrimitiveDateTime::assume_utc))
+        .map_err(|_| {
+            format!("{name} must be a UTC time like 2026-01-02T03:04:05Z, got `{text}`")
+        })?;
+    Ok((at.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+/// The `ListWorkflowExecutions` body: of `executions` (one workflow's), advanced to now, those
+/// the query selects, newest first, one page.
+pub fn list<'a>(
+    executions: impl IntoIterator<Item = &'a mut FgExecution>,
+    query: &ListQuery,
+    now_ms: i64,
+) -> Value {
+    let mut selected: Vec<&mut FgExecution> = executions
+        .into_iter()
+        .filter(|e| (query.from_ms..=query.to_ms).contains(&e.begin_ms))
+        .collect();
+    for execution in &mut selected {
+        execution.advance(now_ms);
+    }
+    selected.retain(|e| query.status.as_deref().is_none_or(|s| s == e.status));
+    selected.sort_by_key(|e| std::cmp::Reverse((e.begin_ms, crate::server::creation_order(&e.id))));
+    let page: Vec<Value> = selected
+        .into_iter()
+        .skip(query.offset)
+        .take(query.limit)
+        .map(|e| e.brief())
+        .collect();
+    json!({ "executions": page })
 }
 
 #[derive(Debug, Clone)]
@@ -203,6 +296,48 @@ impl FgExecution {
         Ok(())
     }
 
+    /// Stops a running execution: it and its current state become `cancel`.
+    pub fn stop(&mut self, now_ms: i64) -> Result<(), String> {
+        self.advance(now_ms);
+        if self.status != RUNNING {
+            return Err(format!(
+                "execution {} has already ended ({}); only a running execution can be stopped",
+                self.id, self.status
+            ));
+        }
+        if let Some(state) = self.states.get_mut(self.cursor) {
+            if state.status == RUNNING {
+                state.status = CANCEL;
+                state.end_ms = Some(now_ms);
+            }
+        }
+        self.status = CANCEL;
+        self.end_ms = Some(now_ms);
+        self.last_update_ms = now_ms;
+        Ok(())
+    }
+
+    /// One `FlowExecutionBrief` of a list.
+    pub fn brief(&self) -> Value {
+        json!({
+            "workflow_id": self.workflow_id,
+            "workflow_urn": self.urn(),
+            "execution_id": self.id,
+            "status": self.status,
+            "begin_time": fg_time(self.begin_ms),
+            "end_time": self.end_ms.map(fg_time),
+            "last_update_time": fg_time(self.last_update_ms),
+            "created_by": CREATED_BY,
+        })
+    }
+
+    fn urn(&self) -> String {
+        format!(
+            "urn:fss:sandbox:{}:workflow:{}",
+            self.project_id, self.workflow_id
+        )
+    }
+
     /// The `ShowWorkflowExecution` body.
     pub fn detail(&self) -> Value {
         let output = self
@@ -235,7 +370,7 @@ impl FgExecution {
             .collect();
         json!({
             "workflow_id": self.workflow_id,
-            "workflow_urn": format!("urn:fss:sandbox:{}:workflow:{}", self.project_id, self.workflow_id),
+            "workflow_urn": self.urn(),
             "execution_id": self.id,
             "status": self.status,
             "headers": self.headers,
@@ -244,7 +379,7 @@ impl FgExecution {
             "begin_time": fg_time(self.begin_ms),
             "end_time": self.end_ms.map(fg_time),
             "last_update_time": fg_time(self.last_update_ms),
-            "created_by": "sandbox",
+            "created_by": CREATED_BY,
             "node_execution_details": nodes,
         })
     }
@@ -327,5 +462,76 @@ mod tests {
     fn fg_times_use_the_documented_format() {
         assert_eq!(fg_time(0), "1970-01-01T00:00:00Z");
         assert_eq!(fg_time(1_767_323_045_000), "2026-01-02T03:04:05Z");
+    }
+
+    fn callback_run(id: &str, now_ms: i64) -> FgExecution {
+        FgExecution::start(
+            id.into(),
+            "p".into(),
+            "fg-callback".into(),
+            &states("fg-callback"),
+            json!({}),
+            json!({}),
+            now_ms,
+        )
+    }
+
+    #[test]
+    fn stop_cancels_a_running_execution_but_not_an_ended_one() {
+        let mut e = callback_run("r1", 0);
+        e.stop(5_000).unwrap();
+        assert_eq!(e.status, CANCEL);
+        let detail = e.detail();
+        assert_eq!(
+            detail["node_execution_details"][1]["executions"][0]["status"],
+            "cancel"
+        );
+        assert_eq!(detail["end_time"], fg_time(5_000));
+        let again = e.stop(6_000).unwrap_err();
+        assert!(again.contains("already ended (cancel)"), "{again}");
+        assert!(matches!(
+            e.callback("await-approval", true, json!({}), None, 6_000),
+            Err(CallbackRefused::NotWaiting(_))
+        ));
+    }
+
+    fn query(pairs: &[(&str, &str)], now_ms: i64) -> Result<ListQuery, String> {
+        ListQuery::parse(
+            |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v),
+            now_ms,
+        )
+    }
+
+    #[test]
+    fn list_queries_take_the_documented_defaults() {
+        let day = 24 * 60 * 60 * 1000;
+        let now = 1_767_323_045_000; // 2026-01-02T03:04:05Z
+        let defaults = query(&[], now).unwrap();
+        assert_eq!((defaults.from_ms, defaults.to_ms), (now - 3 * day, now));
+        assert_eq!((defaults.offset, defaults.limit), (0, DEFAULT_PAGE_SIZE));
+
+        let from_start = query(&[("start_time", "2026-01-02T03:04:05Z")], 0).unwrap();
+        assert_eq!((from_start.from_ms, from_start.to_ms), (now, now + 3 * day));
+        let to_end = query(&[("end_time", "2026-01-02 03:04:05")], 0).unwrap();
+        assert_eq!((to_end.from_ms, to_end.to_ms), (now - 3 * day, now));
+
+        let clamped = query(&[("limit", "500"), ("offset", "-4")], now).unwrap();
+        assert_eq!((clamped.offset, clamped.limit), (0, MAX_PAGE_SIZE));
+        assert_eq!(
+            query(&[("limit", "0")], now).unwrap().limit,
+            DEFAULT_PAGE_SIZE
+        );
+
+        let bad = query(&[("start_time", "yesterday")], now).unwrap_err();
+        assert!(bad.contains("start_time must be a UTC time"), "{bad}");
+        let reversed = query(
+            &[
+                ("start_time", "2026-01-03T00:00:00Z"),
+                ("end_time", "2026-01-02T00:00:00Z"),
+            ],
+            now,
+        )
+        .unwrap_err();
+        assert!(reversed.contains("after end_time"), "{reversed}");
     }
 }

@@ -97,6 +97,15 @@ impl World {
     }
 }
 
+/// The order `World::fresh_id` made an id in: its last group is the world's counter. Lists
+/// sort by it, so executions that began in the same millisecond still come newest first.
+pub(crate) fn creation_order(id: &str) -> u64 {
+    id.rsplit('-')
+        .next()
+        .and_then(|counter| u64::from_str_radix(counter, 16).ok())
+        .unwrap_or(0)
+}
+
 /// Which error body a service speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dialect {
@@ -189,12 +198,18 @@ fn decode(text: &str) -> String {
         .into_owned()
 }
 
+/// A JSON answer; `Value::Null` stands for an operation documented with no body, and sends none.
 fn json_response(status: u16, request_id: &str, body: &Value) -> Response<Body> {
+    let body = if body.is_null() {
+        Body::empty()
+    } else {
+        Body::from(body.to_string())
+    };
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header("Content-Type", "application/json;charset=UTF-8")
         .header("X-Request-Id", request_id)
-        .body(Body::from(body.to_string()))
+        .body(body)
         .unwrap_or_default()
 }
 
@@ -468,11 +483,30 @@ fn validate(
                 dialect.bad_request(format!("{} must be {expected}, got `{value}`", param.name))
             );
         }
+        if let Some(problem) = out_of_range(param, value) {
+            return Err(dialect.bad_request(problem));
+        }
     }
     if op.body.as_ref().is_some_and(|b| b.required) && incoming.body.is_empty() {
         return Err(dialect.bad_request("the request body is required"));
     }
     Ok(())
+}
+
+/// Why a numeric parameter is outside the spec's `minimum`/`maximum`, if it is.
+fn out_of_range(param: &hwc_client::runtime::ParamMeta, value: &str) -> Option<String> {
+    let number = value.parse::<f64>().ok()?;
+    let below = param.minimum.is_some_and(|min| number < min);
+    let above = param.maximum.is_some_and(|max| number > max);
+    (below || above).then(|| {
+        let bound = |b: Option<f64>| b.map_or_else(|| "…".to_owned(), |b| b.to_string());
+        format!(
+            "{} must be in {}..={}, got {value}",
+            param.name,
+            bound(param.minimum),
+            bound(param.maximum)
+        )
+    })
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(
@@ -521,7 +555,7 @@ fn execute(
             );
             Ok((200, json!({"execution_id": id})))
         }
-        "SearchWorkflowExecutionDetail" | "StartPausingWorkflowExecutions" => {
+        "SearchWorkflowExecutionDetail" | "StartPausingWorkflowExecutions" | "StopExecution" => {
             project
                 .aom_workflow(workflow_id)
                 .ok_or_else(aom_unknown_workflow)?;
@@ -533,6 +567,12 @@ fn execute(
             if op.id == "SearchWorkflowExecutionDetail" {
                 execution.advance(now);
                 return Ok((200, execution.detail()));
+            }
+            if op.id == "StopExecution" {
+                execution
+                    .stop(now)
+                    .map_err(|refused| dialect.bad_request(refused.0))?;
+                return Ok((200, json!("success")));
             }
             let action = incoming.query_value("action").unwrap_or_default();
             let node_id = incoming.query_value("node_id").unwrap_or_default();
@@ -586,7 +626,7 @@ fn execute(
             world.fg.insert(id.clone(), execution);
             Ok((200, json!({"execution_id": id})))
         }
-        "ShowWorkflowExecution" => {
+        "ShowWorkflowExecution" | "StopWorkFlow" => {
             project
                 .fg_workflow(workflow_id)
                 .ok_or_else(fg_unknown_workflow)?;
@@ -595,6 +635,12 @@ fn execute(
                 .get_mut(execution_id)
                 .filter(|e| e.project_id == project.id && e.workflow_id == workflow_id)
                 .ok_or_else(|| fail(404, "FGS.5003", "Function flow execution not found."))?;
+            if op.id == "StopWorkFlow" {
+                execution
+                    .stop(now)
+                    .map_err(|message| dialect.bad_request(message))?;
+                return Ok((200, Value::Null));
+            }
             execution.advance(now);
             Ok((200, execution.detail()))
         }
@@ -632,6 +678,28 @@ fn execute(
                     CallbackRefused::NotWaiting(message) => dialect.bad_request(message),
                 })?;
             Ok((200, json!({"execution_id": run_id})))
+        }
+        "ListWorkflowExecutions" => {
+            project
+                .aom_workflow(workflow_id)
+                .ok_or_else(aom_unknown_workflow)?;
+            let executions = world
+                .aom
+                .values_mut()
+                .filter(|e| e.project_id == project.id && e.workflow.id == workflow_id);
+            Ok((200, crate::aom::list(executions, now)))
+        }
+        "ListFunctionGraphWorkflowExecutions" => {
+            project
+                .fg_workflow(workflow_id)
+                .ok_or_else(fg_unknown_workflow)?;
+            let query = functiongraph::ListQuery::parse(|name| incoming.query_value(name), now)
+                .map_err(|message| dialect.bad_request(message))?;
+            let executions = world
+                .fg
+                .values_mut()
+                .filter(|e| e.project_id == project.id && e.workflow_id == workflow_id);
+            Ok((200, functiongraph::list(executions, &query, now)))
         }
         other => Err(fail(
             501,

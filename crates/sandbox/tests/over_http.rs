@@ -621,3 +621,428 @@ async fn a_malformed_body_is_a_400_naming_the_problem() {
         "{body}"
     );
 }
+
+// ------------------------------------------------------------------ listing and stopping
+
+fn list_aom(workflow: &str) -> ListWorkflowExecutionsParams {
+    ListWorkflowExecutionsParams {
+        workflow_id: workflow.into(),
+        x_enterprise_project_id: None,
+    }
+}
+
+fn stop_aom(workflow: &str, execution: &str) -> StopExecutionParams {
+    StopExecutionParams {
+        workflow_id: workflow.into(),
+        execution_id: execution.into(),
+    }
+}
+
+fn stop_fg(workflow: &str, execution: &str) -> StopWorkFlowParams {
+    StopWorkFlowParams {
+        workflow_id: workflow.into(),
+        execution_id: execution.into(),
+    }
+}
+
+fn list_fg(workflow: &str) -> ListFunctionGraphWorkflowExecutionsParams {
+    ListFunctionGraphWorkflowExecutionsParams {
+        workflow_id: workflow.into(),
+        limit: None,
+        offset: None,
+        status: None,
+        start_time: None,
+        end_time: None,
+    }
+}
+
+/// `(execution_id, status)` of each listed AOM execution, in the order listed.
+async fn aom_listing(client: &Client, workflow: &str) -> Vec<(String, String)> {
+    let briefs = client
+        .list_workflow_executions(&list_aom(workflow))
+        .await
+        .unwrap()
+        .body;
+    briefs
+        .into_iter()
+        .map(|b| (b.execution_id.unwrap(), b.status.unwrap().to_string()))
+        .collect()
+}
+
+/// The execution ids of one FunctionGraph list page, in the order listed.
+async fn fg_page(
+    client: &Client,
+    params: &ListFunctionGraphWorkflowExecutionsParams,
+) -> Vec<String> {
+    let page = client
+        .list_function_graph_workflow_executions(params)
+        .await
+        .unwrap()
+        .body;
+    page.executions
+        .unwrap()
+        .into_iter()
+        .map(|e| e.execution_id.unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn aom_lists_newest_first_and_stop_cancels_once() {
+    let rig = Rig::start().await;
+    let client = rig.client();
+    // Same virtual millisecond for all three: the order still follows the starts.
+    let first = start_aom(&client, "wf-long").await;
+    let second = start_aom(&client, "wf-long").await;
+    start_aom(&client, "wf-success").await;
+
+    let listed = aom_listing(&client, "wf-long").await;
+    assert_eq!(
+        listed,
+        vec![
+            (second.clone(), "executing".to_owned()),
+            (first.clone(), "executing".to_owned())
+        ]
+    );
+    let brief = &client
+        .list_workflow_executions(&list_aom("wf-long"))
+        .await
+        .unwrap()
+        .body[0];
+    assert_eq!(brief.created_by.as_deref(), Some("sandbox"));
+    assert_eq!(brief.project_id.as_deref(), Some(PROJECT));
+
+    rig.time.advance(Duration::from_secs(30));
+    let stopped = client
+        .stop_execution(&stop_aom("wf-long", &first))
+        .await
+        .unwrap();
+    assert_eq!(stopped.body, "success");
+    let detail = aom_status(&client, "wf-long", &first).await;
+    assert_eq!(detail["status"], "cancel");
+    assert_eq!(detail["execution_result_list"][0]["status"], "cancel");
+    assert_eq!(detail["end_time"], detail["last_update_time"]);
+    // Time goes on; the stopped execution stays stopped, the other one keeps running.
+    rig.time.advance(Duration::from_secs(60));
+    assert_eq!(
+        aom_listing(&client, "wf-long").await,
+        vec![
+            (second.clone(), "executing".to_owned()),
+            (first.clone(), "cancel".to_owned())
+        ]
+    );
+
+    let again = client
+        .stop_execution(&stop_aom("wf-long", &first))
+        .await
+        .unwrap_err();
+    let (status, code, message) = http_error(&again);
+    assert_eq!((status, code.as_str()), (400, "AOM.31001403"));
+    assert!(message.contains("already ended (cancel)"), "{message}");
+    let restart = operate(&client, "wf-long", &first, PausingAction::Restart, "soak")
+        .await
+        .unwrap_err();
+    assert!(http_error(&restart).2.contains("was stopped"));
+
+    let finished = start_aom(&client, "wf-success").await;
+    rig.time.advance(Duration::from_secs(10));
+    let error = client
+        .stop_execution(&stop_aom("wf-success", &finished))
+        .await
+        .unwrap_err();
+    let (status, _, message) = http_error(&error);
+    assert_eq!(status, 400);
+    assert!(message.contains("already ended (success)"), "{message}");
+    assert_eq!(
+        aom_status(&client, "wf-success", &finished).await["status"],
+        "success"
+    );
+
+    let missing = client
+        .stop_execution(&stop_aom("wf-long", "no-such-execution"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        http_error(&missing),
+        (404, "AOM.31001307".into(), "execution not exist.".into())
+    );
+    let no_workflow = client
+        .list_workflow_executions(&list_aom("nope"))
+        .await
+        .unwrap_err();
+    assert_eq!(http_error(&no_workflow).1, "AOM.31001306");
+    assert!(aom_listing(&client, "wf-pause").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_paused_or_failed_aom_execution_can_be_stopped() {
+    let rig = Rig::start().await;
+    let client = rig.client();
+    let paused = start_aom(&client, "wf-pause").await;
+    let failed = start_aom(&client, "wf-broken").await;
+    rig.time.advance(Duration::from_secs(5));
+    assert_eq!(
+        aom_status(&client, "wf-pause", &paused).await["status"],
+        "pausing"
+    );
+    assert_eq!(
+        aom_status(&client, "wf-broken", &failed).await["status"],
+        "fail"
+    );
+
+    client
+        .stop_execution(&stop_aom("wf-pause", &paused))
+        .await
+        .unwrap();
+    client
+        .stop_execution(&stop_aom("wf-broken", &failed))
+        .await
+        .unwrap();
+
+    let paused = aom_status(&client, "wf-pause", &paused).await;
+    assert_eq!(paused["status"], "cancel");
+    assert_eq!(paused["execution_result_list"][1]["status"], "cancel");
+    let failed = aom_status(&client, "wf-broken", &failed).await;
+    assert_eq!(failed["status"], "cancel");
+    // The node that failed keeps its failure; only the execution is cancelled.
+    assert_eq!(failed["execution_result_list"][1]["status"], "fail");
+}
+
+#[tokio::test]
+async fn functiongraph_lists_page_by_page_filtered_by_status_and_time() {
+    let rig = Rig::start().await;
+    let client = rig.client();
+    let mut started = Vec::new();
+    for _ in 0..5 {
+        started.push(start_fg(&client, "fg-callback").await);
+        rig.time.advance(Duration::from_secs(60));
+    }
+    start_fg(&client, "fg-standard").await;
+    client
+        .stop_work_flow(&stop_fg("fg-callback", &started[1]))
+        .await
+        .unwrap();
+    let newest_first: Vec<String> = started.iter().rev().cloned().collect();
+
+    assert_eq!(
+        fg_page(&client, &list_fg("fg-callback")).await,
+        newest_first
+    );
+
+    // Pages of two, walked with offset, cover every execution once, in order.
+    let mut walked = Vec::new();
+    for offset in [0, 2, 4, 6] {
+        let page = fg_page(
+            &client,
+            &ListFunctionGraphWorkflowExecutionsParams {
+                limit: Some(2),
+                offset: Some(offset),
+                ..list_fg("fg-callback")
+            },
+        )
+        .await;
+        assert!(page.len() <= 2, "{page:?}");
+        walked.extend(page);
+    }
+    assert_eq!(walked, newest_first);
+    // A negative offset is taken as 0, as documented.
+    let from_negative = ListFunctionGraphWorkflowExecutionsParams {
+        limit: Some(1),
+        offset: Some(-3),
+        ..list_fg("fg-callback")
+    };
+    assert_eq!(
+        fg_page(&client, &from_negative).await,
+        vec![started[4].clone()]
+    );
+
+    let by_status = |status: &str| ListFunctionGraphWorkflowExecutionsParams {
+        status: Some(status.into()),
+        ..list_fg("fg-callback")
+    };
+    assert_eq!(
+        fg_page(&client, &by_status("cancel")).await,
+        vec![started[1].clone()]
+    );
+    assert_eq!(fg_page(&client, &by_status("running")).await.len(), 4);
+    assert!(fg_page(&client, &by_status("success")).await.is_empty());
+
+    // The sandbox clock started at 2026-03-04T05:06:07Z; starts were a minute apart.
+    let window = ListFunctionGraphWorkflowExecutionsParams {
+        start_time: Some("2026-03-04T05:07:00Z".into()),
+        end_time: Some("2026-03-04 05:09:30".into()),
+        ..list_fg("fg-callback")
+    };
+    assert_eq!(
+        fg_page(&client, &window).await,
+        vec![started[3].clone(), started[2].clone(), started[1].clone()]
+    );
+    let bad_time = client
+        .list_function_graph_workflow_executions(&ListFunctionGraphWorkflowExecutionsParams {
+            start_time: Some("last tuesday".into()),
+            ..list_fg("fg-callback")
+        })
+        .await
+        .unwrap_err();
+    let (status, code, message) = http_error(&bad_time);
+    assert_eq!((status, code.as_str()), (400, "FGS.3002"));
+    assert!(message.contains("start_time"), "{message}");
+
+    // With no window the last 3 days are listed: after four days, nothing.
+    rig.time.advance(Duration::from_secs(4 * 24 * 60 * 60));
+    assert!(fg_page(&client, &list_fg("fg-callback")).await.is_empty());
+    let since_start = ListFunctionGraphWorkflowExecutionsParams {
+        start_time: Some("2026-03-04T00:00:00Z".into()),
+        ..list_fg("fg-callback")
+    };
+    assert_eq!(fg_page(&client, &since_start).await.len(), 5);
+}
+
+#[tokio::test]
+async fn functiongraph_page_sizes_default_to_100_and_stop_at_200() {
+    let rig = Rig::start().await;
+    let client = rig.client();
+    for _ in 0..205 {
+        start_fg(&client, "fg-standard").await;
+    }
+    assert_eq!(fg_page(&client, &list_fg("fg-standard")).await.len(), 100);
+    let large = ListFunctionGraphWorkflowExecutionsParams {
+        limit: Some(500),
+        ..list_fg("fg-standard")
+    };
+    assert_eq!(fg_page(&client, &large).await.len(), 200);
+
+    // Past the spec's maximum the sandbox refuses, as the client does before sending.
+    let url = format!(
+        "{}/v2/{PROJECT}/fgs/workflows/fg-standard/executions?limit=501",
+        rig.sandbox.url()
+    );
+    let answer = reqwest::Client::new()
+        .get(url)
+        .header("X-Auth-Token", "sandbox-iam-token-0001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["error_code"], "FGS.3002");
+    assert!(
+        body["error_msg"].as_str().unwrap().contains("limit"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn functiongraph_stop_cancels_a_running_execution_once() {
+    let rig = Rig::start().await;
+    let client = rig.client();
+    let running = start_fg(&client, "fg-standard").await;
+    rig.time.advance(Duration::from_secs(1));
+    let stopped = client
+        .stop_work_flow(&stop_fg("fg-standard", &running))
+        .await
+        .unwrap();
+    assert_eq!(stopped.status, 200);
+    assert_eq!(
+        stopped.body,
+        serde_json::Value::Null,
+        "no body, as documented"
+    );
+
+    rig.time.advance(Duration::from_secs(10));
+    let shown = client
+        .show_workflow_execution(&show("fg-standard", &running))
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(shown.status.unwrap().as_str(), "cancel");
+    assert_eq!(shown.end_time.as_deref(), Some("2026-03-04T05:06:08Z"));
+    let nodes = shown.node_execution_details.unwrap();
+    assert_eq!(nodes.len(), 1, "the second state never started");
+    assert_eq!(
+        nodes[0].executions.as_ref().unwrap()[0]
+            .status
+            .as_ref()
+            .unwrap()
+            .as_str(),
+        "cancel"
+    );
+
+    let again = client
+        .stop_work_flow(&stop_fg("fg-standard", &running))
+        .await
+        .unwrap_err();
+    let (status, code, message) = http_error(&again);
+    assert_eq!((status, code.as_str()), (400, "FGS.3002"));
+    assert!(message.contains("already ended (cancel)"), "{message}");
+
+    let finished = start_fg(&client, "fg-standard").await;
+    rig.time.advance(Duration::from_secs(10));
+    let error = client
+        .stop_work_flow(&stop_fg("fg-standard", &finished))
+        .await
+        .unwrap_err();
+    assert!(http_error(&error).2.contains("already ended (success)"));
+
+    let missing = client
+        .stop_work_flow(&stop_fg("fg-standard", "no-such-run"))
+        .await
+        .unwrap_err();
+    assert_eq!(http_error(&missing).1, "FGS.5003");
+}
+
+#[tokio::test]
+async fn another_project_can_neither_list_nor_stop_these_executions() {
+    let rig = Rig::start().await;
+    let client = rig.client();
+    let aom_run = start_aom(&client, "wf-long").await;
+    let fg_run = start_fg(&client, "fg-callback").await;
+    let other_key = || aksk("SANDBOXAKOTHERPROJECT", "sandbox-secret-key-other");
+
+    // Through this project's path: refused before anything is looked up.
+    let intruder = rig.client_as(other_key(), PROJECT, rig.env.clone());
+    let error = intruder
+        .list_workflow_executions(&list_aom("wf-long"))
+        .await
+        .unwrap_err();
+    assert_eq!(http_error(&error).0, 403);
+    let error = intruder
+        .stop_execution(&stop_aom("wf-long", &aom_run))
+        .await
+        .unwrap_err();
+    assert_eq!(http_error(&error).0, 403);
+    let error = intruder
+        .stop_work_flow(&stop_fg("fg-callback", &fg_run))
+        .await
+        .unwrap_err();
+    assert_eq!(http_error(&error).0, 403);
+
+    // Through its own project: these workflows and executions do not exist there.
+    let other = rig.client_as(other_key(), OTHER_PROJECT, rig.env.clone());
+    start_aom(&other, "wf-other").await;
+    let error = other
+        .list_workflow_executions(&list_aom("wf-long"))
+        .await
+        .unwrap_err();
+    assert_eq!(http_error(&error).1, "AOM.31001306");
+    let error = other
+        .stop_execution(&stop_aom("wf-other", &aom_run))
+        .await
+        .unwrap_err();
+    assert_eq!(http_error(&error).1, "AOM.31001307");
+    let error = other
+        .list_function_graph_workflow_executions(&list_fg("fg-callback"))
+        .await
+        .unwrap_err();
+    assert_eq!(http_error(&error).1, "FGS.5002");
+    assert_eq!(aom_listing(&other, "wf-other").await.len(), 1);
+
+    // Nothing changed here.
+    assert_eq!(
+        aom_listing(&client, "wf-long").await,
+        vec![(aom_run, "executing".to_owned())]
+    );
+    assert_eq!(
+        fg_page(&client, &list_fg("fg-callback")).await,
+        vec![fg_run]
+    );
+}

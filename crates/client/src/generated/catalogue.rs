@@ -15,6 +15,61 @@ pub static SERVICES: &[&crate::runtime::ServiceMeta] = &[
     &AOM_SERVICE,
     &FUNCTIONGRAPH_SERVICE,
 ];
+/// `ListWorkflowExecutions`: GET /v1/{project_id}/cms/workflow/{workflow_id}/executions
+pub static LIST_WORKFLOW_EXECUTIONS: crate::runtime::OperationMeta = crate::runtime::OperationMeta {
+    id: "ListWorkflowExecutions",
+    service: &AOM_SERVICE,
+    method: crate::runtime::HttpMethod::Get,
+    path: "/v1/{project_id}/cms/workflow/{workflow_id}/executions",
+    summary: "List the executions of a workflow.",
+    params: &[
+        crate::runtime::ParamMeta {
+            name: "project_id",
+            field: "project_id",
+            location: crate::runtime::ParamLocation::Path,
+            required: true,
+            client_param: Some("project_id"),
+            kind: crate::runtime::ParamKind::String,
+            min_length: Some(32usize),
+            max_length: Some(32usize),
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+        crate::runtime::ParamMeta {
+            name: "workflow_id",
+            field: "workflow_id",
+            location: crate::runtime::ParamLocation::Path,
+            required: true,
+            client_param: None,
+            kind: crate::runtime::ParamKind::String,
+            min_length: Some(1usize),
+            max_length: Some(64usize),
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+        crate::runtime::ParamMeta {
+            name: "x_enterprise_project_id",
+            field: "x_enterprise_project_id",
+            location: crate::runtime::ParamLocation::Query,
+            required: false,
+            client_param: None,
+            kind: crate::runtime::ParamKind::String,
+            min_length: None,
+            max_length: None,
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+    ],
+    body: None,
+    success_status: 200u16,
+    success_is_object: false,
+    success_is_string: false,
+    error_statuses: &[400u16, 401u16, 404u16, 500u16],
+    waiters: &[],
+};
 /// `ExecuteWorkflow`: POST /v1/{project_id}/cms/workflow/{workflow_id}/executions
 pub static EXECUTE_WORKFLOW: crate::runtime::OperationMeta = crate::runtime::OperationMeta {
     id: "ExecuteWorkflow",
@@ -53,6 +108,7 @@ pub static EXECUTE_WORKFLOW: crate::runtime::OperationMeta = crate::runtime::Ope
     body: None,
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[401u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -133,6 +189,7 @@ pub static START_PAUSING_WORKFLOW_EXECUTIONS: crate::runtime::OperationMeta = cr
     body: None,
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[401u16, 500u16],
     waiters: &[],
 };
@@ -187,8 +244,64 @@ pub static SEARCH_WORKFLOW_EXECUTION_DETAIL: crate::runtime::OperationMeta = cra
     body: None,
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[400u16, 401u16, 500u16],
     waiters: &[&super::waiters::AOM_EXECUTION_SUCCEEDED],
+};
+/// `StopExecution`: POST /v1/{project_id}/cms/workflow/{workflow_id}/executions/{execution_id}/terminate
+pub static STOP_EXECUTION: crate::runtime::OperationMeta = crate::runtime::OperationMeta {
+    id: "StopExecution",
+    service: &AOM_SERVICE,
+    method: crate::runtime::HttpMethod::Post,
+    path: "/v1/{project_id}/cms/workflow/{workflow_id}/executions/{execution_id}/terminate",
+    summary: "Stop (terminate) a workflow execution.",
+    params: &[
+        crate::runtime::ParamMeta {
+            name: "project_id",
+            field: "project_id",
+            location: crate::runtime::ParamLocation::Path,
+            required: true,
+            client_param: Some("project_id"),
+            kind: crate::runtime::ParamKind::String,
+            min_length: Some(32usize),
+            max_length: Some(32usize),
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+        crate::runtime::ParamMeta {
+            name: "workflow_id",
+            field: "workflow_id",
+            location: crate::runtime::ParamLocation::Path,
+            required: true,
+            client_param: None,
+            kind: crate::runtime::ParamKind::String,
+            min_length: Some(1usize),
+            max_length: Some(64usize),
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+        crate::runtime::ParamMeta {
+            name: "execution_id",
+            field: "execution_id",
+            location: crate::runtime::ParamLocation::Path,
+            required: true,
+            client_param: None,
+            kind: crate::runtime::ParamKind::String,
+            min_length: Some(1usize),
+            max_length: Some(64usize),
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+    ],
+    body: None,
+    success_status: 200u16,
+    success_is_object: false,
+    success_is_string: true,
+    error_statuses: &[400u16, 401u16, 404u16, 500u16],
+    waiters: &[],
 };
 /// `StartSyncWorkflowExecution`: POST /v2/{project_id}/fgs/workflows/{workflow_id}/sync-executions
 pub static START_SYNC_WORKFLOW_EXECUTION: crate::runtime::OperationMeta = crate::runtime::OperationMeta {
@@ -231,6 +344,116 @@ pub static START_SYNC_WORKFLOW_EXECUTION: crate::runtime::OperationMeta = crate:
     }),
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
+    error_statuses: &[400u16, 404u16, 500u16],
+    waiters: &[],
+};
+/// `ListFunctionGraphWorkflowExecutions`: GET /v2/{project_id}/fgs/workflows/{workflow_id}/executions
+pub static LIST_FUNCTION_GRAPH_WORKFLOW_EXECUTIONS: crate::runtime::OperationMeta = crate::runtime::OperationMeta {
+    id: "ListFunctionGraphWorkflowExecutions",
+    service: &FUNCTIONGRAPH_SERVICE,
+    method: crate::runtime::HttpMethod::Get,
+    path: "/v2/{project_id}/fgs/workflows/{workflow_id}/executions",
+    summary: "List the executions of a function workflow.",
+    params: &[
+        crate::runtime::ParamMeta {
+            name: "project_id",
+            field: "project_id",
+            location: crate::runtime::ParamLocation::Path,
+            required: true,
+            client_param: Some("project_id"),
+            kind: crate::runtime::ParamKind::String,
+            min_length: Some(32usize),
+            max_length: Some(32usize),
+            minimum: None,
+            maximum: None,
+            pattern: Some("^[A-Za-z0-9]{32}$"),
+        },
+        crate::runtime::ParamMeta {
+            name: "workflow_id",
+            field: "workflow_id",
+            location: crate::runtime::ParamLocation::Path,
+            required: true,
+            client_param: None,
+            kind: crate::runtime::ParamKind::String,
+            min_length: Some(1usize),
+            max_length: Some(512usize),
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+        crate::runtime::ParamMeta {
+            name: "limit",
+            field: "limit",
+            location: crate::runtime::ParamLocation::Query,
+            required: false,
+            client_param: None,
+            kind: crate::runtime::ParamKind::Integer,
+            min_length: None,
+            max_length: None,
+            minimum: Some(0f64),
+            maximum: Some(500f64),
+            pattern: None,
+        },
+        crate::runtime::ParamMeta {
+            name: "offset",
+            field: "offset",
+            location: crate::runtime::ParamLocation::Query,
+            required: false,
+            client_param: None,
+            kind: crate::runtime::ParamKind::Integer,
+            min_length: None,
+            max_length: None,
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+        crate::runtime::ParamMeta {
+            name: "status",
+            field: "status",
+            location: crate::runtime::ParamLocation::Query,
+            required: false,
+            client_param: None,
+            kind: crate::runtime::ParamKind::Enum(
+                &["success", "fail", "running", "timeout", "cancel"],
+            ),
+            min_length: None,
+            max_length: None,
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+        crate::runtime::ParamMeta {
+            name: "start_time",
+            field: "start_time",
+            location: crate::runtime::ParamLocation::Query,
+            required: false,
+            client_param: None,
+            kind: crate::runtime::ParamKind::String,
+            min_length: None,
+            max_length: None,
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+        crate::runtime::ParamMeta {
+            name: "end_time",
+            field: "end_time",
+            location: crate::runtime::ParamLocation::Query,
+            required: false,
+            client_param: None,
+            kind: crate::runtime::ParamKind::String,
+            min_length: None,
+            max_length: None,
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+    ],
+    body: None,
+    success_status: 200u16,
+    success_is_object: true,
+    success_is_string: false,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -314,6 +537,7 @@ pub static START_WORKFLOW_EXECUTION: crate::runtime::OperationMeta = crate::runt
     }),
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -381,8 +605,64 @@ pub static SHOW_WORKFLOW_EXECUTION: crate::runtime::OperationMeta = crate::runti
     body: None,
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[&super::waiters::FUNCTION_GRAPH_EXECUTION_SUCCEEDED],
+};
+/// `StopWorkFlow`: POST /v2/{project_id}/fgs/workflows/{workflow_id}/executions/{execution_id}/terminate
+pub static STOP_WORK_FLOW: crate::runtime::OperationMeta = crate::runtime::OperationMeta {
+    id: "StopWorkFlow",
+    service: &FUNCTIONGRAPH_SERVICE,
+    method: crate::runtime::HttpMethod::Post,
+    path: "/v2/{project_id}/fgs/workflows/{workflow_id}/executions/{execution_id}/terminate",
+    summary: "Stop (terminate) a workflow execution.",
+    params: &[
+        crate::runtime::ParamMeta {
+            name: "project_id",
+            field: "project_id",
+            location: crate::runtime::ParamLocation::Path,
+            required: true,
+            client_param: Some("project_id"),
+            kind: crate::runtime::ParamKind::String,
+            min_length: Some(1usize),
+            max_length: Some(64usize),
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+        crate::runtime::ParamMeta {
+            name: "workflow_id",
+            field: "workflow_id",
+            location: crate::runtime::ParamLocation::Path,
+            required: true,
+            client_param: None,
+            kind: crate::runtime::ParamKind::String,
+            min_length: Some(1usize),
+            max_length: Some(512usize),
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+        crate::runtime::ParamMeta {
+            name: "execution_id",
+            field: "execution_id",
+            location: crate::runtime::ParamLocation::Path,
+            required: true,
+            client_param: None,
+            kind: crate::runtime::ParamKind::String,
+            min_length: Some(1usize),
+            max_length: Some(64usize),
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        },
+    ],
+    body: None,
+    success_status: 200u16,
+    success_is_object: false,
+    success_is_string: false,
+    error_statuses: &[400u16, 404u16, 500u16],
+    waiters: &[],
 };
 /// `CreateCallbackWorkflow`: POST /v2/{project_id}/fgs/workflows/{workflow_id}/callback
 pub static CREATE_CALLBACK_WORKFLOW: crate::runtime::OperationMeta = crate::runtime::OperationMeta {
@@ -451,17 +731,22 @@ pub static CREATE_CALLBACK_WORKFLOW: crate::runtime::OperationMeta = crate::runt
     }),
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
 /// Every operation of the spec, in spec order.
 pub static OPERATIONS: &[&crate::runtime::OperationMeta] = &[
+    &LIST_WORKFLOW_EXECUTIONS,
     &EXECUTE_WORKFLOW,
     &START_PAUSING_WORKFLOW_EXECUTIONS,
     &SEARCH_WORKFLOW_EXECUTION_DETAIL,
+    &STOP_EXECUTION,
     &START_SYNC_WORKFLOW_EXECUTION,
+    &LIST_FUNCTION_GRAPH_WORKFLOW_EXECUTIONS,
     &START_WORKFLOW_EXECUTION,
     &SHOW_WORKFLOW_EXECUTION,
+    &STOP_WORK_FLOW,
     &CREATE_CALLBACK_WORKFLOW,
 ];
 /// Looks an operation up by its `operationId`.
@@ -479,6 +764,14 @@ pub async fn invoke(
     crate::runtime::InvokeError,
 > {
     match operation_id {
+        "ListWorkflowExecutions" => {
+            let params: super::operations::ListWorkflowExecutionsParams = crate::runtime::parse_params(
+                "ListWorkflowExecutions",
+                params,
+            )?;
+            let response = client.list_workflow_executions(&params).await?;
+            crate::runtime::into_json_response("ListWorkflowExecutions", response)
+        }
         "ExecuteWorkflow" => {
             let params: super::operations::ExecuteWorkflowParams = crate::runtime::parse_params(
                 "ExecuteWorkflow",
@@ -506,6 +799,14 @@ pub async fn invoke(
             let response = client.search_workflow_execution_detail(&params).await?;
             crate::runtime::into_json_response("SearchWorkflowExecutionDetail", response)
         }
+        "StopExecution" => {
+            let params: super::operations::StopExecutionParams = crate::runtime::parse_params(
+                "StopExecution",
+                params,
+            )?;
+            let response = client.stop_execution(&params).await?;
+            crate::runtime::into_json_response("StopExecution", response)
+        }
         "StartSyncWorkflowExecution" => {
             let params: super::operations::StartSyncWorkflowExecutionParams = crate::runtime::parse_params(
                 "StartSyncWorkflowExecution",
@@ -513,6 +814,19 @@ pub async fn invoke(
             )?;
             let response = client.start_sync_workflow_execution(&params).await?;
             crate::runtime::into_json_response("StartSyncWorkflowExecution", response)
+        }
+        "ListFunctionGraphWorkflowExecutions" => {
+            let params: super::operations::ListFunctionGraphWorkflowExecutionsParams = crate::runtime::parse_params(
+                "ListFunctionGraphWorkflowExecutions",
+                params,
+            )?;
+            let response = client
+                .list_function_graph_workflow_executions(&params)
+                .await?;
+            crate::runtime::into_json_response(
+                "ListFunctionGraphWorkflowExecutions",
+                response,
+            )
         }
         "StartWorkflowExecution" => {
             let params: super::operations::StartWorkflowExecutionParams = crate::runtime::parse_params(
@@ -530,6 +844,14 @@ pub async fn invoke(
             let response = client.show_workflow_execution(&params).await?;
             crate::runtime::into_json_response("ShowWorkflowExecution", response)
         }
+        "StopWorkFlow" => {
+            let params: super::operations::StopWorkFlowParams = crate::runtime::parse_params(
+                "StopWorkFlow",
+                params,
+            )?;
+            let response = client.stop_work_flow(&params).await?;
+            crate::runtime::into_json_response("StopWorkFlow", response)
+        }
         "CreateCallbackWorkflow" => {
             let params: super::operations::CreateCallbackWorkflowParams = crate::runtime::parse_params(
                 "CreateCallbackWorkflow",
@@ -544,6 +866,9 @@ pub async fn invoke(
 /// The JSON Schema of an operation's parameters, as [`invoke`] accepts them.
 pub fn params_schema(operation_id: &str) -> Option<schemars::Schema> {
     match operation_id {
+        "ListWorkflowExecutions" => {
+            Some(schemars::schema_for!(super::operations::ListWorkflowExecutionsParams))
+        }
         "ExecuteWorkflow" => {
             Some(schemars::schema_for!(super::operations::ExecuteWorkflowParams))
         }
@@ -561,10 +886,20 @@ pub fn params_schema(operation_id: &str) -> Option<schemars::Schema> {
                 ),
             )
         }
+        "StopExecution" => {
+            Some(schemars::schema_for!(super::operations::StopExecutionParams))
+        }
         "StartSyncWorkflowExecution" => {
             Some(
                 schemars::schema_for!(
                     super::operations::StartSyncWorkflowExecutionParams
+                ),
+            )
+        }
+        "ListFunctionGraphWorkflowExecutions" => {
+            Some(
+                schemars::schema_for!(
+                    super::operations::ListFunctionGraphWorkflowExecutionsParams
                 ),
             )
         }
@@ -573,6 +908,9 @@ pub fn params_schema(operation_id: &str) -> Option<schemars::Schema> {
         }
         "ShowWorkflowExecution" => {
             Some(schemars::schema_for!(super::operations::ShowWorkflowExecutionParams))
+        }
+        "StopWorkFlow" => {
+            Some(schemars::schema_for!(super::operations::StopWorkFlowParams))
         }
         "CreateCallbackWorkflow" => {
             Some(schemars::schema_for!(super::operations::CreateCallbackWorkflowParams))

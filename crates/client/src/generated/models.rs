@@ -301,6 +301,41 @@ pub struct FlowExecuteBody {
     /// Input parameters of the execution; may be mapped with JSONPath and may specify default values.
     pub input: serde_json::Value,
 }
+/// One execution of a function workflow, as a list shows it.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema
+)]
+pub struct FlowExecutionBrief {
+    /// Workflow definition id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
+    /// Workflow URN, urn:fss:<region_id>:<project_id>:workflow:<package>:<workflow_name>:<version>; package is currently always default and version always latest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_urn: Option<String>,
+    /// Execution instance id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<FunctionGraphExecutionStatus>,
+    /// Creation time of the execution, yyyy-MM-ddTHH:mm:ssZ, UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub begin_time: Option<String>,
+    /// End time of the execution, yyyy-MM-ddTHH:mm:ssZ, UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    /// Last update time of the execution, yyyy-MM-ddTHH:mm:ssZ, UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_time: Option<String>,
+    /// Creator of the execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+}
 /// FunctionGraph error body.
 #[derive(
     Debug,
@@ -465,6 +500,21 @@ impl schemars::JsonSchema for FunctionGraphSyncExecutionStatus {
             }
         )
     }
+}
+/// A page of the executions of a function workflow (the SDK's ListWorkflowExecutionsResponse).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema
+)]
+pub struct ListFunctionGraphWorkflowExecutionsResponse {
+    /// The executions of this page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executions: Option<Vec<FlowExecutionBrief>>,
 }
 /// One execution record of a FunctionGraph workflow node.
 #[derive(
@@ -776,4 +826,61 @@ pub struct SyncExecutionNodeErrorDetail {
     /// End time, yyyy-MM-ddTHH:mm:ssZ, UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
+}
+/// One execution of an AOM workflow, as ListWorkflowExecutions lists it (the SDK's WorkflowExecutionBrief).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema
+)]
+pub struct WorkflowExecutionBrief {
+    /// Workflow definition id.
+    ///
+    /// Limits: 1 to 64 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
+    /// Execution instance id.
+    ///
+    /// Limits: 1 to 64 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<AomExecutionStatus>,
+    /// Creation time of the execution, UTC timestamp in milliseconds.
+    ///
+    /// Limits: minimum 0, maximum 9999999999999.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub begin_time: Option<i64>,
+    /// End time of the execution, UTC timestamp in milliseconds.
+    ///
+    /// Limits: minimum 0, maximum 9999999999999.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<i64>,
+    /// Last update time of the execution, UTC timestamp in milliseconds.
+    ///
+    /// Limits: minimum 0, maximum 9999999999999.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_time: Option<i64>,
+    /// Creator of the execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// Approver user names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approve_user_name_list: Option<Vec<String>>,
+    /// Node execution information, one entry per node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_result_list: Option<Vec<ExecutionResultList>>,
+    /// Project id obtained from IAM; normally a 32-character string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// Update time of the executed workflow, UTC timestamp in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_edit_time: Option<i64>,
+    /// Execution snapshot (id of the last record with a snapshot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_record_id_with_snapshot: Option<String>,
 }

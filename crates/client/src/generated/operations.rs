@@ -2,6 +2,40 @@
 // change the spec or the generator and run `cargo xtask codegen`.
 
 //! Operation parameters and the client's operation methods.
+/// Parameters of [`ListWorkflowExecutions`](super::Client::list_workflow_executions).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema
+)]
+#[serde(deny_unknown_fields)]
+pub struct ListWorkflowExecutionsParams {
+    /// Path parameter `workflow_id`. Task (workflow) id, taken from the workflow list.
+    ///
+    /// Limits: 1 to 64 characters.
+    pub workflow_id: String,
+    /// Query parameter `x_enterprise_project_id`. Enterprise project the workflow belongs to. The SDK sends it as a query parameter under this exact name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_enterprise_project_id: Option<String>,
+}
+impl ListWorkflowExecutionsParams {
+    /// Checks the limits the spec sets on each parameter, before anything is sent.
+    pub fn validate(&self) -> Result<(), crate::runtime::ApiError> {
+        {
+            let value = &self.workflow_id;
+            crate::runtime::check_length(
+                "workflow_id",
+                value,
+                Some(1usize),
+                Some(64usize),
+            )?;
+        }
+        Ok(())
+    }
+}
 /// Parameters of [`ExecuteWorkflow`](super::Client::execute_workflow).
 #[derive(
     Debug,
@@ -131,6 +165,50 @@ impl SearchWorkflowExecutionDetailParams {
         Ok(())
     }
 }
+/// Parameters of [`StopExecution`](super::Client::stop_execution).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema
+)]
+#[serde(deny_unknown_fields)]
+pub struct StopExecutionParams {
+    /// Path parameter `workflow_id`. Task (workflow) id, taken from the workflow list.
+    ///
+    /// Limits: 1 to 64 characters.
+    pub workflow_id: String,
+    /// Path parameter `execution_id`. Task execution id.
+    ///
+    /// Limits: 1 to 64 characters.
+    pub execution_id: String,
+}
+impl StopExecutionParams {
+    /// Checks the limits the spec sets on each parameter, before anything is sent.
+    pub fn validate(&self) -> Result<(), crate::runtime::ApiError> {
+        {
+            let value = &self.workflow_id;
+            crate::runtime::check_length(
+                "workflow_id",
+                value,
+                Some(1usize),
+                Some(64usize),
+            )?;
+        }
+        {
+            let value = &self.execution_id;
+            crate::runtime::check_length(
+                "execution_id",
+                value,
+                Some(1usize),
+                Some(64usize),
+            )?;
+        }
+        Ok(())
+    }
+}
 /// Parameters of [`StartSyncWorkflowExecution`](super::Client::start_sync_workflow_execution).
 #[derive(
     Debug,
@@ -159,6 +237,62 @@ impl StartSyncWorkflowExecutionParams {
                 value,
                 Some(1usize),
                 Some(512usize),
+            )?;
+        }
+        Ok(())
+    }
+}
+/// Parameters of [`ListFunctionGraphWorkflowExecutions`](super::Client::list_function_graph_workflow_executions).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema
+)]
+#[serde(deny_unknown_fields)]
+pub struct ListFunctionGraphWorkflowExecutionsParams {
+    /// Path parameter `workflow_id`. Function workflow id.
+    ///
+    /// Limits: 1 to 512 characters.
+    pub workflow_id: String,
+    /// Query parameter `limit`. Page size; at most 200 executions are returned, a larger limit returns 200.
+    ///
+    /// Limits: minimum 0, maximum 500.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i32>,
+    /// Query parameter `offset`. Paging offset, default 0; an offset below 0 is taken as 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i32>,
+    /// Query parameter `status`. Only executions with this status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<super::models::FunctionGraphExecutionStatus>,
+    /// Query parameter `start_time`. Start of the window, UTC (yyyy-MM-ddTHH:mm:ssZ). Without it the window starts 3 days before end_time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// Query parameter `end_time`. End of the window, UTC (yyyy-MM-ddTHH:mm:ssZ). Without it the window ends 3 days after start_time; without both, the last 3 days are listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+}
+impl ListFunctionGraphWorkflowExecutionsParams {
+    /// Checks the limits the spec sets on each parameter, before anything is sent.
+    pub fn validate(&self) -> Result<(), crate::runtime::ApiError> {
+        {
+            let value = &self.workflow_id;
+            crate::runtime::check_length(
+                "workflow_id",
+                value,
+                Some(1usize),
+                Some(512usize),
+            )?;
+        }
+        if let Some(value) = &self.limit {
+            crate::runtime::check_range(
+                "limit",
+                *value as f64,
+                Some(0f64),
+                Some(500f64),
             )?;
         }
         Ok(())
@@ -265,6 +399,50 @@ impl ShowWorkflowExecutionParams {
         Ok(())
     }
 }
+/// Parameters of [`StopWorkFlow`](super::Client::stop_work_flow).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema
+)]
+#[serde(deny_unknown_fields)]
+pub struct StopWorkFlowParams {
+    /// Path parameter `workflow_id`. Function workflow id.
+    ///
+    /// Limits: 1 to 512 characters.
+    pub workflow_id: String,
+    /// Path parameter `execution_id`. Workflow execution instance id.
+    ///
+    /// Limits: 1 to 64 characters.
+    pub execution_id: String,
+}
+impl StopWorkFlowParams {
+    /// Checks the limits the spec sets on each parameter, before anything is sent.
+    pub fn validate(&self) -> Result<(), crate::runtime::ApiError> {
+        {
+            let value = &self.workflow_id;
+            crate::runtime::check_length(
+                "workflow_id",
+                value,
+                Some(1usize),
+                Some(512usize),
+            )?;
+        }
+        {
+            let value = &self.execution_id;
+            crate::runtime::check_length(
+                "execution_id",
+                value,
+                Some(1usize),
+                Some(64usize),
+            )?;
+        }
+        Ok(())
+    }
+}
 /// Parameters of [`CreateCallbackWorkflow`](super::Client::create_callback_workflow).
 #[derive(
     Debug,
@@ -303,6 +481,38 @@ impl CreateCallbackWorkflowParams {
     }
 }
 impl super::Client {
+    /// List the executions of a workflow.
+    ///
+    /// `GET /v1/{project_id}/cms/workflow/{workflow_id}/executions` (aom).
+    ///
+    /// Returns the executions of one workflow (task) as a JSON array of execution briefs - status, times, creator and per-node results. The API takes no paging or filter parameters. (SDK name ListWorkflowExecutions, huaweicloudsdkaom v1. Open in the regions CN North-Beijing4, CN East-Shanghai1, CN East-Shanghai2 and CN South-Guangzhou.)
+    ///
+    /// # Errors
+    ///
+    /// `ApiError::Http` for the documented error statuses:
+    /// - 400: BadRequest: the request is invalid. Fix the request instead of retrying it.
+    /// - 401: Unauthorized: the authentication information provided by the client is incorrect or invalid.
+    /// - 404: Not found, e.g. the workflow does not exist.
+    /// - 500: InternalServerError: the server was reached but could not process the request.
+    ///
+    /// Other `ApiError`s report transport failures and undocumented answers.
+    pub async fn list_workflow_executions(
+        &self,
+        params: &ListWorkflowExecutionsParams,
+    ) -> Result<
+        crate::runtime::ApiResponse<Vec<super::models::WorkflowExecutionBrief>>,
+        crate::runtime::ApiError,
+    > {
+        params.validate()?;
+        let mut request = crate::runtime::Request::new(
+            &super::catalogue::LIST_WORKFLOW_EXECUTIONS,
+        );
+        request.path_param("workflow_id", params.workflow_id.to_string());
+        if let Some(value) = &params.x_enterprise_project_id {
+            request.query_param("x_enterprise_project_id", value.to_string());
+        }
+        self.transport().send(request).await
+    }
     /// Execute a workflow.
     ///
     /// `POST /v1/{project_id}/cms/workflow/{workflow_id}/executions` (aom).
@@ -394,6 +604,33 @@ impl super::Client {
         request.path_param("execution_id", params.execution_id.to_string());
         self.transport().send(request).await
     }
+    /// Stop (terminate) a workflow execution.
+    ///
+    /// `POST /v1/{project_id}/cms/workflow/{workflow_id}/executions/{execution_id}/terminate` (aom).
+    ///
+    /// Terminates an execution that has not ended; its status becomes cancel. No request body; the answer is the operation's status as a JSON string. Stopping an execution that has already ended (success or cancel) is refused with 400. (SDK name StopExecution, huaweicloudsdkaom v1. Open in the regions CN North-Beijing4, CN East-Shanghai1, CN East-Shanghai2 and CN South-Guangzhou.)
+    ///
+    /// # Errors
+    ///
+    /// `ApiError::Http` for the documented error statuses:
+    /// - 400: BadRequest: the request is invalid, e.g. the execution has already ended. Fix the request instead of retrying it.
+    /// - 401: Unauthorized: the authentication information provided by the client is incorrect or invalid.
+    /// - 404: Not found, e.g. the workflow or the execution does not exist.
+    /// - 500: InternalServerError: the server was reached but could not process the request.
+    ///
+    /// Other `ApiError`s report transport failures and undocumented answers.
+    pub async fn stop_execution(
+        &self,
+        params: &StopExecutionParams,
+    ) -> Result<crate::runtime::ApiResponse<String>, crate::runtime::ApiError> {
+        params.validate()?;
+        let mut request = crate::runtime::Request::new(
+            &super::catalogue::STOP_EXECUTION,
+        );
+        request.path_param("workflow_id", params.workflow_id.to_string());
+        request.path_param("execution_id", params.execution_id.to_string());
+        self.transport().send(request).await
+    }
     /// Execute a workflow synchronously (express workflows only).
     ///
     /// `POST /v2/{project_id}/fgs/workflows/{workflow_id}/sync-executions` (functiongraph).
@@ -421,6 +658,51 @@ impl super::Client {
         );
         request.path_param("workflow_id", params.workflow_id.to_string());
         request.json_body(&params.body)?;
+        self.transport().send(request).await
+    }
+    /// List the executions of a function workflow.
+    ///
+    /// `GET /v2/{project_id}/fgs/workflows/{workflow_id}/executions` (functiongraph).
+    ///
+    /// Returns a page of the executions of one function workflow, optionally filtered by status and by a begin-time window. Without start_time and end_time the last 3 days are listed; with only one of them the window is 3 days from it. The order and the default page size are not documented. (SDK name ListWorkflowExecutions, huaweicloudsdkfunctiongraph v2; renamed here because AOM has an operation of the same name.)
+    ///
+    /// # Errors
+    ///
+    /// `ApiError::Http` for the documented error statuses:
+    /// - 400: Bad request.
+    /// - 404: Not found, e.g. the workflow does not exist.
+    /// - 500: Internal server error.
+    ///
+    /// Other `ApiError`s report transport failures and undocumented answers.
+    pub async fn list_function_graph_workflow_executions(
+        &self,
+        params: &ListFunctionGraphWorkflowExecutionsParams,
+    ) -> Result<
+        crate::runtime::ApiResponse<
+            super::models::ListFunctionGraphWorkflowExecutionsResponse,
+        >,
+        crate::runtime::ApiError,
+    > {
+        params.validate()?;
+        let mut request = crate::runtime::Request::new(
+            &super::catalogue::LIST_FUNCTION_GRAPH_WORKFLOW_EXECUTIONS,
+        );
+        request.path_param("workflow_id", params.workflow_id.to_string());
+        if let Some(value) = &params.limit {
+            request.query_param("limit", value.to_string());
+        }
+        if let Some(value) = &params.offset {
+            request.query_param("offset", value.to_string());
+        }
+        if let Some(value) = &params.status {
+            request.query_param("status", value.to_string());
+        }
+        if let Some(value) = &params.start_time {
+            request.query_param("start_time", value.to_string());
+        }
+        if let Some(value) = &params.end_time {
+            request.query_param("end_time", value.to_string());
+        }
         self.transport().send(request).await
     }
     /// Start a workflow execution asynchronously.
@@ -491,6 +773,35 @@ impl super::Client {
         if let Some(value) = &params.x_get_workflow_full_history_data {
             request.header_param("X-Get-Workflow-Full-History-Data", value.to_string());
         }
+        self.transport().send(request).await
+    }
+    /// Stop (terminate) a workflow execution.
+    ///
+    /// `POST /v2/{project_id}/fgs/workflows/{workflow_id}/executions/{execution_id}/terminate` (functiongraph).
+    ///
+    /// Stops an execution that is still running; its status becomes cancel. No request body and no response body. Stopping an execution that has already ended (success, fail, timeout or cancel) is refused with 400. (SDK name StopWorkFlow, huaweicloudsdkfunctiongraph v2.)
+    ///
+    /// # Errors
+    ///
+    /// `ApiError::Http` for the documented error statuses:
+    /// - 400: Bad request, e.g. the execution has already ended.
+    /// - 404: Not found (the page labels it "Bad Request"), e.g. the workflow or the execution does not exist.
+    /// - 500: Internal server error.
+    ///
+    /// Other `ApiError`s report transport failures and undocumented answers.
+    pub async fn stop_work_flow(
+        &self,
+        params: &StopWorkFlowParams,
+    ) -> Result<
+        crate::runtime::ApiResponse<serde_json::Value>,
+        crate::runtime::ApiError,
+    > {
+        params.validate()?;
+        let mut request = crate::runtime::Request::new(
+            &super::catalogue::STOP_WORK_FLOW,
+        );
+        request.path_param("workflow_id", params.workflow_id.to_string());
+        request.path_param("execution_id", params.execution_id.to_string());
         self.transport().send(request).await
     }
     /// Call back a workflow waiting at a callback state.

@@ -92,6 +92,9 @@ pub struct OperationMeta {
     /// Whether the success body is a JSON object in the spec. Serde would also fill a struct
     /// from an array, by position; the transport refuses that instead.
     pub success_is_object: bool,
+    /// Whether the success body is a string in the spec. The SDKs take a body that is not
+    /// JSON as that string, so the transport does too (AOM's `StopExecution`).
+    pub success_is_string: bool,
     /// The error statuses the documentation lists.
     pub error_statuses: &'static [u16],
     pub waiters: &'static [&'static WaiterSpec],

@@ -510,7 +510,10 @@ fn decode<T: DeserializeOwned>(
     let value: Result<serde_json::Value, String> = if bytes.iter().all(u8::is_ascii_whitespace) {
         Ok(serde_json::Value::Null)
     } else {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+        serde_json::from_slice(bytes).or_else(|e| match std::str::from_utf8(bytes) {
+            Ok(text) if op.success_is_string => Ok(serde_json::Value::String(text.to_owned())),
+            _ => Err(e.to_string()),
+        })
     };
     let parsed = value.and_then(|value| {
         if op.success_is_object && !value.is_object() {

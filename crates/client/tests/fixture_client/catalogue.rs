@@ -131,6 +131,7 @@ pub static GET_THING: hwc_client::runtime::OperationMeta = hwc_client::runtime::
     body: None,
     success_status: 200u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[404u16],
     waiters: &[&super::waiters::THING_READY],
 };
@@ -175,6 +176,7 @@ pub static CREATE_THING: hwc_client::runtime::OperationMeta = hwc_client::runtim
     }),
     success_status: 201u16,
     success_is_object: true,
+    success_is_string: false,
     error_statuses: &[400u16, 500u16],
     waiters: &[],
 };
@@ -192,6 +194,7 @@ pub static PING: hwc_client::runtime::OperationMeta = hwc_client::runtime::Opera
     }),
     success_status: 204u16,
     success_is_object: false,
+    success_is_string: false,
     error_statuses: &[],
     waiters: &[],
 };

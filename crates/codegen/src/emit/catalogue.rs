@@ -156,6 +156,7 @@ fn operation_meta(api: &Api, op: &Operation, runtime: &syn::Path) -> TokenStream
         &op.success.ty,
         Some(TypeRef::Named(name)) if matches!(api.schemas.get(name).map(|s| &s.kind), Some(SchemaKind::Object { .. }))
     );
+    let success_is_string = op.success.ty == Some(TypeRef::String);
     let errors = op.errors.iter().map(|e| e.status);
     let waiters = op.waiters.iter().map(|w| {
         let c = const_ident(&w.name);
@@ -174,6 +175,7 @@ fn operation_meta(api: &Api, op: &Operation, runtime: &syn::Path) -> TokenStream
             body: #body,
             success_status: #success,
             success_is_object: #success_is_object,
+            success_is_string: #success_is_string,
             error_statuses: &[#(#errors),*],
             waiters: &[#(#waiters),*],
         };
