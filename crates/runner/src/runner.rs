@@ -352,11 +352,13 @@ impl Run<'_> {
         if let Some(paths) = cache.get(text) {
             return Arc::clone(paths);
         }
-        // A template that does not compile is reported when rendered; it reads nothing.
-        let paths: Vec<Vec<String>> = self
-            .engine
-            .references(text)
-            .unwrap_or_default()
+        // The engine's list of names misses some reads (a slice such as `inputs.s[2:5]`), so
+        // the names written inside the template's delimiters count too: reading more than
+        // needed only redacts more. A template that does not compile is reported when
+        // rendered.
+        let mut names = self.engine.references(text).unwrap_or_default();
+        names.extend(names_written(text));
+        let paths: Vec<Vec<String>> = names
             .into_iter()
             .map(|name| name.split('.').map(str::to_owned).collect())
             .collect();
@@ -915,14 +917,49 @@ fn retries_on(retry: &runbook_lang::Retry, failure: &Failure, mutating: bool) ->
 /// The value at `path` in `context`, or the deepest value on the way when the path goes
 /// further than the data (a method call, an index), so a read is judged by all it could see.
 fn resolve<'v>(context: &'v Value, path: &[String]) -> &'v Value {
-    let mut value = context;
-    for key in path {
+    const NOTHING: &Value = &Value::Null;
+    let Some((root, rest)) = path.split_first() else {
+        return NOTHING;
+    };
+    let Some(mut value) = context.get(root.as_str()) else {
+        return NOTHING;
+    };
+    for key in rest {
         match value.get(key.as_str()) {
             Some(next) => value = next,
             None => break,
         }
     }
     value
+}
+
+/// Every dotted name (`inputs.token`, `vars.x`, `item`) written inside `{{ }}` or `{% %}`.
+fn names_written(text: &str) -> Vec<String> {
+    static NAME: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*").ok()
+    });
+    let Some(name) = NAME.as_ref() else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(open) = [rest.find("{{"), rest.find("{%")]
+        .into_iter()
+        .flatten()
+        .min()
+    {
+        let inner = &rest[open + 2..];
+        let close = inner
+            .find("}}")
+            .or_else(|| inner.find("%}"))
+            .unwrap_or(inner.len());
+        names.extend(
+            name.find_iter(&inner[..close])
+                .map(|m| m.as_str().split_whitespace().collect::<String>()),
+        );
+        rest = &inner[close..];
+    }
+    names
 }
 
 /// A timestamp as events, state and `now()` show it.
