@@ -9,16 +9,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use support::{parse, run_in_sandbox, runbook, workspace, Served};
+use support::{parse, run_in_sandbox, runbook, workspace, write_temp, Served};
 
 const SANDBOX_SK: &str = "sandbox-secret-key-0001";
 const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
-
-fn write_temp(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
-    let path = dir.path().join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
 
 #[test]
 fn an_invalid_runbook_exits_2_with_every_diagnostic() {
@@ -367,6 +361,13 @@ fn a_text_summary_lists_steps_and_outputs() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("start start (aom.start)"), "{stderr}");
     assert!(stderr.contains("poll 1"), "{stderr}");
+    // Every plain line starts with its time, for logs read after the fact.
+    for line in stderr.lines() {
+        let stamp = line.split_whitespace().next().unwrap_or_default();
+        let parsed =
+            time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339);
+        assert!(parsed.is_ok(), "{line}");
+    }
     let sandbox = run_in_sandbox("runbooks/aom-execute.yaml", &[]);
     assert!(sandbox.run()["steps"]["wait"]["polls"].as_u64().unwrap() >= 2);
 }

@@ -11,10 +11,8 @@
 
 mod support;
 
-use std::io::Write;
-
 use serde_json::Value;
-use support::runbook;
+use support::{runbook, write_temp};
 
 /// What a case must never show.
 struct Case {
@@ -281,15 +279,6 @@ fn cases() -> Vec<Case> {
     cases
 }
 
-fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
-    let path = dir.path().join(name);
-    std::fs::File::create(&path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    path.to_string_lossy().into_owned()
-}
-
 /// Every string value inside `value`, keys excluded.
 fn leaves<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
     match value {
@@ -326,11 +315,11 @@ fn no_secret_or_derived_form_reaches_any_output() {
     let cases = cases();
     assert!(cases.len() >= 30, "{} cases", cases.len());
     for case in &cases {
-        let file = write(&dir, &format!("{}.yaml", case.name), &case.runbook);
+        let file = write_temp(&dir, &format!("{}.yaml", case.name), &case.runbook);
         let scenario = case
             .scenario
             .as_ref()
-            .map(|text| write(&dir, &format!("{}-scenario.yaml", case.name), text));
+            .map(|text| write_temp(&dir, &format!("{}-scenario.yaml", case.name), text));
         for (log, output) in [
             ("json", "json"),
             ("plain", "text"),
@@ -398,14 +387,14 @@ fn no_secret_or_derived_form_reaches_any_output() {
 #[test]
 fn errors_about_secret_inputs_never_echo_them() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(
+    let file = write_temp(
         &dir,
         "typed.yaml",
         "version: 1\nname: typed\ninputs:\n  pin: {type: integer, secret: true}\nsteps:\n  - id: a\n    log: hi\n",
     );
     // A whole inputs file that is not a mapping, and a secret of the wrong type in one that is.
-    let not_a_map = write(&dir, "not-a-map.yaml", "\"hunter2-inputs-secret\"\n");
-    let wrong_type = write(&dir, "wrong.yaml", "pin: hunter2-inputs-secret\n");
+    let not_a_map = write_temp(&dir, "not-a-map.yaml", "\"hunter2-inputs-secret\"\n");
+    let wrong_type = write_temp(&dir, "wrong.yaml", "pin: hunter2-inputs-secret\n");
     for inputs in [&not_a_map, &wrong_type] {
         let result = runbook()
             .args(["run", &file, "--sandbox", "--inputs", inputs])
@@ -428,7 +417,7 @@ fn errors_about_secret_inputs_never_echo_them() {
     );
 
     // A broken runbook whose secret default would show in the diagnostic's source line.
-    let broken = write(
+    let broken = write_temp(
         &dir,
         "broken.yaml",
         "version: 1\nname: broken\ninputs:\n  token: {type: integer, secret: true, default: \"hunter2-default-secret\"}\nsteps:\n  - id: a\n    log: hi\n",

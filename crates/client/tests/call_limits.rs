@@ -7,24 +7,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use hwc_client::operations::{ExecuteWorkflowParams, SearchWorkflowExecutionDetailParams};
 use hwc_client::runtime::{CallLimits, Clock, RetryPolicy, TransportErrorKind};
 use hwc_client::{ApiError, Client};
 use serde_json::json;
-use support::{virtual_env, Answer, ScriptedServer};
-
-fn start_params() -> ExecuteWorkflowParams {
-    ExecuteWorkflowParams {
-        workflow_id: "wf-1".into(),
-    }
-}
-
-fn status_params() -> SearchWorkflowExecutionDetailParams {
-    SearchWorkflowExecutionDetailParams {
-        workflow_id: "wf-1".into(),
-        execution_id: "ex-1".into(),
-    }
-}
+use support::{start_params, status_params, virtual_env, Answer, ScriptedServer};
 
 fn patient_retries(config: &mut hwc_client::TransportConfig) {
     config.retry = RetryPolicy {

@@ -8,27 +8,13 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hwc_client::operations::{ExecuteWorkflowParams, SearchWorkflowExecutionDetailParams};
 use hwc_client::runtime::{
     AttemptEvent, AttemptOutcome, Credentials, Middleware, OperationMeta, Random, RetryPolicy,
     Secret, TransportErrorKind,
 };
 use hwc_client::ApiError;
 use serde_json::json;
-use support::{virtual_env, Answer, ScriptedServer};
-
-fn start_params() -> ExecuteWorkflowParams {
-    ExecuteWorkflowParams {
-        workflow_id: "wf-1".into(),
-    }
-}
-
-fn status_params() -> SearchWorkflowExecutionDetailParams {
-    SearchWorkflowExecutionDetailParams {
-        workflow_id: "wf-1".into(),
-        execution_id: "ex-1".into(),
-    }
-}
+use support::{start_params, status_params, virtual_env, Answer, ScriptedServer};
 
 fn aom_500() -> Answer {
     Answer::json(

@@ -51,17 +51,7 @@ pub(crate) async fn execute(
                 action: PausingAction::from(node.action.name()),
                 node_id: run.text(&node.node_id, locals, "node_id")?,
             };
-            let change = Change::new(
-                &step.id,
-                index,
-                &catalogue::START_PAUSING_WORKFLOW_EXECUTIONS,
-            )
-            .workflow(&params.workflow_id)
-            .execution(&params.execution_id);
-            let call = run.change(deadline, change);
-            let body = call
-                .send(call.client().start_pausing_workflow_executions(&params))
-                .await?;
+            let body = operate_node(run, step, index, deadline, &params).await?;
             Ok(
                 json!({"node_id": params.node_id, "action": node.action.name(), "result": to_json(&body)?}),
             )
@@ -253,6 +243,26 @@ pub(crate) async fn execute(
             Ok(json!({"message": message}))
         }
     }
+}
+
+/// Restarts, skips or continues a node: the `aom.node` step, and the node rules of `aom.wait`.
+pub(crate) async fn operate_node(
+    run: &Run<'_>,
+    step: &Step,
+    index: Option<usize>,
+    deadline: Deadline,
+    params: &StartPausingWorkflowExecutionsParams,
+) -> Result<hwc_client::models::StartPausingWorkflowExecutionsResponse, StepError> {
+    let change = Change::new(
+        &step.id,
+        index,
+        &catalogue::START_PAUSING_WORKFLOW_EXECUTIONS,
+    )
+    .workflow(&params.workflow_id)
+    .execution(&params.execution_id);
+    let call = run.change(deadline, change);
+    call.send(call.client().start_pausing_workflow_executions(params))
+        .await
 }
 
 fn flow_body(

@@ -13,12 +13,9 @@ use hwc_client::runtime::waiter_delay;
 use runbook_lang::{AomWait, FunctionGraphWait, NodeAction, NodeRule, Poll, Step};
 use serde_json::{json, Value};
 
-use hwc_client::catalogue;
-
 use crate::actions::to_json;
 use crate::event::Event;
 use crate::failure::{Failure, StepError};
-use crate::request::Change;
 use crate::runner::{Deadline, Locals, Run};
 
 /// AOM statuses after which nothing more happens without us.
@@ -283,16 +280,7 @@ async fn operate(
         action: PausingAction::from(action.name()),
         node_id: node_id.to_owned(),
     };
-    let change = Change::new(
-        &step.id,
-        index,
-        &catalogue::START_PAUSING_WORKFLOW_EXECUTIONS,
-    )
-    .workflow(&params.workflow_id)
-    .execution(&params.execution_id);
-    let call = run.change(deadline, change);
-    call.send(call.client().start_pausing_workflow_executions(&params))
-        .await?;
+    crate::actions::operate_node(run, step, index, deadline, &params).await?;
     run.emit(Event::NodeAction {
         step: step.id.clone(),
         index,

@@ -20,6 +20,13 @@ pub const CREDENTIAL_VARS: &[&str] = &[
     "CLOUD_SDK_PROJECT_ID",
 ];
 
+/// Writes `text` to `name` in `dir` and returns the path.
+pub fn write_temp(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

@@ -213,6 +213,21 @@ pub fn client_for(
     )
 }
 
+/// Starting `wf-1`, the request the retry tests send most.
+pub fn start_params() -> hwc_client::operations::ExecuteWorkflowParams {
+    hwc_client::operations::ExecuteWorkflowParams {
+        workflow_id: "wf-1".into(),
+    }
+}
+
+/// Reading `ex-1` of `wf-1`.
+pub fn status_params() -> hwc_client::operations::SearchWorkflowExecutionDetailParams {
+    hwc_client::operations::SearchWorkflowExecutionDetailParams {
+        workflow_id: "wf-1".into(),
+        execution_id: "ex-1".into(),
+    }
+}
+
 /// Virtual time starting at a fixed instant, so X-Sdk-Date and every sleep are deterministic.
 pub fn virtual_env() -> (Environment, hwc_client::runtime::VirtualTime) {
     Environment::virtual_time(time::macros::datetime!(2026-01-02 03:04:05 UTC), 7)
