@@ -87,6 +87,9 @@ pub(crate) fn check_partial(reporter: &mut Reporter<'_>, runbook: &Runbook) {
                 .help = Some("credentials reach the client from the environment directly".into());
         }
     }
+    if let Some(key) = runbook.lock.as_ref().and_then(|lock| lock.key.as_ref()) {
+        check_lock_key(reporter, runbook, &root.key("lock").key("key"), key);
+    }
     let target = root.key("target");
     if let Some(endpoint) = &runbook.target.endpoint {
         check_url(reporter, &target.key("endpoint"), endpoint);
@@ -99,6 +102,50 @@ pub(crate) fn check_partial(reporter: &mut Reporter<'_>, runbook: &Runbook) {
                 .help = Some("expected `aom` or `functiongraph`".into());
         }
         check_url(reporter, &path, endpoint);
+    }
+}
+
+/// A lock key names runs in the store and in messages, so it may read only non-secret inputs.
+fn check_lock_key(reporter: &mut Reporter<'_>, runbook: &Runbook, path: &Path, key: &str) {
+    let mut names = match Engine::default().references(key) {
+        Ok(names) => names,
+        Err(error) => {
+            reporter.error(path, Part::Value, format!("invalid template: {error}"));
+            return;
+        }
+    };
+    // The engine misses reads inside slices; a secret input must not slip through one.
+    names.extend(
+        template::names_written(key)
+            .into_iter()
+            .filter(|name| name.split('.').next() == Some("inputs")),
+    );
+    for name in names {
+        let mut parts = name.split('.');
+        let (root, field) = (parts.next().unwrap_or_default(), parts.next());
+        let spec = field.and_then(|field| runbook.inputs.get(field));
+        let problem = match (root, spec) {
+            ("inputs", Some(spec)) if spec.secret => Some((
+                format!("the lock key reads the secret input `{name}`"),
+                "a lock key is stored and printed; build it from non-secret inputs",
+            )),
+            ("inputs", Some(_)) => None,
+            ("inputs", None) if field.is_none() => Some((
+                "the lock key reads all of `inputs`".to_owned(),
+                "name the non-secret inputs it is built from, e.g. `inputs.environment`",
+            )),
+            ("inputs", None) => Some((
+                format!("`{name}` is not a declared input"),
+                "declare it under `inputs:`",
+            )),
+            _ => Some((
+                format!("the lock key reads `{name}`"),
+                "a lock key is known before the run starts: it may read only `inputs`",
+            )),
+        };
+        if let Some((message, help)) = problem {
+            reporter.error(path, Part::Value, message).help = Some(help.into());
+        }
     }
 }
 

@@ -38,6 +38,10 @@ pub struct Runbook {
     /// The whole run's deadline, e.g. `30m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationText>,
+    /// Against overlapping runs (cron, CI schedules and Kubernetes CronJobs all overlap):
+    /// which runs exclude each other, and what a run does when another holds the lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<Lock>,
     /// The steps, run in order.
     pub steps: Vec<Step>,
     /// Steps run after the others whatever happened: success, failure, timeout or
@@ -51,6 +55,40 @@ pub struct Runbook {
     /// Values computed when the run succeeds, shown in the summary.
     #[serde(default)]
     pub outputs: IndexMap<String, Value>,
+}
+
+/// Which runs exclude each other, and what a run that finds the lock held does.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    /// The lock's name: a template over non-secret inputs, e.g.
+    /// `"deploy-{{ inputs.environment }}"`. Default: the runbook's `name` and target project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub policy: LockPolicy,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LockPolicy {
+    /// Do not run; exit 75 (`EX_TEMPFAIL`), naming the run that holds the lock.
+    #[default]
+    Skip,
+    /// Wait for the holder to finish, within the run's `timeout`.
+    Wait,
+    /// Run anyway: take no lock.
+    Allow,
+}
+
+impl LockPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Skip => "skip",
+            Self::Wait => "wait",
+            Self::Allow => "allow",
+        }
+    }
 }
 
 /// How long `finally` steps may take when the runbook does not say.

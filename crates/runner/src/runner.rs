@@ -357,7 +357,7 @@ impl Run<'_> {
         // needed only redacts more. A template that does not compile is reported when
         // rendered.
         let mut names = self.engine.references(text).unwrap_or_default();
-        names.extend(names_written(text));
+        names.extend(runbook_lang::template::names_written(text));
         let paths: Vec<Vec<String>> = names
             .into_iter()
             .map(|name| name.split('.').map(str::to_owned).collect())
@@ -931,35 +931,6 @@ fn resolve<'v>(context: &'v Value, path: &[String]) -> &'v Value {
         }
     }
     value
-}
-
-/// Every dotted name (`inputs.token`, `vars.x`, `item`) written inside `{{ }}` or `{% %}`.
-fn names_written(text: &str) -> Vec<String> {
-    static NAME: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*").ok()
-    });
-    let Some(name) = NAME.as_ref() else {
-        return Vec::new();
-    };
-    let mut names = Vec::new();
-    let mut rest = text;
-    while let Some(open) = [rest.find("{{"), rest.find("{%")]
-        .into_iter()
-        .flatten()
-        .min()
-    {
-        let inner = &rest[open + 2..];
-        let close = inner
-            .find("}}")
-            .or_else(|| inner.find("%}"))
-            .unwrap_or(inner.len());
-        names.extend(
-            name.find_iter(&inner[..close])
-                .map(|m| m.as_str().split_whitespace().collect::<String>()),
-        );
-        rest = &inner[close..];
-    }
-    names
 }
 
 /// A timestamp as events, state and `now()` show it.
