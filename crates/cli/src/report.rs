@@ -133,14 +133,25 @@ fn millis(ms: u64) -> String {
     humantime::format_duration(Duration::from_millis(ms / 100 * 100)).to_string()
 }
 
-impl Observer for Plain {
-    fn event(&self, event: &Event) {
+/// What the plain format says about one event: a line for the log, and the live line's new
+/// text (on a terminal). Live replay (`runbook runs logs`) uses the same words.
+#[derive(Default)]
+pub struct PlainText {
+    pub line: Option<String>,
+    pub live: Option<String>,
+    /// Said only when there is no live line (a poll on a terminal just updates it).
+    pub quiet_line: Option<String>,
+}
+
+pub fn plain_text(event: &Event) -> PlainText {
+    let mut out = PlainText::default();
+    {
         match event {
             Event::RunStarted {
                 run_id,
                 runbook,
                 steps,
-            } => self.line(&format!("run {run_id}: {runbook} ({steps} steps)")),
+            } => out.line = Some(format!("run {run_id}: {runbook} ({steps} steps)")),
             Event::StepStarted {
                 step,
                 label,
@@ -149,13 +160,13 @@ impl Observer for Plain {
             } => {
                 let name = element(step, *index);
                 if label == step {
-                    self.line(&format!("start {name} ({action})"));
+                    out.line = Some(format!("start {name} ({action})"));
                 } else {
-                    self.line(&format!("start {name}: {label} ({action})"));
+                    out.line = Some(format!("start {name}: {label} ({action})"));
                 }
-                self.live(format!("{name}: {action}"));
+                out.live = Some(format!("{name}: {action}"));
             }
-            Event::StepSkipped { step, reason } => self.line(&format!("skip  {step}: {reason}")),
+            Event::StepSkipped { step, reason } => out.line = Some(format!("skip  {step}: {reason}")),
             Event::Poll {
                 step,
                 index,
@@ -165,10 +176,8 @@ impl Observer for Plain {
             } => {
                 let name = element(step, *index);
                 let text = format!("{name}: {status} (poll {poll}, {})", millis(*elapsed_ms));
-                if self.bar.is_none() {
-                    self.line(&format!("      {text}"));
-                }
-                self.live(text);
+                out.quiet_line = Some(format!("      {text}"));
+                out.live = Some(text);
             }
             Event::NodeAction {
                 step,
@@ -182,7 +191,7 @@ impl Observer for Plain {
                 } else {
                     String::new()
                 };
-                self.line(&format!(
+                out.line = Some(format!(
                     "      {}: {action} node `{node}`{times}",
                     element(step, *index)
                 ));
@@ -193,19 +202,19 @@ impl Observer for Plain {
                 attempt,
                 delay_ms,
                 reason,
-            } => self.line(&format!(
+            } => out.line = Some(format!(
                 "      {}: attempt {attempt} failed: {reason}; retrying in {}",
                 element(step, *index),
                 millis(*delay_ms)
             )),
-            Event::Log { step, message } => self.line(&format!("      {step}: {message}")),
+            Event::Log { step, message } => out.line = Some(format!("      {step}: {message}")),
             Event::ExecutionStarted {
                 step,
                 index,
                 service,
                 workflow_id,
                 execution_id,
-            } => self.line(&format!(
+            } => out.line = Some(format!(
                 "      {}: started {service} workflow {workflow_id}: execution {execution_id}",
                 element(step, *index)
             )),
@@ -214,15 +223,15 @@ impl Observer for Plain {
                 index,
                 operation,
                 grace_ms,
-            } => self.line(&format!(
+            } => out.line = Some(format!(
                 "      {}: cancelled while {operation} was in flight; waiting up to {} for its answer",
                 element(step, *index),
                 millis(*grace_ms)
             )),
             Event::OutcomeUnknown { outcome } => {
-                self.line(&format!("      OUTCOME UNKNOWN: {}", outcome.describe()))
+                out.line = Some(format!("      OUTCOME UNKNOWN: {}", outcome.describe()))
             }
-            Event::FinallyStarted { status, steps } => self.line(&format!(
+            Event::FinallyStarted { status, steps } => out.line = Some(format!(
                 "finally: the run {}; running {steps} `finally` step(s)",
                 status.name()
             )),
@@ -243,9 +252,27 @@ impl Observer for Plain {
                 if let Some(error) = error {
                     text.push_str(&format!(": {error}"));
                 }
-                self.line(&text);
+                out.line = Some(text);
             }
             Event::RunFinished { .. } => {}
+        }
+    }
+    out
+}
+
+impl Observer for Plain {
+    fn event(&self, event: &Event) {
+        let text = plain_text(event);
+        if let Some(line) = text.line {
+            self.line(&line);
+        }
+        if self.bar.is_none() {
+            if let Some(line) = text.quiet_line {
+                self.line(&line);
+            }
+        }
+        if let Some(live) = text.live {
+            self.live(live);
         }
     }
 }

@@ -33,12 +33,11 @@ pub(crate) async fn execute(
     match action {
         Action::AomStart(start) => {
             let workflow_id = run.text(&start.workflow_id, locals, "workflow_id")?;
-            let change =
-                Change::new(&step.id, index, &catalogue::EXECUTE_WORKFLOW).workflow(&workflow_id);
-            let call = run.change(deadline, change);
             let params = ExecuteWorkflowParams {
                 workflow_id: workflow_id.clone(),
             };
+            let change = Change::new(&step.id, index, &catalogue::EXECUTE_WORKFLOW, &params);
+            let call = run.change(deadline, change);
             let body = call.send(call.client().execute_workflow(&params)).await?;
             let execution_id = started(run, step, index, "aom", &workflow_id, body.execution_id)?;
             Ok(json!({"workflow_id": workflow_id, "execution_id": execution_id}))
@@ -61,9 +60,7 @@ pub(crate) async fn execute(
                 workflow_id: run.text(&stop.workflow_id, locals, "workflow_id")?,
                 execution_id: run.text(&stop.execution_id, locals, "execution_id")?,
             };
-            let change = Change::new(&step.id, index, &catalogue::STOP_EXECUTION)
-                .workflow(&params.workflow_id)
-                .execution(&params.execution_id);
+            let change = Change::new(&step.id, index, &catalogue::STOP_EXECUTION, &params);
             let call = run.change(deadline, change);
             let body = call.send(call.client().stop_execution(&params)).await?;
             Ok(
@@ -79,8 +76,12 @@ pub(crate) async fn execute(
                 x_workflow_run_merge_fn_parameters: None,
                 body: flow_body(run, &start.input, start.headers.as_ref(), locals)?,
             };
-            let change = Change::new(&step.id, index, &catalogue::START_WORKFLOW_EXECUTION)
-                .workflow(&workflow_id);
+            let change = Change::new(
+                &step.id,
+                index,
+                &catalogue::START_WORKFLOW_EXECUTION,
+                &params,
+            );
             let call = run.change(deadline, change);
             let body = call
                 .send(call.client().start_workflow_execution(&params))
@@ -100,8 +101,12 @@ pub(crate) async fn execute(
                 workflow_id: run.text(&sync.workflow_id, locals, "workflow_id")?,
                 body: flow_body(run, &sync.input, sync.headers.as_ref(), locals)?,
             };
-            let change = Change::new(&step.id, index, &catalogue::START_SYNC_WORKFLOW_EXECUTION)
-                .workflow(&params.workflow_id);
+            let change = Change::new(
+                &step.id,
+                index,
+                &catalogue::START_SYNC_WORKFLOW_EXECUTION,
+                &params,
+            );
             let call = run.change(deadline, change);
             let body = call
                 .send(call.client().start_sync_workflow_execution(&params))
@@ -166,9 +171,12 @@ pub(crate) async fn execute(
                     output: run.render(&callback.output, locals, "output")?,
                 },
             };
-            let change = Change::new(&step.id, index, &catalogue::CREATE_CALLBACK_WORKFLOW)
-                .workflow(&params.workflow_id)
-                .execution(&params.x_workflow_run_id);
+            let change = Change::new(
+                &step.id,
+                index,
+                &catalogue::CREATE_CALLBACK_WORKFLOW,
+                &params,
+            );
             let call = run.change(deadline, change);
             let body = call
                 .send(call.client().create_callback_workflow(&params))
@@ -181,9 +189,7 @@ pub(crate) async fn execute(
                 execution_id: run.text(&stop.execution_id, locals, "execution_id")?,
             };
             // The documented answer has no body; there is nothing more to record.
-            let change = Change::new(&step.id, index, &catalogue::STOP_WORK_FLOW)
-                .workflow(&params.workflow_id)
-                .execution(&params.execution_id);
+            let change = Change::new(&step.id, index, &catalogue::STOP_WORK_FLOW, &params);
             let call = run.change(deadline, change);
             call.send(call.client().stop_work_flow(&params)).await?;
             Ok(json!({"workflow_id": params.workflow_id, "execution_id": params.execution_id}))
@@ -193,14 +199,7 @@ pub(crate) async fn execute(
             run.check(deadline)?;
             let request = match catalogue::operation(&call.operation) {
                 Some(operation) if action.is_mutating() => {
-                    let mut change = Change::new(&step.id, index, operation);
-                    if let Some(workflow_id) = params.get("workflow_id").and_then(Value::as_str) {
-                        change = change.workflow(workflow_id);
-                    }
-                    if let Some(execution_id) = params.get("execution_id").and_then(Value::as_str) {
-                        change = change.execution(execution_id);
-                    }
-                    run.change(deadline, change)
+                    run.change(deadline, Change::new(&step.id, index, operation, &params))
                 }
                 _ => run.read(deadline),
             };
@@ -257,9 +256,8 @@ pub(crate) async fn operate_node(
         &step.id,
         index,
         &catalogue::START_PAUSING_WORKFLOW_EXECUTIONS,
-    )
-    .workflow(&params.workflow_id)
-    .execution(&params.execution_id);
+        params,
+    );
     let call = run.change(deadline, change);
     call.send(call.client().start_pausing_workflow_executions(params))
         .await

@@ -1,12 +1,16 @@
 //! What a run reports as it goes: one event per step start, poll, node action, retry, log
 //! and finish. Observers turn them into progress, plain lines or JSON lines.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::redact::Redactor;
-use crate::state::{RunState, RunStatus, StepStatus, UnknownOutcome};
+use futures_util::future::BoxFuture;
 
-#[derive(Debug, Clone, Serialize)]
+use crate::state::{Intent, RunState, RunStatus, StepStatus, UnknownOutcome};
+
+/// Serialised with its `event` tag, as the JSON log and the journal hold it; read back to
+/// replay a journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     RunStarted {
@@ -219,6 +223,12 @@ impl Event {
 /// Observers see only redacted events and states: no secret, and nothing computed from one.
 pub trait Observer: Send + Sync {
     fn event(&self, event: &Event);
+
+    /// Called before a request that starts or changes something is sent; the request waits
+    /// for it and is not sent when it fails. A journal writes the intent durably here.
+    fn before_change(&self, _intent: &Intent) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 
     /// Called after every transition with the whole state (for journals).
     fn state(&self, _state: &RunState) {}

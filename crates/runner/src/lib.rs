@@ -21,5 +21,6 @@ pub use event::{Event, Observer};
 pub use redact::Redactor;
 pub use runner::{rfc3339, RunInput, Runner, DEFAULT_GRACE};
 pub use state::{
-    HandledFailure, RunState, RunStatus, StartedExecution, StepState, StepStatus, UnknownOutcome,
+    HandledFailure, Intent, RunState, RunStatus, StartedExecution, StepState, StepStatus,
+    UnknownOutcome,
 };

@@ -18,44 +18,57 @@ use std::time::Duration;
 
 use hwc_client::runtime::{ApiError, CallLimits, InvokeError, OperationMeta};
 use hwc_client::{ApiResponse, Client};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::event::Event;
 use crate::failure::{Failure, StepError};
 use crate::runner::{Deadline, Run};
-use crate::state::UnknownOutcome;
+use crate::state::{Intent, UnknownOutcome};
 
 /// How long a read may wait for its answer past the deadline: the last look at an execution
 /// is made at the deadline and needs a moment to come back.
 const READ_GRACE: Duration = Duration::from_millis(500);
 
-/// A request that starts or changes something, described for the record.
+/// A request that starts or changes something, described for the record: the journal's
+/// intent before it is sent, and an unknown outcome if its answer is lost.
 pub(crate) struct Change {
     step: String,
     index: Option<usize>,
     operation: &'static OperationMeta,
-    workflow_id: Option<String>,
-    execution_id: Option<String>,
+    /// The rendered parameters, as JSON (redacted before anything sees them).
+    params: Value,
 }
 
 impl Change {
-    pub(crate) fn new(step: &str, index: Option<usize>, operation: &'static OperationMeta) -> Self {
+    pub(crate) fn new(
+        step: &str,
+        index: Option<usize>,
+        operation: &'static OperationMeta,
+        params: &impl Serialize,
+    ) -> Self {
         Self {
             step: step.to_owned(),
             index,
             operation,
-            workflow_id: None,
-            execution_id: None,
+            params: serde_json::to_value(params).unwrap_or(Value::Null),
         }
     }
 
-    pub(crate) fn workflow(mut self, workflow_id: &str) -> Self {
-        self.workflow_id = Some(workflow_id.to_owned());
-        self
+    fn param(&self, names: &[&str]) -> Option<String> {
+        names
+            .iter()
+            .find_map(|name| self.params.get(*name).and_then(Value::as_str))
+            .map(str::to_owned)
     }
 
-    pub(crate) fn execution(mut self, execution_id: &str) -> Self {
-        self.execution_id = Some(execution_id.to_owned());
-        self
+    fn workflow_id(&self) -> Option<String> {
+        self.param(&["workflow_id"])
+    }
+
+    /// A callback names its execution in a header parameter.
+    fn execution_id(&self) -> Option<String> {
+        self.param(&["execution_id", "x_workflow_run_id"])
     }
 }
 
@@ -149,10 +162,27 @@ impl Call<'_, '_> {
         if cancel.is_cancelled() {
             return Err(StepError::Cancelled);
         }
-        if self.change.is_some() {
-            run.check(self.deadline)?;
-        }
         let sent_at = run.timestamp();
+        if let Some(change) = &self.change {
+            run.check(self.deadline)?;
+            let intent = Intent {
+                step: change.step.clone(),
+                index: change.index,
+                service: change.operation.service.name.to_owned(),
+                operation: change.operation.id.to_owned(),
+                params: run.redactor().value(&change.params),
+                at: sent_at.clone(),
+            };
+            run.observer()
+                .before_change(&intent)
+                .await
+                .map_err(|error| {
+                    StepError::from(Failure::new(format!(
+                    "{} was not sent: its intent could not be recorded in the run store ({error})",
+                    change.operation.id
+                )))
+                })?;
+        }
         tokio::pin!(request);
         let answer = tokio::select! {
             answer = &mut request => answer,
@@ -218,8 +248,8 @@ impl Call<'_, '_> {
             index: change.index,
             service: change.operation.service.name.to_owned(),
             operation: change.operation.id.to_owned(),
-            workflow_id: change.workflow_id.clone(),
-            execution_id: change.execution_id.clone(),
+            workflow_id: change.workflow_id(),
+            execution_id: change.execution_id(),
             sent_at,
             request_id,
             reason,

@@ -200,6 +200,10 @@ impl Run<'_> {
         self.runner.observer.event(&event.redacted(&self.redactor));
     }
 
+    pub(crate) fn observer(&self) -> &dyn Observer {
+        &*self.runner.observer
+    }
+
     pub(crate) fn redactor(&self) -> &Redactor {
         &self.redactor
     }

@@ -173,6 +173,20 @@ impl UnknownOutcome {
     }
 }
 
+/// A request that starts or changes something, about to be sent: a journal records it
+/// durably first, so a crash between sending and answering leaves a trace to reconcile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    pub step: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub service: String,
+    pub operation: String,
+    /// The rendered parameters, redacted.
+    pub params: Value,
+    pub at: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandledFailure {
     pub step: String,
