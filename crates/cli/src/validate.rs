@@ -38,11 +38,16 @@ pub fn validate(paths: &[PathBuf]) -> Result<Validation, String> {
 
 /// Reads and parses one runbook; on failure, the rendered diagnostics.
 pub fn load(path: &Path) -> Result<runbook_lang::Runbook, String> {
+    load_with_text(path).map(|(runbook, _)| runbook)
+}
+
+/// The runbook and the text it was read from (whose digest the run store records).
+pub fn load_with_text(path: &Path) -> Result<(runbook_lang::Runbook, String), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| format!("error: cannot read {}: {error}", path.display()))?;
     let source = Source::new(path.display().to_string(), text);
     match runbook_lang::parse(&source) {
-        Ok(runbook) => Ok(runbook),
+        Ok(runbook) => Ok((runbook, source.text)),
         Err(diagnostics) => {
             let count = diagnostics.len();
             Err(format!(

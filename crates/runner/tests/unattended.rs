@@ -281,3 +281,35 @@ async fn the_caller_names_the_run() {
         Event::RunStarted { run_id, .. } if run_id == "run-from-the-caller"
     ));
 }
+
+#[tokio::test]
+async fn a_change_is_not_sent_when_its_intent_cannot_be_recorded() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let book = runbook(
+        "version: 1\nname: t\ninputs:\n  token: {type: string, secret: true, default: hunter2-intent}\nsteps:\n  - id: look\n    call: {operation: SearchWorkflowExecutionDetail, params: {workflow_id: wf-success, execution_id: ex-1}}\n    on_failure: continue\n  - id: echo\n    functiongraph.run_sync: {workflow_id: fg-echo, input: {token: \"{{ inputs.token }}\"}}\n",
+    );
+    let state = run(&harness, &book).await;
+    assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
+    let intents = harness.recorder.intents.lock().unwrap().clone();
+    let [intent] = intents.as_slice() else {
+        panic!("one intent, for the change only: {intents:?}")
+    };
+    assert_eq!(intent.operation, "StartSyncWorkflowExecution");
+    assert_eq!(intent.params["workflow_id"], "fg-echo");
+    assert_eq!(intent.params["body"]["input"]["token"], "***", "{intent:?}");
+
+    harness
+        .recorder
+        .refuse_intents
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let before = harness.sandbox.request_counts();
+    let state = run(&harness, &book).await;
+    assert_eq!(state.status, RunStatus::Failed);
+    let error = state.error.unwrap();
+    assert!(error.contains("was not sent") && error.contains("disk full"), "{error}");
+    assert_eq!(
+        harness.sandbox.request_counts().get("StartSyncWorkflowExecution"),
+        before.get("StartSyncWorkflowExecution"),
+        "nothing was sent"
+    );
+}

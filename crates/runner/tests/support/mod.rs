@@ -2,12 +2,15 @@
 //! clock, with an observer that records every event.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+use futures_util::future::BoxFuture;
 
 use hwc_client::runtime::{Credentials, Secret, VirtualTime};
 use hwc_client::{Client, Environment, Transport};
 use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
-use runbook_runner::{inputs, Event, Observer, RunInput, RunState, Runner};
+use runbook_runner::{inputs, Event, Intent, Observer, RunInput, RunState, Runner};
 
 pub const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
@@ -15,11 +18,26 @@ pub const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 pub struct Recorder {
     pub events: Mutex<Vec<Event>>,
     pub transitions: Mutex<usize>,
+    pub intents: Mutex<Vec<Intent>>,
+    /// When set, recording an intent fails (as a full disk would).
+    pub refuse_intents: AtomicBool,
 }
 
 impl Observer for Recorder {
     fn event(&self, event: &Event) {
         self.events.lock().unwrap().push(event.clone());
+    }
+
+    fn before_change(&self, intent: &Intent) -> BoxFuture<'_, Result<(), String>> {
+        self.intents.lock().unwrap().push(intent.clone());
+        let refused = self.refuse_intents.load(Ordering::SeqCst);
+        Box::pin(async move {
+            if refused {
+                Err("disk full".to_owned())
+            } else {
+                Ok(())
+            }
+        })
     }
 
     fn state(&self, _state: &RunState) {
