@@ -1,0 +1,723 @@
+//! [`SqliteStore`]: the embedded run store, one SQLite file in the state directory.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Connection, Row};
+
+use crate::time_format::{self, normalize};
+use crate::{LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, RunStore, StoreError, RUNNING};
+
+/// The database's file name inside the state directory.
+pub const DATABASE_FILE_NAME: &str = "runs.sqlite3";
+
+/// How long a statement waits for another process's lock before [`StoreError::Busy`].
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The migrations, in order: entry `i` brings the schema to version `i + 1`. Never edit one
+/// that has shipped; add the next.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+
+/// Version 1. See the crate documentation for what each table holds and why.
+const SCHEMA_V1: &str = r#"
+CREATE TABLE runs (
+    run_id         TEXT PRIMARY KEY NOT NULL,
+    runbook_name   TEXT NOT NULL,
+    runbook_path   TEXT NOT NULL,
+    runbook_digest TEXT NOT NULL,
+    inputs         TEXT NOT NULL,
+    lock_key       TEXT,
+    status         TEXT NOT NULL,
+    started_at     TEXT NOT NULL,
+    finished_at    TEXT,
+    host           TEXT NOT NULL,
+    pid            INTEGER NOT NULL,
+    error          TEXT,
+    exit_code      INTEGER
+);
+CREATE INDEX runs_by_start ON runs (started_at);
+CREATE INDEX runs_by_runbook ON runs (runbook_name, started_at);
+CREATE INDEX runs_by_finish ON runs (finished_at);
+
+CREATE TABLE events (
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    seq    INTEGER NOT NULL,
+    at     TEXT NOT NULL,
+    event  TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+
+CREATE TRIGGER events_are_append_only BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'the journal is append-only: an event is never changed');
+END;
+
+CREATE TRIGGER events_of_unfinished_runs_stay BEFORE DELETE ON events
+WHEN (SELECT finished_at IS NULL OR status = 'running' FROM runs WHERE run_id = OLD.run_id)
+BEGIN
+    SELECT RAISE(ABORT, 'the journal of a running run is never deleted');
+END;
+
+CREATE TABLE locks (
+    key    TEXT PRIMARY KEY NOT NULL,
+    run_id TEXT NOT NULL,
+    host   TEXT NOT NULL,
+    pid    INTEGER NOT NULL,
+    since  TEXT NOT NULL
+);
+"#;
+
+/// The columns of `runs`, in `concat!` so every query stays a `&'static str` (no SQL is ever
+/// built from values).
+macro_rules! run_columns {
+    () => {
+        "run_id, runbook_name, runbook_path, runbook_digest, inputs, lock_key, status, \
+         started_at, finished_at, host, pid, error, exit_code"
+    };
+}
+
+/// How [`SqliteStore::open_with`] opens the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// How long to wait for another process's lock on the file ([`DEFAULT_BUSY_TIMEOUT`]).
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+        }
+    }
+}
+
+/// The run store in one SQLite file, `runs.sqlite3`, in WAL mode.
+///
+/// Two pools over the same file: `pool` (`synchronous = NORMAL`: a commit survives this
+/// process crashing, and is on disk at the next checkpoint) for everything, and
+/// `durable_pool` (one connection, `synchronous = FULL`: the WAL is fsynced at each commit)
+/// for durable appends. The setting is per connection; keeping one connection that always
+/// has it, instead of switching a pooled one back and forth, means no connection is ever
+/// returned to the pool in the wrong mode (a cancelled future cannot leave it FULL or, worse,
+/// a durable append NORMAL). Since the WAL is one file written in order, the fsync of a
+/// durable commit also makes every earlier commit durable.
+///
+/// Writes that read first (appends, locks, migrations, prune) run in `BEGIN IMMEDIATE`
+/// transactions: sqlx's `begin()` is DEFERRED, and a deferred reader that then writes fails
+/// at once with `SQLITE_BUSY` (no waiting) when another process wrote in between.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    busy_timeout: Duration,
+    pool: SqlitePool,
+    durable_pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating as needed) the store in `dir` with the default options.
+    pub async fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        Self::open_with(dir, &SqliteOptions::default()).await
+    }
+
+    /// Opens (creating as needed) the store in `dir`: the directory (mode 0700), the file
+    /// (0600; SQLite gives its `-wal` and `-shm` files the same), WAL mode, and the schema
+    /// migrated to this version. Safe when several processes open an empty store at once.
+    pub async fn open_with(dir: &Path, options: &SqliteOptions) -> Result<SqliteStore, StoreError> {
+        create_state_dir(dir)?;
+        let path = dir.join(DATABASE_FILE_NAME);
+        create_private_file(&path)?;
+
+        // `busy_timeout` is applied by sqlx right after the file is opened, before any
+        // pragma or statement runs, so even the first statement waits for other processes.
+        let connect = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .busy_timeout(options.busy_timeout)
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Normal);
+
+        let fail = |doing, err| database_error(&path, options.busy_timeout, doing, err);
+        let mut setup =
+            SqliteConnection::connect_with(&connect)
+                .await
+                .map_err(|err| match err {
+                    err if is_busy(&err) => fail("opening the file", err),
+                    err => StoreError::Open {
+                        path: path.clone(),
+                        detail: err.to_string(),
+                    },
+                })?;
+        let prepared = async {
+            ensure_wal(&mut setup, &path, options.busy_timeout).await?;
+            migrate(&mut setup, &path, options.busy_timeout).await
+        }
+        .await;
+        // The setup connection's work is committed or failed; closing it cannot lose anything.
+        let _ = setup.close().await;
+        prepared?;
+
+        // A pool waits for a free connection a little longer than SQLite waits for a lock,
+        // so that a stuck other process is reported as `Busy` by SQLite, not as a pool timeout.
+        let acquire_timeout = options.busy_timeout + Duration::from_secs(5);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(acquire_timeout)
+            .connect_lazy_with(connect.clone());
+        let durable_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(acquire_timeout)
+            .connect_lazy_with(connect.synchronous(SqliteSynchronous::Full));
+        Ok(SqliteStore {
+            path,
+            busy_timeout: options.busy_timeout,
+            pool,
+            durable_pool,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes the connections (the last one checkpoints the WAL into the file). Further
+    /// calls fail. Dropping the store closes them too, without waiting.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.durable_pool.close().await;
+    }
+
+    fn fail(&self, doing: &'static str, err: sqlx::Error) -> StoreError {
+        database_error(&self.path, self.busy_timeout, doing, err)
+    }
+
+    fn unknown_run(&self, run_id: &str) -> StoreError {
+        StoreError::UnknownRun {
+            path: self.path.clone(),
+            run_id: run_id.to_owned(),
+        }
+    }
+
+    fn corrupt(&self, what: &'static str, run_id: &str, detail: impl ToString) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            what,
+            run_id: run_id.to_owned(),
+            detail: detail.to_string(),
+        }
+    }
+
+    fn run_from_row(&self, row: &SqliteRow) -> Result<RunRecord, StoreError> {
+        let read = |err| self.fail("reading a run", err);
+        let run_id: String = row.try_get("run_id").map_err(read)?;
+        let inputs: String = row.try_get("inputs").map_err(read)?;
+        let inputs = serde_json::from_str(&inputs)
+            .map_err(|err| self.corrupt("inputs (JSON)", &run_id, err))?;
+        let pid: i64 = row.try_get("pid").map_err(read)?;
+        let pid = u32::try_from(pid).map_err(|err| self.corrupt("pid", &run_id, err))?;
+        Ok(RunRecord {
+            runbook_name: row.try_get("runbook_name").map_err(read)?,
+            runbook_path: row.try_get("runbook_path").map_err(read)?,
+            runbook_digest: row.try_get("runbook_digest").map_err(read)?,
+            inputs,
+            lock_key: row.try_get("lock_key").map_err(read)?,
+            status: row.try_get("status").map_err(read)?,
+            started_at: row.try_get("started_at").map_err(read)?,
+            finished_at: row.try_get("finished_at").map_err(read)?,
+            host: row.try_get("host").map_err(read)?,
+            pid,
+            error: row.try_get("error").map_err(read)?,
+            exit_code: row.try_get("exit_code").map_err(read)?,
+            run_id,
+        })
+    }
+
+    fn holder_from_row(&self, row: &SqliteRow) -> Result<LockHolder, StoreError> {
+        let read = |err| self.fail("reading a lock", err);
+        let run_id: String = row.try_get("run_id").map_err(read)?;
+        let pid: i64 = row.try_get("pid").map_err(read)?;
+        let pid = u32::try_from(pid).map_err(|err| self.corrupt("lock pid", &run_id, err))?;
+        Ok(LockHolder {
+            host: row.try_get("host").map_err(read)?,
+            pid,
+            since: row.try_get("since").map_err(read)?,
+            run_id,
+        })
+    }
+
+    async fn run_exists(&self, run_id: &str) -> Result<bool, StoreError> {
+        sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM runs WHERE run_id = ?1)")
+            .bind(run_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|err| self.fail("looking up a run", err))
+    }
+}
+
+#[async_trait]
+impl RunStore for SqliteStore {
+    async fn begin_run(&self, run: &NewRun) -> Result<(), StoreError> {
+        let started_at = normalize("started_at", &run.started_at)?;
+        let inserted = sqlx::query(
+            "INSERT INTO runs (run_id, runbook_name, runbook_path, runbook_digest, inputs, \
+             lock_key, status, started_at, host, pid) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .bind(&run.run_id)
+        .bind(&run.runbook_name)
+        .bind(&run.runbook_path)
+        .bind(&run.runbook_digest)
+        .bind(run.inputs.to_string())
+        .bind(&run.lock_key)
+        .bind(RUNNING)
+        .bind(started_at)
+        .bind(&run.host)
+        .bind(i64::from(run.pid))
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Err(StoreError::DuplicateRun {
+                    path: self.path.clone(),
+                    run_id: run.run_id.clone(),
+                })
+            }
+            Err(err) => Err(self.fail("recording a new run", err)),
+        }
+    }
+
+    async fn acquire_lock(
+        &self,
+        key: &str,
+        holder: &LockHolder,
+        is_alive: &(dyn for<'h> Fn(&'h LockHolder) -> bool + Sync),
+    ) -> Result<LockOutcome, StoreError> {
+        let since = normalize("since", &holder.since)?;
+        let doing = "taking a lock";
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|err| self.fail(doing, err))?;
+        let current = sqlx::query("SELECT run_id, host, pid, since FROM locks WHERE key = ?1")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|err| self.fail(doing, err))?
+            .map(|row| self.holder_from_row(&row))
+            .transpose()?;
+        let outcome = match current {
+            Some(current) if current.run_id == holder.run_id => LockOutcome::Acquired {
+                took_over_from: None,
+            },
+            Some(current) if is_alive(&current) => LockOutcome::Held(current),
+            previous => {
+                sqlx::query(
+                    "INSERT INTO locks (key, run_id, host, pid, since) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, \
+                     host = excluded.host, pid = excluded.pid, since = excluded.since",
+                )
+                .bind(key)
+                .bind(&holder.run_id)
+                .bind(&holder.host)
+                .bind(i64::from(holder.pid))
+                .bind(since)
+                .execute(&mut *tx)
+                .await
+                .map_err(|err| self.fail(doing, err))?;
+                LockOutcome::Acquired {
+                    took_over_from: previous,
+                }
+            }
+        };
+        tx.commit().await.map_err(|err| self.fail(doing, err))?;
+        Ok(outcome)
+    }
+
+    async fn release_lock(&self, key: &str, run_id: &str) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM locks WHERE key = ?1 AND run_id = ?2")
+            .bind(key)
+            .bind(run_id)
+            .execute(&self.pool)
+            .await
+            .map_err(|err| self.fail("releasing a lock", err))?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn append(
+        &self,
+        run_id: &str,
+        events: &[serde_json::Value],
+        durable: bool,
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let doing = if durable {
+            "writing events durably"
+        } else {
+            "writing events"
+        };
+        let pool = if durable {
+            &self.durable_pool
+        } else {
+            &self.pool
+        };
+        let append_time = time_format::now();
+        let mut tx = pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|err| self.fail(doing, err))?;
+        let (exists, last_seq): (bool, i64) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM runs WHERE run_id = ?1), \
+             (SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = ?1)",
+        )
+        .bind(run_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|err| self.fail(doing, err))?;
+        if !exists {
+            return Err(self.unknown_run(run_id));
+        }
+        for (seq, event) in (last_seq + 1..).zip(events) {
+            let at = event
+                .get("ts")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|ts| normalize("ts", ts).ok())
+                .unwrap_or_else(|| append_time.clone());
+            sqlx::query("INSERT INTO events (run_id, seq, at, event) VALUES (?1, ?2, ?3, ?4)")
+                .bind(run_id)
+                .bind(seq)
+                .bind(at)
+                .bind(event.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(|err| self.fail(doing, err))?;
+        }
+        tx.commit().await.map_err(|err| self.fail(doing, err))
+    }
+
+    async fn finish_run(
+        &self,
+        run_id: &str,
+        status: &str,
+        exit_code: i32,
+        finished_at: &str,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let finished_at = normalize("finished_at", finished_at)?;
+        let updated = sqlx::query(
+            "UPDATE runs SET status = ?2, exit_code = ?3, finished_at = ?4, error = ?5 \
+             WHERE run_id = ?1",
+        )
+        .bind(run_id)
+        .bind(status)
+        .bind(exit_code)
+        .bind(finished_at)
+        .bind(error)
+        .execute(&self.pool)
+        .await
+        .map_err(|err| self.fail("recording the end of a run", err))?;
+        if updated.rows_affected() == 0 {
+            return Err(self.unknown_run(run_id));
+        }
+        Ok(())
+    }
+
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+        const LIST: &str = concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE (?1 IS NULL OR runbook_name = ?1) AND (?2 IS NULL OR status = ?2) \
+             ORDER BY started_at DESC, run_id DESC LIMIT ?3"
+        );
+        let rows = sqlx::query(LIST)
+            .bind(&filter.runbook_name)
+            .bind(&filter.status)
+            // SQLite reads a negative LIMIT as "no limit".
+            .bind(filter.limit.map_or(-1, i64::from))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|err| self.fail("listing runs", err))?;
+        rows.iter().map(|row| self.run_from_row(row)).collect()
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        const EXACT: &str = concat!("SELECT ", run_columns!(), " FROM runs WHERE run_id = ?1");
+        // Three are enough to say "ambiguous" and show some of the candidates.
+        const BY_PREFIX: &str = concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE substr(run_id, 1, length(?1)) = ?1 ORDER BY run_id LIMIT 3"
+        );
+        let doing = "looking up a run";
+        if let Some(row) = sqlx::query(EXACT)
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|err| self.fail(doing, err))?
+        {
+            return self.run_from_row(&row).map(Some);
+        }
+        if run_id.is_empty() {
+            return Ok(None);
+        }
+        let rows = sqlx::query(BY_PREFIX)
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|err| self.fail(doing, err))?;
+        match rows.as_slice() {
+            [] => Ok(None),
+            [row] => self.run_from_row(row).map(Some),
+            several => Err(StoreError::AmbiguousRunId {
+                path: self.path.clone(),
+                prefix: run_id.to_owned(),
+                examples: several
+                    .iter()
+                    .filter_map(|row| row.try_get::<String, _>("run_id").ok())
+                    .collect(),
+            }),
+        }
+    }
+
+    async fn events(&self, run_id: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+        let texts: Vec<String> =
+            sqlx::query_scalar("SELECT event FROM events WHERE run_id = ?1 ORDER BY seq")
+                .bind(run_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|err| self.fail("reading a run's events", err))?;
+        if texts.is_empty() && !self.run_exists(run_id).await? {
+            return Err(self.unknown_run(run_id));
+        }
+        texts
+            .iter()
+            .map(|text| {
+                serde_json::from_str(text).map_err(|err| self.corrupt("event", run_id, err))
+            })
+            .collect()
+    }
+
+    async fn prune(&self, finished_before: &str) -> Result<u64, StoreError> {
+        let cutoff = normalize("finished_before", finished_before)?;
+        let doing = "pruning old runs";
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|err| self.fail(doing, err))?;
+        sqlx::query(
+            "DELETE FROM events WHERE run_id IN (SELECT run_id FROM runs \
+             WHERE finished_at IS NOT NULL AND finished_at < ?1 AND status <> ?2)",
+        )
+        .bind(&cutoff)
+        .bind(RUNNING)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| self.fail(doing, err))?;
+        let deleted = sqlx::query(
+            "DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?1 AND status <> ?2",
+        )
+        .bind(&cutoff)
+        .bind(RUNNING)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| self.fail(doing, err))?;
+        tx.commit().await.map_err(|err| self.fail(doing, err))?;
+        Ok(deleted.rows_affected())
+    }
+}
+
+/// Creates the state directory, private to this user (0700) where it is created.
+fn create_state_dir(dir: &Path) -> Result<(), StoreError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|source| StoreError::CreateDir {
+        path: dir.to_owned(),
+        source,
+    })
+}
+
+/// Creates the database file (mode 0600) if it is missing, so SQLite never creates it with
+/// the umask's wider default; an empty file is a valid empty database.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map(drop)
+        .map_err(|err| StoreError::Open {
+            path: path.to_owned(),
+            detail: err.to_string(),
+        })
+}
+
+/// Switches the file to WAL (a persistent setting of the file, so only the first opener of a
+/// new store changes anything). The switch needs an exclusive lock that SQLite does not wait
+/// for with `busy_timeout`, so a `SQLITE_BUSY` here is retried until the timeout.
+async fn ensure_wal(
+    conn: &mut SqliteConnection,
+    path: &Path,
+    busy_timeout: Duration,
+) -> Result<(), StoreError> {
+    let doing = "switching the file to WAL mode";
+    let deadline = Instant::now() + busy_timeout;
+    let mut statement = "PRAGMA journal_mode";
+    loop {
+        match sqlx::query_scalar::<_, String>(statement)
+            .fetch_one(&mut *conn)
+            .await
+        {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(_) if statement == "PRAGMA journal_mode" => statement = "PRAGMA journal_mode = WAL",
+            Ok(mode) => {
+                return Err(StoreError::Open {
+                    path: path.to_owned(),
+                    detail: format!("SQLite kept the journal mode {mode:?} instead of WAL"),
+                })
+            }
+            Err(err) if is_busy(&err) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(err) => return Err(database_error(path, busy_timeout, doing, err)),
+        }
+    }
+}
+
+/// Brings the schema to the latest version. The version is read first without a write lock
+/// (the usual case: nothing to do); otherwise, inside `BEGIN IMMEDIATE`, read again and apply
+/// what is missing, so of several processes opening a new store at once one migrates and the
+/// others find it done.
+async fn migrate(
+    conn: &mut SqliteConnection,
+    path: &Path,
+    busy_timeout: Duration,
+) -> Result<(), StoreError> {
+    let doing = "migrating the schema";
+    let fail = |err| database_error(path, busy_timeout, doing, err);
+    let latest = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    let newer = |found| StoreError::NewerSchema {
+        path: path.to_owned(),
+        found,
+        supported: latest,
+    };
+
+    let found = schema_version(&mut *conn).await.map_err(fail)?;
+    if found == latest {
+        return Ok(());
+    }
+    if found > latest {
+        return Err(newer(found));
+    }
+
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(fail)?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_version \
+         (version INTEGER PRIMARY KEY NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(fail)?;
+    let found = schema_version(&mut tx).await.map_err(fail)?;
+    if found > latest {
+        return Err(newer(found));
+    }
+    for (version, sql) in (1..)
+        .zip(MIGRATIONS)
+        .skip_while(|(version, _)| *version <= found)
+    {
+        sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(fail)?;
+        sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)")
+            .bind(version)
+            .bind(time_format::now())
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+    }
+    tx.commit().await.map_err(fail)
+}
+
+/// The schema version recorded in the file; 0 for a new file.
+async fn schema_version(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
+    let has_table: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if !has_table {
+        return Ok(0);
+    }
+    sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// `SQLITE_BUSY` or `SQLITE_LOCKED` (any extended code), or no pooled connection in time.
+fn is_busy(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
+}
+
+fn database_error(
+    path: &Path,
+    busy_timeout: Duration,
+    doing: &'static str,
+    err: sqlx::Error,
+) -> StoreError {
+    if is_busy(&err) {
+        StoreError::Busy {
+            path: path.to_owned(),
+            doing,
+            waited: busy_timeout,
+        }
+    } else {
+        StoreError::Database {
+            path: path.to_owned(),
+            doing,
+            source: err,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn durable_appends_use_a_connection_that_fsyncs_each_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let level = |pool: SqlitePool| async move {
+            sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        };
+        // 1 = NORMAL, 2 = FULL (https://sqlite.org/pragma.html#pragma_synchronous).
+        assert_eq!(level(store.pool.clone()).await, 1);
+        assert_eq!(level(store.durable_pool.clone()).await, 2);
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.durable_pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}

@@ -1,0 +1,83 @@
+//! [`RunStore`]: what the runner and the CLI need from a run store, whatever the backend.
+
+use async_trait::async_trait;
+
+use crate::{LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, StoreError};
+
+/// Runs, their journal of events, and the locks against overlapping runs.
+///
+/// Implemented by [`SqliteStore`](crate::SqliteStore); a PostgreSQL store is meant to be a
+/// second implementation of this trait. The trait is object safe (`Arc<dyn RunStore>`): its
+/// methods are `async fn`s made into boxed `Send` futures by `async-trait`, because native
+/// `async fn` in traits cannot be called through `dyn`.
+///
+/// Timestamps go in as RFC 3339 in any offset and come out in UTC with six fractional
+/// digits. The store keeps what it is given: callers (the runner's `Redactor`) remove
+/// secrets before events and inputs get here.
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// Records a new run with status [`RUNNING`](crate::RUNNING).
+    /// [`StoreError::DuplicateRun`] if the id is taken.
+    async fn begin_run(&self, run: &NewRun) -> Result<(), StoreError>;
+
+    /// Takes the lock `key` for `holder`, atomically: free → taken; held by a holder that
+    /// `is_alive` says is gone → taken over (the old holder is returned in the outcome);
+    /// held by a live holder → [`LockOutcome::Held`] with that holder, nothing changed. The
+    /// same run asking again gets `Acquired` and keeps its original `since`.
+    ///
+    /// Of any number of processes racing for one key, exactly one gets `Acquired`.
+    /// `is_alive` is called at most once, inside the store's write transaction: keep it
+    /// quick. The CLI's is `|h| h.host != this_host || process_is_alive(h.pid)`: a holder on
+    /// another host cannot be checked from here, so it counts as alive.
+    ///
+    /// (`for<'h>` is spelled out because `async-trait` would otherwise tie the closure's
+    /// argument to the method's lifetimes; any `Fn(&LockHolder) -> bool` closure fits.)
+    async fn acquire_lock(
+        &self,
+        key: &str,
+        holder: &LockHolder,
+        is_alive: &(dyn for<'h> Fn(&'h LockHolder) -> bool + Sync),
+    ) -> Result<LockOutcome, StoreError>;
+
+    /// Releases `key` if `run_id` holds it; `true` if it did, `false` if the lock was free
+    /// or someone else's (a taken-over lock is never released by its old holder).
+    async fn release_lock(&self, key: &str, run_id: &str) -> Result<bool, StoreError>;
+
+    /// Appends `events` to the run's journal in one transaction, numbered on from the last
+    /// (`seq` 1, 2, …). Each event's `at` is its `ts` field when that is an RFC 3339 string,
+    /// else the time of the append. With `durable`, the commit is on disk (fsynced) before
+    /// this returns — for the intent of a request that changes something; without, it
+    /// survives this process crashing but maybe not the machine losing power.
+    /// [`StoreError::UnknownRun`] for a run never begun.
+    async fn append(
+        &self,
+        run_id: &str,
+        events: &[serde_json::Value],
+        durable: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Records the run's end. [`StoreError::UnknownRun`] for a run never begun.
+    async fn finish_run(
+        &self,
+        run_id: &str,
+        status: &str,
+        exit_code: i32,
+        finished_at: &str,
+        error: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// Runs matching `filter`, newest first (by `started_at`, then id).
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// The run with this id, or with an id starting with it when exactly one does;
+    /// [`StoreError::AmbiguousRunId`] when several do, `None` when none does.
+    async fn get_run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
+
+    /// The run's journal in `seq` order, each event as appended.
+    /// [`StoreError::UnknownRun`] for a run the store does not have.
+    async fn events(&self, run_id: &str) -> Result<Vec<serde_json::Value>, StoreError>;
+
+    /// Deletes the runs that finished before `finished_before` (RFC 3339), with their
+    /// journals; running runs are never deleted. Returns how many runs were deleted.
+    async fn prune(&self, finished_before: &str) -> Result<u64, StoreError>;
+}
