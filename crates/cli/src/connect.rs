@@ -21,6 +21,8 @@ pub struct Connection {
     pub sandbox: Option<RunningSandbox>,
     /// One line for the log: where requests go.
     pub description: String,
+    /// The project requests act in (part of the default lock key).
+    pub project_id: String,
     /// Credentials to redact.
     pub secrets: Vec<String>,
 }
@@ -86,6 +88,7 @@ fn cloud(
         environment,
         sandbox: None,
         description,
+        project_id,
         secrets,
     })
 }
@@ -148,6 +151,7 @@ async fn sandbox(args: &RunArgs, runbook: &Runbook) -> Result<Connection, String
             project.id
         ),
         sandbox: Some(running),
+        project_id: project.id.clone(),
         secrets,
     })
 }

@@ -10,6 +10,9 @@ pub const STEP_FAILED: u8 = 1;
 pub const INVALID: u8 = 2;
 /// The run's or a step's deadline passed.
 pub const TIMED_OUT: u8 = 3;
+/// Another run holds the runbook's lock: nothing ran; try again later (`EX_TEMPFAIL`, so a
+/// cron wrapper can tell "skipped" from "failed").
+pub const SKIPPED: u8 = 75;
 /// SIGINT or SIGTERM stopped the run (128 + SIGINT, as shells report it).
 pub const CANCELLED: u8 = 130;
 

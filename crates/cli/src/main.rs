@@ -7,9 +7,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod connect;
+mod durable;
 mod exit;
+mod journal;
 mod report;
 mod run;
+mod runs_cmd;
 mod sandbox_cmd;
 mod signals;
 mod validate;
@@ -21,7 +24,8 @@ mod validate;
 ///   runbook run runbooks/canonical.yaml --sandbox
 ///
 /// Exit codes: 0 success, 1 a step failed, 2 invalid runbook / inputs / usage / configuration,
-/// 3 timed out, 130 cancelled (SIGINT or SIGTERM).
+/// 3 timed out, 75 skipped (another run holds the lock; try later), 130 cancelled (SIGINT or
+/// SIGTERM).
 #[derive(Debug, Parser)]
 #[command(name = "runbook", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -54,6 +58,8 @@ enum Command {
     /// The local emulator of the workflow endpoints.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// The run history in the run store: list, show, logs, prune.
+    Runs(runs_cmd::RunsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +101,7 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(args) => run::run(args).await,
+        Command::Runs(args) => runs_cmd::runs(args).await,
         Command::Validate { paths } => match validate::validate(&paths) {
             Ok(outcome) if outcome.failed == 0 => exit::SUCCESS,
             Ok(outcome) => {

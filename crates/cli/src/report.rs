@@ -305,6 +305,21 @@ pub fn summary(runbook: &Runbook, state: &RunState, format: OutputFormat, exit_c
         let value = serde_json::json!({"exit_code": exit_code, "run": state});
         return serde_json::to_string_pretty(&value).unwrap_or_default();
     }
+    text_summary(state, exit_code, &|id| {
+        runbook
+            .all_steps()
+            .find(|s| s.id == id)
+            .and_then(|s| s.action())
+            .map_or("", |a| a.key())
+    })
+}
+
+/// The text summary; `action_of` names each step's action when the runbook is at hand.
+pub fn text_summary(
+    state: &RunState,
+    exit_code: u8,
+    action_of: &dyn Fn(&str) -> &'static str,
+) -> String {
     let mut text = String::new();
     let headline = match state.status {
         RunStatus::Succeeded => "succeeded".to_owned(),
@@ -315,15 +330,11 @@ pub fn summary(runbook: &Runbook, state: &RunState, format: OutputFormat, exit_c
     };
     text.push_str(&format!(
         "{}: {headline} (run {}, exit code {exit_code})\n",
-        runbook.name, state.run_id
+        state.runbook, state.run_id
     ));
     let width = state.steps.keys().map(String::len).max().unwrap_or(0);
     for (id, step) in &state.steps {
-        let action = runbook
-            .all_steps()
-            .find(|s| &s.id == id)
-            .and_then(|s| s.action())
-            .map_or("", |a| a.key());
+        let action = action_of(id);
         let mut line = format!("  {:<5} {id:<width$}  {action}", mark(step.status));
         if step.status != StepStatus::Pending && step.status != StepStatus::Succeeded {
             line.push_str(&format!("  {}", step.status.name()));

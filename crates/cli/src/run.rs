@@ -2,16 +2,21 @@
 //! the outcome to the documented exit code.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::Args;
+use futures_util::future::BoxFuture;
+use runbook_lang::Runbook;
 use runbook_runner::inputs::{self, Given};
-use runbook_runner::{RunInput, Runner};
+use runbook_runner::{Event, Intent, Observer, RunInput, Runner};
+use runbook_store::LockHolder;
 use serde_json::{Map, Value};
 
+use crate::durable;
 use crate::exit;
-use crate::report::{self, LogFormat, OutputFormat};
+use crate::journal::Journal;
+use crate::report::{self, LogFormat, OutputFormat, Reporter};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -51,6 +56,10 @@ pub struct RunArgs {
     /// The final summary on stdout: `text`, or `json` (the whole run state, for machines).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// The run store's directory (default: $RUNBOOK_STATE_DIR, $XDG_STATE_HOME/runbook or
+    /// ~/.local/state/runbook). With --sandbox, no store is used unless this is given.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// How long a request that starts or changes something may still answer after SIGINT or
     /// SIGTERM, or after its deadline, before its outcome is reported as unknown.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_grace)]
@@ -73,7 +82,7 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
 const MAX_GRACE: Duration = Duration::from_secs(5 * 60);
 
 pub async fn run(args: RunArgs) -> u8 {
-    let runbook = match crate::validate::load(&args.file) {
+    let (runbook, text) = match crate::validate::load_with_text(&args.file) {
         Ok(loaded) => loaded,
         Err(report) => {
             eprintln!("{report}");
@@ -114,20 +123,42 @@ pub async fn run(args: RunArgs) -> u8 {
                 .map(|v| (name.clone(), Value::String(v)))
         })
         .collect();
+    // The store and the lock protect runs that can overlap and be resumed; an in-process
+    // sandbox dies with the process, so `--sandbox` uses them only when asked (--state-dir).
+    let store = if args.sandbox && args.state_dir.is_none() {
+        None
+    } else {
+        let opened = match durable::state_dir(args.state_dir.as_deref()) {
+            Ok(dir) => durable::open(&dir).await,
+            Err(problem) => Err(problem),
+        };
+        match opened {
+            Ok(store) => Some(store),
+            Err(problem) => {
+                eprintln!("error: {problem}");
+                return exit::INVALID;
+            }
+        }
+    };
     // Unique across runs and hosts, and sortable by start time; never from the sandbox's
     // seeded randomness.
     let run_id = uuid::Uuid::now_v7().to_string();
-    let observer = report::observer(
+    let reporter = report::observer(
         args.log_format,
         connection.environment.clock.clone(),
         run_id.clone(),
     );
-    observer.note(&format!("target: {}", connection.description));
-    let runner = Runner::new(connection.client, connection.environment, observer.clone())
+    reporter.note(&format!("target: {}", connection.description));
+    let observers = Arc::new(Observers {
+        reporter: Arc::clone(&reporter),
+        journal: OnceLock::new(),
+    });
+    let clock = connection.environment.clock.clone();
+    let runner = Runner::new(connection.client, connection.environment, observers.clone())
         .with_grace(args.grace);
     let cancel = runner.cancel_token();
     let abort = runner.abort_token();
-    let signal_observer = Arc::clone(&observer);
+    let signal_observer = Arc::clone(&reporter);
     let grace = humantime::format_duration(args.grace).to_string();
     let signals = tokio::spawn(async move {
         crate::signals::shutdown_signal().await;
@@ -139,11 +170,58 @@ pub async fn run(args: RunArgs) -> u8 {
         signal_observer.note("stopping at once");
         abort.cancel();
     });
+    let shown_inputs = inputs::shown(&runbook, &inputs);
+    let mut lock = None;
+    if let Some(store) = &store {
+        let key = match durable::lock_key(&runbook, &shown_inputs, &connection.project_id) {
+            Ok(key) => key,
+            Err(problem) => {
+                eprintln!("error: {problem}");
+                return exit::INVALID;
+            }
+        };
+        let started_at = runbook_runner::rfc3339(clock.now_utc());
+        let me = LockHolder {
+            run_id: run_id.clone(),
+            host: runbook_store::host_name(),
+            pid: std::process::id(),
+            since: started_at,
+        };
+        let note = |text: &str| reporter.note(text);
+        match durable::take_lock(&**store, &runbook, key, &me, &runner.cancel_token(), &note).await
+        {
+            Ok(key) => lock = key,
+            Err(refused) => {
+                signals.abort();
+                reporter.finish();
+                return refusal(&runbook, refused, args.output);
+            }
+        }
+        // The run starts once it holds the lock (a `wait` run may have waited for it).
+        let record = durable::new_run(
+            &run_id,
+            &runbook,
+            &args.file,
+            &text,
+            &shown_inputs,
+            lock.clone(),
+            runbook_runner::rfc3339(clock.now_utc()),
+        );
+        if let Err(error) = store.begin_run(&record).await {
+            eprintln!("error: cannot record the run: {error}");
+            if let Some(key) = &lock {
+                let _ = store.release_lock(key, &run_id).await;
+            }
+            return exit::INVALID;
+        }
+        let journal = Journal::start(Arc::clone(store), run_id.clone(), clock.clone());
+        let _ = observers.journal.set(journal);
+    }
     let state = runner
         .run(
             &runbook,
             RunInput {
-                run_id,
+                run_id: run_id.clone(),
                 inputs,
                 secrets: connection.secrets.clone(),
                 env,
@@ -151,13 +229,83 @@ pub async fn run(args: RunArgs) -> u8 {
         )
         .await;
     signals.abort();
-    observer.finish();
+    reporter.finish();
     let code = exit::for_status(state.status);
+    if let (Some(store), Some(journal)) = (&store, observers.journal.get()) {
+        journal.final_state(&state, code);
+        journal.close().await;
+        let finished_at = state.finished_at.clone().unwrap_or_default();
+        let recorded = store
+            .finish_run(
+                &run_id,
+                state.status.name(),
+                i32::from(code),
+                &finished_at,
+                state.error.as_deref(),
+            )
+            .await;
+        if let Err(error) = recorded {
+            eprintln!("warning: cannot record the end of the run: {error}");
+        }
+        if let Some(key) = &lock {
+            if let Err(error) = store.release_lock(key, &run_id).await {
+                eprintln!("warning: cannot release the lock `{key}`: {error}");
+            }
+        }
+    }
     println!("{}", report::summary(&runbook, &state, args.output, code));
     if let Some(sandbox) = connection.sandbox {
         let _ = sandbox.shutdown().await;
     }
     code
+}
+
+/// The reporter, and the journal once the run is recorded in the store.
+struct Observers {
+    reporter: Arc<dyn Reporter>,
+    journal: OnceLock<Journal>,
+}
+
+impl Observer for Observers {
+    fn event(&self, event: &Event) {
+        self.reporter.event(event);
+        if let Some(journal) = self.journal.get() {
+            journal.event(event);
+        }
+    }
+
+    fn before_change(&self, intent: &Intent) -> BoxFuture<'_, Result<(), String>> {
+        match self.journal.get() {
+            Some(journal) => journal.before_change(intent),
+            None => Box::pin(std::future::ready(Ok(()))),
+        }
+    }
+}
+
+/// What a run that did not start prints, and its exit code.
+fn refusal(runbook: &Runbook, refused: durable::Refused, output: OutputFormat) -> u8 {
+    match refused {
+        durable::Refused::Held { key, holder } => {
+            let text = format!(
+                "{}: skipped: lock `{key}` is held by run {} (pid {} on {}, since {}); exit {}: try again later",
+                runbook.name, holder.run_id, holder.pid, holder.host, holder.since, exit::SKIPPED
+            );
+            eprintln!("{text}");
+            if output == OutputFormat::Json {
+                let value = serde_json::json!({
+                    "exit_code": exit::SKIPPED,
+                    "skipped": {"lock": key, "holder": holder},
+                });
+                println!("{value}");
+            }
+            exit::SKIPPED
+        }
+        durable::Refused::Cancelled => exit::CANCELLED,
+        durable::Refused::Failed(problem) => {
+            eprintln!("error: cannot take the lock: {problem}");
+            exit::INVALID
+        }
+    }
 }
 
 /// `message` with every quoted part (`"…"` or `` `…` ``) left out, and its position too.

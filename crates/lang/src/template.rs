@@ -263,6 +263,37 @@ pub fn is_function(name: &str) -> bool {
     FUNCTIONS.contains(&name) || BUILTIN_FUNCTIONS.contains(&name)
 }
 
+/// Every dotted name (`inputs.token`, `vars.x`, `item`) written inside `{{ }}` or `{% %}`,
+/// string literals included: a superset of what [`Engine::references`] finds, which misses
+/// some reads (a slice such as `inputs.s[2:5]`). For checks that must not miss a read.
+pub fn names_written(text: &str) -> Vec<String> {
+    static NAME: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*").ok()
+    });
+    let Some(name) = NAME.as_ref() else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(open) = [rest.find("{{"), rest.find("{%")]
+        .into_iter()
+        .flatten()
+        .min()
+    {
+        let inner = &rest[open + 2..];
+        let close = inner
+            .find("}}")
+            .or_else(|| inner.find("%}"))
+            .unwrap_or(inner.len());
+        names.extend(
+            name.find_iter(&inner[..close])
+                .map(|m| m.as_str().split_whitespace().collect::<String>()),
+        );
+        rest = &inner[close..];
+    }
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,35 +374,4 @@ mod tests {
         assert!(names.contains("inputs.name"), "{names:?}");
         assert!(names.contains("now"), "{names:?}");
     }
-}
-
-/// Every dotted name (`inputs.token`, `vars.x`, `item`) written inside `{{ }}` or `{% %}`,
-/// string literals included: a superset of what [`Engine::references`] finds, which misses
-/// some reads (a slice such as `inputs.s[2:5]`). For checks that must not miss a read.
-pub fn names_written(text: &str) -> Vec<String> {
-    static NAME: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*").ok()
-    });
-    let Some(name) = NAME.as_ref() else {
-        return Vec::new();
-    };
-    let mut names = Vec::new();
-    let mut rest = text;
-    while let Some(open) = [rest.find("{{"), rest.find("{%")]
-        .into_iter()
-        .flatten()
-        .min()
-    {
-        let inner = &rest[open + 2..];
-        let close = inner
-            .find("}}")
-            .or_else(|| inner.find("%}"))
-            .unwrap_or(inner.len());
-        names.extend(
-            name.find_iter(&inner[..close])
-                .map(|m| m.as_str().split_whitespace().collect::<String>()),
-        );
-        rest = &inner[close..];
-    }
-    names
 }

@@ -306,9 +306,15 @@ async fn a_change_is_not_sent_when_its_intent_cannot_be_recorded() {
     let state = run(&harness, &book).await;
     assert_eq!(state.status, RunStatus::Failed);
     let error = state.error.unwrap();
-    assert!(error.contains("was not sent") && error.contains("disk full"), "{error}");
+    assert!(
+        error.contains("was not sent") && error.contains("disk full"),
+        "{error}"
+    );
     assert_eq!(
-        harness.sandbox.request_counts().get("StartSyncWorkflowExecution"),
+        harness
+            .sandbox
+            .request_counts()
+            .get("StartSyncWorkflowExecution"),
         before.get("StartSyncWorkflowExecution"),
         "nothing was sent"
     );

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# What the run store costs: a 1,000-step read-only chain (one status read per step) against
+# the in-process sandbox, with and without the journal (--state-dir), and `runbook validate`
+# start-up (it never opens the store). Release build; medians of ROUNDS alternating runs.
+#
+#   bash bench/journal.sh            # ROUNDS=5 STEPS=1000 to change
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds="${ROUNDS:-5}"
+steps="${STEPS:-1000}"
+cargo build -q --release -p runbook-cli
+bin=target/release/runbook
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+book="$work/chain.yaml"
+{
+    echo "version: 1"
+    echo "name: chain"
+    echo "steps:"
+    echo "  - id: start"
+    echo "    aom.start: {workflow_id: wf-success}"
+    for i in $(seq 1 "$steps"); do
+        echo "  - id: s$i"
+        echo "    call: {operation: SearchWorkflowExecutionDetail, params: {workflow_id: wf-success, execution_id: \"{{ steps.start.execution_id }}\"}}"
+    done
+} >"$book"
+
+now() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+plain=(); journaled=(); validate=()
+for round in $(seq 1 "$rounds"); do
+    t0=$(now); "$bin" run "$book" --sandbox --log-format json >/dev/null 2>&1; t1=$(now)
+    plain+=($(( (t1 - t0) / 1000000 )))
+    rm -rf "$work/state"
+    t0=$(now); "$bin" run "$book" --sandbox --state-dir "$work/state" --log-format json >/dev/null 2>&1; t1=$(now)
+    journaled+=($(( (t1 - t0) / 1000000 )))
+    t0=$(now); for _ in $(seq 1 20); do "$bin" validate runbooks/canonical.yaml >/dev/null; done; t1=$(now)
+    validate+=($(( (t1 - t0) / 20000 )))
+done
+p=$(printf '%s\n' "${plain[@]}" | median)
+j=$(printf '%s\n' "${journaled[@]}" | median)
+v=$(printf '%s\n' "${validate[@]}" | median)
+events=$("$bin" runs --state-dir "$work/state" logs "$("$bin" runs --state-dir "$work/state" list --output json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["run_id"])' 2>/dev/null || true)" --log-format json 2>/dev/null | wc -l || true)
+echo "chain of $steps reads, median of $rounds:"
+echo "  without the store:  ${p} ms"
+echo "  with the journal:   ${j} ms  ($(( (j - p) * 1000 / (p > 0 ? p : 1) ))‰ slower; ${events} journal entries)"
+echo "  runbook validate:   ${v} µs per run (canonical.yaml; the store is not opened)"
+echo "  store size:         $(du -sh "$work/state" | cut -f1)"

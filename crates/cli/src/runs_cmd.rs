@@ -1,0 +1,231 @@
+//! `runbook runs …`: the run history in the run store — list, show, replay the journal, prune.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use runbook_runner::{Event, RunState};
+use runbook_store::{RunFilter, RunRecord, RunStore};
+use serde_json::Value;
+
+use crate::durable;
+use crate::exit;
+use crate::report::{self, LogFormat, OutputFormat};
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// The run store's directory (default: $RUNBOOK_STATE_DIR, $XDG_STATE_HOME/runbook or
+    /// ~/.local/state/runbook).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: RunsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first.
+    List {
+        /// Only runs of the runbook with this `name`.
+        #[arg(long)]
+        runbook: Option<String>,
+        /// Only runs with this status: running, succeeded, failed, timed_out, cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+    /// One run: its steps, attempts, polls, the executions it started, timings and error.
+    Show {
+        /// The run id, or a unique prefix of it.
+        run_id: String,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+    /// Replay a run's journal as its log.
+    Logs {
+        /// The run id, or a unique prefix of it.
+        run_id: String,
+        /// `plain` lines, or `json` (the journal's entries as stored).
+        #[arg(long, value_enum, default_value_t = LogFormat::Plain)]
+        log_format: LogFormat,
+    },
+    /// Delete finished runs (and their journals) older than a duration; running ones stay.
+    Prune {
+        /// e.g. `30d`.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        older_than: Duration,
+    },
+}
+
+pub async fn runs(args: RunsArgs) -> u8 {
+    let store = match durable::state_dir(args.state_dir.as_deref()) {
+        Ok(dir) => durable::open(&dir).await,
+        Err(problem) => Err(problem),
+    };
+    let store = match store {
+        Ok(store) => store,
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            return exit::INVALID;
+        }
+    };
+    let outcome = match args.command {
+        RunsCommand::List {
+            runbook,
+            status,
+            limit,
+            output,
+        } => {
+            let filter = RunFilter {
+                runbook_name: runbook,
+                status,
+                limit: Some(limit),
+            };
+            list(&*store, &filter, output).await
+        }
+        RunsCommand::Show { run_id, output } => show(&*store, &run_id, output).await,
+        RunsCommand::Logs { run_id, log_format } => logs(&*store, &run_id, log_format).await,
+        RunsCommand::Prune { older_than } => prune(&*store, older_than).await,
+    };
+    match outcome {
+        Ok(()) => exit::SUCCESS,
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            exit::INVALID
+        }
+    }
+}
+
+async fn list(
+    store: &dyn RunStore,
+    filter: &RunFilter,
+    output: OutputFormat,
+) -> Result<(), String> {
+    let runs = store.list_runs(filter).await.map_err(|e| e.to_string())?;
+    if output == OutputFormat::Json {
+        let text = serde_json::to_string_pretty(&runs).map_err(|e| e.to_string())?;
+        println!("{text}");
+        return Ok(());
+    }
+    if runs.is_empty() {
+        println!("no runs");
+        return Ok(());
+    }
+    for run in &runs {
+        println!("{}", line(run));
+    }
+    Ok(())
+}
+
+/// One run in a line: id, status, exit code, runbook, start, host and pid.
+fn line(run: &RunRecord) -> String {
+    let code = run
+        .exit_code
+        .map_or_else(|| "-".to_owned(), |code| code.to_string());
+    format!(
+        "{}  {:<10} {:>3}  {}  {}  {} pid {}",
+        run.run_id, run.status, code, run.runbook_name, run.started_at, run.host, run.pid
+    )
+}
+
+async fn find(store: &dyn RunStore, run_id: &str) -> Result<RunRecord, String> {
+    store
+        .get_run(run_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no run `{run_id}` in the store (see `runbook runs list`)"))
+}
+
+/// The state the journal's last entry recorded, when the run finished.
+fn final_state(events: &[Value]) -> Option<(RunState, u8)> {
+    let entry = events.iter().rev().find(|e| e["event"] == "final_state")?;
+    let state = serde_json::from_value(entry["state"].clone()).ok()?;
+    let code = entry["exit_code"]
+        .as_u64()
+        .and_then(|c| u8::try_from(c).ok())?;
+    Some((state, code))
+}
+
+async fn show(store: &dyn RunStore, run_id: &str, output: OutputFormat) -> Result<(), String> {
+    let run = find(store, run_id).await?;
+    let events = store.events(&run.run_id).await.map_err(|e| e.to_string())?;
+    let finished = final_state(&events);
+    if output == OutputFormat::Json {
+        let value = serde_json::json!({
+            "run": run,
+            "state": finished.as_ref().map(|(state, _)| state),
+            "events": events.len(),
+        });
+        let text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
+        println!("{text}");
+        return Ok(());
+    }
+    println!("{}", line(&run));
+    println!(
+        "runbook {} ({}), lock {}",
+        run.runbook_path,
+        run.runbook_digest,
+        run.lock_key.as_deref().unwrap_or("none")
+    );
+    match finished {
+        Some((state, code)) => println!("{}", report::text_summary(&state, code, &|_| "")),
+        None => println!(
+            "the run has no final state: it is running, or its process died ({} journal entries; `runbook runs logs {}` shows them)",
+            events.len(),
+            run.run_id
+        ),
+    }
+    Ok(())
+}
+
+async fn logs(store: &dyn RunStore, run_id: &str, format: LogFormat) -> Result<(), String> {
+    let run = find(store, run_id).await?;
+    let events = store.events(&run.run_id).await.map_err(|e| e.to_string())?;
+    for entry in &events {
+        if format == LogFormat::Json {
+            println!("{entry}");
+            continue;
+        }
+        let ts = entry["ts"].as_str().unwrap_or_default();
+        let ts = ts.split('.').next().unwrap_or(ts);
+        let ts = if ts.ends_with('Z') {
+            ts.to_owned()
+        } else {
+            format!("{ts}Z")
+        };
+        if entry["event"] == "intent" {
+            println!(
+                "{ts}       {}: sending {} {}",
+                entry["step"].as_str().unwrap_or_default(),
+                entry["service"].as_str().unwrap_or_default(),
+                entry["operation"].as_str().unwrap_or_default()
+            );
+            continue;
+        }
+        let Ok(event) = serde_json::from_value::<Event>(entry.clone()) else {
+            continue;
+        };
+        let text = report::plain_text(&event);
+        for line in [text.line, text.quiet_line].into_iter().flatten() {
+            println!("{ts} {line}");
+        }
+    }
+    Ok(())
+}
+
+async fn prune(store: &dyn RunStore, older_than: Duration) -> Result<(), String> {
+    let cutoff = time::OffsetDateTime::now_utc() - older_than;
+    let deleted = store
+        .prune(&runbook_runner::rfc3339(cutoff))
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "pruned {deleted} run(s) finished before {}",
+        runbook_runner::rfc3339(cutoff)
+    );
+    Ok(())
+}

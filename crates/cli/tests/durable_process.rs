@@ -1,0 +1,249 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The run store, with the `runbook` binary as processes: overlapping runs of one runbook
+//! (cron firing twice) under `skip` and `wait`, and the history (`runbook runs …`).
+
+mod support;
+
+use std::process::{Child, Output, Stdio};
+
+use serde_json::Value;
+use support::{runbook, write_temp, Served};
+
+const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+fn scenario(dir: &tempfile::TempDir) -> String {
+    write_temp(
+        dir,
+        "scenario.yaml",
+        &format!(
+            "projects:\n  - id: {PROJECT}\n    credentials:\n      - {{ak: LOCKTESTAK0000000001, sk: lock-test-secret-key}}\n    aom_workflows:\n      - id: deploy\n        nodes: [{{id: only, behaviour: succeed, duration: 1500ms}}]\n"
+        ),
+    )
+}
+
+fn deploy_runbook(dir: &tempfile::TempDir, policy: &str) -> String {
+    write_temp(
+        dir,
+        &format!("deploy-{policy}.yaml"),
+        &format!(
+            "version: 1\nname: nightly\ntimeout: 2m\nlock: {{policy: {policy}}}\nsteps:\n  - id: start\n    aom.start: {{workflow_id: deploy}}\n  - id: wait\n    aom.wait:\n      workflow_id: deploy\n      execution_id: \"{{{{ steps.start.execution_id }}}}\"\n      poll: {{min: 200ms, max: 500ms}}\n"
+        ),
+    )
+}
+
+fn spawn_run(served: &Served, file: &str, state: &str) -> Child {
+    runbook()
+        .args([
+            "run",
+            file,
+            "--endpoint",
+            &served.url,
+            "--region",
+            "cn-north-4",
+        ])
+        .args([
+            "--state-dir",
+            state,
+            "--log-format",
+            "json",
+            "--output",
+            "json",
+        ])
+        .env("HUAWEICLOUD_SDK_AK", "LOCKTESTAK0000000001")
+        .env("HUAWEICLOUD_SDK_SK", "lock-test-secret-key")
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn five_at_once(served: &Served, file: &str, state: &str) -> Vec<Output> {
+    let children: Vec<Child> = (0..5).map(|_| spawn_run(served, file, state)).collect();
+    children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect()
+}
+
+fn runs(state: &str, args: &[&str]) -> Output {
+    runbook()
+        .args(["runs", "--state-dir", state])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn of_five_overlapping_runs_one_runs_and_four_exit_75() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(&scenario(&dir));
+    let state = dir.path().join("state").display().to_string();
+    let file = deploy_runbook(&dir, "skip");
+
+    let outputs = five_at_once(&served, &file, &state);
+
+    let codes: Vec<i32> = outputs.iter().map(|o| o.status.code().unwrap()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 75).count(), 4, "{codes:?}");
+    let winner: Value = outputs
+        .iter()
+        .find(|o| o.status.code() == Some(0))
+        .map(|o| serde_json::from_slice(&o.stdout).unwrap())
+        .unwrap();
+    let winner_id = winner["run"]["run_id"].as_str().unwrap();
+    for skipped in outputs.iter().filter(|o| o.status.code() == Some(75)) {
+        let stderr = String::from_utf8_lossy(&skipped.stderr);
+        assert!(stderr.contains("skipped: lock `nightly@"), "{stderr}");
+        let summary: Value = serde_json::from_slice(&skipped.stdout).unwrap();
+        assert_eq!(summary["exit_code"], 75);
+        assert_eq!(
+            summary["skipped"]["holder"]["run_id"], winner_id,
+            "{summary}"
+        );
+    }
+    assert_eq!(
+        served.inspect("executions")["aom"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "the deploy started once"
+    );
+
+    // The history has the one run, and shows and replays it.
+    let listed = runs(&state, &["list", "--output", "json"]);
+    assert_eq!(listed.status.code(), Some(0));
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["run_id"], winner_id);
+    assert_eq!(listed[0]["status"], "succeeded");
+    assert_eq!(listed[0]["exit_code"], 0);
+    assert!(listed[0]["runbook_digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+
+    let shown = runs(&state, &["show", &winner_id[..13], "--output", "json"]);
+    assert_eq!(shown.status.code(), Some(0), "{shown:?}");
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["state"]["steps"]["wait"]["status"], "succeeded");
+    assert_eq!(
+        shown["state"]["executions"][0]["workflow_id"], "deploy",
+        "{shown}"
+    );
+    let text = runs(&state, &["show", winner_id]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("nightly: succeeded"), "{text}");
+
+    let logs = runs(&state, &["logs", winner_id, "--log-format", "json"]);
+    let entries: Vec<Value> = String::from_utf8(logs.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    let intent = kinds.iter().position(|k| *k == "intent").unwrap();
+    let started = kinds
+        .iter()
+        .position(|k| *k == "execution_started")
+        .unwrap();
+    assert!(
+        intent < started,
+        "the intent is journaled before the start: {kinds:?}"
+    );
+    assert!(entries
+        .iter()
+        .all(|e| e["version"] == 1 && e["run_id"] == winner_id));
+    assert_eq!(kinds.last(), Some(&"final_state"));
+    let plain = runs(&state, &["logs", winner_id]);
+    let plain = String::from_utf8(plain.stdout).unwrap();
+    assert!(plain.contains("start start (aom.start)"), "{plain}");
+    assert!(plain.contains("sending aom ExecuteWorkflow"), "{plain}");
+}
+
+#[test]
+fn with_policy_wait_five_overlapping_runs_finish_one_after_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(&scenario(&dir));
+    let state = dir.path().join("state").display().to_string();
+    let file = deploy_runbook(&dir, "wait");
+
+    let outputs = five_at_once(&served, &file, &state);
+
+    for output in &outputs {
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(
+        served.inspect("executions")["aom"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5,
+        "each run started the deploy once"
+    );
+    // One after another: no two runs overlap in time.
+    let listed = runs(&state, &["list", "--output", "json"]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let mut spans: Vec<(String, String)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| {
+            (
+                run["started_at"].as_str().unwrap().to_owned(),
+                run["finished_at"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(spans.len(), 5);
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "runs overlapped: {spans:?}");
+    }
+
+    let pruned = runs(&state, &["prune", "--older-than", "1h"]);
+    assert_eq!(pruned.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&pruned.stdout).contains("pruned 0 run(s)"));
+    let pruned = runs(&state, &["prune", "--older-than", "0s"]);
+    assert!(String::from_utf8_lossy(&pruned.stdout).contains("pruned 5 run(s)"));
+}
+
+#[test]
+fn a_sandbox_run_takes_no_lock_and_writes_no_journal_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let output = runbook()
+        .args(["run", "runbooks/aom-execute.yaml", "--sandbox"])
+        .env("RUNBOOK_STATE_DIR", &state)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!state.exists(), "no store was created");
+    let output = runbook()
+        .args([
+            "run",
+            "runbooks/aom-execute.yaml",
+            "--sandbox",
+            "--state-dir",
+        ])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let listed = runs(&state.display().to_string(), &["list"]);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        listed.contains("succeeded") && listed.contains("aom-execute"),
+        "{listed}"
+    );
+}
