@@ -1,5 +1,7 @@
 //! Several OS processes on one new store: this test binary runs itself as the children.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
