@@ -312,6 +312,8 @@ fn assert_hidden(case: &Case, mode: &str, text: &str, json: &[Value]) {
 #[test]
 fn no_secret_or_derived_form_reaches_any_output() {
     let dir = tempfile::tempdir().unwrap();
+    // One run store for every case's last mode, searched at the end.
+    let state = dir.path().join("state");
     let cases = cases();
     assert!(cases.len() >= 30, "{} cases", cases.len());
     for case in &cases {
@@ -341,6 +343,9 @@ fn no_secret_or_derived_form_reaches_any_output() {
                 .args(&case.args);
             if let Some(scenario) = &scenario {
                 command.args(["--scenario", scenario]);
+            }
+            if (log, output) == ("plain", "json") {
+                command.arg("--state-dir").arg(&state);
             }
             let result = command.output().unwrap();
             let stdout = String::from_utf8(result.stdout).unwrap();
@@ -380,6 +385,23 @@ fn no_secret_or_derived_form_reaches_any_output() {
                 case.name
             );
             assert_hidden(case, &mode, &format!("{stdout}\n{stderr}"), &json);
+        }
+    }
+    // The store's files (database, write-ahead log) hold no secret or derived form either.
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(&state).unwrap() {
+        stored.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(stored.len() > 10_000, "the runs were journaled");
+    let stored = String::from_utf8_lossy(&stored);
+    assert!(stored.contains("\"event\":\"final_state\""));
+    for case in &cases {
+        for form in case.forms.iter().filter(|f| f.chars().count() >= 4) {
+            assert!(
+                !stored.contains(form.as_str()),
+                "{}: `{form}` is in the run store",
+                case.name
+            );
         }
     }
 }
