@@ -80,6 +80,15 @@ impl Redactor {
         }
     }
 
+    /// Whether the run has no secret at all (then nothing can be computed from one).
+    pub fn is_empty(&self) -> bool {
+        self.secrets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .whole
+            .is_empty()
+    }
+
     /// Whether `value` holds a secret: a leaf that is one, or a string with one inside.
     pub fn touches(&self, value: &Value) -> bool {
         let secrets = self.secrets.read().unwrap_or_else(PoisonError::into_inner);

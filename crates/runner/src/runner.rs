@@ -259,9 +259,19 @@ impl Run<'_> {
                     handled.map(|f| f.error.clone()),
                 ),
             };
+            // A step reads only the steps above it (the validator sees to that), so the
+            // steps after the current one are left out; `finally` and outputs see them all.
+            let visible = match (&state.current_step, in_finally) {
+                (Some(current), false) => state
+                    .steps
+                    .get_index_of(current)
+                    .map_or(state.steps.len(), |index| index + 1),
+                _ => state.steps.len(),
+            };
             let steps: Map<String, Value> = state
                 .steps
                 .iter()
+                .take(visible)
                 .map(|(id, step)| {
                     let value = live
                         .results
@@ -312,7 +322,7 @@ impl Run<'_> {
             .engine
             .render(value, &to_jinja(&context))
             .map_err(|error| StepError::from(Failure::new(format!("{what}: {error}"))))?;
-        if self.reads_secret(value, &context) {
+        if !self.redactor.is_empty() && self.reads_secret(value, &context) {
             self.redactor.add_value(&rendered);
         }
         Ok(rendered)
@@ -329,7 +339,8 @@ impl Run<'_> {
             .engine
             .render_text(text, &to_jinja(&context))
             .map_err(|error| StepError::from(Failure::new(format!("{what}: {error}"))))?;
-        if self.reads_secret(&Value::String(text.to_owned()), &context) {
+        if !self.redactor.is_empty() && self.reads_secret(&Value::String(text.to_owned()), &context)
+        {
             self.redactor.add(&rendered);
         }
         Ok(rendered)
