@@ -5,11 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hwc_client::runtime::Clock;
 use runbook_lang::{LockPolicy, Runbook};
+use runbook_runner::RunState;
 use runbook_store::{LockHolder, LockOutcome, NewRun, RunStore, SqliteStore};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
+
+use crate::journal::Journal;
 
 /// The variable that points every command at a state directory.
 pub const STATE_DIR_ENV: &str = "RUNBOOK_STATE_DIR";
@@ -40,7 +44,7 @@ pub async fn open(dir: &Path) -> Result<Arc<dyn RunStore>, String> {
 
 /// The lock's key: the runbook's `lock.key` rendered over its inputs (only non-secret ones,
 /// the validator makes sure), else its name and target project.
-pub fn lock_key(
+fn lock_key(
     runbook: &Runbook,
     inputs: &Map<String, Value>,
     project: &str,
@@ -70,8 +74,97 @@ pub enum Refused {
     Failed(String),
 }
 
+/// What a run that is about to start tells the store.
+pub struct Begin<'a> {
+    pub run_id: &'a str,
+    pub runbook: &'a Runbook,
+    pub path: &'a Path,
+    /// The runbook's text, whose digest is recorded.
+    pub text: &'a str,
+    /// The inputs with secret ones as `***`.
+    pub shown_inputs: &'a Map<String, Value>,
+    pub project_id: &'a str,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A run recorded in the store: its journal and the lock it holds until it finishes.
+pub struct Recorded {
+    store: Arc<dyn RunStore>,
+    run_id: String,
+    lock: Option<String>,
+    journal: Journal,
+}
+
+/// Takes the lock as the runbook's policy says, records the run, and starts its journal.
+pub async fn begin(
+    store: Arc<dyn RunStore>,
+    begin: Begin<'_>,
+    cancel: &CancellationToken,
+    note: &dyn Fn(&str),
+) -> Result<Recorded, Refused> {
+    let key =
+        lock_key(begin.runbook, begin.shown_inputs, begin.project_id).map_err(Refused::Failed)?;
+    let me = LockHolder {
+        run_id: begin.run_id.to_owned(),
+        host: runbook_store::host_name(),
+        pid: std::process::id(),
+        since: runbook_runner::rfc3339(begin.clock.now_utc()),
+    };
+    let lock = take_lock(&*store, begin.runbook, key, &me, cancel, note).await?;
+    // The run starts once it holds the lock (a `wait` run may have waited for it).
+    let record = new_run(
+        &begin,
+        lock.clone(),
+        runbook_runner::rfc3339(begin.clock.now_utc()),
+    );
+    if let Err(error) = store.begin_run(&record).await {
+        if let Some(key) = &lock {
+            let _ = store.release_lock(key, begin.run_id).await;
+        }
+        return Err(Refused::Failed(format!("cannot record the run: {error}")));
+    }
+    let journal = Journal::start(Arc::clone(&store), begin.run_id.to_owned(), begin.clock);
+    Ok(Recorded {
+        store,
+        run_id: begin.run_id.to_owned(),
+        lock,
+        journal,
+    })
+}
+
+impl Recorded {
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Writes the final state and the rest of the journal, records the end, frees the lock.
+    pub async fn finish(self, state: &RunState, exit_code: u8) {
+        self.journal.final_state(state, exit_code);
+        self.journal.close().await;
+        let finished_at = state.finished_at.clone().unwrap_or_default();
+        let recorded = self
+            .store
+            .finish_run(
+                &self.run_id,
+                state.status.name(),
+                i32::from(exit_code),
+                &finished_at,
+                state.error.as_deref(),
+            )
+            .await;
+        if let Err(error) = recorded {
+            eprintln!("warning: cannot record the end of the run: {error}");
+        }
+        if let Some(key) = &self.lock {
+            if let Err(error) = self.store.release_lock(key, &self.run_id).await {
+                eprintln!("warning: cannot release the lock `{key}`: {error}");
+            }
+        }
+    }
+}
+
 /// Takes the lock as the runbook's policy says; `Ok(None)` under `allow`.
-pub async fn take_lock(
+async fn take_lock(
     store: &dyn RunStore,
     runbook: &Runbook,
     key: String,
@@ -113,7 +206,7 @@ pub async fn take_lock(
                     told = true;
                 }
             }
-            Err(error) => return Err(Refused::Failed(error.to_string())),
+            Err(error) => return Err(Refused::Failed(format!("cannot take the lock: {error}"))),
         }
         tokio::select! {
             () = tokio::time::sleep(LOCK_POLL) => {}
@@ -123,21 +216,16 @@ pub async fn take_lock(
 }
 
 /// The run as the store records it when it begins.
-pub fn new_run(
-    run_id: &str,
-    runbook: &Runbook,
-    path: &Path,
-    text: &str,
-    shown_inputs: &Map<String, Value>,
-    lock_key: Option<String>,
-    started_at: String,
-) -> NewRun {
+fn new_run(begin: &Begin<'_>, lock_key: Option<String>, started_at: String) -> NewRun {
     NewRun {
-        run_id: run_id.to_owned(),
-        runbook_name: runbook.name.clone(),
-        runbook_path: path.display().to_string(),
-        runbook_digest: format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes()))),
-        inputs: Value::Object(shown_inputs.clone()),
+        run_id: begin.run_id.to_owned(),
+        runbook_name: begin.runbook.name.clone(),
+        runbook_path: begin.path.display().to_string(),
+        runbook_digest: format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(begin.text.as_bytes()))
+        ),
+        inputs: Value::Object(begin.shown_inputs.clone()),
         lock_key,
         started_at,
         host: runbook_store::host_name(),

@@ -30,7 +30,8 @@ enum Entry {
     Close(oneshot::Sender<()>),
 }
 
-/// The observer half: cheap, never blocks an event.
+/// The observer half: cheap to clone, never blocks an event.
+#[derive(Clone)]
 pub struct Journal {
     entries: mpsc::UnboundedSender<Entry>,
     clock: Arc<dyn Clock>,

@@ -145,117 +145,123 @@ pub struct PlainText {
 
 pub fn plain_text(event: &Event) -> PlainText {
     let mut out = PlainText::default();
-    {
-        match event {
-            Event::RunStarted {
-                run_id,
-                runbook,
-                steps,
-            } => out.line = Some(format!("run {run_id}: {runbook} ({steps} steps)")),
-            Event::StepStarted {
-                step,
-                label,
-                action,
-                index,
-            } => {
-                let name = element(step, *index);
-                if label == step {
-                    out.line = Some(format!("start {name} ({action})"));
-                } else {
-                    out.line = Some(format!("start {name}: {label} ({action})"));
-                }
-                out.live = Some(format!("{name}: {action}"));
+    match event {
+        Event::RunStarted {
+            run_id,
+            runbook,
+            steps,
+        } => out.line = Some(format!("run {run_id}: {runbook} ({steps} steps)")),
+        Event::StepStarted {
+            step,
+            label,
+            action,
+            index,
+        } => {
+            let name = element(step, *index);
+            if label == step {
+                out.line = Some(format!("start {name} ({action})"));
+            } else {
+                out.line = Some(format!("start {name}: {label} ({action})"));
             }
-            Event::StepSkipped { step, reason } => out.line = Some(format!("skip  {step}: {reason}")),
-            Event::Poll {
-                step,
-                index,
-                poll,
-                status,
-                elapsed_ms,
-            } => {
-                let name = element(step, *index);
-                let text = format!("{name}: {status} (poll {poll}, {})", millis(*elapsed_ms));
-                out.quiet_line = Some(format!("      {text}"));
-                out.live = Some(text);
-            }
-            Event::NodeAction {
-                step,
-                index,
-                node,
-                action,
-                count,
-            } => {
-                let times = if action == "restart" {
-                    format!(" (restart {count})")
-                } else {
-                    String::new()
-                };
-                out.line = Some(format!(
-                    "      {}: {action} node `{node}`{times}",
-                    element(step, *index)
-                ));
-            }
-            Event::Retry {
-                step,
-                index,
-                attempt,
-                delay_ms,
-                reason,
-            } => out.line = Some(format!(
+            out.live = Some(format!("{name}: {action}"));
+        }
+        Event::StepSkipped { step, reason } => out.line = Some(format!("skip  {step}: {reason}")),
+        Event::Poll {
+            step,
+            index,
+            poll,
+            status,
+            elapsed_ms,
+        } => {
+            let name = element(step, *index);
+            let text = format!("{name}: {status} (poll {poll}, {})", millis(*elapsed_ms));
+            out.quiet_line = Some(format!("      {text}"));
+            out.live = Some(text);
+        }
+        Event::NodeAction {
+            step,
+            index,
+            node,
+            action,
+            count,
+        } => {
+            let times = if action == "restart" {
+                format!(" (restart {count})")
+            } else {
+                String::new()
+            };
+            out.line = Some(format!(
+                "      {}: {action} node `{node}`{times}",
+                element(step, *index)
+            ));
+        }
+        Event::Retry {
+            step,
+            index,
+            attempt,
+            delay_ms,
+            reason,
+        } => {
+            out.line = Some(format!(
                 "      {}: attempt {attempt} failed: {reason}; retrying in {}",
                 element(step, *index),
                 millis(*delay_ms)
-            )),
-            Event::Log { step, message } => out.line = Some(format!("      {step}: {message}")),
-            Event::ExecutionStarted {
-                step,
-                index,
-                service,
-                workflow_id,
-                execution_id,
-            } => out.line = Some(format!(
+            ))
+        }
+        Event::Log { step, message } => out.line = Some(format!("      {step}: {message}")),
+        Event::ExecutionStarted {
+            step,
+            index,
+            service,
+            workflow_id,
+            execution_id,
+        } => {
+            out.line = Some(format!(
                 "      {}: started {service} workflow {workflow_id}: execution {execution_id}",
                 element(step, *index)
-            )),
-            Event::AwaitingAnswer {
-                step,
-                index,
-                operation,
-                grace_ms,
-            } => out.line = Some(format!(
-                "      {}: cancelled while {operation} was in flight; waiting up to {} for its answer",
-                element(step, *index),
-                millis(*grace_ms)
-            )),
-            Event::OutcomeUnknown { outcome } => {
-                out.line = Some(format!("      OUTCOME UNKNOWN: {}", outcome.describe()))
-            }
-            Event::FinallyStarted { status, steps } => out.line = Some(format!(
+            ))
+        }
+        Event::AwaitingAnswer {
+            step,
+            index,
+            operation,
+            grace_ms,
+        } => {
+            out.line = Some(format!(
+            "      {}: cancelled while {operation} was in flight; waiting up to {} for its answer",
+            element(step, *index),
+            millis(*grace_ms)
+        ))
+        }
+        Event::OutcomeUnknown { outcome } => {
+            out.line = Some(format!("      OUTCOME UNKNOWN: {}", outcome.describe()))
+        }
+        Event::FinallyStarted { status, steps } => {
+            out.line = Some(format!(
                 "finally: the run {}; running {steps} `finally` step(s)",
                 status.name()
-            )),
-            Event::StepFinished {
-                step,
-                index,
-                status,
-                elapsed_ms,
-                error,
-            } => {
-                let name = element(step, *index);
-                let mut text = format!(
-                    "{:<5} {name} {} in {}",
-                    mark(*status),
-                    status.name(),
-                    millis(*elapsed_ms)
-                );
-                if let Some(error) = error {
-                    text.push_str(&format!(": {error}"));
-                }
-                out.line = Some(text);
-            }
-            Event::RunFinished { .. } => {}
+            ))
         }
+        Event::StepFinished {
+            step,
+            index,
+            status,
+            elapsed_ms,
+            error,
+        } => {
+            let name = element(step, *index);
+            let mut text = format!(
+                "{:<5} {name} {} in {}",
+                mark(*status),
+                status.name(),
+                millis(*elapsed_ms)
+            );
+            if let Some(error) = error {
+                text.push_str(&format!(": {error}"));
+            }
+            out.line = Some(text);
+        }
+        Event::RunFinished { .. } => {}
     }
     out
 }

@@ -10,7 +10,6 @@ use futures_util::future::BoxFuture;
 use runbook_lang::Runbook;
 use runbook_runner::inputs::{self, Given};
 use runbook_runner::{Event, Intent, Observer, RunInput, Runner};
-use runbook_store::LockHolder;
 use serde_json::{Map, Value};
 
 use crate::durable;
@@ -171,51 +170,29 @@ pub async fn run(args: RunArgs) -> u8 {
         abort.cancel();
     });
     let shown_inputs = inputs::shown(&runbook, &inputs);
-    let mut lock = None;
-    if let Some(store) = &store {
-        let key = match durable::lock_key(&runbook, &shown_inputs, &connection.project_id) {
-            Ok(key) => key,
-            Err(problem) => {
-                eprintln!("error: {problem}");
-                return exit::INVALID;
-            }
-        };
-        let started_at = runbook_runner::rfc3339(clock.now_utc());
-        let me = LockHolder {
-            run_id: run_id.clone(),
-            host: runbook_store::host_name(),
-            pid: std::process::id(),
-            since: started_at,
+    let mut recorded = None;
+    if let Some(store) = store {
+        let begin = durable::Begin {
+            run_id: &run_id,
+            runbook: &runbook,
+            path: &args.file,
+            text: &text,
+            shown_inputs: &shown_inputs,
+            project_id: &connection.project_id,
+            clock: clock.clone(),
         };
         let note = |text: &str| reporter.note(text);
-        match durable::take_lock(&**store, &runbook, key, &me, &runner.cancel_token(), &note).await
-        {
-            Ok(key) => lock = key,
+        match durable::begin(store, begin, &runner.cancel_token(), &note).await {
+            Ok(run) => {
+                let _ = observers.journal.set(run.journal().clone());
+                recorded = Some(run);
+            }
             Err(refused) => {
                 signals.abort();
                 reporter.finish();
                 return refusal(&runbook, refused, args.output);
             }
         }
-        // The run starts once it holds the lock (a `wait` run may have waited for it).
-        let record = durable::new_run(
-            &run_id,
-            &runbook,
-            &args.file,
-            &text,
-            &shown_inputs,
-            lock.clone(),
-            runbook_runner::rfc3339(clock.now_utc()),
-        );
-        if let Err(error) = store.begin_run(&record).await {
-            eprintln!("error: cannot record the run: {error}");
-            if let Some(key) = &lock {
-                let _ = store.release_lock(key, &run_id).await;
-            }
-            return exit::INVALID;
-        }
-        let journal = Journal::start(Arc::clone(store), run_id.clone(), clock.clone());
-        let _ = observers.journal.set(journal);
     }
     let state = runner
         .run(
@@ -231,27 +208,8 @@ pub async fn run(args: RunArgs) -> u8 {
     signals.abort();
     reporter.finish();
     let code = exit::for_status(state.status);
-    if let (Some(store), Some(journal)) = (&store, observers.journal.get()) {
-        journal.final_state(&state, code);
-        journal.close().await;
-        let finished_at = state.finished_at.clone().unwrap_or_default();
-        let recorded = store
-            .finish_run(
-                &run_id,
-                state.status.name(),
-                i32::from(code),
-                &finished_at,
-                state.error.as_deref(),
-            )
-            .await;
-        if let Err(error) = recorded {
-            eprintln!("warning: cannot record the end of the run: {error}");
-        }
-        if let Some(key) = &lock {
-            if let Err(error) = store.release_lock(key, &run_id).await {
-                eprintln!("warning: cannot release the lock `{key}`: {error}");
-            }
-        }
+    if let Some(recorded) = recorded {
+        recorded.finish(&state, code).await;
     }
     println!("{}", report::summary(&runbook, &state, args.output, code));
     if let Some(sandbox) = connection.sandbox {
@@ -302,7 +260,7 @@ fn refusal(runbook: &Runbook, refused: durable::Refused, output: OutputFormat) -
         }
         durable::Refused::Cancelled => exit::CANCELLED,
         durable::Refused::Failed(problem) => {
-            eprintln!("error: cannot take the lock: {problem}");
+            eprintln!("error: {problem}");
             exit::INVALID
         }
     }
