@@ -247,3 +247,48 @@ fn a_sandbox_run_takes_no_lock_and_writes_no_journal_unless_asked() {
         "{listed}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn the_lock_of_a_killed_run_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_temp(
+        &dir,
+        "slow.yaml",
+        &format!(
+            "projects:\n  - id: {PROJECT}\n    credentials:\n      - {{ak: LOCKTESTAK0000000001, sk: lock-test-secret-key}}\n    aom_workflows:\n      - id: deploy\n        nodes: [{{id: only, behaviour: succeed, duration: 10m}}]\n"
+        ),
+    );
+    let served = Served::start(&scenario);
+    let state = dir.path().join("state").display().to_string();
+    let file = deploy_runbook(&dir, "skip");
+    let mut first = spawn_run(&served, &file, &state);
+    // Wait until the first run holds the lock and is polling.
+    let mut running = false;
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let listed = runs(&state, &["list", "--status", "running", "--output", "json"]);
+        if listed.status.code() == Some(0) {
+            let listed: Value = serde_json::from_slice(&listed.stdout).unwrap_or_default();
+            if listed.as_array().is_some_and(|runs| runs.len() == 1) {
+                running = true;
+                break;
+            }
+        }
+    }
+    assert!(running, "the first run never started");
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let second = spawn_run(&served, &file, &state);
+    let killer = second.id();
+    // The second run takes the lock (no exit 75) and would wait ten minutes: stop it.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &killer.to_string()])
+        .status();
+    let output = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("is gone; taking its lock"), "{stderr}");
+}
