@@ -11,12 +11,13 @@ use support::{runbook, write_temp, Served};
 
 const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
-fn scenario(dir: &tempfile::TempDir) -> String {
+/// A project whose `deploy` workflow takes `duration` (real time).
+fn scenario(dir: &tempfile::TempDir, duration: &str) -> String {
     write_temp(
         dir,
         "scenario.yaml",
         &format!(
-            "projects:\n  - id: {PROJECT}\n    credentials:\n      - {{ak: LOCKTESTAK0000000001, sk: lock-test-secret-key}}\n    aom_workflows:\n      - id: deploy\n        nodes: [{{id: only, behaviour: succeed, duration: 1500ms}}]\n"
+            "projects:\n  - id: {PROJECT}\n    credentials:\n      - {{ak: LOCKTESTAK0000000001, sk: lock-test-secret-key}}\n    aom_workflows:\n      - id: deploy\n        nodes: [{{id: only, behaviour: succeed, duration: {duration}}}]\n"
         ),
     )
 }
@@ -77,7 +78,9 @@ fn runs(state: &str, args: &[&str]) -> Output {
 #[test]
 fn of_five_overlapping_runs_one_runs_and_four_exit_75() {
     let dir = tempfile::tempdir().unwrap();
-    let served = Served::start(&scenario(&dir));
+    // Long enough that every other process starts while the first still runs, even on a
+    // loaded machine.
+    let served = Served::start(&scenario(&dir, "6s"));
     let state = dir.path().join("state").display().to_string();
     let file = deploy_runbook(&dir, "skip");
 
@@ -169,7 +172,7 @@ fn of_five_overlapping_runs_one_runs_and_four_exit_75() {
 #[test]
 fn with_policy_wait_five_overlapping_runs_finish_one_after_another() {
     let dir = tempfile::tempdir().unwrap();
-    let served = Served::start(&scenario(&dir));
+    let served = Served::start(&scenario(&dir, "1500ms"));
     let state = dir.path().join("state").display().to_string();
     let file = deploy_runbook(&dir, "wait");
 
@@ -280,15 +283,23 @@ fn the_lock_of_a_killed_run_is_taken_over() {
     first.kill().unwrap();
     first.wait().unwrap();
 
-    let second = spawn_run(&served, &file, &state);
-    let killer = second.id();
-    // The second run takes the lock (no exit 75) and would wait ten minutes: stop it.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let mut second = spawn_run(&served, &file, &state);
+    // The second run takes the lock (no exit 75) and says whose; it would then wait ten
+    // minutes, so it is stopped once it has said so.
+    let mut stderr = std::io::BufReader::new(second.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let read = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(read > 0, "the second run ended early: {seen}");
+        seen.push_str(&line);
+        if line.contains("is gone; taking its lock") {
+            break;
+        }
+    }
     let _ = std::process::Command::new("kill")
-        .args(["-INT", &killer.to_string()])
+        .args(["-INT", &second.id().to_string()])
         .status();
     let output = second.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("is gone; taking its lock"), "{stderr}");
+    assert_eq!(output.status.code(), Some(130), "{seen}");
 }

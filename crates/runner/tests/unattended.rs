@@ -134,7 +134,7 @@ fn cancel_once_started(harness: &support::Harness) {
 #[tokio::test]
 async fn cancelling_during_a_start_keeps_its_execution_id_when_it_answers_in_the_grace() {
     let harness = harness_with_grace(
-        scenario_with_fault("ExecuteWorkflow", "{latency: 500ms}"),
+        scenario_with_fault("ExecuteWorkflow", "{latency: 1500ms}"),
         Duration::from_secs(10),
     )
     .await;
