@@ -51,10 +51,8 @@ impl Journal {
     }
 
     fn stamped(&self, mut value: Value) -> Value {
+        crate::report::stamp(&mut value, &*self.clock, &self.run_id);
         if let Some(object) = value.as_object_mut() {
-            let ts = runbook_runner::rfc3339(self.clock.now_utc());
-            object.insert("ts".into(), ts.into());
-            object.insert("run_id".into(), self.run_id.clone().into());
             object.insert("version".into(), JOURNAL_VERSION.into());
         }
         value

@@ -48,6 +48,16 @@ pub fn observer(format: LogFormat, clock: Arc<dyn Clock>, run_id: String) -> Arc
     }
 }
 
+/// Adds `ts` (from the run's clock) and `run_id` to one JSON event, as the JSON log and the
+/// journal both write it.
+pub fn stamp(value: &mut serde_json::Value, clock: &dyn Clock, run_id: &str) {
+    if let Some(object) = value.as_object_mut() {
+        let ts = runbook_runner::rfc3339(clock.now_utc());
+        object.insert("ts".into(), ts.into());
+        object.insert("run_id".into(), run_id.into());
+    }
+}
+
 /// One JSON object per event on stderr, with the run id and a timestamp from the run's
 /// clock on every line, so lines from overlapping runs can be told apart.
 struct JsonLines {
@@ -57,11 +67,7 @@ struct JsonLines {
 
 impl JsonLines {
     fn write(&self, mut value: serde_json::Value) {
-        if let Some(object) = value.as_object_mut() {
-            let ts = runbook_runner::rfc3339(self.clock.now_utc());
-            object.insert("ts".into(), ts.into());
-            object.insert("run_id".into(), self.run_id.clone().into());
-        }
+        stamp(&mut value, &*self.clock, &self.run_id);
         let line = value.to_string();
         let mut stderr = std::io::stderr().lock();
         let _ = writeln!(stderr, "{line}");

@@ -33,26 +33,13 @@ fn deploy_runbook(dir: &tempfile::TempDir, policy: &str) -> String {
 }
 
 fn spawn_run(served: &Served, file: &str, state: &str) -> Child {
-    runbook()
-        .args([
-            "run",
+    served
+        .run_command(
             file,
-            "--endpoint",
-            &served.url,
-            "--region",
-            "cn-north-4",
-        ])
-        .args([
-            "--state-dir",
-            state,
-            "--log-format",
-            "json",
-            "--output",
-            "json",
-        ])
-        .env("HUAWEICLOUD_SDK_AK", "LOCKTESTAK0000000001")
-        .env("HUAWEICLOUD_SDK_SK", "lock-test-secret-key")
-        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+            ("LOCKTESTAK0000000001", "lock-test-secret-key"),
+            PROJECT,
+        )
+        .args(["--state-dir", state])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -168,19 +168,12 @@ steps:
 "#,
     );
     let served = Served::start(&scenario);
-    let output = runbook()
-        .args([
-            "run",
+    let output = served
+        .run_command(
             &file,
-            "--endpoint",
-            &served.url,
-            "--region",
-            "cn-north-4",
-        ])
-        .args(["--log-format", "json", "--output", "json"])
-        .env("HUAWEICLOUD_SDK_AK", "FAULTYAK0000000000001")
-        .env("HUAWEICLOUD_SDK_SK", "faulty-secret-key")
-        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+            ("FAULTYAK0000000000001", "faulty-secret-key"),
+            PROJECT,
+        )
         .output()
         .unwrap();
     let run = parse(output);

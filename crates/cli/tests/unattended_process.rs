@@ -13,22 +13,15 @@ use support::{run_in_sandbox, runbook, write_temp, Served};
 
 const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
-/// `runbook run FILE` against a served sandbox, JSON logs and summary.
+/// `runbook run FILE` against a served sandbox as its default project.
 fn run_against(served: &Served, file: &str, args: &[&str]) -> Child {
-    runbook()
-        .args([
-            "run",
+    served
+        .run_command(
             file,
-            "--endpoint",
-            &served.url,
-            "--region",
-            "cn-north-4",
-        ])
-        .args(["--log-format", "json", "--output", "json"])
+            ("SANDBOXAKEXAMPLE0001", "sandbox-secret-key-0001"),
+            PROJECT,
+        )
         .args(args)
-        .env("HUAWEICLOUD_SDK_AK", "SANDBOXAKEXAMPLE0001")
-        .env("HUAWEICLOUD_SDK_SK", "sandbox-secret-key-0001")
-        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -120,6 +120,26 @@ pub struct Served {
 }
 
 impl Served {
+    /// `runbook run FILE` against this sandbox as `ak`/`sk` in `project`, with JSON logs and
+    /// a JSON summary.
+    pub fn run_command(&self, file: &str, (ak, sk): (&str, &str), project: &str) -> Command {
+        let mut command = runbook();
+        command
+            .args([
+                "run",
+                file,
+                "--endpoint",
+                &self.url,
+                "--region",
+                "cn-north-4",
+            ])
+            .args(["--log-format", "json", "--output", "json"])
+            .env("HUAWEICLOUD_SDK_AK", ak)
+            .env("HUAWEICLOUD_SDK_SK", sk)
+            .env("HUAWEICLOUD_SDK_PROJECT_ID", project);
+        command
+    }
+
     pub fn start(scenario: &str) -> Self {
         let mut child = runbook()
             .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--seed", "7"])
