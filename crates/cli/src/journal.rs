@@ -1,5 +1,6 @@
 //! The journal of a run in the run store: every event, as `--log-format json` prints it plus a
-//! `version`, appended as it happens (deltas, never the whole state after each transition).
+//! `version`, the runner's checkpoints (one per step, what a resumed run goes on from) and
+//! intents, appended as it happens (deltas, never the whole state after each transition).
 //!
 //! Events go through a channel to one writer task, which appends whatever has queued up in
 //! one transaction without fsync. The intent of a request that starts or changes something
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use hwc_client::runtime::Clock;
-use runbook_runner::{Event, Intent, Observer, RunState};
+use runbook_runner::{Checkpoint, Event, Intent, Observer, RunState};
 use runbook_store::RunStore;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -80,11 +81,14 @@ impl Observer for Journal {
         }
     }
 
-    fn before_change(&self, intent: &Intent) -> BoxFuture<'_, Result<(), String>> {
-        let mut value = serde_json::to_value(intent).unwrap_or(Value::Null);
-        if let Some(object) = value.as_object_mut() {
-            object.insert("event".into(), "intent".into());
+    fn checkpoint(&self, checkpoint: &Checkpoint) {
+        if let Ok(value) = serde_json::to_value(checkpoint) {
+            let _ = self.entries.send(Entry::Event(self.stamped(value)));
         }
+    }
+
+    fn before_change(&self, intent: &Intent) -> BoxFuture<'_, Result<(), String>> {
+        let value = serde_json::to_value(intent).unwrap_or(Value::Null);
         let (done, written) = oneshot::channel();
         let sent = self
             .entries

@@ -14,12 +14,16 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use hwc_client::catalogue;
+use hwc_client::models::{ShowWorkflowExecutionResponse, StartSyncWorkflowExecutionResponse};
+use hwc_client::runtime::OperationMeta;
+use time::format_description::well_known::Rfc3339;
 
 use crate::event::Event;
 use crate::failure::{Failure, StepError};
+use crate::reconcile::{millis, waits_for_callback, Look, Making};
 use crate::request::Change;
 use crate::runner::{Deadline, Locals, Run};
-use crate::state::StartedExecution;
+use crate::state::{Decision, NeedsDecision, StartedExecution};
 use crate::wait;
 
 pub(crate) async fn execute(
@@ -36,10 +40,12 @@ pub(crate) async fn execute(
             let params = ExecuteWorkflowParams {
                 workflow_id: workflow_id.clone(),
             };
-            let change = Change::new(&step.id, index, &catalogue::EXECUTE_WORKFLOW, &params);
-            let call = run.change(deadline, change);
-            let body = call.send(call.client().execute_workflow(&params)).await?;
-            let execution_id = started(run, step, index, "aom", &workflow_id, body.execution_id)?;
+            let operation = &catalogue::EXECUTE_WORKFLOW;
+            let execution_id = start_once(run, step, index, deadline, operation, &workflow_id, || async {
+                let call = run.change(deadline, Change::new(&step.id, index, operation, &params));
+                Ok(call.send(call.client().execute_workflow(&params)).await?.execution_id)
+            })
+            .await?;
             Ok(json!({"workflow_id": workflow_id, "execution_id": execution_id}))
         }
         Action::AomWait(wait) => wait::aom(run, step, wait, index, locals, deadline).await,
@@ -52,7 +58,7 @@ pub(crate) async fn execute(
             };
             let body = operate_node(run, step, index, deadline, &params).await?;
             Ok(
-                json!({"node_id": params.node_id, "action": node.action.name(), "result": to_json(&body)?}),
+                json!({"node_id": params.node_id, "action": node.action.name(), "result": body}),
             )
         }
         Action::AomStop(stop) => {
@@ -60,9 +66,22 @@ pub(crate) async fn execute(
                 workflow_id: run.text(&stop.workflow_id, locals, "workflow_id")?,
                 execution_id: run.text(&stop.execution_id, locals, "execution_id")?,
             };
-            let change = Change::new(&step.id, index, &catalogue::STOP_EXECUTION, &params);
-            let call = run.change(deadline, change);
-            let body = call.send(call.client().stop_execution(&params)).await?;
+            let operation = &catalogue::STOP_EXECUTION;
+            let making = Making { step: &step.id, index, operation };
+            let look = |_since: String| async {
+                let execution = run
+                    .show_aom(&params.workflow_id, &params.execution_id, deadline)
+                    .await?;
+                Ok(match execution.status.map(|s| s.to_string()).as_deref() {
+                    Some("running") => Look::NotApplied,
+                    _ => Look::Applied(Value::from("already stopped")),
+                })
+            };
+            let send = || async {
+                let call = run.change(deadline, Change::new(&step.id, index, operation, &params));
+                Ok(Value::from(call.send(call.client().stop_execution(&params)).await?))
+            };
+            let body = run.settle(making, look, send).await?;
             Ok(
                 json!({"workflow_id": params.workflow_id, "execution_id": params.execution_id, "result": body}),
             )
@@ -76,24 +95,12 @@ pub(crate) async fn execute(
                 x_workflow_run_merge_fn_parameters: None,
                 body: flow_body(run, &start.input, start.headers.as_ref(), locals)?,
             };
-            let change = Change::new(
-                &step.id,
-                index,
-                &catalogue::START_WORKFLOW_EXECUTION,
-                &params,
-            );
-            let call = run.change(deadline, change);
-            let body = call
-                .send(call.client().start_workflow_execution(&params))
-                .await?;
-            let execution_id = started(
-                run,
-                step,
-                index,
-                "functiongraph",
-                &workflow_id,
-                body.execution_id,
-            )?;
+            let operation = &catalogue::START_WORKFLOW_EXECUTION;
+            let execution_id = start_once(run, step, index, deadline, operation, &workflow_id, || async {
+                let call = run.change(deadline, Change::new(&step.id, index, operation, &params));
+                Ok(call.send(call.client().start_workflow_execution(&params)).await?.execution_id)
+            })
+            .await?;
             Ok(json!({"workflow_id": workflow_id, "execution_id": execution_id}))
         }
         Action::FunctionGraphRunSync(sync) => {
@@ -101,16 +108,7 @@ pub(crate) async fn execute(
                 workflow_id: run.text(&sync.workflow_id, locals, "workflow_id")?,
                 body: flow_body(run, &sync.input, sync.headers.as_ref(), locals)?,
             };
-            let change = Change::new(
-                &step.id,
-                index,
-                &catalogue::START_SYNC_WORKFLOW_EXECUTION,
-                &params,
-            );
-            let call = run.change(deadline, change);
-            let body = call
-                .send(call.client().start_sync_workflow_execution(&params))
-                .await?;
+            let body = run_sync_once(run, step, index, deadline, &params).await?;
             let status = body
                 .status
                 .as_ref()
@@ -171,27 +169,48 @@ pub(crate) async fn execute(
                     output: run.render(&callback.output, locals, "output")?,
                 },
             };
-            let change = Change::new(
-                &step.id,
-                index,
-                &catalogue::CREATE_CALLBACK_WORKFLOW,
-                &params,
-            );
-            let call = run.change(deadline, change);
-            let body = call
-                .send(call.client().create_callback_workflow(&params))
-                .await?;
-            to_json(&body)
+            let operation = &catalogue::CREATE_CALLBACK_WORKFLOW;
+            let making = Making { step: &step.id, index, operation };
+            let look = |_since: String| async {
+                let execution = run
+                    .show_functiongraph(&params.workflow_id, &params.x_workflow_run_id, deadline)
+                    .await?;
+                Ok(if waits_for_callback(&execution, &params.x_workflow_state_id) {
+                    Look::NotApplied
+                } else {
+                    Look::Applied(json!({"execution_id": params.x_workflow_run_id}))
+                })
+            };
+            let send = || async {
+                let call = run.change(deadline, Change::new(&step.id, index, operation, &params));
+                to_json(&call.send(call.client().create_callback_workflow(&params)).await?)
+            };
+            run.settle(making, look, send).await
         }
         Action::FunctionGraphStop(stop) => {
             let params = StopWorkFlowParams {
                 workflow_id: run.text(&stop.workflow_id, locals, "workflow_id")?,
                 execution_id: run.text(&stop.execution_id, locals, "execution_id")?,
             };
+            let operation = &catalogue::STOP_WORK_FLOW;
+            let making = Making { step: &step.id, index, operation };
+            let look = |_since: String| async {
+                let execution = run
+                    .show_functiongraph(&params.workflow_id, &params.execution_id, deadline)
+                    .await?;
+                Ok(match execution.status.map(|s| s.to_string()).as_deref() {
+                    Some("running") => Look::NotApplied,
+                    _ => Look::Applied(()),
+                })
+            };
             // The documented answer has no body; there is nothing more to record.
-            let change = Change::new(&step.id, index, &catalogue::STOP_WORK_FLOW, &params);
-            let call = run.change(deadline, change);
-            call.send(call.client().stop_work_flow(&params)).await?;
+            let send = || async {
+                let call = run.change(deadline, Change::new(&step.id, index, operation, &params));
+                call.send(call.client().stop_work_flow(&params))
+                    .await
+                    .map(drop)
+            };
+            run.settle(making, look, send).await?;
             Ok(json!({"workflow_id": params.workflow_id, "execution_id": params.execution_id}))
         }
         Action::Call(call) => {
@@ -199,6 +218,7 @@ pub(crate) async fn execute(
             run.check(deadline)?;
             let request = match catalogue::operation(&call.operation) {
                 Some(operation) if action.is_mutating() => {
+                    unanswered_call(run, step, index, operation)?;
                     run.change(deadline, Change::new(&step.id, index, operation, &params))
                 }
                 _ => run.read(deadline),
@@ -251,16 +271,206 @@ pub(crate) async fn operate_node(
     index: Option<usize>,
     deadline: Deadline,
     params: &StartPausingWorkflowExecutionsParams,
-) -> Result<hwc_client::models::StartPausingWorkflowExecutionsResponse, StepError> {
-    let change = Change::new(
-        &step.id,
+) -> Result<Value, StepError> {
+    let operation = &catalogue::START_PAUSING_WORKFLOW_EXECUTIONS;
+    let making = Making {
+        step: &step.id,
         index,
-        &catalogue::START_PAUSING_WORKFLOW_EXECUTIONS,
-        params,
-    );
-    let call = run.change(deadline, change);
-    call.send(call.client().start_pausing_workflow_executions(params))
-        .await
+        operation,
+    };
+    let look = |since: String| async move {
+        let execution = run
+            .show_aom(&params.workflow_id, &params.execution_id, deadline)
+            .await?;
+        let sent_ms = time::OffsetDateTime::parse(&since, &Rfc3339).map_or(0, millis);
+        let node = execution
+            .execution_result_list
+            .iter()
+            .flatten()
+            .find(|node| node.node_id.as_deref() == Some(params.node_id.as_str()));
+        let status = node.and_then(|n| n.status.as_ref()).map(|s| s.to_string());
+        let fits = match params.action.to_string().as_str() {
+            "continue" => matches!(status.as_deref(), Some("pausing" | "waitApproval")),
+            _ => status.as_deref() == Some("fail"),
+        };
+        // A node that failed again after the action was sent was acted on.
+        let failed_before = node
+            .and_then(|n| n.end_time)
+            .is_none_or(|end| i128::from(end) <= sent_ms);
+        Ok(if fits && failed_before {
+            Look::NotApplied
+        } else {
+            Look::Applied(json!({"reconciled": true}))
+        })
+    };
+    let send = || async {
+        let call = run.change(deadline, Change::new(&step.id, index, operation, params));
+        to_json(
+            &call
+                .send(call.client().start_pausing_workflow_executions(params))
+                .await?,
+        )
+    };
+    run.settle(making, look, send).await
+}
+
+/// Starts an execution once: the one the journal recorded, the one a lost answer started
+/// (found by listing), or a new one.
+async fn start_once<F, Fut>(
+    run: &Run<'_>,
+    step: &Step,
+    index: Option<usize>,
+    deadline: Deadline,
+    operation: &'static OperationMeta,
+    workflow_id: &str,
+    send: F,
+) -> Result<String, StepError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<String>, StepError>>,
+{
+    let service = operation.service.name;
+    if let Some(execution) = run.ledger.take_started(&step.id, index) {
+        return Ok(execution.execution_id);
+    }
+    let making = Making {
+        step: &step.id,
+        index,
+        operation,
+    };
+    let look = |since: String| async move {
+        let making = Making {
+            step: &step.id,
+            index,
+            operation,
+        };
+        Ok(
+            match run.find_started(&making, workflow_id, &since, deadline).await? {
+                Look::Applied(id) => Look::Applied(Some(id)),
+                Look::NotApplied => Look::NotApplied,
+            },
+        )
+    };
+    let execution_id = run.settle(making, look, send).await?;
+    started(run, step, index, service, workflow_id, execution_id)
+}
+
+/// Runs an express workflow once: the run the journal recorded, the one a lost answer
+/// started (found by listing), or a new one.
+async fn run_sync_once(
+    run: &Run<'_>,
+    step: &Step,
+    index: Option<usize>,
+    deadline: Deadline,
+    params: &StartSyncWorkflowExecutionParams,
+) -> Result<StartSyncWorkflowExecutionResponse, StepError> {
+    let operation = &catalogue::START_SYNC_WORKFLOW_EXECUTION;
+    let workflow_id = params.workflow_id.as_str();
+    let adopted = |execution_id: String| async move {
+        let shown = run
+            .show_functiongraph(workflow_id, &execution_id, deadline)
+            .await?;
+        sync_answer(&shown)
+    };
+    let body = if let Some(execution) = run.ledger.take_started(&step.id, index) {
+        adopted(execution.execution_id).await?
+    } else {
+        let making = Making {
+            step: &step.id,
+            index,
+            operation,
+        };
+        let look = |since: String| async move {
+            let making = Making {
+                step: &step.id,
+                index,
+                operation,
+            };
+            match run.find_started(&making, workflow_id, &since, deadline).await? {
+                Look::Applied(id) => Ok(Look::Applied(adopted(id).await?)),
+                Look::NotApplied => Ok(Look::NotApplied),
+            }
+        };
+        let send = || async {
+            let call = run.change(deadline, Change::new(&step.id, index, operation, params));
+            call.send(call.client().start_sync_workflow_execution(params))
+                .await
+        };
+        run.settle(making, look, send).await?
+    };
+    // Recorded like a start, so a crash before the step's end does not run it again.
+    started(
+        run,
+        step,
+        index,
+        "functiongraph",
+        workflow_id,
+        body.execution_id.clone(),
+    )?;
+    Ok(body)
+}
+
+/// A sync run's answer rebuilt from the execution it started, when the answer was lost.
+fn sync_answer(
+    shown: &ShowWorkflowExecutionResponse,
+) -> Result<StartSyncWorkflowExecutionResponse, StepError> {
+    let errors: Vec<Value> = shown
+        .node_execution_details
+        .iter()
+        .flatten()
+        .flat_map(|node| {
+            node.executions.iter().flatten().filter_map(|execution| {
+                let message = execution.error_message.clone().filter(|m| !m.is_null())?;
+                Some(json!({"node_id": node.node_id, "error_message": message}))
+            })
+        })
+        .collect();
+    let mut answer = json!({
+        "execution_id": shown.execution_id,
+        "status": shown.status.as_ref().map(ToString::to_string),
+        "output": shown.output,
+        "begin_time": shown.begin_time,
+        "end_time": shown.end_time,
+    });
+    if !errors.is_empty() {
+        answer["errors"] = Value::Array(errors);
+    }
+    serde_json::from_value(answer).map_err(|error| {
+        Failure::new(format!(
+            "cannot read the sync run {} found by listing: {error}",
+            shown.execution_id.as_deref().unwrap_or("?")
+        ))
+        .into()
+    })
+}
+
+/// A generic `call` that changes something cannot be looked up: if a resumed run's journal
+/// holds its intent without an answer, a person decides (`runbook resume … --start`).
+fn unanswered_call(
+    run: &Run<'_>,
+    step: &Step,
+    index: Option<usize>,
+    operation: &'static OperationMeta,
+) -> Result<(), StepError> {
+    let Some(intent) = run.ledger.take_unanswered(&step.id, index, operation.id) else {
+        return Ok(());
+    };
+    if matches!(run.take_decision(), Some(Decision::Start)) {
+        return Ok(());
+    }
+    Err(run.needs_decision(NeedsDecision {
+        step: step.id.clone(),
+        index,
+        service: operation.service.name.to_owned(),
+        operation: operation.id.to_owned(),
+        workflow_id: intent.params["workflow_id"].as_str().map(str::to_owned),
+        candidates: Vec::new(),
+        window: None,
+        reason: format!(
+            "it was sent at {} and its answer is not in the journal; a `call` cannot be looked up, so whether it took effect is unknown",
+            intent.at
+        ),
+    }))
 }
 
 fn flow_body(

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::redact::Redactor;
 use futures_util::future::BoxFuture;
 
+use crate::resume::Checkpoint;
 use crate::state::{Intent, RunState, RunStatus, StepStatus, UnknownOutcome};
 
 /// Serialised with its `event` tag, as the JSON log and the journal hold it; read back to
@@ -17,6 +18,14 @@ pub enum Event {
         run_id: String,
         runbook: String,
         steps: usize,
+    },
+    /// A run read back from its journal goes on (`step` is where, when a step is left).
+    RunResumed {
+        run_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        /// Executions it had started, which it follows instead of starting again.
+        executions: usize,
     },
     StepStarted {
         step: String,
@@ -85,6 +94,18 @@ pub enum Event {
         #[serde(flatten)]
         outcome: UnknownOutcome,
     },
+    /// A change whose outcome was unknown was looked up through the API: `decision` says
+    /// what was found (`adopted` an execution, `delivered`, or `not_applied` and sent).
+    OutcomeReconciled {
+        step: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        index: Option<usize>,
+        operation: String,
+        decision: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        execution_id: Option<String>,
+        detail: String,
+    },
     /// The `finally` steps begin; `status` is how the run ended.
     FinallyStarted {
         status: RunStatus,
@@ -125,7 +146,24 @@ impl Event {
                 runbook: text(runbook),
                 steps,
             },
-            Self::StepStarted { .. } | Self::FinallyStarted { .. } => self,
+            Self::StepStarted { .. } | Self::FinallyStarted { .. } | Self::RunResumed { .. } => {
+                self
+            }
+            Self::OutcomeReconciled {
+                step,
+                index,
+                operation,
+                decision,
+                execution_id,
+                detail,
+            } => Self::OutcomeReconciled {
+                step,
+                index,
+                operation,
+                decision,
+                execution_id: execution_id.map(text),
+                detail: text(detail),
+            },
             Self::StepSkipped { step, reason } => Self::StepSkipped {
                 step,
                 reason: text(reason),
@@ -232,4 +270,18 @@ pub trait Observer: Send + Sync {
 
     /// Called after every transition with the whole state (for journals).
     fn state(&self, _state: &RunState) {}
+
+    /// Called when a step ends (redacted): a journal records it so a resumed run can go on
+    /// from there.
+    fn checkpoint(&self, _checkpoint: &Checkpoint) {}
+
+    /// The executions of `workflow_id` that other runs started and recorded since `since`
+    /// (RFC 3339): reconciling a lost start ignores them. A run store answers this.
+    fn known_executions(
+        &self,
+        _workflow_id: &str,
+        _since: &str,
+    ) -> BoxFuture<'_, Result<Vec<String>, String>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
 }

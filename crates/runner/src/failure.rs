@@ -17,6 +17,9 @@ pub enum StepError {
         detail: Option<String>,
     },
     Cancelled,
+    /// The run stops so it can be resumed: SIGTERM, or a change whose outcome only a person
+    /// can settle (the state's `needs_decision` says which).
+    Suspended(String),
 }
 
 /// Whose deadline passed.
@@ -53,6 +56,7 @@ impl fmt::Display for StepError {
                 Ok(())
             }
             Self::Cancelled => f.write_str("cancelled"),
+            Self::Suspended(reason) => write!(f, "suspended: {reason}"),
         }
     }
 }

@@ -7,20 +7,22 @@ use std::sync::atomic::Ordering;
 
 use crate::event::Event;
 use crate::failure::{Scope, StepError};
+use crate::resume::{Phase, Position};
 use crate::runner::{Deadline, Run};
 use crate::state::{RunStatus, StepStatus};
 
 impl Run<'_> {
-    pub(crate) async fn run_finally(&self) {
+    /// Runs the `finally` steps from `first` (a resumed run goes on where it was).
+    pub(crate) async fn run_finally(&self, first: usize) {
         let steps = &self.runbook().finally;
-        if steps.is_empty() {
+        if steps.len() <= first {
             return;
         }
         self.in_finally.store(true, Ordering::SeqCst);
         let status = self.read_state(|state| state.status);
         self.emit(Event::FinallyStarted {
             status,
-            steps: steps.len(),
+            steps: steps.len() - first,
         });
         let began = self.now();
         let deadline = Deadline {
@@ -28,13 +30,18 @@ impl Run<'_> {
             scope: Scope::Finally,
             since: began,
         };
-        for step in steps {
+        for (index, step) in steps.iter().enumerate().skip(first) {
+            let next = Position {
+                phase: Phase::Finally,
+                index: index + 1,
+            };
             let outcome = match self.check(deadline) {
                 Err(error) => Err(error),
                 Ok(()) => match self.should_run(step) {
                     Ok(true) => self.run_step(step, deadline).await,
                     Ok(false) => {
                         self.skip(step);
+                        self.checkpoint(Some(&step.id), next);
                         continue;
                     }
                     Err(error) => {
@@ -44,8 +51,17 @@ impl Run<'_> {
                     }
                 },
             };
-            let Err(error) = outcome else {
-                continue;
+            let error = match outcome {
+                Ok(()) => {
+                    self.checkpoint(Some(&step.id), next);
+                    continue;
+                }
+                // A change only a person can settle: the run stops here, resumable.
+                Err(StepError::Suspended(reason)) => {
+                    self.stop(step, StepError::Suspended(reason));
+                    return;
+                }
+                Err(error) => error,
             };
             let fatal = matches!(
                 error,
@@ -56,9 +72,17 @@ impl Run<'_> {
                     }
             );
             if step.on_failure.continues() && !fatal {
+                self.checkpoint(Some(&step.id), next);
                 continue;
             }
             self.fail_finally(&step.id, &error);
+            self.checkpoint(
+                Some(&step.id),
+                Position {
+                    phase: Phase::Finally,
+                    index: steps.len(),
+                },
+            );
             return;
         }
     }

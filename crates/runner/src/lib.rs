@@ -13,14 +13,17 @@ mod finally;
 pub mod inputs;
 pub mod redact;
 mod request;
+pub mod resume;
+mod reconcile;
 mod runner;
 pub mod state;
 mod wait;
 
 pub use event::{Event, Observer};
 pub use redact::Redactor;
-pub use runner::{rfc3339, RunInput, Runner, DEFAULT_GRACE};
+pub use resume::{Checkpoint, Resume};
+pub use runner::{rfc3339, RunInput, Runner, Suspender, DEFAULT_GRACE, DEFAULT_RECONCILE_SKEW};
 pub use state::{
-    HandledFailure, Intent, RunState, RunStatus, StartedExecution, StepState, StepStatus,
+    Decision, HandledFailure, Intent, NeedsDecision, RunState, RunStatus, StartedExecution, StepState, StepStatus,
     UnknownOutcome,
 };

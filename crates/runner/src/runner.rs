@@ -21,13 +21,23 @@ use tokio_util::sync::CancellationToken;
 use crate::event::{Event, Observer};
 use crate::failure::{Failure, Scope, StepError};
 use crate::redact::Redactor;
+use crate::resume::{Checkpoint, Ledger, Phase, Position, Resume};
 use crate::state::{
-    HandledFailure, RunState, RunStatus, StartedExecution, StepStatus, UnknownOutcome,
+    Decision, HandledFailure, Intent, RunState, RunStatus, StartedExecution, StepStatus,
+    UnknownOutcome,
 };
 
 /// How long, by default, a request that starts or changes something may still answer after
 /// the run is cancelled or its deadline passes.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// How far before a lost start its execution may have begun by the service's clock: clocks
+/// differ, and a request waits in queues before it is applied.
+pub const DEFAULT_RECONCILE_SKEW: Duration = Duration::from_secs(60);
+
+/// How long to wait before listing a second time when a lost start's execution is not
+/// listed: a service may list a new execution a moment after it starts it.
+pub const RECONCILE_SETTLE: Duration = Duration::from_secs(2);
 
 /// Runs runbooks with one client, one environment (clock, sleep, randomness) and one
 /// observer.
@@ -37,7 +47,24 @@ pub struct Runner {
     observer: Arc<dyn Observer>,
     cancel: CancellationToken,
     abort: CancellationToken,
+    suspending: Arc<AtomicBool>,
     grace: Duration,
+    skew: Duration,
+}
+
+/// Suspends a run (SIGTERM): it stops as a cancellation would — a change in flight gets its
+/// grace — but runs no `finally` and stays resumable.
+#[derive(Clone)]
+pub struct Suspender {
+    suspending: Arc<AtomicBool>,
+    cancel: CancellationToken,
+}
+
+impl Suspender {
+    pub fn suspend(&self) {
+        self.suspending.store(true, Ordering::SeqCst);
+        self.cancel.cancel();
+    }
 }
 
 /// What a run is given besides the runbook.
@@ -62,7 +89,24 @@ impl Runner {
             observer,
             cancel: CancellationToken::new(),
             abort: CancellationToken::new(),
+            suspending: Arc::new(AtomicBool::new(false)),
             grace: DEFAULT_GRACE,
+            skew: DEFAULT_RECONCILE_SKEW,
+        }
+    }
+
+    /// How far before a lost start its execution may have begun
+    /// ([`DEFAULT_RECONCILE_SKEW`] unless set).
+    pub fn with_reconcile_skew(mut self, skew: Duration) -> Self {
+        self.skew = skew;
+        self
+    }
+
+    /// Suspending stops the run so that it can be resumed (see [`Suspender`]).
+    pub fn suspender(&self) -> Suspender {
+        Suspender {
+            suspending: Arc::clone(&self.suspending),
+            cancel: self.cancel.clone(),
         }
     }
 
@@ -87,6 +131,17 @@ impl Runner {
 
     /// Runs `runbook` to the end and returns its final state.
     pub async fn run(&self, runbook: &Runbook, input: RunInput) -> RunState {
+        self.go(runbook, input, None).await
+    }
+
+    /// Goes on with a run read back from its journal: finished steps keep their results, the
+    /// interrupted step runs again and settles every change it had sent (see `resume.rs`).
+    /// `input.run_id` must be the run's id; secret inputs are given again.
+    pub async fn resume(&self, runbook: &Runbook, input: RunInput, resume: Resume) -> RunState {
+        self.go(runbook, input, Some(resume)).await
+    }
+
+    async fn go(&self, runbook: &Runbook, input: RunInput, resume: Option<Resume>) -> RunState {
         let clock = self.environment.clock.clone();
         let random = self.environment.random.clone();
         let run_id = if input.run_id.is_empty() {
@@ -98,7 +153,12 @@ impl Runner {
             now: Arc::new(move || rfc3339(clock.now_utc())),
             uuid: Arc::new(move || uuid(&*random)),
         });
-        let started = self.environment.clock.elapsed();
+        let now = self.environment.clock.elapsed();
+        // A resumed run's deadline counts from when it first started.
+        let age = resume.as_ref().map_or(Duration::ZERO, |resume| {
+            age_of(&resume.started_at, self.environment.clock.now_utc())
+        });
+        let started = now.saturating_sub(age);
         let redactor = Redactor::new(input.secrets);
         for (name, value) in &input.inputs {
             if runbook.inputs.get(name).is_some_and(|spec| spec.secret) {
@@ -106,7 +166,7 @@ impl Runner {
             }
         }
         let shown_inputs = crate::inputs::shown(runbook, &input.inputs);
-        let state = RunState::new(
+        let mut state = RunState::new(
             run_id.clone(),
             runbook,
             rfc3339(self.environment.clock.now_utc()),
@@ -115,6 +175,22 @@ impl Runner {
                 _ => Map::new(),
             },
         );
+        let mut live = Live::default();
+        let mut position = Position::START;
+        let mut ledger = Ledger::default();
+        let mut decision = None;
+        let mut resumed_step = None;
+        if let Some(resume) = resume {
+            state.started_at = resume.started_at.clone();
+            let (vars, results) = resume.restore(&mut state);
+            live.vars = vars;
+            live.results = results;
+            position = resume.position;
+            decision = resume.decision.clone();
+            ledger = Ledger::new(resume.ledger.clone());
+            resumed_step = resume.next_step(runbook).map(str::to_owned);
+        }
+        let resuming = resumed_step.is_some() || position != Position::START;
         let run = Run {
             runner: self,
             runbook,
@@ -124,19 +200,40 @@ impl Runner {
             started,
             deadline: runbook.timeout.map(|t| started + t.0),
             state: Mutex::new(state),
-            live: Mutex::new(Live::default()),
+            live: Mutex::new(live),
             references: Mutex::new(HashMap::new()),
             redactor,
             in_finally: AtomicBool::new(false),
+            ledger,
+            decision: Mutex::new(decision),
+            resumed_step: Mutex::new(resumed_step.clone()),
         };
-        run.emit(Event::RunStarted {
-            run_id,
-            runbook: runbook.name.clone(),
-            steps: runbook.steps.len(),
-        });
-        run.run_steps().await;
-        run.compute_outputs_if_succeeded();
-        run.run_finally().await;
+        if resuming {
+            let executions = run.read_state(|state| state.executions.len());
+            run.emit(Event::RunResumed {
+                run_id,
+                step: resumed_step,
+                executions,
+            });
+        } else {
+            run.emit(Event::RunStarted {
+                run_id,
+                runbook: runbook.name.clone(),
+                steps: runbook.steps.len(),
+            });
+        }
+        if position.phase == Phase::Steps {
+            run.run_steps(position.index).await;
+            run.compute_outputs_if_succeeded();
+            run.end_of_steps();
+        }
+        let first_finally = match position.phase {
+            Phase::Finally => position.index,
+            Phase::Steps => 0,
+        };
+        if run.read_state(|state| state.status) != RunStatus::Suspended {
+            run.run_finally(first_finally).await;
+        }
         run.finish();
         run.state
             .into_inner()
@@ -172,6 +269,13 @@ pub(crate) struct Run<'a> {
     redactor: Redactor,
     /// Set once the `finally` steps begin: from then on only the abort token cancels.
     pub(crate) in_finally: AtomicBool,
+    /// A resumed run's record of the step it was interrupted in.
+    pub(crate) ledger: Ledger,
+    /// What a person decided about the change the run stopped at; used once.
+    decision: Mutex<Option<Decision>>,
+    /// The step a resumed run goes on at, until it begins: its deadline counts from when it
+    /// first began.
+    resumed_step: Mutex<Option<String>>,
 }
 
 /// The values templates read, unredacted: requests must carry the real ones.
@@ -179,6 +283,8 @@ pub(crate) struct Run<'a> {
 struct Live {
     results: Map<String, Value>,
     vars: Map<String, Value>,
+    /// Variables set since the last checkpoint (their names).
+    changed_vars: Vec<String>,
 }
 
 impl Run<'_> {
@@ -216,6 +322,10 @@ impl Run<'_> {
         self.runner.environment.clock.elapsed()
     }
 
+    pub(crate) fn now_utc(&self) -> time::OffsetDateTime {
+        self.runner.environment.clock.now_utc()
+    }
+
     pub(crate) fn timestamp(&self) -> String {
         rfc3339(self.runner.environment.clock.now_utc())
     }
@@ -243,6 +353,27 @@ impl Run<'_> {
 
     pub(crate) fn grace(&self) -> Duration {
         self.runner.grace
+    }
+
+    pub(crate) fn reconcile_skew(&self) -> Duration {
+        self.runner.skew
+    }
+
+    /// The decision a person made about the change this run stopped at, taken once.
+    pub(crate) fn take_decision(&self) -> Option<Decision> {
+        self.decision
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// The node actions a resumed wait had sent before the crash.
+    pub(crate) fn node_actions_sent(&self, step: &str, index: Option<usize>) -> Vec<Intent> {
+        self.ledger.sent(
+            step,
+            index,
+            hwc_client::catalogue::START_PAUSING_WORKFLOW_EXECUTIONS.id,
+        )
     }
 
     /// The template context: run-wide names plus `locals`, with real values.
@@ -445,6 +576,15 @@ impl Run<'_> {
 
     /// Records a started execution and logs it the moment its id arrives.
     pub(crate) fn record_execution(&self, execution: StartedExecution) {
+        let known = self.read_state(|state| {
+            state
+                .executions
+                .iter()
+                .any(|e| e.execution_id == self.redactor.text(&execution.execution_id))
+        });
+        if known {
+            return;
+        }
         let execution = StartedExecution {
             workflow_id: self.redactor.text(&execution.workflow_id),
             execution_id: self.redactor.text(&execution.execution_id),
@@ -482,54 +622,56 @@ impl Run<'_> {
             .iter()
             .map(|(name, value)| (name.clone(), self.redactor.value(value)))
             .collect();
-        self.live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .vars
-            .extend(vars);
+        {
+            let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+            live.changed_vars.extend(vars.keys().cloned());
+            live.vars.extend(vars);
+        }
         self.with_state(|state| state.vars.extend(shown));
     }
 
-    async fn run_steps(&self) {
+    async fn run_steps(&self, first: usize) {
         let steps = &self.runbook.steps;
         let run_deadline = Deadline {
             at: self.deadline,
             scope: Scope::Run,
             since: self.started,
         };
-        let mut index = 0;
+        let mut index = first;
         while index < steps.len() {
             let step = &steps[index];
             self.with_state(|state| state.current_step = Some(step.id.clone()));
-            if let Err(error) = self.check(run_deadline) {
-                self.stop(step, error);
-                return;
-            }
-            match self.should_run(step) {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.skip(step);
-                    index += 1;
-                    continue;
-                }
-                Err(error) => {
-                    self.mark(&step.id, StepStatus::Failed, None, Some(error.to_string()));
-                    match self.route_failure(index, step, error) {
-                        Some(next) => {
-                            index = next;
-                            continue;
-                        }
-                        None => return,
+            let outcome = match self.check(run_deadline) {
+                Err(error) => Err(error),
+                Ok(()) => match self.should_run(step) {
+                    Ok(true) => self.run_step(step, run_deadline).await,
+                    Ok(false) => {
+                        self.skip(step);
+                        Ok(())
                     }
-                }
-            }
-            match self.run_step(step, run_deadline).await {
-                Ok(()) => index += 1,
-                Err(error) => match self.route_failure(index, step, error) {
-                    Some(next) => index = next,
-                    None => return,
+                    Err(error) => {
+                        self.mark(&step.id, StepStatus::Failed, None, Some(error.to_string()));
+                        Err(error)
+                    }
                 },
-            }
+            };
+            let next = match outcome {
+                Ok(()) => Some(index + 1),
+                Err(error) => self.route_failure(index, step, error),
+            };
+            let Some(next) = next else {
+                // A run that stops here goes to `finally` (the end-of-steps checkpoint
+                // records the step), unless it was suspended: then the step runs again.
+                return;
+            };
+            self.checkpoint(
+                Some(&step.id),
+                Position {
+                    phase: Phase::Steps,
+                    index: next,
+                },
+            );
+            index = next;
         }
         self.with_state(|state| {
             state.status = RunStatus::Succeeded;
@@ -539,6 +681,56 @@ impl Run<'_> {
 
     pub(crate) fn runbook(&self) -> &Runbook {
         self.runbook
+    }
+
+    /// Records the end of `step` (or, with none, the run-level state alone) for a resumed
+    /// run: the step's state, the variables set since the last checkpoint, and what comes
+    /// next.
+    pub(crate) fn checkpoint(&self, step: Option<&str>, next: Position) {
+        let changed = std::mem::take(
+            &mut self
+                .live
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .changed_vars,
+        );
+        let checkpoint = self.read_state(|state| Checkpoint {
+            step: step.map(str::to_owned),
+            state: step.and_then(|id| state.steps.get(id).cloned()),
+            vars: changed
+                .iter()
+                .filter_map(|name| Some((name.clone(), state.vars.get(name)?.clone())))
+                .collect(),
+            next,
+            status: state.status,
+            current_step: state.current_step.clone(),
+            error: state.error.clone(),
+            handled_failure: state.handled_failure.clone(),
+            finally_error: state.finally_error.clone(),
+            outputs: state.outputs.clone(),
+        });
+        self.runner.observer.checkpoint(&checkpoint);
+    }
+
+    /// The main steps are over (the run succeeded, or stopped at a step): recorded unless
+    /// the run was suspended, in which case it goes on from its last checkpoint.
+    fn end_of_steps(&self) {
+        let (status, stopped_at) =
+            self.read_state(|state| (state.status, state.current_step.clone()));
+        if status == RunStatus::Suspended {
+            return;
+        }
+        let step = match status {
+            RunStatus::Succeeded => None,
+            _ => stopped_at,
+        };
+        self.checkpoint(
+            step.as_deref(),
+            Position {
+                phase: Phase::Finally,
+                index: 0,
+            },
+        );
     }
 
     /// Marks a step whose `when` is false.
@@ -564,6 +756,7 @@ impl Run<'_> {
     fn route_failure(&self, index: usize, step: &Step, error: StepError) -> Option<usize> {
         match &error {
             StepError::Cancelled
+            | StepError::Suspended(_)
             | StepError::TimedOut {
                 scope: Scope::Run, ..
             } => {
@@ -609,8 +802,11 @@ impl Run<'_> {
     }
 
     /// Ends the run at `step` with `error`.
-    fn stop(&self, step: &Step, error: StepError) {
+    pub(crate) fn stop(&self, step: &Step, error: StepError) {
+        let suspending = self.runner.suspending.load(Ordering::SeqCst);
         let status = match error {
+            StepError::Suspended(_) => RunStatus::Suspended,
+            StepError::Cancelled if suspending => RunStatus::Suspended,
             StepError::Cancelled => RunStatus::Cancelled,
             StepError::TimedOut { .. } => RunStatus::TimedOut,
             StepError::Failed(_) => RunStatus::Failed,
@@ -660,13 +856,31 @@ impl Run<'_> {
         });
     }
 
+    /// When `step` began: now, or for the step a resumed run goes on at, when it first
+    /// began before the crash.
+    fn began(&self, step: &str) -> Duration {
+        let now = self.now();
+        let mut resumed = self
+            .resumed_step
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if resumed.as_deref() != Some(step) {
+            return now;
+        }
+        *resumed = None;
+        match self.ledger.began_at(step) {
+            Some(at) => now.saturating_sub(age_of(&at, self.runner.environment.clock.now_utc())),
+            None => now,
+        }
+    }
+
     /// Runs one step (all its `for_each` elements, with retries) and records the outcome.
     pub(crate) async fn run_step(
         &self,
         step: &Step,
         run_deadline: Deadline,
     ) -> Result<(), StepError> {
-        let began = self.now();
+        let began = self.began(&step.id);
         let deadline = match step.timeout {
             Some(timeout) if run_deadline.at.is_none_or(|at| began + timeout.0 < at) => Deadline {
                 at: Some(began + timeout.0),
@@ -695,7 +909,7 @@ impl Run<'_> {
             }
             Err(error) => {
                 let status = match &error {
-                    StepError::Cancelled => StepStatus::Cancelled,
+                    StepError::Cancelled | StepError::Suspended(_) => StepStatus::Cancelled,
                     StepError::TimedOut { .. } => StepStatus::TimedOut,
                     StepError::Failed(_) => StepStatus::Failed,
                 };
@@ -756,6 +970,7 @@ impl Run<'_> {
                                 Some(StepError::Failed(_)),
                                 StepError::Cancelled | StepError::TimedOut { .. },
                             )
+                            | (Some(_), StepError::Suspended(_))
                     );
                     if worse {
                         first_error = Some(error);
@@ -792,7 +1007,8 @@ impl Run<'_> {
             return Err(Failure::new("the step has no single action").into());
         };
         let attempts = step.retry.as_ref().map_or(1, |r| r.attempts.max(1));
-        let mut attempt = 0;
+        // A resumed step goes on with the attempts it had left.
+        let mut attempt = self.ledger.retries(&step.id, index);
         let outcome = loop {
             attempt += 1;
             self.with_state(|state| {
@@ -927,6 +1143,14 @@ fn retries_on(retry: &runbook_lang::Retry, failure: &Failure, mutating: bool) ->
             code => failure.error_code.as_deref() == Some(code),
         },
     })
+}
+
+/// How long ago `started_at` (RFC 3339) was; zero when it cannot be read or is ahead.
+fn age_of(started_at: &str, now: time::OffsetDateTime) -> Duration {
+    time::OffsetDateTime::parse(started_at, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|then| Duration::try_from(now - then).ok())
+        .unwrap_or(Duration::ZERO)
 }
 
 /// The value at `path` in `context`, or the deepest value on the way when the path goes

@@ -13,6 +13,9 @@ pub enum RunStatus {
     Failed,
     TimedOut,
     Cancelled,
+    /// Stopped so it can be resumed: by SIGTERM, or because resuming it safely needs a
+    /// decision ([`RunState::needs_decision`]). The store keeps it unfinished.
+    Suspended,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +38,7 @@ impl RunStatus {
             Self::Failed => "failed",
             Self::TimedOut => "timed_out",
             Self::Cancelled => "cancelled",
+            Self::Suspended => "suspended",
         }
     }
 }
@@ -175,7 +179,9 @@ impl UnknownOutcome {
 
 /// A request that starts or changes something, about to be sent: a journal records it
 /// durably first, so a crash between sending and answering leaves a trace to reconcile.
+/// Serialised with `"event": "intent"`, as the journal holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename = "intent")]
 pub struct Intent {
     pub step: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -225,6 +231,39 @@ pub struct RunState {
     /// succeeded run into a failed one and leaves any other status as it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finally_error: Option<String>,
+    /// Why a suspended run cannot go on by itself, and what to decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs_decision: Option<NeedsDecision>,
+}
+
+/// A change whose outcome is unknown and that the API could not settle: several executions
+/// could be the one it started, or the operation cannot be looked up at all. A person
+/// decides with `runbook resume RUN_ID --adopt EXECUTION_ID` or `--start`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeedsDecision {
+    pub step: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub service: String,
+    pub operation: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
+    /// The executions begun within the window, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
+    /// The window searched (RFC 3339), when executions were listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<(String, String)>,
+    pub reason: String,
+}
+
+/// What a person decided about a [`NeedsDecision`]: the run resumes with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// This execution is the one the lost request started.
+    Adopt(String),
+    /// The request did not take effect: send it again.
+    Start,
 }
 
 impl RunState {
@@ -253,6 +292,7 @@ impl RunState {
             outputs: Map::new(),
             error: None,
             finally_error: None,
+            needs_decision: None,
         }
     }
 }

@@ -36,8 +36,18 @@ pub(crate) async fn aom(
         execution_id: run.text(&wait.execution_id, locals, "execution_id")?,
     };
     let mut poller = Poller::new(run, step, index, deadline, &wait.poll);
+    // A resumed wait counts the node actions it sent before the crash, so a restart limit
+    // holds across it (an action whose answer was lost counts: it may have been applied).
     let mut restarts: HashMap<String, u32> = HashMap::new();
     let mut node_actions: Vec<Value> = Vec::new();
+    for intent in run.node_actions_sent(&step.id, index) {
+        let node = intent.params["node_id"].as_str().unwrap_or_default().to_owned();
+        let action = intent.params["action"].as_str().unwrap_or_default().to_owned();
+        if action == NodeAction::Restart.name() {
+            *restarts.entry(node.clone()).or_default() += 1;
+        }
+        node_actions.push(json!({"node": node, "action": action}));
+    }
     loop {
         let call = run.read(deadline);
         let Some(detail) = poller
