@@ -84,6 +84,7 @@ pub async fn runs(args: RunsArgs) -> u8 {
                 runbook_name: runbook,
                 status,
                 limit: Some(limit),
+                ..RunFilter::default()
             };
             list(&*store, &filter, output).await
         }

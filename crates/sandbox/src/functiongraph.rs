@@ -5,9 +5,17 @@
 //! Callback ids: `X-Workflow-Run-Id` is the execution id that the async start returned, and
 //! `X-Workflow-State-Id` is the state's `id` from the scenario.
 //!
-//! Listing shows the executions started with `StartWorkflowExecution` (sync runs are not
-//! kept), newest first, filtered and paged as [`ListQuery`] says; `StopWorkFlow` ends a
-//! running execution with the status `cancel`.
+//! A sync run is kept as an execution of its workflow that has already ended
+//! ([`FgExecution::express`]): it began when the sandbox applied the request and ended the
+//! express duration later, with the status its answer gave. Why: a runner whose answer to a
+//! sync run was lost (the connection broke after the service applied it) must be able to find
+//! the run by listing, exactly as it finds an async start. Whether the real service lists
+//! express runs among a workflow's executions is not documented; the sandbox chooses to list
+//! them, so a runner that relies on it must still cope with a service that does not.
+//!
+//! Listing shows every execution, async or sync, newest first, filtered and paged as
+//! [`ListQuery`] says; `ShowWorkflowExecution` details either kind; `StopWorkFlow` ends a
+//! running execution with the status `cancel` and refuses an ended one (every sync run).
 
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -19,6 +27,7 @@ pub const RUNNING: &str = "running";
 pub const SUCCESS: &str = "success";
 pub const FAIL: &str = "fail";
 pub const CANCEL: &str = "cancel";
+pub const TIMEOUT: &str = "timeout";
 
 /// FunctionGraph's execution-level time format, `yyyy-MM-ddTHH:mm:ssZ`.
 pub fn fg_time(ms: i64) -> String {
@@ -35,35 +44,10 @@ pub fn fg_time(ms: i64) -> String {
     )
 }
 
-/// The `StartSyncWorkflowExecution` answer of an express workflow.
-pub fn sync_execution(
-    execution_id: &str,
-    workflow_id: &str,
-    outcome: ExpressOutcome,
-    input: &Value,
-    begin_ms: i64,
-    duration_ms: i64,
-) -> Value {
-    let end_ms = begin_ms + duration_ms;
-    let (begin, end) = (fg_time(begin_ms), fg_time(end_ms));
-    match outcome {
-        ExpressOutcome::Echo => json!({
-            "execution_id": execution_id, "status": SUCCESS,
-            "output": {"echo": input, "workflow_id": workflow_id},
-            "begin_time": begin, "end_time": end,
-        }),
-        ExpressOutcome::Fail => json!({
-            "execution_id": execution_id, "status": FAIL,
-            "errors": [{"node_id": "process", "error_message": "the function returned an error",
-                        "begin_time": begin, "end_time": end}],
-            "begin_time": begin, "end_time": end,
-        }),
-        ExpressOutcome::Timeout => json!({
-            "execution_id": execution_id, "status": "timeout",
-            "begin_time": begin, "end_time": end,
-        }),
-    }
-}
+/// The one node an express run reports, named as the sync answer's `errors[].node_id`.
+const EXPRESS_NODE: &str = "process";
+/// The error of an express workflow whose outcome is `fail`.
+const EXPRESS_ERROR: &str = "the function returned an error";
 
 /// Who the sandbox says started every execution.
 const CREATED_BY: &str = "sandbox";
@@ -223,6 +207,95 @@ impl FgExecution {
         execution
     }
 
+    /// A sync run of an express workflow, recorded as it ended: begun at `begin_ms`, ended
+    /// `duration_ms` later with the status `outcome` gives, its one node ([`EXPRESS_NODE`])
+    /// carrying the output (on success) or the error (on failure). Being ended, it never
+    /// advances, takes no callback and cannot be stopped; [`sync_answer`](Self::sync_answer)
+    /// is what `StartSyncWorkflowExecution` answers for it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn express(
+        id: String,
+        project_id: String,
+        workflow_id: String,
+        outcome: ExpressOutcome,
+        input: Value,
+        headers: Value,
+        begin_ms: i64,
+        duration_ms: i64,
+    ) -> Self {
+        let end_ms = begin_ms.saturating_add(duration_ms);
+        let (status, output, error) = match outcome {
+            ExpressOutcome::Echo => (
+                SUCCESS,
+                json!({"echo": input, "workflow_id": workflow_id}),
+                None,
+            ),
+            ExpressOutcome::Fail => (FAIL, Value::Null, Some(EXPRESS_ERROR.to_owned())),
+            ExpressOutcome::Timeout => (TIMEOUT, Value::Null, None),
+        };
+        let node = StateRun {
+            spec: FgState {
+                id: EXPRESS_NODE.to_owned(),
+                kind: FgStateKind::Run,
+                duration: std::time::Duration::from_millis(u64::try_from(duration_ms).unwrap_or(0)),
+                output: output.clone(),
+            },
+            status,
+            begin_ms: Some(begin_ms),
+            end_ms: Some(end_ms),
+            output,
+            error,
+        };
+        Self {
+            id,
+            project_id,
+            workflow_id,
+            status,
+            input,
+            headers,
+            begin_ms,
+            end_ms: Some(end_ms),
+            last_update_ms: end_ms,
+            states: vec![node],
+            cursor: 1,
+            cursor_started_ms: end_ms,
+        }
+    }
+
+    /// The `StartSyncWorkflowExecution` answer for a run made by [`express`](Self::express):
+    /// `output` on success, the node's error in `errors` on failure, neither on timeout.
+    pub fn sync_answer(&self) -> Value {
+        let begin = fg_time(self.begin_ms);
+        let end = fg_time(self.end_ms.unwrap_or(self.begin_ms));
+        match self.status {
+            SUCCESS => json!({
+                "execution_id": self.id, "status": SUCCESS,
+                "output": self.final_output(),
+                "begin_time": begin, "end_time": end,
+            }),
+            FAIL => {
+                let errors: Vec<Value> = self
+                    .states
+                    .iter()
+                    .filter_map(|s| {
+                        let message = s.error.as_ref()?;
+                        Some(json!({"node_id": s.spec.id, "error_message": message,
+                                    "begin_time": begin, "end_time": end}))
+                    })
+                    .collect();
+                json!({
+                    "execution_id": self.id, "status": FAIL,
+                    "errors": errors,
+                    "begin_time": begin, "end_time": end,
+                })
+            }
+            status => json!({
+                "execution_id": self.id, "status": status,
+                "begin_time": begin, "end_time": end,
+            }),
+        }
+    }
+
     pub fn advance(&mut self, now_ms: i64) {
         while self.status == RUNNING {
             let started = self.cursor_started_ms;
@@ -338,15 +411,19 @@ impl FgExecution {
         )
     }
 
-    /// The `ShowWorkflowExecution` body.
-    pub fn detail(&self) -> Value {
-        let output = self
-            .states
+    /// The output of the last state that succeeded.
+    fn final_output(&self) -> Value {
+        self.states
             .iter()
             .rev()
             .find(|s| s.status == SUCCESS)
             .map(|s| s.output.clone())
-            .unwrap_or(Value::Null);
+            .unwrap_or(Value::Null)
+    }
+
+    /// The `ShowWorkflowExecution` body.
+    pub fn detail(&self) -> Value {
+        let output = self.final_output();
         let nodes: Vec<Value> = self
             .states
             .iter()
@@ -493,6 +570,157 @@ mod tests {
             e.callback("await-approval", true, json!({}), None, 6_000),
             Err(CallbackRefused::NotWaiting(_))
         ));
+    }
+
+    fn express_run(id: &str, outcome: ExpressOutcome, begin_ms: i64) -> FgExecution {
+        FgExecution::express(
+            id.into(),
+            "p".into(),
+            "fg-echo".into(),
+            outcome,
+            json!({"order": 7}),
+            json!({"trace": "t-1"}),
+            begin_ms,
+            1_500,
+        )
+    }
+
+    #[test]
+    fn the_sync_answer_keeps_its_shape_for_each_outcome() {
+        let begin = 1_767_323_045_000; // 2026-01-02T03:04:05Z; ends 1.5 s later, shown as :06
+        let (b, e) = ("2026-01-02T03:04:05Z", "2026-01-02T03:04:06Z");
+        assert_eq!(
+            express_run("s1", ExpressOutcome::Echo, begin).sync_answer(),
+            json!({
+                "execution_id": "s1", "status": "success",
+                "output": {"echo": {"order": 7}, "workflow_id": "fg-echo"},
+                "begin_time": b, "end_time": e,
+            })
+        );
+        assert_eq!(
+            express_run("s2", ExpressOutcome::Fail, begin).sync_answer(),
+            json!({
+                "execution_id": "s2", "status": "fail",
+                "errors": [{"node_id": "process", "error_message": "the function returned an error",
+                            "begin_time": b, "end_time": e}],
+                "begin_time": b, "end_time": e,
+            })
+        );
+        assert_eq!(
+            express_run("s3", ExpressOutcome::Timeout, begin).sync_answer(),
+            json!({"execution_id": "s3", "status": "timeout", "begin_time": b, "end_time": e})
+        );
+    }
+
+    #[test]
+    fn an_express_run_is_kept_as_an_ended_execution_that_cannot_be_stopped() {
+        for (outcome, status) in [
+            (ExpressOutcome::Echo, SUCCESS),
+            (ExpressOutcome::Fail, FAIL),
+            (ExpressOutcome::Timeout, TIMEOUT),
+        ] {
+            let mut e = express_run("s1", outcome, 10_000);
+            assert_eq!(e.status, status);
+            e.advance(3_600_000);
+            assert_eq!(e.status, status, "an ended run never moves");
+
+            let brief = e.brief();
+            assert_eq!(brief["status"], status);
+            assert_eq!(brief["begin_time"], fg_time(10_000));
+            assert_eq!(brief["end_time"], fg_time(11_500));
+            assert_eq!(brief["last_update_time"], fg_time(11_500));
+
+            let detail = e.detail();
+            assert_eq!(detail["status"], status);
+            assert_eq!(detail["input"], json!({"order": 7}));
+            assert_eq!(detail["headers"], json!({"trace": "t-1"}));
+            assert_eq!(detail["end_time"], fg_time(11_500));
+            let node = &detail["node_execution_details"][0];
+            assert_eq!(node["node_id"], "process");
+            let run = &node["executions"][0];
+            assert_eq!(run["status"], status);
+            assert_eq!(
+                (run["begin_time"].clone(), run["end_time"].clone()),
+                (json!(10_000), json!(11_500))
+            );
+            match outcome {
+                ExpressOutcome::Echo => {
+                    let output = json!({"echo": {"order": 7}, "workflow_id": "fg-echo"});
+                    assert_eq!(detail["output"], output);
+                    assert_eq!(run["output"], output);
+                    assert_eq!(run["error_message"], Value::Null);
+                }
+                ExpressOutcome::Fail => {
+                    assert_eq!(detail["output"], Value::Null);
+                    assert_eq!(run["error_message"], EXPRESS_ERROR);
+                }
+                ExpressOutcome::Timeout => {
+                    assert_eq!(detail["output"], Value::Null);
+                    assert_eq!(run["error_message"], Value::Null);
+                }
+            }
+
+            let refused = e.stop(20_000).unwrap_err();
+            assert!(
+                refused.contains(&format!("already ended ({status})")),
+                "{refused}"
+            );
+            assert_eq!(e.status, status);
+            assert!(matches!(
+                e.callback("process", true, json!({}), None, 20_000),
+                Err(CallbackRefused::NotWaiting(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn express_runs_are_listed_with_started_ones_by_begin_time() {
+        let mut executions = [
+            callback_run("00000000-0000-4000-8000-000000000001", 1_000),
+            express_run(
+                "00000000-0000-4000-8000-000000000002",
+                ExpressOutcome::Fail,
+                2_000,
+            ),
+            express_run(
+                "00000000-0000-4000-8000-000000000003",
+                ExpressOutcome::Echo,
+                2_000,
+            ),
+        ];
+        let all = ListQuery {
+            status: None,
+            from_ms: 0,
+            to_ms: 10_000,
+            offset: 0,
+            limit: DEFAULT_PAGE_SIZE,
+        };
+        let listed = list(executions.iter_mut(), &all, 5_000);
+        let listed: Vec<(&str, &str)> = listed["executions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["execution_id"].as_str().unwrap(),
+                    b["status"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("00000000-0000-4000-8000-000000000003", "success"),
+                ("00000000-0000-4000-8000-000000000002", "fail"),
+                ("00000000-0000-4000-8000-000000000001", "running"),
+            ]
+        );
+        let failed = ListQuery {
+            status: Some(FAIL.into()),
+            ..all
+        };
+        let failed = list(executions.iter_mut(), &failed, 5_000);
+        assert_eq!(failed["executions"].as_array().unwrap().len(), 1);
     }
 
     fn query(pairs: &[(&str, &str)], now_ms: i64) -> Result<ListQuery, String> {

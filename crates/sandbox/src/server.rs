@@ -590,17 +590,20 @@ fn execute(
                 return Err(dialect.bad_request(format!("workflow {workflow_id} is not an express workflow; sync-executions runs express workflows only")));
             };
             let id = world.fresh_id(shared.seed);
-            Ok((
-                200,
-                functiongraph::sync_execution(
-                    &id,
-                    workflow_id,
-                    *outcome,
-                    &body.input,
-                    now,
-                    duration.as_millis() as i64,
-                ),
-            ))
+            // Kept as an ended execution, so a caller that lost this answer finds it by listing.
+            let execution = FgExecution::express(
+                id.clone(),
+                project.id.clone(),
+                workflow_id.to_owned(),
+                *outcome,
+                body.input,
+                body.headers.unwrap_or(Value::Null),
+                now,
+                duration.as_millis() as i64,
+            );
+            let answer = execution.sync_answer();
+            world.fg.insert(id, execution);
+            Ok((200, answer))
         }
         "StartWorkflowExecution" => {
             let body: hwc_client::models::FlowExecuteBody = parse_body(incoming, dialect)?;

@@ -1046,3 +1046,178 @@ async fn another_project_can_neither_list_nor_stop_these_executions() {
         vec![fg_run]
     );
 }
+
+fn sync_params(workflow: &str, input: serde_json::Value) -> StartSyncWorkflowExecutionParams {
+    StartSyncWorkflowExecutionParams {
+        workflow_id: workflow.into(),
+        body: FlowExecuteBody {
+            headers: Some(json!({"trace": "t-9"})),
+            input,
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_sync_run_is_listed_shown_and_cannot_be_stopped() {
+    let rig = Rig::start().await;
+    let client = rig.client();
+    let echo = client
+        .start_sync_workflow_execution(&sync_params("fg-echo", json!({"order": 7})))
+        .await
+        .unwrap()
+        .body;
+    let echo_id = echo.execution_id.clone().unwrap();
+    rig.time.advance(Duration::from_secs(60));
+    let later = client
+        .start_sync_workflow_execution(&sync_params("fg-echo", json!({"order": 8})))
+        .await
+        .unwrap()
+        .body
+        .execution_id
+        .unwrap();
+    let failed = client
+        .start_sync_workflow_execution(&sync_params("fg-fail", json!({})))
+        .await
+        .unwrap()
+        .body
+        .execution_id
+        .unwrap();
+    let timed_out = client
+        .start_sync_workflow_execution(&sync_params("fg-timeout", json!({})))
+        .await
+        .unwrap()
+        .body
+        .execution_id
+        .unwrap();
+
+    // Listed per workflow, newest first, with the status and times the answer gave.
+    assert_eq!(
+        fg_page(&client, &list_fg("fg-echo")).await,
+        vec![later.clone(), echo_id.clone()]
+    );
+    let briefs = client
+        .list_function_graph_workflow_executions(&list_fg("fg-echo"))
+        .await
+        .unwrap()
+        .body
+        .executions
+        .unwrap();
+    let brief = &briefs[1];
+    assert_eq!(brief.status.as_ref().unwrap().as_str(), "success");
+    assert_eq!(brief.begin_time, echo.begin_time);
+    assert_eq!(brief.end_time, echo.end_time);
+    assert_eq!(brief.end_time.as_deref(), Some("2026-03-04T05:06:08Z"));
+    assert_eq!(
+        fg_page(&client, &list_fg("fg-fail")).await,
+        vec![failed.clone()]
+    );
+    let by_status = |workflow: &str, status: &str| ListFunctionGraphWorkflowExecutionsParams {
+        status: Some(status.into()),
+        ..list_fg(workflow)
+    };
+    assert_eq!(
+        fg_page(&client, &by_status("fg-timeout", "timeout")).await,
+        vec![timed_out.clone()]
+    );
+    assert!(fg_page(&client, &by_status("fg-echo", "running"))
+        .await
+        .is_empty());
+
+    // Shown like any execution: status, input, output and times.
+    let shown = client
+        .show_workflow_execution(&show("fg-echo", &echo_id))
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(shown.status.unwrap().as_str(), "success");
+    assert_eq!(shown.input, Some(json!({"order": 7})));
+    assert_eq!(shown.headers, Some(json!({"trace": "t-9"})));
+    assert_eq!(shown.output, echo.output);
+    assert_eq!(shown.begin_time, echo.begin_time);
+    assert_eq!(shown.end_time, echo.end_time);
+    let shown_failure = client
+        .show_workflow_execution(&show("fg-fail", &failed))
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(shown_failure.status.unwrap().as_str(), "fail");
+    let node = &shown_failure.node_execution_details.unwrap()[0];
+    assert_eq!(node.node_id.as_deref(), Some("process"));
+    assert_eq!(
+        node.executions.as_ref().unwrap()[0].error_message,
+        Some(json!("the function returned an error"))
+    );
+    // Under another workflow's path it does not exist.
+    let elsewhere = client
+        .show_workflow_execution(&show("fg-fail", &echo_id))
+        .await
+        .unwrap_err();
+    assert_eq!(http_error(&elsewhere).1, "FGS.5003");
+
+    // Ended from the start, so a stop is refused like any ended execution's.
+    for (workflow, id, status) in [
+        ("fg-echo", &echo_id, "success"),
+        ("fg-fail", &failed, "fail"),
+        ("fg-timeout", &timed_out, "timeout"),
+    ] {
+        let refused = client
+            .stop_work_flow(&stop_fg(workflow, id))
+            .await
+            .unwrap_err();
+        let (code, error_code, message) = http_error(&refused);
+        assert_eq!((code, error_code.as_str()), (400, "FGS.3002"));
+        assert!(
+            message.contains(&format!("already ended ({status})")),
+            "{message}"
+        );
+    }
+
+    // The inspection route has them too, so a test can count runs per workflow.
+    let executions = rig.sandbox.executions();
+    let count = |workflow: &str| {
+        executions["functiongraph"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["workflow_id"] == workflow)
+            .count()
+    };
+    assert_eq!(
+        (count("fg-echo"), count("fg-fail"), count("fg-timeout")),
+        (2, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_sync_run_whose_answer_was_lost_is_found_by_listing() {
+    let rig = rig_with_faults("  StartSyncWorkflowExecution: {apply_then_drop: 1.0}\n").await;
+    let client = with_retries(&rig);
+    let error = client
+        .start_sync_workflow_execution(&sync_params("fg-echo", json!({"order": 7})))
+        .await
+        .unwrap_err();
+    assert!(error.may_have_taken_effect(), "{error}");
+    assert_eq!(
+        rig.sandbox.request_counts()["StartSyncWorkflowExecution"],
+        1
+    );
+
+    let briefs = client
+        .list_function_graph_workflow_executions(&list_fg("fg-echo"))
+        .await
+        .unwrap()
+        .body
+        .executions
+        .unwrap();
+    assert_eq!(briefs.len(), 1, "the run took effect");
+    assert_eq!(briefs[0].status.as_ref().unwrap().as_str(), "success");
+    let shown = client
+        .show_workflow_execution(&show("fg-echo", briefs[0].execution_id.as_ref().unwrap()))
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(
+        shown.output,
+        Some(json!({"echo": {"order": 7}, "workflow_id": "fg-echo"}))
+    );
+}

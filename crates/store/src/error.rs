@@ -79,6 +79,18 @@ pub enum StoreError {
     #[error("no run {run_id} in the run store at {path}")]
     UnknownRun { path: PathBuf, run_id: String },
 
+    /// `claim_run` on a run that has already finished: its outcome is recorded, so there is
+    /// nothing left to resume.
+    #[error(
+        "run {run_id} in the run store at {path} has already finished ({status}); a finished \
+         run cannot be resumed: start a new run instead"
+    )]
+    RunFinished {
+        path: PathBuf,
+        run_id: String,
+        status: String,
+    },
+
     /// A run-id prefix that matches more than one run.
     #[error("{prefix:?} matches several runs in {path} ({}, …); give more of the id", .examples.join(", "))]
     AmbiguousRunId {

@@ -74,4 +74,10 @@ pub struct RunFilter {
     pub status: Option<String>,
     /// At most this many; `None` for all.
     pub limit: Option<u32>,
+    /// Only runs recorded with this lock key: the runs that could have overlapped one
+    /// another, so a run resuming after a crash can find its unfinished siblings.
+    pub lock_key: Option<String>,
+    /// RFC 3339. Only runs still running at or after this time: unfinished ones, and those
+    /// that finished at or after it (`finished_at IS NULL OR finished_at >= since`).
+    pub active_since: Option<String>,
 }

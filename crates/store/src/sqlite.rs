@@ -431,18 +431,60 @@ impl RunStore for SqliteStore {
         Ok(())
     }
 
+    async fn claim_run(&self, run_id: &str, host: &str, pid: u32) -> Result<(), StoreError> {
+        let doing = "claiming a run";
+        let claimed = sqlx::query(
+            "UPDATE runs SET host = ?2, pid = ?3 \
+             WHERE run_id = ?1 AND finished_at IS NULL AND status = ?4",
+        )
+        .bind(run_id)
+        .bind(host)
+        .bind(i64::from(pid))
+        .bind(RUNNING)
+        .execute(&self.pool)
+        .await
+        .map_err(|err| self.fail(doing, err))?;
+        if claimed.rows_affected() == 1 {
+            return Ok(());
+        }
+        // Nothing changed: say whether the run is missing or already over.
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM runs WHERE run_id = ?1")
+                .bind(run_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|err| self.fail(doing, err))?;
+        match status {
+            None => Err(self.unknown_run(run_id)),
+            Some(status) => Err(StoreError::RunFinished {
+                path: self.path.clone(),
+                run_id: run_id.to_owned(),
+                status,
+            }),
+        }
+    }
+
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
         const LIST: &str = concat!(
             "SELECT ",
             run_columns!(),
             " FROM runs WHERE (?1 IS NULL OR runbook_name = ?1) AND (?2 IS NULL OR status = ?2) \
+             AND (?4 IS NULL OR lock_key = ?4) \
+             AND (?5 IS NULL OR finished_at IS NULL OR finished_at >= ?5) \
              ORDER BY started_at DESC, run_id DESC LIMIT ?3"
         );
+        let active_since = filter
+            .active_since
+            .as_deref()
+            .map(|since| normalize("active_since", since))
+            .transpose()?;
         let rows = sqlx::query(LIST)
             .bind(&filter.runbook_name)
             .bind(&filter.status)
             // SQLite reads a negative LIMIT as "no limit".
             .bind(filter.limit.map_or(-1, i64::from))
+            .bind(&filter.lock_key)
+            .bind(active_since)
             .fetch_all(&self.pool)
             .await
             .map_err(|err| self.fail("listing runs", err))?;

@@ -66,7 +66,23 @@ pub trait RunStore: Send + Sync {
         error: Option<&str>,
     ) -> Result<(), StoreError>;
 
+    /// Records `host` and `pid` as the process of a run that has not finished, so that from
+    /// now on the run's record names the process that is actually carrying it on: a run
+    /// resumed after its process crashed is owned by the resuming process, and whoever asks
+    /// whether the run is still alive must look at that one, not at the dead one. (The lock,
+    /// if the run has one, is a separate record: take it over with
+    /// [`acquire_lock`](Self::acquire_lock).)
+    ///
+    /// [`StoreError::RunFinished`] for a run that has finished: its outcome is recorded and
+    /// final, so resuming it would run steps whose result nobody will ever read.
+    /// [`StoreError::UnknownRun`] for a run never begun.
+    async fn claim_run(&self, run_id: &str, host: &str, pid: u32) -> Result<(), StoreError>;
+
     /// Runs matching `filter`, newest first (by `started_at`, then id).
+    ///
+    /// [`RunFilter::lock_key`] with [`RunFilter::active_since`] answer the question a run
+    /// resuming after a crash has to ask: which other runs under the same lock were
+    /// unfinished, or ended, while it was away — they may have changed what it was changing.
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError>;
 
     /// The run with this id, or with an id starting with it when exactly one does;

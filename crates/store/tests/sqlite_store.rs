@@ -794,3 +794,157 @@ async fn prune_deletes_finished_runs_before_the_cutoff_with_their_events_never_r
     );
     assert_eq!(store.prune("2999-01-01T00:00:00Z").await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_lock_key_and_an_active_since_time_find_a_runs_unfinished_siblings() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(temp.path()).await.unwrap();
+    // (id, lock key, started, finished): s5 is under another key, and s6 (below) under none.
+    let runs = [
+        (
+            "s1",
+            "deploy/p1",
+            "2025-03-01T08:00:00Z",
+            Some("2025-03-01T09:00:00Z"),
+        ),
+        // Finished exactly at the cutoff, written in another offset: still active then.
+        (
+            "s2",
+            "deploy/p1",
+            "2025-03-01T09:30:00Z",
+            Some("2025-03-01T11:00:00+01:00"),
+        ),
+        (
+            "s3",
+            "deploy/p1",
+            "2025-03-01T09:45:00Z",
+            Some("2025-03-01T10:30:00.5Z"),
+        ),
+        ("s4", "deploy/p1", "2025-03-01T07:00:00Z", None),
+        ("s5", "deploy/p2", "2025-03-01T10:15:00Z", None),
+    ];
+    for (id, key, started, finished) in runs {
+        let mut run = new_run(id, "deploy", started);
+        run.lock_key = Some(key.to_owned());
+        store.begin_run(&run).await.unwrap();
+        if let Some(finished) = finished {
+            store
+                .finish_run(id, "succeeded", 0, finished, None)
+                .await
+                .unwrap();
+        }
+    }
+    let mut unlocked = new_run("s6", "deploy", "2025-03-01T10:20:00Z");
+    unlocked.lock_key = None;
+    store.begin_run(&unlocked).await.unwrap();
+
+    let same_key = RunFilter {
+        lock_key: Some("deploy/p1".into()),
+        ..RunFilter::default()
+    };
+    assert_eq!(
+        ids(&store.list_runs(&same_key).await.unwrap()),
+        ["s3", "s2", "s1", "s4"]
+    );
+
+    // Active at or after 10:00Z: the running ones, and those that finished at 10:00 or later.
+    let active = RunFilter {
+        active_since: Some("2025-03-01T11:00:00+01:00".into()),
+        ..RunFilter::default()
+    };
+    assert_eq!(
+        ids(&store.list_runs(&active).await.unwrap()),
+        ["s6", "s5", "s3", "s2", "s4"]
+    );
+    let siblings = RunFilter {
+        active_since: Some("2025-03-01T10:00:00.000001Z".into()),
+        ..same_key.clone()
+    };
+    assert_eq!(
+        ids(&store.list_runs(&siblings).await.unwrap()),
+        ["s3", "s4"],
+        "s2 finished a microsecond before; s1 long before"
+    );
+    let with_the_rest = RunFilter {
+        status: Some(RUNNING.into()),
+        limit: Some(5),
+        ..siblings
+    };
+    assert_eq!(ids(&store.list_runs(&with_the_rest).await.unwrap()), ["s4"]);
+
+    let nobody = RunFilter {
+        lock_key: Some("deploy/p3".into()),
+        ..RunFilter::default()
+    };
+    assert!(store.list_runs(&nobody).await.unwrap().is_empty());
+    let bad = RunFilter {
+        active_since: Some("an hour ago".into()),
+        ..RunFilter::default()
+    };
+    assert!(matches!(
+        store.list_runs(&bad).await,
+        Err(StoreError::InvalidTimestamp {
+            field: "active_since",
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn claiming_a_running_run_makes_it_the_callers_and_a_finished_or_unknown_one_is_refused() {
+    let temp = tempfile::tempdir().unwrap();
+    let store: Arc<dyn RunStore> = Arc::new(SqliteStore::open(temp.path()).await.unwrap());
+    store
+        .begin_run(&new_run("r1", "deploy", "2025-03-01T10:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .begin_run(&new_run("r2", "deploy", "2025-03-01T10:01:00Z"))
+        .await
+        .unwrap();
+
+    store.claim_run("r1", "ops-2", 777).await.unwrap();
+    let run = store.get_run("r1").await.unwrap().unwrap();
+    assert_eq!((run.host.as_str(), run.pid), ("ops-2", 777));
+    assert_eq!(run.status, RUNNING);
+    assert_eq!(run.finished_at, None);
+    // Claiming again (a second resume) moves it again; the other run is untouched.
+    store.claim_run("r1", "ops-3", 888).await.unwrap();
+    let run = store.get_run("r1").await.unwrap().unwrap();
+    assert_eq!((run.host.as_str(), run.pid), ("ops-3", 888));
+    let other = store.get_run("r2").await.unwrap().unwrap();
+    assert_eq!((other.host.as_str(), other.pid), ("ops-1", 4242));
+
+    store
+        .finish_run("r2", "failed", 1, "2025-03-01T10:02:00Z", Some("boom"))
+        .await
+        .unwrap();
+    let err = store.claim_run("r2", "ops-2", 777).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::RunFinished { run_id, status, .. }
+            if run_id == "r2" && status == "failed"),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.starts_with("run r2 in the run store at ")
+            && message.ends_with(
+                " has already finished (failed); a finished run cannot be resumed: start a \
+                 new run instead"
+            ),
+        "{message}"
+    );
+    let finished = store.get_run("r2").await.unwrap().unwrap();
+    assert_eq!((finished.host.as_str(), finished.pid), ("ops-1", 4242));
+
+    let err = store.claim_run("nope", "ops-2", 777).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::UnknownRun { run_id, .. } if run_id == "nope"),
+        "{err:?}"
+    );
+    // A prefix is not enough: claiming changes a run, so it takes the whole id.
+    assert!(matches!(
+        store.claim_run("r", "ops-2", 777).await,
+        Err(StoreError::UnknownRun { .. })
+    ));
+}
