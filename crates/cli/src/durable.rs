@@ -1,5 +1,6 @@
 //! What `runbook run` does with the run store: find it, take the lock against overlapping
-//! runs (skip, wait or allow), record the run, journal it, and close it.
+//! runs (skip, wait or allow), find an unfinished run to resume (or refuse to guess), record
+//! the run, journal it, and close it — or, when it is suspended, leave it resumable.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,8 +8,8 @@ use std::time::Duration;
 
 use hwc_client::runtime::Clock;
 use runbook_lang::{LockPolicy, Runbook};
-use runbook_runner::RunState;
-use runbook_store::{LockHolder, LockOutcome, NewRun, RunStore, SqliteStore};
+use runbook_runner::{Decision, Resume, RunState, RunStatus, StartedExecution};
+use runbook_store::{LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, RunStore, SqliteStore};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -63,8 +64,31 @@ fn lock_key(
     Ok(key)
 }
 
+/// A fresh run, or the resumption of one.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// `runbook run`: resume an unfinished run of the same lock whose process is gone, unless
+    /// `new` (then that run is marked abandoned and a new one starts).
+    Fresh { new: bool },
+    /// `runbook resume RUN_ID`, with what a person decided about the change it stopped at.
+    Resume {
+        run_id: String,
+        decision: Option<Decision>,
+    },
+}
+
+/// The status a run gets when `--new` starts afresh instead of resuming it.
+pub const ABANDONED: &str = "abandoned";
+
 /// Why a run did not start.
 pub enum Refused {
+    /// An unfinished run cannot be resumed safely by this command (the runbook or inputs
+    /// changed, or its deadline passed): a person decides.
+    Unfinished {
+        run: RunRecord,
+        why: String,
+        executions: Vec<StartedExecution>,
+    },
     /// Another live run holds the lock (policy `skip`, or `wait` ran out).
     Held {
         key: String,
@@ -93,12 +117,15 @@ pub struct Recorded {
     run_id: String,
     lock: Option<String>,
     journal: Journal,
+    /// Set when an unfinished run is resumed: its journal, read back.
+    resume: Option<Resume>,
 }
 
 /// Takes the lock as the runbook's policy says, records the run, and starts its journal.
 pub async fn begin(
     store: Arc<dyn RunStore>,
     begin: Begin<'_>,
+    mode: &Mode,
     cancel: &CancellationToken,
     note: &dyn Fn(&str),
 ) -> Result<Recorded, Refused> {
@@ -111,6 +138,39 @@ pub async fn begin(
         since: runbook_runner::rfc3339(begin.clock.now_utc()),
     };
     let lock = take_lock(&*store, begin.runbook, key, &me, cancel, note).await?;
+    // Holding the lock, no other live run of it exists: an unfinished one died or was
+    // suspended.
+    let unfinished = match (mode, &lock) {
+        (Mode::Resume { run_id, .. }, _) => Some(resumable(&*store, run_id).await),
+        (Mode::Fresh { .. }, Some(key)) => unfinished_run(&*store, key, begin.run_id)
+            .await
+            .transpose(),
+        (Mode::Fresh { .. }, None) => None,
+    };
+    let unfinished = match unfinished.transpose() {
+        Ok(found) => found,
+        Err(problem) => return Err(release(&*store, &lock, begin.run_id, problem).await),
+    };
+    if let Some(run) = unfinished {
+        if let Mode::Fresh { new: true } = mode {
+            let reason = format!("abandoned: run {} started afresh with --new", begin.run_id);
+            let now = runbook_runner::rfc3339(begin.clock.now_utc());
+            if let Err(error) = store.finish_run(&run.run_id, ABANDONED, 1, &now, Some(&reason)).await {
+                let problem = Refused::Failed(format!("cannot mark run {} abandoned: {error}", run.run_id));
+                return Err(release(&*store, &lock, begin.run_id, problem).await);
+            }
+            note(&format!("run {} is marked abandoned (--new); starting afresh", run.run_id));
+        } else {
+            let decision = match mode {
+                Mode::Resume { decision, .. } => decision.clone(),
+                Mode::Fresh { .. } => None,
+            };
+            return match resume_run(&store, &begin, run, decision, &lock, &me).await {
+                Ok(recorded) => Ok(recorded),
+                Err(refused) => Err(release(&*store, &lock, begin.run_id, refused).await),
+            };
+        }
+    }
     // The run starts once it holds the lock (a `wait` run may have waited for it).
     let record = new_run(
         &begin,
@@ -129,6 +189,155 @@ pub async fn begin(
         run_id: begin.run_id.to_owned(),
         lock,
         journal,
+        resume: None,
+    })
+}
+
+/// Frees the lock this invocation took, and passes the refusal on.
+async fn release(
+    store: &dyn RunStore,
+    lock: &Option<String>,
+    holder: &str,
+    refused: Refused,
+) -> Refused {
+    if let Some(key) = lock {
+        let _ = store.release_lock(key, holder).await;
+    }
+    refused
+}
+
+/// The newest unfinished run recorded with this lock key, other than `me`.
+async fn unfinished_run(
+    store: &dyn RunStore,
+    key: &str,
+    me: &str,
+) -> Result<Option<RunRecord>, Refused> {
+    let filter = RunFilter {
+        lock_key: Some(key.to_owned()),
+        status: Some(runbook_store::RUNNING.to_owned()),
+        ..RunFilter::default()
+    };
+    let runs = store
+        .list_runs(&filter)
+        .await
+        .map_err(|error| Refused::Failed(format!("cannot look for unfinished runs: {error}")))?;
+    Ok(runs.into_iter().find(|run| run.run_id != me))
+}
+
+/// The run `runbook resume RUN_ID` names: unfinished, and not running anywhere this host
+/// can see.
+async fn resumable(store: &dyn RunStore, run_id: &str) -> Result<RunRecord, Refused> {
+    let run = match store.get_run(run_id).await {
+        Ok(Some(run)) => run,
+        Ok(None) => return Err(Refused::Failed(format!("no run {run_id} in the run store"))),
+        Err(error) => return Err(Refused::Failed(error.to_string())),
+    };
+    if run.status != runbook_store::RUNNING {
+        return Err(Refused::Failed(format!(
+            "run {} has already finished ({}); a finished run cannot be resumed",
+            run.run_id, run.status
+        )));
+    }
+    if run.host == runbook_store::host_name()
+        && run.pid != std::process::id()
+        && runbook_store::process_is_alive(run.pid)
+    {
+        return Err(Refused::Failed(format!(
+            "run {} is still running (pid {} on {}); stop it first, or wait",
+            run.run_id, run.pid, run.host
+        )));
+    }
+    Ok(run)
+}
+
+/// Resumes `run` when it is the same job — the same runbook text and non-secret inputs —
+/// and its deadline has not passed; otherwise refuses, saying why.
+async fn resume_run(
+    store: &Arc<dyn RunStore>,
+    begin: &Begin<'_>,
+    run: RunRecord,
+    decision: Option<Decision>,
+    lock: &Option<String>,
+    me: &LockHolder,
+) -> Result<Recorded, Refused> {
+    let events = store
+        .events(&run.run_id)
+        .await
+        .map_err(|error| Refused::Failed(format!("cannot read run {}: {error}", run.run_id)))?;
+    let mut resume = Resume::from_journal(run.started_at.clone(), &events)
+        .map_err(|error| Refused::Failed(format!("cannot resume run {}: {error}", run.run_id)))?;
+    let record = new_run(begin, lock.clone(), run.started_at.clone());
+    let why = if record.runbook_digest != run.runbook_digest {
+        Some(format!(
+            "the runbook changed since it started ({} then, {} now)",
+            run.runbook_digest, record.runbook_digest
+        ))
+    } else if record.inputs != run.inputs {
+        Some(format!(
+            "its inputs differ: it ran with {}, this command gives {}",
+            run.inputs, record.inputs
+        ))
+    } else {
+        deadline_passed(begin, &run)
+    };
+    if let Some(why) = why {
+        let executions = resume.executions().to_vec();
+        return Err(Refused::Unfinished {
+            run,
+            why,
+            executions,
+        });
+    }
+    if let Some(key) = lock {
+        // Hand this invocation's hold on the lock to the resumed run, atomically.
+        let holder = LockHolder {
+            run_id: run.run_id.clone(),
+            ..me.clone()
+        };
+        let mine = me.run_id.clone();
+        let handed = store
+            .acquire_lock(key, &holder, &move |current: &LockHolder| {
+                current.run_id != mine
+            })
+            .await;
+        if !matches!(handed, Ok(LockOutcome::Acquired { .. })) {
+            return Err(Refused::Failed(format!(
+                "cannot hand the lock `{key}` to run {}",
+                run.run_id
+            )));
+        }
+    }
+    store
+        .claim_run(&run.run_id, &me.host, me.pid)
+        .await
+        .map_err(|error| Refused::Failed(error.to_string()))?;
+    resume.decision = decision;
+    let journal = Journal::start(Arc::clone(store), run.run_id.clone(), begin.clock.clone());
+    Ok(Recorded {
+        store: Arc::clone(store),
+        run_id: run.run_id,
+        lock: lock.clone(),
+        journal,
+        resume: Some(resume),
+    })
+}
+
+/// Why the run's deadline (its `timeout`, from when it first started) has passed, if it has.
+fn deadline_passed(begin: &Begin<'_>, run: &RunRecord) -> Option<String> {
+    let timeout = begin.runbook.timeout?.0;
+    let started = time::OffsetDateTime::parse(
+        &run.started_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()?;
+    let deadline = started + timeout;
+    (begin.clock.now_utc() >= deadline).then(|| {
+        format!(
+            "its deadline passed at {} (timeout {} from {})",
+            runbook_runner::rfc3339(deadline),
+            humantime::format_duration(timeout),
+            run.started_at
+        )
     })
 }
 
@@ -137,10 +346,24 @@ impl Recorded {
         &self.journal
     }
 
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The unfinished run's journal read back, when this is a resumption.
+    pub fn take_resume(&mut self) -> Option<Resume> {
+        self.resume.take()
+    }
+
     /// Writes the final state and the rest of the journal, records the end, frees the lock.
+    /// A suspended run is not ended: the next `runbook run` (or `runbook resume`) goes on.
     pub async fn finish(self, state: &RunState, exit_code: u8) {
         self.journal.final_state(state, exit_code);
         self.journal.close().await;
+        if state.status == RunStatus::Suspended {
+            self.release_lock().await;
+            return;
+        }
         let finished_at = state.finished_at.clone().unwrap_or_default();
         let recorded = self
             .store
@@ -155,6 +378,10 @@ impl Recorded {
         if let Err(error) = recorded {
             eprintln!("warning: cannot record the end of the run: {error}");
         }
+        self.release_lock().await;
+    }
+
+    async fn release_lock(&self) {
         if let Some(key) = &self.lock {
             if let Err(error) = self.store.release_lock(key, &self.run_id).await {
                 eprintln!("warning: cannot release the lock `{key}`: {error}");
@@ -231,4 +458,27 @@ fn new_run(begin: &Begin<'_>, lock_key: Option<String>, started_at: String) -> N
         host: runbook_store::host_name(),
         pid: std::process::id(),
     }
+}
+
+/// The executions of `workflow_id` recorded by runs that were still running at or after
+/// `since`: a lost start is never matched to one of them.
+pub async fn known_executions(
+    store: &dyn RunStore,
+    workflow_id: &str,
+    since: &str,
+) -> Result<Vec<String>, String> {
+    let filter = RunFilter {
+        active_since: Some(since.to_owned()),
+        ..RunFilter::default()
+    };
+    let runs = store.list_runs(&filter).await.map_err(|e| e.to_string())?;
+    let mut known = Vec::new();
+    for run in runs {
+        let events = store.events(&run.run_id).await.map_err(|e| e.to_string())?;
+        known.extend(events.iter().filter_map(|event| {
+            let started = event["event"] == "execution_started" && event["workflow_id"] == workflow_id;
+            started.then(|| event["execution_id"].as_str().map(str::to_owned)).flatten()
+        }));
+    }
+    Ok(known)
 }

@@ -11,6 +11,7 @@ mod durable;
 mod exit;
 mod journal;
 mod report;
+mod resume_cmd;
 mod run;
 mod runs_cmd;
 mod sandbox_cmd;
@@ -36,7 +37,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a runbook against Huawei Cloud, or against the local sandbox with --sandbox.
+    ///
+    /// With a run store, an unfinished run of the same runbook and lock whose process is
+    /// gone (SIGKILL, a crash, SIGTERM) is resumed instead of started again.
     Run(run::RunArgs),
+    /// Resume an unfinished run by id, e.g. with the decision a lost request needs.
+    Resume(resume_cmd::ResumeArgs),
     /// Check runbook files (or directories of them) without running anything.
     ///
     /// Reports every problem at once, each as file:line:col with the offending line and a
@@ -101,6 +107,7 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(args) => run::run(args).await,
+        Command::Resume(args) => resume_cmd::resume(args).await,
         Command::Runs(args) => runs_cmd::runs(args).await,
         Command::Validate { paths } => match validate::validate(&paths) {
             Ok(outcome) if outcome.failed == 0 => exit::SUCCESS,

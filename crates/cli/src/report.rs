@@ -29,11 +29,16 @@ pub enum OutputFormat {
 pub trait Reporter: Observer {
     fn note(&self, message: &str);
     fn finish(&self);
+    /// The run turned out to be the resumption of an earlier one: its lines carry that id.
+    fn set_run_id(&self, _run_id: &str) {}
 }
 
 pub fn observer(format: LogFormat, clock: Arc<dyn Clock>, run_id: String) -> Arc<dyn Reporter> {
     match format {
-        LogFormat::Json => Arc::new(JsonLines { clock, run_id }),
+        LogFormat::Json => Arc::new(JsonLines {
+            clock,
+            run_id: std::sync::RwLock::new(run_id),
+        }),
         LogFormat::Plain => Arc::new(Plain::new(clock, None)),
         LogFormat::Auto if std::io::stderr().is_terminal() => {
             let bar = ProgressBar::new_spinner();
@@ -62,12 +67,17 @@ pub fn stamp(value: &mut serde_json::Value, clock: &dyn Clock, run_id: &str) {
 /// clock on every line, so lines from overlapping runs can be told apart.
 struct JsonLines {
     clock: Arc<dyn Clock>,
-    run_id: String,
+    run_id: std::sync::RwLock<String>,
 }
 
 impl JsonLines {
     fn write(&self, mut value: serde_json::Value) {
-        stamp(&mut value, &*self.clock, &self.run_id);
+        let run_id = self
+            .run_id
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        stamp(&mut value, &*self.clock, &run_id);
         let line = value.to_string();
         let mut stderr = std::io::stderr().lock();
         let _ = writeln!(stderr, "{line}");
@@ -88,6 +98,13 @@ impl Reporter for JsonLines {
     }
 
     fn finish(&self) {}
+
+    fn set_run_id(&self, run_id: &str) {
+        *self
+            .run_id
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = run_id.to_owned();
+    }
 }
 
 /// Plain lines on stderr, each with a timestamp from the run's clock; on a terminal, also a
@@ -157,6 +174,35 @@ pub fn plain_text(event: &Event) -> PlainText {
             runbook,
             steps,
         } => out.line = Some(format!("run {run_id}: {runbook} ({steps} steps)")),
+        Event::RunResumed {
+            run_id,
+            step,
+            executions,
+        } => {
+            let at = step
+                .as_deref()
+                .map_or_else(|| "its end".to_owned(), |step| format!("step {step}"));
+            out.line = Some(format!(
+                "resumed run {run_id} at {at} ({executions} execution(s) already started are followed, not started again)"
+            ));
+        }
+        Event::OutcomeReconciled {
+            step,
+            index,
+            operation,
+            decision,
+            execution_id,
+            detail,
+        } => {
+            let name = element(step, *index);
+            let execution = execution_id
+                .as_deref()
+                .map(|id| format!(", execution {id}"))
+                .unwrap_or_default();
+            out.line = Some(format!(
+                "      reconciled {operation} of {name}: {decision}{execution} ({detail})"
+            ));
+        }
         Event::StepStarted {
             step,
             label,
@@ -326,6 +372,34 @@ pub fn summary(runbook: &Runbook, state: &RunState, format: OutputFormat, exit_c
     })
 }
 
+/// What a run stopped for a decision says: what is unknown, the candidates, and the commands
+/// that decide.
+fn decision_text(run_id: &str, needs: &runbook_runner::NeedsDecision) -> String {
+    let mut text = format!(
+        "decision needed: {} {} of step {}{}: {}\n",
+        needs.service,
+        needs.operation,
+        needs.step,
+        needs.index.map(|i| format!("[{i}]")).unwrap_or_default(),
+        needs.reason
+    );
+    if let Some(workflow_id) = &needs.workflow_id {
+        text.push_str(&format!("  workflow: {workflow_id}\n"));
+    }
+    if let Some((from, to)) = &needs.window {
+        text.push_str(&format!("  window: {from} .. {to}\n"));
+    }
+    for candidate in &needs.candidates {
+        text.push_str(&format!(
+            "  candidate: {candidate}   → runbook resume {run_id} --adopt {candidate}\n"
+        ));
+    }
+    text.push_str(&format!(
+        "  if it did not take effect → runbook resume {run_id} --start\n"
+    ));
+    text
+}
+
 /// The text summary; `action_of` names each step's action when the runbook is at hand.
 pub fn text_summary(
     state: &RunState,
@@ -339,6 +413,10 @@ pub fn text_summary(
         RunStatus::TimedOut => "TIMED OUT".to_owned(),
         RunStatus::Cancelled => "CANCELLED".to_owned(),
         RunStatus::Running => "stopped".to_owned(),
+        RunStatus::Suspended if state.needs_decision.is_some() => {
+            "STOPPED FOR A DECISION (resumable)".to_owned()
+        }
+        RunStatus::Suspended => "suspended (the next run resumes it)".to_owned(),
     };
     text.push_str(&format!(
         "{}: {headline} (run {}, exit code {exit_code})\n",
@@ -362,6 +440,9 @@ pub fn text_summary(
     }
     if let Some(error) = &state.error {
         text.push_str(&format!("error: {error}\n"));
+    }
+    if let Some(needs) = &state.needs_decision {
+        text.push_str(&decision_text(&state.run_id, needs));
     }
     if let Some(error) = state
         .finally_error

@@ -9,7 +9,8 @@ use clap::Args;
 use futures_util::future::BoxFuture;
 use runbook_lang::Runbook;
 use runbook_runner::inputs::{self, Given};
-use runbook_runner::{Event, Intent, Observer, RunInput, Runner};
+use runbook_runner::{Checkpoint, Event, Intent, Observer, RunInput, Runner};
+use runbook_store::RunStore;
 use serde_json::{Map, Value};
 
 use crate::durable;
@@ -27,6 +28,10 @@ pub struct RunArgs {
     /// A YAML or JSON file mapping input names to values; `-i` overrides it.
     #[arg(long = "inputs", value_name = "FILE")]
     pub inputs_file: Option<PathBuf>,
+    /// The inputs a resumed run started with (`runbook resume`); the file and `-i` come
+    /// after them.
+    #[arg(skip)]
+    pub recorded_inputs: Map<String, Value>,
     /// Run against an in-process sandbox instead of Huawei Cloud (no account needed).
     #[arg(long)]
     pub sandbox: bool,
@@ -63,9 +68,30 @@ pub struct RunArgs {
     /// SIGTERM, or after its deadline, before its outcome is reported as unknown.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_grace)]
     pub grace: Duration,
+    /// Start afresh even if an unfinished run of this runbook (same lock) could be resumed;
+    /// that run is marked abandoned.
+    #[arg(long)]
+    pub new: bool,
+    /// When a start's answer was lost, look for its execution among those begun from this
+    /// long before the request was sent (clocks differ, requests queue).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_skew)]
+    pub reconcile_skew: Duration,
 }
 
-fn parse_grace(text: &str) -> Result<Duration, String> {
+pub fn parse_skew(text: &str) -> Result<Duration, String> {
+    let skew = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    if skew > MAX_SKEW {
+        return Err(format!(
+            "at most {} (a wider window only finds more executions to choose from)",
+            humantime::format_duration(MAX_SKEW)
+        ));
+    }
+    Ok(skew)
+}
+
+const MAX_SKEW: Duration = Duration::from_secs(60 * 60);
+
+pub fn parse_grace(text: &str) -> Result<Duration, String> {
     let grace = humantime::parse_duration(text).map_err(|error| error.to_string())?;
     if grace > MAX_GRACE {
         return Err(format!(
@@ -81,6 +107,12 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
 const MAX_GRACE: Duration = Duration::from_secs(5 * 60);
 
 pub async fn run(args: RunArgs) -> u8 {
+    let mode = durable::Mode::Fresh { new: args.new };
+    run_in(args, mode).await
+}
+
+/// `runbook run`, or with [`durable::Mode::Resume`], `runbook resume`.
+pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     let (runbook, text) = match crate::validate::load_with_text(&args.file) {
         Ok(loaded) => loaded,
         Err(report) => {
@@ -151,26 +183,38 @@ pub async fn run(args: RunArgs) -> u8 {
     let observers = Arc::new(Observers {
         reporter: Arc::clone(&reporter),
         journal: OnceLock::new(),
+        store: store.clone(),
     });
     let clock = connection.environment.clock.clone();
     let runner = Runner::new(connection.client, connection.environment, observers.clone())
-        .with_grace(args.grace);
+        .with_grace(args.grace)
+        .with_reconcile_skew(args.reconcile_skew);
     let cancel = runner.cancel_token();
+    let suspender = runner.suspender();
     let abort = runner.abort_token();
     let signal_observer = Arc::clone(&reporter);
     let grace = humantime::format_duration(args.grace).to_string();
+    let resumable = store.is_some();
     let signals = tokio::spawn(async move {
-        crate::signals::shutdown_signal().await;
-        signal_observer.note(&format!(
-            "cancelling: stopping at the next wait or request (a request that starts or changes something gets up to {grace} to answer), then running `finally`; signal again to stop at once"
-        ));
-        cancel.cancel();
+        let signal = crate::signals::shutdown_signal().await;
+        if signal == crate::signals::Shutdown::Terminate && resumable {
+            signal_observer.note(&format!(
+                "suspending (SIGTERM): stopping at the next wait or request (a request that starts or changes something gets up to {grace} to answer); the next `runbook run` resumes the run; signal again to stop at once"
+            ));
+            suspender.suspend();
+        } else {
+            signal_observer.note(&format!(
+                "cancelling: stopping at the next wait or request (a request that starts or changes something gets up to {grace} to answer), then running `finally`; signal again to stop at once"
+            ));
+            cancel.cancel();
+        }
         crate::signals::shutdown_signal().await;
         signal_observer.note("stopping at once");
         abort.cancel();
     });
     let shown_inputs = inputs::shown(&runbook, &inputs);
     let mut recorded = None;
+    let mut resume = None;
     if let Some(store) = store {
         let begin = durable::Begin {
             run_id: &run_id,
@@ -182,9 +226,13 @@ pub async fn run(args: RunArgs) -> u8 {
             clock: clock.clone(),
         };
         let note = |text: &str| reporter.note(text);
-        match durable::begin(store, begin, &runner.cancel_token(), &note).await {
-            Ok(run) => {
+        match durable::begin(store, begin, &mode, &runner.cancel_token(), &note).await {
+            Ok(mut run) => {
                 let _ = observers.journal.set(run.journal().clone());
+                resume = run.take_resume();
+                if resume.is_some() {
+                    reporter.set_run_id(run.run_id());
+                }
                 recorded = Some(run);
             }
             Err(refused) => {
@@ -194,20 +242,21 @@ pub async fn run(args: RunArgs) -> u8 {
             }
         }
     }
-    let state = runner
-        .run(
-            &runbook,
-            RunInput {
-                run_id: run_id.clone(),
-                inputs,
-                secrets: connection.secrets.clone(),
-                env,
-            },
-        )
-        .await;
+    let input = RunInput {
+        run_id: recorded
+            .as_ref()
+            .map_or(run_id, |run| run.run_id().to_owned()),
+        inputs,
+        secrets: connection.secrets.clone(),
+        env,
+    };
+    let state = match resume {
+        Some(resume) => runner.resume(&runbook, input, resume).await,
+        None => runner.run(&runbook, input).await,
+    };
     signals.abort();
     reporter.finish();
-    let code = exit::for_status(state.status);
+    let code = exit::for_state(&state);
     if let Some(recorded) = recorded {
         recorded.finish(&state, code).await;
     }
@@ -222,6 +271,7 @@ pub async fn run(args: RunArgs) -> u8 {
 struct Observers {
     reporter: Arc<dyn Reporter>,
     journal: OnceLock<Journal>,
+    store: Option<Arc<dyn RunStore>>,
 }
 
 impl Observer for Observers {
@@ -237,6 +287,26 @@ impl Observer for Observers {
             Some(journal) => journal.before_change(intent),
             None => Box::pin(std::future::ready(Ok(()))),
         }
+    }
+
+    fn checkpoint(&self, checkpoint: &Checkpoint) {
+        if let Some(journal) = self.journal.get() {
+            journal.checkpoint(checkpoint);
+        }
+    }
+
+    fn known_executions(
+        &self,
+        workflow_id: &str,
+        since: &str,
+    ) -> BoxFuture<'_, Result<Vec<String>, String>> {
+        let (workflow_id, since) = (workflow_id.to_owned(), since.to_owned());
+        Box::pin(async move {
+            match &self.store {
+                Some(store) => durable::known_executions(&**store, &workflow_id, &since).await,
+                None => Ok(Vec::new()),
+            }
+        })
     }
 }
 
@@ -257,6 +327,33 @@ fn refusal(runbook: &Runbook, refused: durable::Refused, output: OutputFormat) -
                 println!("{value}");
             }
             exit::SKIPPED
+        }
+        durable::Refused::Unfinished {
+            run,
+            why,
+            executions,
+        } => {
+            let started: Vec<String> = executions
+                .iter()
+                .map(|e| format!("{} {} execution {} (step {})", e.service, e.workflow_id, e.execution_id, e.step))
+                .collect();
+            let started = if started.is_empty() {
+                "it started no execution".to_owned()
+            } else {
+                format!("it started: {}", started.join("; "))
+            };
+            eprintln!(
+                "{}: run {} (started {} on {}) did not finish, and this command cannot resume it safely: {why}; {started}. Exit {}: to go on with it, run `runbook resume {}` with the runbook and inputs it started with; to start afresh, check those executions and run this command again with --new (the old run is marked abandoned)",
+                runbook.name, run.run_id, run.started_at, run.host, exit::NEEDS_DECISION, run.run_id
+            );
+            if output == OutputFormat::Json {
+                let value = serde_json::json!({
+                    "exit_code": exit::NEEDS_DECISION,
+                    "unfinished": {"run_id": run.run_id, "reason": why, "executions": executions},
+                });
+                println!("{value}");
+            }
+            exit::NEEDS_DECISION
         }
         durable::Refused::Cancelled => exit::CANCELLED,
         durable::Refused::Failed(problem) => {
@@ -283,7 +380,11 @@ fn without_quoted(message: &str) -> String {
 
 /// The inputs file first, then `-i` (which wins).
 fn given_inputs(args: &RunArgs) -> Result<Vec<(String, Given)>, String> {
-    let mut given = Vec::new();
+    let mut given: Vec<(String, Given)> = args
+        .recorded_inputs
+        .iter()
+        .map(|(name, value)| (name.clone(), Given::Value(value.clone())))
+        .collect();
     if let Some(path) = &args.inputs_file {
         let text = std::fs::read_to_string(path)
             .map_err(|error| format!("cannot read inputs file {}: {error}", path.display()))?;
@@ -300,11 +401,10 @@ fn given_inputs(args: &RunArgs) -> Result<Vec<(String, Given)>, String> {
                 without_quoted(&error.to_string()).replace(" ,", ",")
             )
         })?;
-        given.extend(
-            values
-                .into_iter()
-                .map(|(name, value)| (name, Given::Value(value))),
-        );
+        for (name, value) in values {
+            given.retain(|(existing, _)| *existing != name);
+            given.push((name, Given::Value(value)));
+        }
     }
     for pair in &args.inputs {
         let Some((name, value)) = pair.split_once('=') else {

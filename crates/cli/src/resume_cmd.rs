@@ -1,0 +1,118 @@
+//! `runbook resume RUN_ID`: go on with an unfinished run explicitly — after `runbook run`
+//! refused to guess (exit 4), or to give the decision a lost request needs (`--adopt`,
+//! `--start`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use runbook_runner::Decision;
+use serde_json::Value;
+
+use crate::durable::{self, Mode};
+use crate::exit;
+use crate::report::{LogFormat, OutputFormat};
+use crate::run::RunArgs;
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run's id, or a unique prefix of it (`runbook runs list` shows them).
+    pub run_id: String,
+    /// The request the run stopped at started this execution: follow it.
+    #[arg(long, value_name = "EXECUTION_ID", conflicts_with = "start")]
+    pub adopt: Option<String>,
+    /// The request the run stopped at did not take effect: send it again.
+    #[arg(long)]
+    pub start: bool,
+    /// The runbook file, when it is no longer where the run started it (its text must be
+    /// the same).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// A secret input as NAME=VALUE (secrets are never stored, so they are given again);
+    /// the other inputs are the ones the run started with.
+    #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// A YAML or JSON file of inputs, as for `runbook run`.
+    #[arg(long = "inputs", value_name = "FILE")]
+    pub inputs_file: Option<PathBuf>,
+    #[arg(long)]
+    pub region: Option<String>,
+    #[arg(long)]
+    pub project_id: Option<String>,
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::run::parse_grace)]
+    pub grace: Duration,
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::run::parse_skew)]
+    pub reconcile_skew: Duration,
+}
+
+pub async fn resume(args: ResumeArgs) -> u8 {
+    let record = match find(&args).await {
+        Ok(record) => record,
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            return exit::INVALID;
+        }
+    };
+    // The inputs it ran with, except secrets (stored as `***`), which the command gives.
+    let recorded_inputs = match &record.inputs {
+        Value::Object(inputs) => inputs
+            .iter()
+            .filter(|(_, value)| value.as_str() != Some(runbook_runner::redact::MASK))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect(),
+        _ => serde_json::Map::new(),
+    };
+    let decision = match (&args.adopt, args.start) {
+        (Some(execution_id), _) => Some(Decision::Adopt(execution_id.clone())),
+        (None, true) => Some(Decision::Start),
+        (None, false) => None,
+    };
+    let run = RunArgs {
+        file: args
+            .file
+            .unwrap_or_else(|| PathBuf::from(&record.runbook_path)),
+        inputs: args.inputs,
+        inputs_file: args.inputs_file,
+        recorded_inputs,
+        sandbox: false,
+        scenario: None,
+        real_time: false,
+        seed: 1,
+        region: args.region,
+        project_id: args.project_id,
+        endpoint: args.endpoint,
+        log_format: args.log_format,
+        output: args.output,
+        state_dir: args.state_dir,
+        grace: args.grace,
+        new: false,
+        reconcile_skew: args.reconcile_skew,
+    };
+    let mode = Mode::Resume {
+        run_id: record.run_id,
+        decision,
+    };
+    crate::run::run_in(run, mode).await
+}
+
+async fn find(args: &ResumeArgs) -> Result<runbook_store::RunRecord, String> {
+    let dir = durable::state_dir(args.state_dir.as_deref())?;
+    let store = durable::open(&dir).await?;
+    match store.get_run(&args.run_id).await {
+        Ok(Some(record)) => Ok(record),
+        Ok(None) => Err(format!(
+            "no run {} in the run store at {}; `runbook runs list` shows the runs",
+            args.run_id,
+            dir.display()
+        )),
+        Err(error) => Err(error.to_string()),
+    }
+}
