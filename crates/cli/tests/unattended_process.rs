@@ -152,7 +152,7 @@ fn sigint_during_a_start_keeps_its_execution_id() {
 }
 
 #[test]
-fn a_lost_answer_to_a_start_is_reported_as_an_unknown_outcome() {
+fn a_lost_answer_to_a_start_is_settled_by_listing_and_one_to_a_call_is_reported_unknown() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = write_temp(
         &dir,
@@ -166,6 +166,18 @@ fn a_lost_answer_to_a_start_is_reported_as_an_unknown_outcome() {
         "runbooks/aom-execute.yaml",
         &["--scenario", &scenario, "-i", "workflow=wf-success"],
     );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.run()["executions"].as_array().unwrap().len(), 1);
+    let settled = run.events_of("outcome_reconciled");
+    assert_eq!(settled.len(), 1, "{}", run.stderr);
+    assert_eq!(settled[0]["decision"], "applied");
+
+    let raw = write_temp(
+        &dir,
+        "raw.yaml",
+        "version: 1\nname: raw\nsteps:\n  - id: deploy\n    call: {operation: ExecuteWorkflow, params: {workflow_id: wf-success}}\n",
+    );
+    let run = run_in_sandbox(&raw, &["--scenario", &scenario]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let unknown = &run.run()["unknown_outcomes"][0];
     assert_eq!(unknown["operation"], "ExecuteWorkflow");
@@ -176,8 +188,7 @@ fn a_lost_answer_to_a_start_is_reported_as_an_unknown_outcome() {
     assert!(error.contains("may have taken effect"), "{error}");
 
     let text = runbook()
-        .args(["run", "runbooks/aom-execute.yaml", "--sandbox"])
-        .args(["--scenario", &scenario, "-i", "workflow=wf-success"])
+        .args(["run", &raw, "--sandbox", "--scenario", &scenario])
         .output()
         .unwrap();
     let stdout = String::from_utf8(text.stdout).unwrap();

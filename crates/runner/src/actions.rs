@@ -455,7 +455,7 @@ fn unanswered_call(
     let Some(intent) = run.ledger.take_unanswered(&step.id, index, operation.id) else {
         return Ok(());
     };
-    if matches!(run.take_decision(), Some(Decision::Start)) {
+    if run.take_decision(|d| *d == Decision::Start).is_some() {
         return Ok(());
     }
     Err(run.needs_decision(NeedsDecision {

@@ -70,7 +70,7 @@ impl Run<'_> {
             self.ledger
                 .take_unanswered(making.step, making.index, making.operation.id)
         {
-            let decided = matches!(self.take_decision(), Some(Decision::Start));
+            let decided = self.take_decision(|d| *d == Decision::Start).is_some();
             let found = if decided {
                 Look::NotApplied
             } else {
@@ -145,7 +145,9 @@ impl Run<'_> {
         sent_at: &str,
         deadline: Deadline,
     ) -> Result<Look<String>, StepError> {
-        if let Some(Decision::Adopt(execution_id)) = self.take_decision() {
+        if let Some(Decision::Adopt(execution_id)) =
+            self.take_decision(|d| matches!(d, Decision::Adopt(_)))
+        {
             return Ok(Look::Applied(execution_id));
         }
         let skew = self.reconcile_skew();

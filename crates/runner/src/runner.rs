@@ -359,12 +359,15 @@ impl Run<'_> {
         self.runner.skew
     }
 
-    /// The decision a person made about the change this run stopped at, taken once.
-    pub(crate) fn take_decision(&self) -> Option<Decision> {
-        self.decision
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+    /// The decision a person made about the change this run stopped at, taken once when it
+    /// is of the `kind` asked for.
+    pub(crate) fn take_decision(&self, kind: fn(&Decision) -> bool) -> Option<Decision> {
+        let mut decision = self.decision.lock().unwrap_or_else(PoisonError::into_inner);
+        if decision.as_ref().is_some_and(kind) {
+            decision.take()
+        } else {
+            None
+        }
     }
 
     /// The node actions a resumed wait had sent before the crash.

@@ -54,14 +54,16 @@ async fn a_wait_step_ends_at_its_timeout_whatever_the_latency() {
 }
 
 #[tokio::test]
-async fn a_start_whose_answer_is_lost_is_reported_as_an_unknown_outcome() {
+async fn a_lost_answer_that_cannot_be_looked_up_is_reported_as_an_unknown_outcome() {
+    // A friendly start step would find its execution by listing (see resume.rs); a `call`
+    // cannot be looked up, so its lost answer stays unknown and is never resent.
     let harness = harness(scenario_with_fault(
         "ExecuteWorkflow",
         "{apply_then_drop: 1.0}",
     ))
     .await;
     let book = runbook(
-        "version: 1\nname: t\nsteps:\n  - id: deploy\n    retry: {attempts: 3}\n    aom.start: {workflow_id: wf-success}\n",
+        "version: 1\nname: t\nsteps:\n  - id: deploy\n    retry: {attempts: 3}\n    call: {operation: ExecuteWorkflow, params: {workflow_id: wf-success}}\n",
     );
     let state = run(&harness, &book).await;
     assert_eq!(state.status, RunStatus::Failed);

@@ -10,7 +10,22 @@ use futures_util::future::BoxFuture;
 use hwc_client::runtime::{Credentials, Secret, VirtualTime};
 use hwc_client::{Client, Environment, Transport};
 use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
-use runbook_runner::{inputs, Event, Intent, Observer, RunInput, RunState, Runner};
+use runbook_runner::{
+    inputs, Checkpoint, Event, Intent, Observer, Resume, RunInput, RunState, Runner,
+};
+use serde_json::Value;
+
+/// Where a simulated crash cuts the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// The matching entry never reaches the journal.
+    Before,
+    /// The matching entry is the journal's last.
+    After,
+}
+
+/// Says, for each journal entry, whether the process dies there.
+pub type CrashAt = Box<dyn Fn(&Value) -> Option<Cut> + Send + Sync>;
 
 pub const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
@@ -21,17 +36,61 @@ pub struct Recorder {
     pub intents: Mutex<Vec<Intent>>,
     /// When set, recording an intent fails (as a full disk would).
     pub refuse_intents: AtomicBool,
+    /// The journal as the CLI's writes it: events, checkpoints and intents, each with `ts`.
+    pub journal: Mutex<Vec<Value>>,
+    /// Where the process "dies": from then on nothing is journaled and no change is sent
+    /// (its intent is never acknowledged), as if the process were gone.
+    pub crash_at: Mutex<Option<CrashAt>>,
+    pub crashed: AtomicBool,
+    pub crash: tokio::sync::Notify,
+    /// Keeps another run's entries out of the journal.
+    pub muted: AtomicBool,
+    pub clock: Mutex<Option<Arc<dyn hwc_client::runtime::Clock>>>,
+}
+
+impl Recorder {
+    /// Appends `entry` to the journal unless the process has died; `false` once it has.
+    fn journal(&self, mut entry: Value) -> bool {
+        if self.crashed.load(Ordering::SeqCst) {
+            return false;
+        }
+        if self.muted.load(Ordering::SeqCst) {
+            return true;
+        }
+        if let Some(clock) = self.clock.lock().unwrap().as_ref() {
+            entry["ts"] = runbook_runner::rfc3339(clock.now_utc()).into();
+        }
+        let cut = self.crash_at.lock().unwrap().as_ref().and_then(|at| at(&entry));
+        if cut != Some(Cut::Before) {
+            self.journal.lock().unwrap().push(entry);
+        }
+        if cut.is_some() {
+            self.crashed.store(true, Ordering::SeqCst);
+            self.crash.notify_one();
+        }
+        cut.is_none()
+    }
 }
 
 impl Observer for Recorder {
     fn event(&self, event: &Event) {
         self.events.lock().unwrap().push(event.clone());
+        self.journal(serde_json::to_value(event).unwrap());
+    }
+
+    fn checkpoint(&self, checkpoint: &Checkpoint) {
+        self.journal(serde_json::to_value(checkpoint).unwrap());
     }
 
     fn before_change(&self, intent: &Intent) -> BoxFuture<'_, Result<(), String>> {
         self.intents.lock().unwrap().push(intent.clone());
         let refused = self.refuse_intents.load(Ordering::SeqCst);
+        let alive = self.journal(serde_json::to_value(intent).unwrap());
         Box::pin(async move {
+            if !alive {
+                // A dead process sends nothing.
+                std::future::pending::<()>().await;
+            }
             if refused {
                 Err("disk full".to_owned())
             } else {
@@ -101,6 +160,7 @@ async fn harness_on(
         .build()
         .unwrap();
     let recorder = Arc::new(Recorder::default());
+    *recorder.clock.lock().unwrap() = Some(environment.clock.clone());
     let runner =
         Runner::new(Client::new(transport), environment, recorder.clone()).with_grace(grace);
     Harness {
@@ -130,6 +190,61 @@ pub async fn run(harness: &Harness, runbook: &runbook_lang::Runbook) -> RunState
             },
         )
         .await
+}
+
+fn run_input(runbook: &runbook_lang::Runbook) -> RunInput {
+    RunInput {
+        run_id: "run-1".to_owned(),
+        inputs: inputs::resolve(runbook, Vec::new()).unwrap(),
+        secrets: Vec::new(),
+        env: Default::default(),
+    }
+}
+
+/// Runs `runbook` until the process "dies" where `crash_at` says (then `None`), or to the end.
+pub async fn run_until_crash(
+    harness: &Harness,
+    runbook: &runbook_lang::Runbook,
+    crash_at: impl Fn(&Value) -> Option<Cut> + Send + Sync + 'static,
+) -> Option<RunState> {
+    let recorder = &harness.recorder;
+    *recorder.crash_at.lock().unwrap() = Some(Box::new(crash_at));
+    recorder.crashed.store(false, Ordering::SeqCst);
+    let outcome = tokio::select! {
+        biased;
+        () = recorder.crash.notified() => None,
+        state = harness.runner.run(runbook, run_input(runbook)) => Some(state),
+    };
+    *recorder.crash_at.lock().unwrap() = None;
+    recorder.crashed.store(false, Ordering::SeqCst);
+    outcome
+}
+
+/// Resumes the run from what the journal holds, as a new process would.
+pub async fn resume(
+    harness: &Harness,
+    runbook: &runbook_lang::Runbook,
+    decision: Option<runbook_runner::Decision>,
+) -> RunState {
+    let recorder = &harness.recorder;
+    recorder.crashed.store(false, Ordering::SeqCst);
+    let entries = recorder.journal.lock().unwrap().clone();
+    let started_at = entries
+        .first()
+        .and_then(|e| e["ts"].as_str())
+        .unwrap()
+        .to_owned();
+    let mut resume = Resume::from_journal(started_at, &entries).unwrap();
+    resume.decision = decision;
+    harness
+        .runner
+        .resume(runbook, run_input(runbook), resume)
+        .await
+}
+
+/// Whether `entry` is the event `kind` of `step`.
+pub fn is(entry: &Value, kind: &str, step: &str) -> bool {
+    entry["event"] == kind && entry["step"] == step
 }
 
 pub fn scenario_with_fault(operation: &str, fault: &str) -> Scenario {
