@@ -141,8 +141,14 @@ impl Served {
     }
 
     pub fn start(scenario: &str) -> Self {
+        Self::start_seeded(scenario, 7)
+    }
+
+    /// With `--seed seed`, which draws the scenario's faults and the execution ids.
+    pub fn start_seeded(scenario: &str, seed: u64) -> Self {
         let mut child = runbook()
-            .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--seed", "7"])
+            .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--seed"])
+            .arg(seed.to_string())
             .args(["--scenario", scenario])
             .stdout(Stdio::piped())
             .spawn()
