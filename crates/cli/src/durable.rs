@@ -142,9 +142,9 @@ pub async fn begin(
     // suspended.
     let unfinished = match (mode, &lock) {
         (Mode::Resume { run_id, .. }, _) => Some(resumable(&*store, run_id).await),
-        (Mode::Fresh { .. }, Some(key)) => unfinished_run(&*store, key, begin.run_id)
-            .await
-            .transpose(),
+        (Mode::Fresh { .. }, Some(key)) => {
+            unfinished_run(&*store, key, begin.run_id).await.transpose()
+        }
         (Mode::Fresh { .. }, None) => None,
     };
     let unfinished = match unfinished.transpose() {
@@ -155,11 +155,18 @@ pub async fn begin(
         if let Mode::Fresh { new: true } = mode {
             let reason = format!("abandoned: run {} started afresh with --new", begin.run_id);
             let now = runbook_runner::rfc3339(begin.clock.now_utc());
-            if let Err(error) = store.finish_run(&run.run_id, ABANDONED, 1, &now, Some(&reason)).await {
-                let problem = Refused::Failed(format!("cannot mark run {} abandoned: {error}", run.run_id));
+            if let Err(error) = store
+                .finish_run(&run.run_id, ABANDONED, 1, &now, Some(&reason))
+                .await
+            {
+                let problem =
+                    Refused::Failed(format!("cannot mark run {} abandoned: {error}", run.run_id));
                 return Err(release(&*store, &lock, begin.run_id, problem).await);
             }
-            note(&format!("run {} is marked abandoned (--new); starting afresh", run.run_id));
+            note(&format!(
+                "run {} is marked abandoned (--new); starting afresh",
+                run.run_id
+            ));
         } else {
             let decision = match mode {
                 Mode::Resume { decision, .. } => decision.clone(),
@@ -476,8 +483,11 @@ pub async fn known_executions(
     for run in runs {
         let events = store.events(&run.run_id).await.map_err(|e| e.to_string())?;
         known.extend(events.iter().filter_map(|event| {
-            let started = event["event"] == "execution_started" && event["workflow_id"] == workflow_id;
-            started.then(|| event["execution_id"].as_str().map(str::to_owned)).flatten()
+            let started =
+                event["event"] == "execution_started" && event["workflow_id"] == workflow_id;
+            started
+                .then(|| event["execution_id"].as_str().map(str::to_owned))
+                .flatten()
         }));
     }
     Ok(known)

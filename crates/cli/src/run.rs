@@ -335,7 +335,12 @@ fn refusal(runbook: &Runbook, refused: durable::Refused, output: OutputFormat) -
         } => {
             let started: Vec<String> = executions
                 .iter()
-                .map(|e| format!("{} {} execution {} (step {})", e.service, e.workflow_id, e.execution_id, e.step))
+                .map(|e| {
+                    format!(
+                        "{} {} execution {} (step {})",
+                        e.service, e.workflow_id, e.execution_id, e.step
+                    )
+                })
                 .collect();
             let started = if started.is_empty() {
                 "it started no execution".to_owned()

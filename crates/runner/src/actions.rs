@@ -41,10 +41,22 @@ pub(crate) async fn execute(
                 workflow_id: workflow_id.clone(),
             };
             let operation = &catalogue::EXECUTE_WORKFLOW;
-            let execution_id = start_once(run, step, index, deadline, operation, &workflow_id, || async {
-                let call = run.change(deadline, Change::new(&step.id, index, operation, &params));
-                Ok(call.send(call.client().execute_workflow(&params)).await?.execution_id)
-            })
+            let execution_id = start_once(
+                run,
+                step,
+                index,
+                deadline,
+                operation,
+                &workflow_id,
+                || async {
+                    let call =
+                        run.change(deadline, Change::new(&step.id, index, operation, &params));
+                    Ok(call
+                        .send(call.client().execute_workflow(&params))
+                        .await?
+                        .execution_id)
+                },
+            )
             .await?;
             Ok(json!({"workflow_id": workflow_id, "execution_id": execution_id}))
         }
@@ -57,9 +69,7 @@ pub(crate) async fn execute(
                 node_id: run.text(&node.node_id, locals, "node_id")?,
             };
             let body = operate_node(run, step, index, deadline, &params).await?;
-            Ok(
-                json!({"node_id": params.node_id, "action": node.action.name(), "result": body}),
-            )
+            Ok(json!({"node_id": params.node_id, "action": node.action.name(), "result": body}))
         }
         Action::AomStop(stop) => {
             let params = StopExecutionParams {
@@ -67,7 +77,11 @@ pub(crate) async fn execute(
                 execution_id: run.text(&stop.execution_id, locals, "execution_id")?,
             };
             let operation = &catalogue::STOP_EXECUTION;
-            let making = Making { step: &step.id, index, operation };
+            let making = Making {
+                step: &step.id,
+                index,
+                operation,
+            };
             let look = |_since: String| async {
                 let execution = run
                     .show_aom(&params.workflow_id, &params.execution_id, deadline)
@@ -79,7 +93,9 @@ pub(crate) async fn execute(
             };
             let send = || async {
                 let call = run.change(deadline, Change::new(&step.id, index, operation, &params));
-                Ok(Value::from(call.send(call.client().stop_execution(&params)).await?))
+                Ok(Value::from(
+                    call.send(call.client().stop_execution(&params)).await?,
+                ))
             };
             let body = run.settle(making, look, send).await?;
             Ok(
@@ -96,10 +112,22 @@ pub(crate) async fn execute(
                 body: flow_body(run, &start.input, start.headers.as_ref(), locals)?,
             };
             let operation = &catalogue::START_WORKFLOW_EXECUTION;
-            let execution_id = start_once(run, step, index, deadline, operation, &workflow_id, || async {
-                let call = run.change(deadline, Change::new(&step.id, index, operation, &params));
-                Ok(call.send(call.client().start_workflow_execution(&params)).await?.execution_id)
-            })
+            let execution_id = start_once(
+                run,
+                step,
+                index,
+                deadline,
+                operation,
+                &workflow_id,
+                || async {
+                    let call =
+                        run.change(deadline, Change::new(&step.id, index, operation, &params));
+                    Ok(call
+                        .send(call.client().start_workflow_execution(&params))
+                        .await?
+                        .execution_id)
+                },
+            )
             .await?;
             Ok(json!({"workflow_id": workflow_id, "execution_id": execution_id}))
         }
@@ -170,20 +198,30 @@ pub(crate) async fn execute(
                 },
             };
             let operation = &catalogue::CREATE_CALLBACK_WORKFLOW;
-            let making = Making { step: &step.id, index, operation };
+            let making = Making {
+                step: &step.id,
+                index,
+                operation,
+            };
             let look = |_since: String| async {
                 let execution = run
                     .show_functiongraph(&params.workflow_id, &params.x_workflow_run_id, deadline)
                     .await?;
-                Ok(if waits_for_callback(&execution, &params.x_workflow_state_id) {
-                    Look::NotApplied
-                } else {
-                    Look::Applied(json!({"execution_id": params.x_workflow_run_id}))
-                })
+                Ok(
+                    if waits_for_callback(&execution, &params.x_workflow_state_id) {
+                        Look::NotApplied
+                    } else {
+                        Look::Applied(json!({"execution_id": params.x_workflow_run_id}))
+                    },
+                )
             };
             let send = || async {
                 let call = run.change(deadline, Change::new(&step.id, index, operation, &params));
-                to_json(&call.send(call.client().create_callback_workflow(&params)).await?)
+                to_json(
+                    &call
+                        .send(call.client().create_callback_workflow(&params))
+                        .await?,
+                )
             };
             run.settle(making, look, send).await
         }
@@ -193,7 +231,11 @@ pub(crate) async fn execute(
                 execution_id: run.text(&stop.execution_id, locals, "execution_id")?,
             };
             let operation = &catalogue::STOP_WORK_FLOW;
-            let making = Making { step: &step.id, index, operation };
+            let making = Making {
+                step: &step.id,
+                index,
+                operation,
+            };
             let look = |_since: String| async {
                 let execution = run
                     .show_functiongraph(&params.workflow_id, &params.execution_id, deadline)
@@ -345,7 +387,10 @@ where
             operation,
         };
         Ok(
-            match run.find_started(&making, workflow_id, &since, deadline).await? {
+            match run
+                .find_started(&making, workflow_id, &since, deadline)
+                .await?
+            {
                 Look::Applied(id) => Look::Applied(Some(id)),
                 Look::NotApplied => Look::NotApplied,
             },
@@ -386,7 +431,10 @@ async fn run_sync_once(
                 index,
                 operation,
             };
-            match run.find_started(&making, workflow_id, &since, deadline).await? {
+            match run
+                .find_started(&making, workflow_id, &since, deadline)
+                .await?
+            {
                 Look::Applied(id) => Ok(Look::Applied(adopted(id).await?)),
                 Look::NotApplied => Ok(Look::NotApplied),
             }

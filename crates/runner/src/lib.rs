@@ -11,10 +11,10 @@ pub mod event;
 pub mod failure;
 mod finally;
 pub mod inputs;
+mod reconcile;
 pub mod redact;
 mod request;
 pub mod resume;
-mod reconcile;
 mod runner;
 pub mod state;
 mod wait;
@@ -24,6 +24,6 @@ pub use redact::Redactor;
 pub use resume::{Checkpoint, Resume};
 pub use runner::{rfc3339, RunInput, Runner, Suspender, DEFAULT_GRACE, DEFAULT_RECONCILE_SKEW};
 pub use state::{
-    Decision, HandledFailure, Intent, NeedsDecision, RunState, RunStatus, StartedExecution, StepState, StepStatus,
-    UnknownOutcome,
+    Decision, HandledFailure, Intent, NeedsDecision, RunState, RunStatus, StartedExecution,
+    StepState, StepStatus, UnknownOutcome,
 };

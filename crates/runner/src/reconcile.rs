@@ -101,7 +101,12 @@ impl Run<'_> {
             };
             match look(sent_at).await? {
                 Look::Applied(result) => {
-                    self.reconciled(&making, "applied", None, "its answer was lost; the service shows it took effect");
+                    self.reconciled(
+                        &making,
+                        "applied",
+                        None,
+                        "its answer was lost; the service shows it took effect",
+                    );
                     return Ok(result);
                 }
                 Look::NotApplied if sends < 2 => {
@@ -151,8 +156,7 @@ impl Run<'_> {
             return Ok(Look::Applied(execution_id));
         }
         let skew = self.reconcile_skew();
-        let sent = OffsetDateTime::parse(sent_at, &Rfc3339)
-            .unwrap_or_else(|_| self.now_utc());
+        let sent = OffsetDateTime::parse(sent_at, &Rfc3339).unwrap_or_else(|_| self.now_utc());
         let from = sent - skew;
         let mut known: Vec<String> = self.read_state(|state| {
             state
@@ -177,7 +181,10 @@ impl Run<'_> {
             let to = self.now_utc() + skew;
             let listed = match making.operation.service.name {
                 "aom" => self.list_aom(workflow_id, from, to, deadline).await?,
-                _ => self.list_functiongraph(workflow_id, from, to, deadline).await?,
+                _ => {
+                    self.list_functiongraph(workflow_id, from, to, deadline)
+                        .await?
+                }
             };
             let mut candidates: Vec<(i128, String)> = listed
                 .into_iter()
@@ -275,7 +282,10 @@ impl Run<'_> {
             };
             let call = self.read(deadline);
             let listed = call
-                .send(call.client().list_function_graph_workflow_executions(&params))
+                .send(
+                    call.client()
+                        .list_function_graph_workflow_executions(&params),
+                )
                 .await?;
             let executions = listed.executions.unwrap_or_default();
             let full = executions.len() >= PAGE as usize;

@@ -152,8 +152,7 @@ impl Resume {
                 }
                 "execution_started" | "step_started" | "retry" | "outcome_unknown"
                 | "outcome_reconciled" => {
-                    let event: Event =
-                        serde_json::from_value(entry.clone()).map_err(unreadable)?;
+                    let event: Event = serde_json::from_value(entry.clone()).map_err(unreadable)?;
                     let ts = entry.get("ts").and_then(Value::as_str);
                     resume.replay_event(event, ts);
                 }
@@ -291,15 +290,25 @@ impl Ledger {
         }
     }
 
-    fn with<R>(&self, step: &str, index: Option<usize>, read: impl FnOnce(&mut Element) -> R) -> Option<R> {
+    fn with<R>(
+        &self,
+        step: &str,
+        index: Option<usize>,
+        read: impl FnOnce(&mut Element) -> R,
+    ) -> Option<R> {
         let mut elements = self.elements.lock().unwrap_or_else(PoisonError::into_inner);
         elements.get_mut(&(step.to_owned(), index)).map(read)
     }
 
     /// The execution a start of this element returned before the crash, taken once: the
     /// start is not sent again.
-    pub(crate) fn take_started(&self, step: &str, index: Option<usize>) -> Option<StartedExecution> {
-        self.with(step, index, |element| element.started.take()).flatten()
+    pub(crate) fn take_started(
+        &self,
+        step: &str,
+        index: Option<usize>,
+    ) -> Option<StartedExecution> {
+        self.with(step, index, |element| element.started.take())
+            .flatten()
     }
 
     /// The oldest intent of `operation` this element sent with no answer on record, taken
@@ -334,6 +343,16 @@ impl Ledger {
         .unwrap_or_default()
     }
 
+    /// When the newest change after the last checkpoint was sent: a request the dead
+    /// process had in flight may still land until a moment after it.
+    pub(crate) fn last_sent_at(&self) -> Option<String> {
+        let elements = self.elements.lock().unwrap_or_else(PoisonError::into_inner);
+        elements
+            .values()
+            .flat_map(|element| element.sent.iter().map(|intent| intent.at.clone()))
+            .max()
+    }
+
     pub(crate) fn retries(&self, step: &str, index: Option<usize>) -> u32 {
         self.with(step, index, |element| std::mem::take(&mut element.retries))
             .unwrap_or(0)
@@ -349,4 +368,3 @@ impl Ledger {
             .min()
     }
 }
-

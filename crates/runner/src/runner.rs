@@ -222,6 +222,7 @@ impl Runner {
                 steps: runbook.steps.len(),
             });
         }
+        run.let_in_flight_requests_land().await;
         if position.phase == Phase::Steps {
             run.run_steps(position.index).await;
             run.compute_outputs_if_succeeded();
@@ -367,6 +368,25 @@ impl Run<'_> {
             decision.take()
         } else {
             None
+        }
+    }
+
+    /// A resumed run first waits until [`RECONCILE_SETTLE`] after the last change its dead
+    /// process sent: a request still in flight when the process died may be applied a
+    /// moment later, and looking before then would see the world without it.
+    async fn let_in_flight_requests_land(&self) {
+        let Some(sent_at) = self.ledger.last_sent_at() else {
+            return;
+        };
+        let since = age_of(&sent_at, self.now_utc());
+        let rest = RECONCILE_SETTLE.saturating_sub(since);
+        if !rest.is_zero() {
+            let _ = self
+                .unless_cancelled(async {
+                    self.runner.environment.sleep(rest).await;
+                    Ok(())
+                })
+                .await;
         }
     }
 

@@ -41,8 +41,14 @@ pub(crate) async fn aom(
     let mut restarts: HashMap<String, u32> = HashMap::new();
     let mut node_actions: Vec<Value> = Vec::new();
     for intent in run.node_actions_sent(&step.id, index) {
-        let node = intent.params["node_id"].as_str().unwrap_or_default().to_owned();
-        let action = intent.params["action"].as_str().unwrap_or_default().to_owned();
+        let node = intent.params["node_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let action = intent.params["action"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         if action == NodeAction::Restart.name() {
             *restarts.entry(node.clone()).or_default() += 1;
         }

@@ -56,10 +56,16 @@ async fn finished_steps_are_not_run_again_and_a_recorded_start_is_followed() {
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
     assert_eq!(executions(&harness, "aom").len(), 1);
     assert_eq!(requests(&harness, "ExecuteWorkflow"), 1);
-    assert_eq!(requests(&harness, "ListWorkflowExecutions"), 0, "nothing to look up");
+    assert_eq!(
+        requests(&harness, "ListWorkflowExecutions"),
+        0,
+        "nothing to look up"
+    );
     assert_eq!(state.executions.len(), 1);
     let events = harness.recorder.events.lock().unwrap();
-    assert!(events.iter().any(|e| matches!(e, Event::RunResumed { step: Some(s), .. } if s == "deploy")));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::RunResumed { step: Some(s), .. } if s == "deploy")));
 }
 
 #[tokio::test]
@@ -94,7 +100,11 @@ async fn a_start_whose_intent_was_recorded_but_never_sent_is_started_after_a_sec
     let state = resume(&harness, &book, None).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
     assert_eq!(requests(&harness, "ExecuteWorkflow"), 1);
-    assert_eq!(requests(&harness, "ListWorkflowExecutions"), 2, "listed, settled, listed again");
+    assert_eq!(
+        requests(&harness, "ListWorkflowExecutions"),
+        2,
+        "listed, settled, listed again"
+    );
     assert_eq!(executions(&harness, "aom").len(), 1);
     assert_eq!(reconciled(&harness), ["not_applied"]);
 }
@@ -108,17 +118,29 @@ async fn several_candidates_stop_the_run_for_a_decision_and_adopt_resumes_it() {
     })
     .await;
     // Someone else starts the same workflow meanwhile: two candidates in the window.
-    let other = runbook("version: 1\nname: other\nsteps:\n  - id: s\n    aom.start: {workflow_id: wf-success}\n");
-    harness.recorder.muted.store(true, std::sync::atomic::Ordering::SeqCst);
+    let other = runbook(
+        "version: 1\nname: other\nsteps:\n  - id: s\n    aom.start: {workflow_id: wf-success}\n",
+    );
+    harness
+        .recorder
+        .muted
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     support::run(&harness, &other).await;
-    harness.recorder.muted.store(false, std::sync::atomic::Ordering::SeqCst);
+    harness
+        .recorder
+        .muted
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     let state = resume(&harness, &book, None).await;
     assert_eq!(state.status, RunStatus::Suspended);
     let needs = state.needs_decision.clone().unwrap();
     assert_eq!(needs.candidates.len(), 2, "{needs:?}");
     assert_eq!(needs.workflow_id.as_deref(), Some("wf-success"));
     assert!(needs.window.is_some());
-    assert_eq!(requests(&harness, "ExecuteWorkflow"), 2, "nothing started by the resume");
+    assert_eq!(
+        requests(&harness, "ExecuteWorkflow"),
+        2,
+        "nothing started by the resume"
+    );
 
     let mine = needs.candidates[0].clone();
     let state = resume(&harness, &book, Some(Decision::Adopt(mine.clone()))).await;
@@ -201,13 +223,29 @@ async fn a_node_action_applied_is_not_sent_again_and_one_never_sent_is() {
         let harness = harness(Scenario::default_scenario()).await;
         let book = runbook(CONTINUE);
         run_until_crash(&harness, &book, move |e| {
-            is(e, cut_at, "go_on").then_some(if cut_at == "intent" { Cut::After } else { Cut::Before })
+            is(e, cut_at, "go_on").then_some(if cut_at == "intent" {
+                Cut::After
+            } else {
+                Cut::Before
+            })
         })
         .await;
-        assert_eq!(requests(&harness, "StartPausingWorkflowExecutions"), sent_before);
+        assert_eq!(
+            requests(&harness, "StartPausingWorkflowExecutions"),
+            sent_before
+        );
         let state = resume(&harness, &book, None).await;
-        assert_eq!(state.status, RunStatus::Succeeded, "{cut_at}: {:?}", state.error);
-        assert_eq!(requests(&harness, "StartPausingWorkflowExecutions"), 1, "{cut_at}");
+        assert_eq!(
+            state.status,
+            RunStatus::Succeeded,
+            "{cut_at}: {:?}",
+            state.error
+        );
+        assert_eq!(
+            requests(&harness, "StartPausingWorkflowExecutions"),
+            1,
+            "{cut_at}"
+        );
         assert_eq!(reconciled(&harness), [decision], "{cut_at}");
     }
 }
@@ -243,7 +281,11 @@ async fn a_call_that_changes_something_cannot_be_looked_up_so_a_person_decides()
 
     let state = resume(&harness, &book, Some(Decision::Start)).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
-    assert_eq!(requests(&harness, "ExecuteWorkflow"), 2, "sent again, as decided");
+    assert_eq!(
+        requests(&harness, "ExecuteWorkflow"),
+        2,
+        "sent again, as decided"
+    );
 }
 
 #[tokio::test]
@@ -258,9 +300,17 @@ async fn a_resumed_wait_keeps_its_restart_count() {
     assert_eq!(requests(&harness, "StartPausingWorkflowExecutions"), 1);
     let state = resume(&harness, &book, None).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
-    assert_eq!(requests(&harness, "StartPausingWorkflowExecutions"), 1, "not restarted twice");
+    assert_eq!(
+        requests(&harness, "StartPausingWorkflowExecutions"),
+        1,
+        "not restarted twice"
+    );
     let result = state.steps["watch"].result.as_ref().unwrap();
-    assert_eq!(result["node_actions"].as_array().unwrap().len(), 1, "{result}");
+    assert_eq!(
+        result["node_actions"].as_array().unwrap().len(),
+        1,
+        "{result}"
+    );
 }
 
 #[tokio::test]
@@ -288,7 +338,11 @@ async fn finally_runs_once_after_a_crash_in_the_steps_and_resumes_inside_finally
 
 #[tokio::test]
 async fn a_lost_answer_in_a_live_run_is_settled_at_once() {
-    let harness = harness(scenario_with_fault("ExecuteWorkflow", "{apply_then_drop: 1.0}")).await;
+    let harness = harness(scenario_with_fault(
+        "ExecuteWorkflow",
+        "{apply_then_drop: 1.0}",
+    ))
+    .await;
     let book = runbook(DEPLOY);
     let state = support::run(&harness, &book).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);

@@ -60,7 +60,12 @@ impl Recorder {
         if let Some(clock) = self.clock.lock().unwrap().as_ref() {
             entry["ts"] = runbook_runner::rfc3339(clock.now_utc()).into();
         }
-        let cut = self.crash_at.lock().unwrap().as_ref().and_then(|at| at(&entry));
+        let cut = self
+            .crash_at
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|at| at(&entry));
         if cut != Some(Cut::Before) {
             self.journal.lock().unwrap().push(entry);
         }
