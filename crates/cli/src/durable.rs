@@ -85,7 +85,7 @@ pub enum Refused {
     /// An unfinished run cannot be resumed safely by this command (the runbook or inputs
     /// changed, or its deadline passed): a person decides.
     Unfinished {
-        run: RunRecord,
+        run: Box<RunRecord>,
         why: String,
         executions: Vec<StartedExecution>,
     },
@@ -290,7 +290,7 @@ async fn resume_run(
     if let Some(why) = why {
         let executions = resume.executions().to_vec();
         return Err(Refused::Unfinished {
-            run,
+            run: Box::new(run),
             why,
             executions,
         });

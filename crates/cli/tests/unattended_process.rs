@@ -5,8 +5,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use serde_json::Value;
 use support::{run_in_sandbox, runbook, write_temp, Served};
@@ -28,43 +27,13 @@ fn run_against(served: &Served, file: &str, args: &[&str]) -> Child {
         .unwrap()
 }
 
-/// Reads JSON log lines until one satisfies `seen`, then sends SIGINT; returns the exit
-/// code, the summary and every log line.
+/// Reads JSON log lines until one satisfies `seen`, then sends SIGINT.
 fn interrupt_when(
-    mut child: Child,
+    child: Child,
     seen: impl Fn(&Value) -> bool,
     before_signal: impl Fn(),
 ) -> (i32, Value, Vec<Value>) {
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "ended early: {lines:?}"
-        );
-        let event: Value = serde_json::from_str(&line).unwrap();
-        let hit = seen(&event);
-        lines.push(event);
-        if hit {
-            break;
-        }
-    }
-    before_signal();
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    lines.extend(
-        rest.lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-    );
-    let output = child.wait_with_output().unwrap();
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
-    (output.status.code().unwrap_or(-1), summary, lines)
+    support::signal_when(child, "INT", seen, before_signal)
 }
 
 #[cfg(unix)]

@@ -11,7 +11,9 @@ use runbook_runner::{Event, RunState, RunStatus, StepStatus};
 use support::{harness, run, runbook, scenario_with_fault};
 
 #[tokio::test]
-async fn a_start_is_not_resent_after_a_500_unless_the_runbook_says_so() {
+async fn a_start_is_resent_after_a_500_only_once_listing_shows_it_did_not_start() {
+    // A 500 may have started the workflow: the runner lists its executions (twice, a settle
+    // apart) and sends once more only when none began; blind resends need `retry.on`.
     let harness = harness(scenario_with_fault("ExecuteWorkflow", "{error_500: 1.0}")).await;
     let cautious = runbook(
         "version: 1\nname: t\nsteps:\n  - id: start\n    retry: {attempts: 3}\n    aom.start: {workflow_id: wf-success}\n",
@@ -19,7 +21,11 @@ async fn a_start_is_not_resent_after_a_500_unless_the_runbook_says_so() {
     let state = run(&harness, &cautious).await;
     assert_eq!(state.status, RunStatus::Failed);
     assert_eq!(state.steps["start"].attempts, 1);
-    assert_eq!(harness.sandbox.request_counts()["ExecuteWorkflow"], 1);
+    assert_eq!(harness.sandbox.request_counts()["ExecuteWorkflow"], 2);
+    assert_eq!(
+        harness.sandbox.request_counts()["ListWorkflowExecutions"],
+        4
+    );
     let error = state.error.unwrap();
     assert!(
         error.contains("HTTP 500") && error.contains("AOM."),
@@ -32,7 +38,10 @@ async fn a_start_is_not_resent_after_a_500_unless_the_runbook_says_so() {
     );
     let state = run(&harness, &insistent).await;
     assert_eq!(state.steps["start"].attempts, 3);
-    assert_eq!(harness.sandbox.request_counts()["ExecuteWorkflow"], 4);
+    assert_eq!(
+        harness.sandbox.request_counts()["ExecuteWorkflow"],
+        2 + 3 * 2
+    );
     let retries = harness
         .recorder
         .events

@@ -113,6 +113,46 @@ pub fn run_in_sandbox(file: &str, args: &[&str]) -> Run {
     parse(output)
 }
 
+/// Reads a run's JSON log lines until one satisfies `seen`, then sends `signal` (`INT`,
+/// `TERM`, …); returns the exit code, the summary and every log line.
+pub fn signal_when(
+    mut child: Child,
+    signal: &str,
+    seen: impl Fn(&Value) -> bool,
+    before_signal: impl Fn(),
+) -> (i32, Value, Vec<Value>) {
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "ended early: {lines:?}"
+        );
+        let event: Value = serde_json::from_str(&line).unwrap();
+        let hit = seen(&event);
+        lines.push(event);
+        if hit {
+            break;
+        }
+    }
+    before_signal();
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    lines.extend(
+        rest.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+    );
+    let output = child.wait_with_output().unwrap();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    (output.status.code().unwrap_or(-1), summary, lines)
+}
+
 /// `runbook sandbox serve` as a separate process, so the test can inspect it.
 pub struct Served {
     child: Child,
