@@ -240,6 +240,19 @@ impl Resume {
             .collect()
     }
 
+    /// The restored steps whose recorded result holds a masked secret, in the order they
+    /// finished.
+    pub(crate) fn masked_results(&self) -> Vec<String> {
+        self.checkpoints
+            .iter()
+            .filter_map(|checkpoint| {
+                let result = checkpoint.state.as_ref()?.result.as_ref()?;
+                let masked = result.to_string().contains(crate::redact::MASK);
+                masked.then(|| checkpoint.step.clone()).flatten()
+            })
+            .collect()
+    }
+
     /// Applies the checkpoints to a fresh state; returns the variables and results to give
     /// templates (the journal's values, secrets masked).
     pub(crate) fn restore(&self, state: &mut RunState) -> (Map<String, Value>, Map<String, Value>) {

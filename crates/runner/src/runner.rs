@@ -180,9 +180,11 @@ impl Runner {
         let mut ledger = Ledger::default();
         let mut decision = None;
         let mut resumed_step = None;
+        let mut masked = Vec::new();
         if let Some(resume) = resume {
             state.started_at = resume.started_at.clone();
             let (vars, results) = resume.restore(&mut state);
+            masked = resume.masked_results();
             live.vars = vars;
             live.results = results;
             position = resume.position;
@@ -208,6 +210,9 @@ impl Runner {
             decision: Mutex::new(decision),
             resumed_step: Mutex::new(resumed_step.clone()),
         };
+        for id in &masked {
+            run.recompute(id);
+        }
         if resuming {
             let executions = run.read_state(|state| state.executions.len());
             run.emit(Event::RunResumed {
@@ -369,6 +374,34 @@ impl Run<'_> {
         } else {
             None
         }
+    }
+
+    /// Recomputes a restored `set` step whose journaled values hold a masked secret: the
+    /// journal never holds secrets, so what was derived from one is derived again from the
+    /// secret inputs this process was given. Other steps' results keep the mask.
+    fn recompute(&self, id: &str) {
+        let Some(step) = self.runbook.all_steps().find(|step| step.id == id) else {
+            return;
+        };
+        let (Some(runbook_lang::Action::Set(values)), None) = (step.action(), &step.for_each)
+        else {
+            return;
+        };
+        let mut vars = Map::new();
+        for (name, value) in values {
+            match self.render(value, &Vec::new(), &format!("set `{name}`")) {
+                Ok(rendered) => {
+                    vars.insert(name.clone(), rendered);
+                }
+                Err(_) => return,
+            }
+        }
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .results
+            .insert(id.to_owned(), Value::Object(vars.clone()));
+        self.set_vars(vars);
     }
 
     /// A resumed run first waits until [`RECONCILE_SETTLE`] after the last change its dead

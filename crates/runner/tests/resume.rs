@@ -351,3 +351,22 @@ async fn a_lost_answer_in_a_live_run_is_settled_at_once() {
     assert_eq!(executions(&harness, "aom").len(), 1);
     assert_eq!(reconciled(&harness), ["applied"]);
 }
+
+#[tokio::test]
+async fn values_derived_from_a_secret_are_computed_again_from_the_secret_given_anew() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let book = runbook("version: 1\nname: t\ninputs:\n  token: {type: string, secret: true, default: s3cr3t-token-value}\nsteps:\n  - id: auth\n    set: {header: \"Bearer {{ inputs.token }}\"}\n  - id: pause\n    sleep: 1s\n  - id: check\n    assert: {that: \"vars.header == 'Bearer ' ~ inputs.token\", message: the header was not recomputed}\n");
+    run_until_crash(&harness, &book, |e| {
+        (e["event"] == "checkpoint" && e["step"] == "pause").then_some(Cut::Before)
+    })
+    .await;
+    let journal = serde_json::to_string(&*harness.recorder.journal.lock().unwrap()).unwrap();
+    assert!(
+        !journal.contains("s3cr3t-token-value"),
+        "the journal holds no secret"
+    );
+    assert!(journal.contains(r#""header":"***""#), "{journal}");
+    let state = resume(&harness, &book, None).await;
+    assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
+    assert_eq!(state.vars["header"], "***", "still masked in the state");
+}
