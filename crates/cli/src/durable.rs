@@ -274,7 +274,15 @@ async fn resume_run(
     let mut resume = Resume::from_journal(run.started_at.clone(), &events)
         .map_err(|error| Refused::Failed(format!("cannot resume run {}: {error}", run.run_id)))?;
     let record = new_run(begin, lock.clone(), run.started_at.clone());
-    let why = if record.runbook_digest != run.runbook_digest {
+    let written_by_older = events
+        .iter()
+        .any(|e| e["version"].as_u64() != Some(u64::from(crate::journal::JOURNAL_VERSION)));
+    let why = if written_by_older {
+        Some(format!(
+            "its journal was written by another version of runbook (journal version {} here), which this one cannot resume from",
+            crate::journal::JOURNAL_VERSION
+        ))
+    } else if record.runbook_digest != run.runbook_digest {
         Some(format!(
             "the runbook changed since it started ({} then, {} now)",
             run.runbook_digest, record.runbook_digest

@@ -16,8 +16,9 @@ use runbook_store::RunStore;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
-/// The version of the journal's event format; bumped when an event changes shape.
-pub const JOURNAL_VERSION: u32 = 1;
+/// The version of the journal's event format; bumped when an event changes shape. Version 2
+/// added the runner's checkpoints, which resuming needs.
+pub const JOURNAL_VERSION: u32 = 2;
 
 /// The most events one non-durable append takes, so one slow write cannot grow a batch
 /// without bound.

@@ -148,7 +148,7 @@ fn of_five_overlapping_runs_one_runs_and_four_exit_75() {
     );
     assert!(entries
         .iter()
-        .all(|e| e["version"] == 1 && e["run_id"] == winner_id));
+        .all(|e| e["version"] == 2 && e["run_id"] == winner_id));
     assert_eq!(kinds.last(), Some(&"final_state"));
     let plain = runs(&state, &["logs", winner_id]);
     let plain = String::from_utf8(plain.stdout).unwrap();
