@@ -231,15 +231,6 @@ impl Resume {
         &self.executions
     }
 
-    /// Requests whose outcome the journal leaves open: sent (the intent is there) with no
-    /// recorded answer, in the step that was interrupted.
-    pub fn unanswered(&self) -> Vec<&Intent> {
-        self.ledger
-            .values()
-            .flat_map(|element| element.unanswered.iter())
-            .collect()
-    }
-
     /// The restored steps whose recorded result holds a masked secret, in the order they
     /// finished.
     pub(crate) fn masked_results(&self) -> Vec<String> {
