@@ -44,6 +44,7 @@ fn cloud(
         format!("{error}.\n  To try the runbook without a cloud account, add --sandbox.")
     })?;
     let region = args
+        .options
         .region
         .clone()
         .or_else(|| runbook.target.region.clone())
@@ -54,6 +55,7 @@ fn cloud(
             )
         })?;
     let project_id = args
+        .options
         .project_id
         .clone()
         .or_else(|| runbook.target.project_id.clone())
@@ -68,7 +70,11 @@ fn cloud(
         .collect();
     let mut config = TransportConfig::new(region.clone(), credentials);
     config.project_id = Some(project_id.clone());
-    let endpoint = args.endpoint.as_ref().or(runbook.target.endpoint.as_ref());
+    let endpoint = args
+        .options
+        .endpoint
+        .as_ref()
+        .or(runbook.target.endpoint.as_ref());
     if let Some(endpoint) = endpoint {
         config.endpoint_override = Some(parse_url(endpoint)?);
     }
@@ -97,6 +103,7 @@ async fn sandbox(args: &RunArgs, runbook: &Runbook) -> Result<Connection, String
     let scenario =
         crate::sandbox_cmd::load_scenario(args.scenario.as_ref()).map_err(|e| format!("{e:#}"))?;
     let wanted = args
+        .options
         .project_id
         .as_ref()
         .or(runbook.target.project_id.as_ref());

@@ -3,7 +3,6 @@
 //! `--start`).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 use runbook_runner::Decision;
@@ -11,8 +10,7 @@ use serde_json::Value;
 
 use crate::durable::{self, Mode};
 use crate::exit;
-use crate::report::{LogFormat, OutputFormat};
-use crate::run::RunArgs;
+use crate::run::{RunArgs, RunOptions};
 
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
@@ -25,32 +23,12 @@ pub struct ResumeArgs {
     #[arg(long)]
     pub start: bool,
     /// The runbook file, when it is no longer where the run started it (its text must be
-    /// the same).
+    /// the same). Inputs: the run's own, except secrets, which are never stored — give them
+    /// again with `-i` (or the inputs file).
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// A secret input as NAME=VALUE (secrets are never stored, so they are given again);
-    /// the other inputs are the ones the run started with.
-    #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
-    pub inputs: Vec<String>,
-    /// A YAML or JSON file of inputs, as for `runbook run`.
-    #[arg(long = "inputs", value_name = "FILE")]
-    pub inputs_file: Option<PathBuf>,
-    #[arg(long)]
-    pub region: Option<String>,
-    #[arg(long)]
-    pub project_id: Option<String>,
-    #[arg(long, value_name = "URL")]
-    pub endpoint: Option<String>,
-    #[arg(long, value_enum, default_value_t = LogFormat::Auto)]
-    pub log_format: LogFormat,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::run::parse_grace)]
-    pub grace: Duration,
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::run::parse_skew)]
-    pub reconcile_skew: Duration,
+    #[command(flatten)]
+    pub options: RunOptions,
 }
 
 pub async fn resume(args: ResumeArgs) -> u8 {
@@ -79,22 +57,13 @@ pub async fn resume(args: ResumeArgs) -> u8 {
         file: args
             .file
             .unwrap_or_else(|| PathBuf::from(&record.runbook_path)),
-        inputs: args.inputs,
-        inputs_file: args.inputs_file,
         recorded_inputs,
         sandbox: false,
         scenario: None,
         real_time: false,
         seed: 1,
-        region: args.region,
-        project_id: args.project_id,
-        endpoint: args.endpoint,
-        log_format: args.log_format,
-        output: args.output,
-        state_dir: args.state_dir,
-        grace: args.grace,
         new: false,
-        reconcile_skew: args.reconcile_skew,
+        options: args.options,
     };
     let mode = Mode::Resume {
         run_id: record.run_id,
@@ -104,7 +73,7 @@ pub async fn resume(args: ResumeArgs) -> u8 {
 }
 
 async fn find(args: &ResumeArgs) -> Result<runbook_store::RunRecord, String> {
-    let dir = durable::state_dir(args.state_dir.as_deref())?;
+    let dir = durable::state_dir(args.options.state_dir.as_deref())?;
     let store = durable::open(&dir).await?;
     match store.get_run(&args.run_id).await {
         Ok(Some(record)) => Ok(record),

@@ -22,12 +22,6 @@ use crate::report::{self, LogFormat, OutputFormat, Reporter};
 pub struct RunArgs {
     /// The runbook file.
     pub file: PathBuf,
-    /// An input as NAME=VALUE, read according to the input's declared type (repeatable).
-    #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
-    pub inputs: Vec<String>,
-    /// A YAML or JSON file mapping input names to values; `-i` overrides it.
-    #[arg(long = "inputs", value_name = "FILE")]
-    pub inputs_file: Option<PathBuf>,
     /// The inputs a resumed run started with (`runbook resume`); the file and `-i` come
     /// after them.
     #[arg(skip)]
@@ -44,6 +38,23 @@ pub struct RunArgs {
     /// With --sandbox, the seed for ids, backoff jitter and injected faults.
     #[arg(long, default_value_t = 1, requires = "sandbox")]
     pub seed: u64,
+    /// Start afresh even if an unfinished run of this runbook (same lock) could be resumed;
+    /// that run is marked abandoned.
+    #[arg(long)]
+    pub new: bool,
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+/// What `runbook run` and `runbook resume` both take.
+#[derive(Debug, Args)]
+pub struct RunOptions {
+    /// An input as NAME=VALUE, read according to the input's declared type (repeatable).
+    #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// A YAML or JSON file mapping input names to values; `-i` overrides it.
+    #[arg(long = "inputs", value_name = "FILE")]
+    pub inputs_file: Option<PathBuf>,
     /// Region, e.g. cn-north-4 (else the runbook's target.region, else HUAWEICLOUD_SDK_REGION).
     #[arg(long)]
     pub region: Option<String>,
@@ -68,17 +79,13 @@ pub struct RunArgs {
     /// SIGTERM, or after its deadline, before its outcome is reported as unknown.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_grace)]
     pub grace: Duration,
-    /// Start afresh even if an unfinished run of this runbook (same lock) could be resumed;
-    /// that run is marked abandoned.
-    #[arg(long)]
-    pub new: bool,
     /// When a start's answer was lost, look for its execution among those begun from this
     /// long before the request was sent (clocks differ, requests queue).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_skew)]
     pub reconcile_skew: Duration,
 }
 
-pub fn parse_skew(text: &str) -> Result<Duration, String> {
+fn parse_skew(text: &str) -> Result<Duration, String> {
     let skew = humantime::parse_duration(text).map_err(|error| error.to_string())?;
     if skew > MAX_SKEW {
         return Err(format!(
@@ -91,7 +98,7 @@ pub fn parse_skew(text: &str) -> Result<Duration, String> {
 
 const MAX_SKEW: Duration = Duration::from_secs(60 * 60);
 
-pub fn parse_grace(text: &str) -> Result<Duration, String> {
+fn parse_grace(text: &str) -> Result<Duration, String> {
     let grace = humantime::parse_duration(text).map_err(|error| error.to_string())?;
     if grace > MAX_GRACE {
         return Err(format!(
@@ -156,10 +163,10 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
         .collect();
     // The store and the lock protect runs that can overlap and be resumed; an in-process
     // sandbox dies with the process, so `--sandbox` uses them only when asked (--state-dir).
-    let store = if args.sandbox && args.state_dir.is_none() {
+    let store = if args.sandbox && args.options.state_dir.is_none() {
         None
     } else {
-        let opened = match durable::state_dir(args.state_dir.as_deref()) {
+        let opened = match durable::state_dir(args.options.state_dir.as_deref()) {
             Ok(dir) => durable::open(&dir).await,
             Err(problem) => Err(problem),
         };
@@ -175,7 +182,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     // seeded randomness.
     let run_id = uuid::Uuid::now_v7().to_string();
     let reporter = report::observer(
-        args.log_format,
+        args.options.log_format,
         connection.environment.clock.clone(),
         run_id.clone(),
     );
@@ -187,13 +194,13 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     });
     let clock = connection.environment.clock.clone();
     let runner = Runner::new(connection.client, connection.environment, observers.clone())
-        .with_grace(args.grace)
-        .with_reconcile_skew(args.reconcile_skew);
+        .with_grace(args.options.grace)
+        .with_reconcile_skew(args.options.reconcile_skew);
     let cancel = runner.cancel_token();
     let suspender = runner.suspender();
     let abort = runner.abort_token();
     let signal_observer = Arc::clone(&reporter);
-    let grace = humantime::format_duration(args.grace).to_string();
+    let grace = humantime::format_duration(args.options.grace).to_string();
     let resumable = store.is_some();
     let signals = tokio::spawn(async move {
         let signal = crate::signals::shutdown_signal().await;
@@ -238,7 +245,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
             Err(refused) => {
                 signals.abort();
                 reporter.finish();
-                return refusal(&runbook, refused, args.output);
+                return refusal(&runbook, refused, args.options.output);
             }
         }
     }
@@ -260,7 +267,10 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     if let Some(recorded) = recorded {
         recorded.finish(&state, code).await;
     }
-    println!("{}", report::summary(&runbook, &state, args.output, code));
+    println!(
+        "{}",
+        report::summary(&runbook, &state, args.options.output, code)
+    );
     if let Some(sandbox) = connection.sandbox {
         let _ = sandbox.shutdown().await;
     }
@@ -390,7 +400,7 @@ fn given_inputs(args: &RunArgs) -> Result<Vec<(String, Given)>, String> {
         .iter()
         .map(|(name, value)| (name.clone(), Given::Value(value.clone())))
         .collect();
-    if let Some(path) = &args.inputs_file {
+    if let Some(path) = &args.options.inputs_file {
         let text = std::fs::read_to_string(path)
             .map_err(|error| format!("cannot read inputs file {}: {error}", path.display()))?;
         // The parser's message quotes what it found, which may be a secret: say where and what
@@ -411,7 +421,7 @@ fn given_inputs(args: &RunArgs) -> Result<Vec<(String, Given)>, String> {
             given.push((name, Given::Value(value)));
         }
     }
-    for pair in &args.inputs {
+    for pair in &args.options.inputs {
         let Some((name, value)) = pair.split_once('=') else {
             return Err(format!("`-i {pair}`: write inputs as NAME=VALUE"));
         };
