@@ -490,7 +490,7 @@ fn moment(stderr: &str) -> String {
     {
         let text = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
         match text("event").as_str() {
-            "run_started" => began = true,
+            "run_started" | "run_resumed" => began = true,
             "run_finished" => finished = true,
             "step_started" => {
                 open = Some((text("step"), text("action")));
