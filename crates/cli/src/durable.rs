@@ -140,14 +140,12 @@ pub async fn begin(
     let lock = take_lock(&*store, begin.runbook, key, &me, cancel, note).await?;
     // Holding the lock, no other live run of it exists: an unfinished one died or was
     // suspended.
-    let unfinished = match (mode, &lock) {
-        (Mode::Resume { run_id, .. }, _) => Some(resumable(&*store, run_id).await),
-        (Mode::Fresh { .. }, Some(key)) => {
-            unfinished_run(&*store, key, begin.run_id).await.transpose()
-        }
-        (Mode::Fresh { .. }, None) => None,
+    let found = match (mode, &lock) {
+        (Mode::Resume { run_id, .. }, _) => resumable(&*store, run_id).await.map(Some),
+        (Mode::Fresh { .. }, Some(key)) => unfinished_run(&*store, key, begin.run_id).await,
+        (Mode::Fresh { .. }, None) => Ok(None),
     };
-    let unfinished = match unfinished.transpose() {
+    let unfinished = match found {
         Ok(found) => found,
         Err(problem) => return Err(release(&*store, &lock, begin.run_id, problem).await),
     };
@@ -185,10 +183,8 @@ pub async fn begin(
         runbook_runner::rfc3339(begin.clock.now_utc()),
     );
     if let Err(error) = store.begin_run(&record).await {
-        if let Some(key) = &lock {
-            let _ = store.release_lock(key, begin.run_id).await;
-        }
-        return Err(Refused::Failed(format!("cannot record the run: {error}")));
+        let problem = Refused::Failed(format!("cannot record the run: {error}"));
+        return Err(release(&*store, &lock, begin.run_id, problem).await);
     }
     let journal = Journal::start(Arc::clone(&store), begin.run_id.to_owned(), begin.clock);
     Ok(Recorded {

@@ -191,16 +191,11 @@ pub fn plain_text(event: &Event) -> PlainText {
             index,
             operation,
             decision,
-            execution_id,
             detail,
         } => {
             let name = element(step, *index);
-            let execution = execution_id
-                .as_deref()
-                .map(|id| format!(", execution {id}"))
-                .unwrap_or_default();
             out.line = Some(format!(
-                "      reconciled {operation} of {name}: {decision}{execution} ({detail})"
+                "      reconciled {operation} of {name}: {decision} ({detail})"
             ));
         }
         Event::StepStarted {

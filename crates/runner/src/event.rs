@@ -95,15 +95,14 @@ pub enum Event {
         outcome: UnknownOutcome,
     },
     /// A change whose outcome was unknown was looked up through the API: `decision` says
-    /// what was found (`adopted` an execution, `delivered`, or `not_applied` and sent).
+    /// what was found: `applied` (its result is used; an adopted execution follows as
+    /// `execution_started`) or `not_applied` (it is sent).
     OutcomeReconciled {
         step: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         index: Option<usize>,
         operation: String,
         decision: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        execution_id: Option<String>,
         detail: String,
     },
     /// The `finally` steps begin; `status` is how the run ended.
@@ -154,14 +153,12 @@ impl Event {
                 index,
                 operation,
                 decision,
-                execution_id,
                 detail,
             } => Self::OutcomeReconciled {
                 step,
                 index,
                 operation,
                 decision,
-                execution_id: execution_id.map(text),
                 detail: text(detail),
             },
             Self::StepSkipped { step, reason } => Self::StepSkipped {

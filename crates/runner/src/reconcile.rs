@@ -78,7 +78,7 @@ impl Run<'_> {
             };
             match found {
                 Look::Applied(result) => {
-                    self.reconciled(&making, "applied", None, "the journal holds its intent but not its answer; the service shows it took effect, so it was not sent again");
+                    self.reconciled(&making, "applied", "the journal holds its intent but not its answer; the service shows it took effect, so it was not sent again");
                     return Ok(result);
                 }
                 Look::NotApplied => {
@@ -87,7 +87,7 @@ impl Run<'_> {
                     } else {
                         "the journal holds its intent but not its answer; the service shows it did not take effect, so it is sent"
                     };
-                    self.reconciled(&making, "not_applied", None, why);
+                    self.reconciled(&making, "not_applied", why);
                 }
             }
         }
@@ -104,33 +104,26 @@ impl Run<'_> {
                     self.reconciled(
                         &making,
                         "applied",
-                        None,
                         "its answer was lost; the service shows it took effect",
                     );
                     return Ok(result);
                 }
                 Look::NotApplied if sends < 2 => {
-                    self.reconciled(&making, "not_applied", None, "its answer was lost; the service shows it did not take effect, so it is sent once more");
+                    self.reconciled(&making, "not_applied", "its answer was lost; the service shows it did not take effect, so it is sent once more");
                 }
                 Look::NotApplied => return Err(failure.into()),
             }
         }
     }
 
-    /// Reports a settled outcome and drops it from the unknown ones.
-    pub(crate) fn reconciled(
-        &self,
-        making: &Making<'_>,
-        decision: &str,
-        execution_id: Option<&str>,
-        detail: &str,
-    ) {
+    /// Reports a settled outcome and drops it from the unknown ones. An execution adopted
+    /// is reported next, as `execution_started`.
+    fn reconciled(&self, making: &Making<'_>, decision: &str, detail: &str) {
         self.emit(Event::OutcomeReconciled {
             step: making.step.to_owned(),
             index: making.index,
             operation: making.operation.id.to_owned(),
             decision: decision.to_owned(),
-            execution_id: execution_id.map(str::to_owned),
             detail: detail.to_owned(),
         });
         self.with_state(|state| {

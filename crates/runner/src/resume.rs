@@ -75,7 +75,7 @@ pub struct Checkpoint {
 }
 
 /// A run read back from its journal, ready to go on: give it to [`crate::Runner::resume`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Resume {
     /// When the run first started (RFC 3339): its deadline counts from here.
     pub started_at: String,
@@ -231,54 +231,62 @@ impl Resume {
         &self.executions
     }
 
-    /// The restored steps whose recorded result holds a masked secret, in the order they
-    /// finished.
-    pub(crate) fn masked_results(&self) -> Vec<String> {
-        self.checkpoints
-            .iter()
-            .filter_map(|checkpoint| {
-                let result = checkpoint.state.as_ref()?.result.as_ref()?;
-                let masked = result.to_string().contains(crate::redact::MASK);
-                masked.then(|| checkpoint.step.clone()).flatten()
-            })
-            .collect()
-    }
-
-    /// Applies the checkpoints to a fresh state; returns the variables and results to give
-    /// templates (the journal's values, secrets masked).
-    pub(crate) fn restore(&self, state: &mut RunState) -> (Map<String, Value>, Map<String, Value>) {
-        let mut vars = Map::new();
-        let mut results = Map::new();
-        for checkpoint in &self.checkpoints {
+    /// Applies the checkpoints to a fresh state, and hands over what the run goes on with.
+    pub(crate) fn restore(self, state: &mut RunState) -> Restored {
+        let mut restored = Restored {
+            vars: Map::new(),
+            results: Map::new(),
+            masked: Vec::new(),
+            position: self.position,
+            decision: self.decision,
+            ledger: Ledger::new(HashMap::new()),
+        };
+        for checkpoint in self.checkpoints {
             if let (Some(id), Some(step)) = (&checkpoint.step, &checkpoint.state) {
                 if let Some(result) = &step.result {
-                    results.insert(id.clone(), result.clone());
+                    if result.to_string().contains(crate::redact::MASK) {
+                        restored.masked.push(id.clone());
+                    }
+                    restored.results.insert(id.clone(), result.clone());
                 }
                 if let Some(slot) = state.steps.get_mut(id) {
                     *slot = step.clone();
                 }
             }
-            vars.extend(checkpoint.vars.clone());
+            restored.vars.extend(checkpoint.vars);
             state.status = checkpoint.status;
-            state.current_step = checkpoint.current_step.clone();
-            state.error = checkpoint.error.clone();
-            state.handled_failure = checkpoint.handled_failure.clone();
-            state.finally_error = checkpoint.finally_error.clone();
+            state.current_step = checkpoint.current_step;
+            state.error = checkpoint.error;
+            state.handled_failure = checkpoint.handled_failure;
+            state.finally_error = checkpoint.finally_error;
             if !checkpoint.outputs.is_empty() {
-                state.outputs = checkpoint.outputs.clone();
+                state.outputs = checkpoint.outputs;
             }
         }
-        state.vars = vars.clone();
-        state.executions = self.executions.clone();
-        let interrupted: Vec<_> = self.ledger.keys().collect();
+        state.started_at = self.started_at;
+        state.vars = restored.vars.clone();
+        state.executions = self.executions;
+        // The interrupted step's unknown outcomes are settled as it runs again.
         state.unknown_outcomes = self
             .unknown_outcomes
-            .iter()
-            .filter(|o| !interrupted.contains(&&(o.step.clone(), o.index)))
-            .cloned()
+            .into_iter()
+            .filter(|o| !self.ledger.contains_key(&(o.step.clone(), o.index)))
             .collect();
-        (vars, results)
+        restored.ledger = Ledger::new(self.ledger);
+        restored
     }
+}
+
+/// What a resumed run goes on with, besides its restored state.
+pub(crate) struct Restored {
+    /// The variables and step results templates read: the journal's values, secrets masked.
+    pub(crate) vars: Map<String, Value>,
+    pub(crate) results: Map<String, Value>,
+    /// The restored steps whose result holds a masked secret, in the order they finished.
+    pub(crate) masked: Vec<String>,
+    pub(crate) position: Position,
+    pub(crate) decision: Option<Decision>,
+    pub(crate) ledger: Ledger,
 }
 
 /// The interrupted step's record, consumed as the step runs again.

@@ -175,24 +175,32 @@ impl Runner {
                 _ => Map::new(),
             },
         );
-        let mut live = Live::default();
-        let mut position = Position::START;
-        let mut ledger = Ledger::default();
-        let mut decision = None;
-        let mut resumed_step = None;
-        let mut masked = Vec::new();
-        if let Some(resume) = resume {
-            state.started_at = resume.started_at.clone();
-            let (vars, results) = resume.restore(&mut state);
-            masked = resume.masked_results();
-            live.vars = vars;
-            live.results = results;
-            position = resume.position;
-            decision = resume.decision.clone();
-            ledger = Ledger::new(resume.ledger.clone());
-            resumed_step = resume.next_step(runbook).map(str::to_owned);
-        }
-        let resuming = resumed_step.is_some() || position != Position::START;
+        let resuming = resume.is_some();
+        let resumed_step = resume
+            .as_ref()
+            .and_then(|resume| resume.next_step(runbook))
+            .map(str::to_owned);
+        let restored = resume.map(|resume| resume.restore(&mut state));
+        let (live, masked, position, decision, ledger) = match restored {
+            Some(restored) => (
+                Live {
+                    results: restored.results,
+                    vars: restored.vars,
+                    changed_vars: Vec::new(),
+                },
+                restored.masked,
+                restored.position,
+                restored.decision,
+                restored.ledger,
+            ),
+            None => (
+                Live::default(),
+                Vec::new(),
+                Position::START,
+                None,
+                Ledger::default(),
+            ),
+        };
         let run = Run {
             runner: self,
             runbook,
@@ -389,12 +397,12 @@ impl Run<'_> {
         };
         let mut vars = Map::new();
         for (name, value) in values {
-            match self.render(value, &Vec::new(), &format!("set `{name}`")) {
-                Ok(rendered) => {
-                    vars.insert(name.clone(), rendered);
-                }
-                Err(_) => return,
-            }
+            // These templates rendered before the crash; one that fails now (another secret
+            // was given) leaves the masked values, and a step reading them fails visibly.
+            let Ok(rendered) = self.render(value, &Vec::new(), &format!("set `{name}`")) else {
+                return;
+            };
+            vars.insert(name.clone(), rendered);
         }
         self.live
             .lock()
@@ -411,15 +419,16 @@ impl Run<'_> {
         let Some(sent_at) = self.ledger.last_sent_at() else {
             return;
         };
-        let since = age_of(&sent_at, self.now_utc());
-        let rest = RECONCILE_SETTLE.saturating_sub(since);
-        if !rest.is_zero() {
-            let _ = self
-                .unless_cancelled(async {
-                    self.runner.environment.sleep(rest).await;
-                    Ok(())
-                })
-                .await;
+        let rest = RECONCILE_SETTLE.saturating_sub(age_of(&sent_at, self.now_utc()));
+        // Cut short by the deadline or a signal, the first step's own check stops the run.
+        let _ = self.pause(rest, self.run_deadline()).await;
+    }
+
+    fn run_deadline(&self) -> Deadline {
+        Deadline {
+            at: self.deadline,
+            scope: Scope::Run,
+            since: self.started,
         }
     }
 
@@ -632,13 +641,9 @@ impl Run<'_> {
 
     /// Records a started execution and logs it the moment its id arrives.
     pub(crate) fn record_execution(&self, execution: StartedExecution) {
-        let known = self.read_state(|state| {
-            state
-                .executions
-                .iter()
-                .any(|e| e.execution_id == self.redactor.text(&execution.execution_id))
-        });
-        if known {
+        // A resumed run that adopts an execution its journal already holds records it once.
+        let shown_id = self.redactor.text(&execution.execution_id);
+        if self.read_state(|state| state.executions.iter().any(|e| e.execution_id == shown_id)) {
             return;
         }
         let execution = StartedExecution {
@@ -688,11 +693,7 @@ impl Run<'_> {
 
     async fn run_steps(&self, first: usize) {
         let steps = &self.runbook.steps;
-        let run_deadline = Deadline {
-            at: self.deadline,
-            scope: Scope::Run,
-            since: self.started,
-        };
+        let run_deadline = self.run_deadline();
         let mut index = first;
         while index < steps.len() {
             let step = &steps[index];
@@ -925,7 +926,7 @@ impl Run<'_> {
         }
         *resumed = None;
         match self.ledger.began_at(step) {
-            Some(at) => now.saturating_sub(age_of(&at, self.runner.environment.clock.now_utc())),
+            Some(at) => now.saturating_sub(age_of(&at, self.now_utc())),
             None => now,
         }
     }
