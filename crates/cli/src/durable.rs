@@ -19,6 +19,9 @@ use crate::journal::Journal;
 /// The variable that points every command at a state directory.
 pub const STATE_DIR_ENV: &str = "RUNBOOK_STATE_DIR";
 
+/// How long a lock is held without renewal.
+const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
 /// How often a `wait` run looks at the lock again.
 const LOCK_POLL: Duration = Duration::from_millis(250);
 
@@ -154,7 +157,7 @@ pub async fn begin(
             let reason = format!("abandoned: run {} started afresh with --new", begin.run_id);
             let now = runbook_runner::rfc3339(begin.clock.now_utc());
             if let Err(error) = store
-                .finish_run(&run.run_id, ABANDONED, 1, &now, Some(&reason))
+                .finish_run(&run.run_id, ABANDONED, 1, &now, Some(&reason), None)
                 .await
             {
                 let problem =
@@ -307,7 +310,7 @@ async fn resume_run(
         };
         let mine = me.run_id.clone();
         let handed = store
-            .acquire_lock(key, &holder, &move |current: &LockHolder| {
+            .acquire_lock(key, &holder, DEFAULT_LEASE, &move |current: &LockHolder| {
                 current.run_id != mine
             })
             .await;
@@ -384,6 +387,7 @@ impl Recorded {
                 i32::from(exit_code),
                 &finished_at,
                 state.error.as_deref(),
+                None,
             )
             .await;
         if let Err(error) = recorded {
@@ -422,9 +426,9 @@ async fn take_lock(
     let began = std::time::Instant::now();
     let mut told = false;
     loop {
-        match store.acquire_lock(&key, me, &is_alive).await {
-            Ok(LockOutcome::Acquired { took_over_from }) => {
-                if let Some(dead) = took_over_from {
+        match store.acquire_lock(&key, me, DEFAULT_LEASE, &is_alive).await {
+            Ok(LockOutcome::Acquired { took_over_from, .. }) => {
+                if let Some(dead) = took_over_from.map(|previous| previous.holder) {
                     note(&format!(
                         "lock `{key}`: run {} (pid {} on {}) is gone; taking its lock",
                         dead.run_id, dead.pid, dead.host
@@ -468,6 +472,7 @@ fn new_run(begin: &Begin<'_>, lock_key: Option<String>, started_at: String) -> N
         started_at,
         host: runbook_store::host_name(),
         pid: std::process::id(),
+        fire: None,
     }
 }
 

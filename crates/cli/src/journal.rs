@@ -127,7 +127,7 @@ async fn write_entries(
                 }
                 Entry::Durable(value, done) => {
                     batch.push(value);
-                    let written = store.append(&run_id, &batch, true).await;
+                    let written = store.append(&run_id, &batch, true, None).await;
                     batch.clear();
                     let answer = match (written, failure.take()) {
                         (Err(error), _) => Err(error.to_string()),
@@ -159,7 +159,7 @@ async fn flush(
     if batch.is_empty() {
         return;
     }
-    if let Err(error) = store.append(run_id, batch, false).await {
+    if let Err(error) = store.append(run_id, batch, false, None).await {
         failure.get_or_insert_with(|| error.to_string());
     }
     batch.clear();

@@ -1,12 +1,14 @@
-//! [`StoreError`]: every failure names the store's file and says what to do.
+//! [`StoreError`]: every failure names the store (its file, or its URL without the password)
+//! and says what to do.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// What went wrong in the run store.
 ///
-/// Messages name the database file (or state directory) and, where there is one, the remedy,
-/// so the CLI can print them as they are.
+/// Messages name the store — `at` is the SQLite file's path or the PostgreSQL URL with its
+/// password left out — and, where there is one, the remedy, so the CLI can print them as
+/// they are.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The state directory could not be created.
@@ -39,29 +41,39 @@ pub enum StoreError {
         waited: Duration,
     },
 
+    /// The store's address or credentials are wrong (a malformed URL, a password the server
+    /// refuses, a database that does not exist): trying again will not help.
+    #[error("the run store {at} cannot be used: {reason}; fix --store or RUNBOOK_STORE")]
+    Config { at: String, reason: String },
+
+    /// The store's server cannot be reached now (refused, timed out, shutting down): trying
+    /// again later may work.
+    #[error("the run store {at} cannot be reached: {reason}; try again later")]
+    Unreachable { at: String, reason: String },
+
     /// The database was written by a newer version of this program.
     #[error(
-        "the run store at {path} has schema version {found}, newer than this runbook \
-         understands ({supported}); upgrade runbook, or use another --state-dir"
+        "the run store at {at} has schema version {found}, newer than this runbook \
+         understands ({supported}); upgrade runbook, or use another store"
     )]
     NewerSchema {
-        path: PathBuf,
+        at: String,
         found: i64,
         supported: i64,
     },
 
     /// Any other database failure.
-    #[error("the run store at {path} failed while {doing}: {source}")]
+    #[error("the run store at {at} failed while {doing}: {detail}")]
     Database {
-        path: PathBuf,
+        at: String,
         doing: &'static str,
-        source: sqlx::Error,
+        detail: String,
     },
 
-    /// A stored value could not be read back (the file was edited or damaged).
-    #[error("the run store at {path} holds an unreadable {what} for run {run_id}: {detail}")]
+    /// A stored value could not be read back (the store was edited or damaged).
+    #[error("the run store at {at} holds an unreadable {what} for run {run_id}: {detail}")]
     Corrupt {
-        path: PathBuf,
+        at: String,
         what: &'static str,
         run_id: String,
         detail: String,
@@ -72,30 +84,63 @@ pub enum StoreError {
     InvalidTimestamp { field: &'static str, value: String },
 
     /// `begin_run` with an id the store already has.
-    #[error("a run with id {run_id} is already in the run store at {path}")]
-    DuplicateRun { path: PathBuf, run_id: String },
+    #[error("a run with id {run_id} is already in the run store at {at}")]
+    DuplicateRun { at: String, run_id: String },
+
+    /// `begin_run` for a schedule fire that another run already has.
+    #[error(
+        "fire `{key}` of `{scope}` is already taken by run {run_id} (on {host}, started \
+         {started_at})"
+    )]
+    FireTaken {
+        at: String,
+        scope: String,
+        key: String,
+        run_id: String,
+        host: String,
+        started_at: String,
+    },
+
+    /// A write whose fence does not hold: a newer holder has the lock, or the writer's lease
+    /// is gone or too short for what it is about to do. Nothing was written.
+    #[error("the run store at {at} refused a write under lock `{key}`: {detail}")]
+    Fenced {
+        at: String,
+        key: String,
+        detail: String,
+    },
 
     /// An operation on a run the store does not have.
-    #[error("no run {run_id} in the run store at {path}")]
-    UnknownRun { path: PathBuf, run_id: String },
+    #[error("no run {run_id} in the run store at {at}")]
+    UnknownRun { at: String, run_id: String },
 
     /// `claim_run` on a run that has already finished: its outcome is recorded, so there is
     /// nothing left to resume.
     #[error(
-        "run {run_id} in the run store at {path} has already finished ({status}); a finished \
+        "run {run_id} in the run store at {at} has already finished ({status}); a finished \
          run cannot be resumed: start a new run instead"
     )]
     RunFinished {
-        path: PathBuf,
+        at: String,
         run_id: String,
         status: String,
     },
 
     /// A run-id prefix that matches more than one run.
-    #[error("{prefix:?} matches several runs in {path} ({}, …); give more of the id", .examples.join(", "))]
+    #[error("{prefix:?} matches several runs in {at} ({}, …); give more of the id", .examples.join(", "))]
     AmbiguousRunId {
-        path: PathBuf,
+        at: String,
         prefix: String,
         examples: Vec<String>,
     },
+}
+
+impl StoreError {
+    /// Whether trying the same thing later may succeed: the store was busy or unreachable.
+    pub fn is_temporary(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Busy { .. } | StoreError::Unreachable { .. }
+        )
+    }
 }

@@ -54,6 +54,7 @@
 
 mod error;
 mod host;
+mod lease;
 mod model;
 mod sqlite;
 mod store;
@@ -61,6 +62,9 @@ mod time_format;
 
 pub use error::StoreError;
 pub use host::{default_state_dir, host_name, process_is_alive};
-pub use model::{LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, RUNNING};
+pub use model::{
+    Fence, Fire, Gone, Lease, LockHolder, LockOutcome, NewRun, Previous, RunFilter, RunRecord,
+    RUNNING,
+};
 pub use sqlite::{SqliteOptions, SqliteStore, DATABASE_FILE_NAME, DEFAULT_BUSY_TIMEOUT};
 pub use store::RunStore;

@@ -1,5 +1,7 @@
 //! The values the store takes and gives: runs, lock holders, filters.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 /// The status a run has from `begin_run` until `finish_run`; `prune` never deletes it.
@@ -22,6 +24,18 @@ pub struct NewRun {
     pub started_at: String,
     pub host: String,
     pub pid: u32,
+    /// The schedule fire this run is for: of all runs given the same one, only the first is
+    /// recorded (`begin_run` fails with [`StoreError::FireTaken`](crate::StoreError::FireTaken)).
+    pub fire: Option<Fire>,
+}
+
+/// One fire of a schedule: `key` names it (the scheduled minute, or the window it falls in),
+/// `scope` says whose schedule it is (the CLI uses the runbook's lock key, so the same
+/// runbook against the same target shares fires across hosts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fire {
+    pub scope: String,
+    pub key: String,
 }
 
 /// A run as the store has it.
@@ -43,6 +57,8 @@ pub struct RunRecord {
     pub pid: u32,
     pub error: Option<String>,
     pub exit_code: Option<i32>,
+    /// The schedule fire it was started for (`--fire-key`), if any.
+    pub fire_key: Option<String>,
 }
 
 /// Who holds (or asks for) a lock.
@@ -58,11 +74,64 @@ pub struct LockHolder {
 /// The answer of `acquire_lock`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockOutcome {
-    /// The caller holds the lock now. `took_over_from` is the previous holder when it was
-    /// found dead (its run may need marking as abandoned, or resuming).
-    Acquired { took_over_from: Option<LockHolder> },
+    /// The caller holds the lock now, under `lease`. `took_over_from` is the previous holder
+    /// when it was found gone (its run may need resuming).
+    Acquired {
+        lease: Lease,
+        took_over_from: Option<Previous>,
+    },
     /// A live holder has it; nothing was changed.
     Held(LockHolder),
+}
+
+/// A held lock: what its holder renews ([`RunStore::renew_lock`](crate::RunStore::renew_lock))
+/// and what fences its writes ([`Fence`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub key: String,
+    /// The fencing token: unique to this holding of the lock, and greater than every token
+    /// handed out before it (by any key), so a newer holder always has a greater one.
+    pub token: i64,
+}
+
+/// A holder that was replaced, and why it counted as gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Previous {
+    pub holder: LockHolder,
+    pub gone: Gone,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    /// Its lease ran out by the database's clock: the process may still be alive somewhere
+    /// (frozen, cut off), and a request it sent just before may still be in flight.
+    LeaseExpired,
+    /// The caller's `is_alive` said its process has ended: nothing of it is in flight.
+    ProcessGone,
+}
+
+/// What a journal write must prove about the writer's lease: that `token` still holds the
+/// lock `key` (no newer holder exists) and that the lease has at least `outlast` left by the
+/// database's clock. A write that cannot prove it is refused with
+/// [`StoreError::Fenced`](crate::StoreError::Fenced), and writes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub key: String,
+    pub token: i64,
+    /// Zero for ordinary events; a request's timeout for the intent written before it, so a
+    /// request is sent only while the lease outlasts it.
+    pub outlast: Duration,
+}
+
+impl Fence {
+    /// The fence of `lease` for writes that need only that no newer holder exists.
+    pub fn of(lease: &Lease) -> Fence {
+        Fence {
+            key: lease.key.clone(),
+            token: lease.token,
+            outlast: Duration::ZERO,
+        }
+    }
 }
 
 /// Which runs `list_runs` returns, newest first.

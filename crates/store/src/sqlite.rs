@@ -10,8 +10,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Row};
 
+use crate::lease::{lease_too_short, millis};
 use crate::time_format::{self, normalize};
-use crate::{LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, RunStore, StoreError, RUNNING};
+use crate::{
+    Fence, Gone, Lease, LockHolder, LockOutcome, NewRun, Previous, RunFilter, RunRecord, RunStore,
+    StoreError, RUNNING,
+};
 
 /// The database's file name inside the state directory.
 pub const DATABASE_FILE_NAME: &str = "runs.sqlite3";
@@ -21,7 +25,7 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The migrations, in order: entry `i` brings the schema to version `i + 1`. Never edit one
 /// that has shipped; add the next.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 /// Version 1. See the crate documentation for what each table holds and why.
 const SCHEMA_V1: &str = r#"
@@ -72,12 +76,37 @@ CREATE TABLE locks (
 );
 "#;
 
+/// Version 2: schedule fires (one run per fire) and leased locks with fencing tokens.
+/// Lock rows of version 1 get an expired lease, so the next run takes them over.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE runs ADD COLUMN fire_scope TEXT;
+ALTER TABLE runs ADD COLUMN fire_key TEXT;
+CREATE UNIQUE INDEX runs_by_fire ON runs (fire_scope, fire_key) WHERE fire_key IS NOT NULL;
+
+ALTER TABLE locks ADD COLUMN token INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE locks ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE fencing_tokens (
+    id         INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    last_token INTEGER NOT NULL
+);
+INSERT INTO fencing_tokens (id, last_token) VALUES (1, 0);
+"#;
+
+/// SQLite's clock in milliseconds since the Unix epoch: leases are compared with the
+/// database's clock, as on PostgreSQL (here it is this host's).
+macro_rules! now_ms {
+    () => {
+        "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
+    };
+}
+
 /// The columns of `runs`, in `concat!` so every query stays a `&'static str` (no SQL is ever
 /// built from values).
 macro_rules! run_columns {
     () => {
         "run_id, runbook_name, runbook_path, runbook_digest, inputs, lock_key, status, \
-         started_at, finished_at, host, pid, error, exit_code"
+         started_at, finished_at, host, pid, error, exit_code, fire_key"
     };
 }
 
@@ -196,16 +225,20 @@ impl SqliteStore {
         database_error(&self.path, self.busy_timeout, doing, err)
     }
 
+    fn at(&self) -> String {
+        self.path.display().to_string()
+    }
+
     fn unknown_run(&self, run_id: &str) -> StoreError {
         StoreError::UnknownRun {
-            path: self.path.clone(),
+            at: self.at(),
             run_id: run_id.to_owned(),
         }
     }
 
     fn corrupt(&self, what: &'static str, run_id: &str, detail: impl ToString) -> StoreError {
         StoreError::Corrupt {
-            path: self.path.clone(),
+            at: self.at(),
             what,
             run_id: run_id.to_owned(),
             detail: detail.to_string(),
@@ -233,6 +266,7 @@ impl SqliteStore {
             pid,
             error: row.try_get("error").map_err(read)?,
             exit_code: row.try_get("exit_code").map_err(read)?,
+            fire_key: row.try_get("fire_key").map_err(read)?,
             run_id,
         })
     }
@@ -250,6 +284,77 @@ impl SqliteStore {
         })
     }
 
+    /// The run that already has `run`'s fire, as the error `begin_run` returns.
+    async fn fire_taken(&self, run: &NewRun) -> Result<Option<StoreError>, StoreError> {
+        let Some(fire) = &run.fire else {
+            return Ok(None);
+        };
+        let row = sqlx::query(
+            "SELECT run_id, host, started_at FROM runs WHERE fire_scope = ?1 AND fire_key = ?2",
+        )
+        .bind(&fire.scope)
+        .bind(&fire.key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|err| self.fail("looking up a schedule fire", err))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let read = |err| self.fail("looking up a schedule fire", err);
+        Ok(Some(StoreError::FireTaken {
+            at: self.at(),
+            scope: fire.scope.clone(),
+            key: fire.key.clone(),
+            run_id: row.try_get("run_id").map_err(read)?,
+            host: row.try_get("host").map_err(read)?,
+            started_at: row.try_get("started_at").map_err(read)?,
+        }))
+    }
+
+    /// Fails with [`StoreError::Fenced`] unless `fence` holds, inside the caller's write
+    /// transaction (so nothing can change it before the write commits).
+    async fn check_fence(
+        &self,
+        conn: &mut SqliteConnection,
+        fence: &Fence,
+        doing: &'static str,
+    ) -> Result<(), StoreError> {
+        let row: Option<(i64, i64)> = sqlx::query_as(concat!(
+            "SELECT token, lease_until_ms - ",
+            now_ms!(),
+            " FROM locks WHERE key = ?1"
+        ))
+        .bind(&fence.key)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|err| self.fail(doing, err))?;
+        let left = match row {
+            Some((token, left)) if token == fence.token => left,
+            Some((token, _)) => {
+                return Err(self.fenced(
+                    fence,
+                    format!(
+                        "a newer holder has it (token {token}, this writer's {})",
+                        fence.token
+                    ),
+                ))
+            }
+            None => return Err(self.fenced(fence, "the lock is no longer held".to_owned())),
+        };
+        if left <= millis(fence.outlast) {
+            return Err(self.fenced(fence, lease_too_short(left, fence.outlast)));
+        }
+        Ok(())
+    }
+
+    fn fenced(&self, fence: &Fence, detail: String) -> StoreError {
+        StoreError::Fenced {
+            at: self.at(),
+            key: fence.key.clone(),
+            detail,
+        }
+    }
+
     async fn run_exists(&self, run_id: &str) -> Result<bool, StoreError> {
         sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM runs WHERE run_id = ?1)")
             .bind(run_id)
@@ -261,12 +366,16 @@ impl SqliteStore {
 
 #[async_trait]
 impl RunStore for SqliteStore {
+    fn location(&self) -> String {
+        self.at()
+    }
+
     async fn begin_run(&self, run: &NewRun) -> Result<(), StoreError> {
         let started_at = normalize("started_at", &run.started_at)?;
         let inserted = sqlx::query(
             "INSERT INTO runs (run_id, runbook_name, runbook_path, runbook_digest, inputs, \
-             lock_key, status, started_at, host, pid) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             lock_key, status, started_at, host, pid, fire_scope, fire_key) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
         .bind(&run.run_id)
         .bind(&run.runbook_name)
@@ -278,13 +387,18 @@ impl RunStore for SqliteStore {
         .bind(started_at)
         .bind(&run.host)
         .bind(i64::from(run.pid))
+        .bind(run.fire.as_ref().map(|fire| &fire.scope))
+        .bind(run.fire.as_ref().map(|fire| &fire.key))
         .execute(&self.pool)
         .await;
         match inserted {
             Ok(_) => Ok(()),
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                if let Some(taken) = self.fire_taken(run).await? {
+                    return Err(taken);
+                }
                 Err(StoreError::DuplicateRun {
-                    path: self.path.clone(),
+                    at: self.at(),
                     run_id: run.run_id.clone(),
                 })
             }
@@ -296,49 +410,116 @@ impl RunStore for SqliteStore {
         &self,
         key: &str,
         holder: &LockHolder,
+        lease: Duration,
         is_alive: &(dyn for<'h> Fn(&'h LockHolder) -> bool + Sync),
     ) -> Result<LockOutcome, StoreError> {
         let since = normalize("since", &holder.since)?;
+        let lease_ms = millis(lease);
         let doing = "taking a lock";
+        let fail = |err| self.fail(doing, err);
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(|err| self.fail(doing, err))?;
-        let current = sqlx::query("SELECT run_id, host, pid, since FROM locks WHERE key = ?1")
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|err| self.fail(doing, err))?
-            .map(|row| self.holder_from_row(&row))
-            .transpose()?;
+            .map_err(fail)?;
+        let current = sqlx::query(concat!(
+            "SELECT run_id, host, pid, since, token, lease_until_ms <= ",
+            now_ms!(),
+            " AS expired FROM locks WHERE key = ?1"
+        ))
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(fail)?;
+        let current = match current {
+            None => None,
+            Some(row) => {
+                let token: i64 = row.try_get("token").map_err(fail)?;
+                let expired: bool = row.try_get("expired").map_err(fail)?;
+                Some((self.holder_from_row(&row)?, token, expired))
+            }
+        };
         let outcome = match current {
-            Some(current) if current.run_id == holder.run_id => LockOutcome::Acquired {
-                took_over_from: None,
-            },
-            Some(current) if is_alive(&current) => LockOutcome::Held(current),
+            Some((current, token, false)) if current.run_id == holder.run_id => {
+                sqlx::query(concat!(
+                    "UPDATE locks SET lease_until_ms = ",
+                    now_ms!(),
+                    " + ?2 WHERE key = ?1"
+                ))
+                .bind(key)
+                .bind(lease_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+                LockOutcome::Acquired {
+                    lease: Lease {
+                        key: key.to_owned(),
+                        token,
+                    },
+                    took_over_from: None,
+                }
+            }
+            Some((current, _, false)) if is_alive(&current) => LockOutcome::Held(current),
             previous => {
-                sqlx::query(
-                    "INSERT INTO locks (key, run_id, host, pid, since) \
-                     VALUES (?1, ?2, ?3, ?4, ?5) \
-                     ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, \
-                     host = excluded.host, pid = excluded.pid, since = excluded.since",
+                let token: i64 = sqlx::query_scalar(
+                    "UPDATE fencing_tokens SET last_token = last_token + 1 WHERE id = 1 \
+                     RETURNING last_token",
                 )
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(fail)?;
+                sqlx::query(concat!(
+                    "INSERT INTO locks (key, run_id, host, pid, since, token, lease_until_ms) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ",
+                    now_ms!(),
+                    " + ?7) ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, \
+                     host = excluded.host, pid = excluded.pid, since = excluded.since, \
+                     token = excluded.token, lease_until_ms = excluded.lease_until_ms"
+                ))
                 .bind(key)
                 .bind(&holder.run_id)
                 .bind(&holder.host)
                 .bind(i64::from(holder.pid))
                 .bind(since)
+                .bind(token)
+                .bind(lease_ms)
                 .execute(&mut *tx)
                 .await
-                .map_err(|err| self.fail(doing, err))?;
+                .map_err(fail)?;
                 LockOutcome::Acquired {
-                    took_over_from: previous,
+                    lease: Lease {
+                        key: key.to_owned(),
+                        token,
+                    },
+                    took_over_from: previous.map(|(holder, _, expired)| Previous {
+                        holder,
+                        gone: if expired {
+                            Gone::LeaseExpired
+                        } else {
+                            Gone::ProcessGone
+                        },
+                    }),
                 }
             }
         };
-        tx.commit().await.map_err(|err| self.fail(doing, err))?;
+        tx.commit().await.map_err(fail)?;
         Ok(outcome)
+    }
+
+    async fn renew_lock(&self, key: &str, token: i64, lease: Duration) -> Result<bool, StoreError> {
+        let renewed = sqlx::query(concat!(
+            "UPDATE locks SET lease_until_ms = ",
+            now_ms!(),
+            " + ?3 WHERE key = ?1 AND token = ?2 AND lease_until_ms > ",
+            now_ms!()
+        ))
+        .bind(key)
+        .bind(token)
+        .bind(millis(lease))
+        .execute(&self.pool)
+        .await
+        .map_err(|err| self.fail("renewing a lock's lease", err))?;
+        Ok(renewed.rows_affected() == 1)
     }
 
     async fn release_lock(&self, key: &str, run_id: &str) -> Result<bool, StoreError> {
@@ -356,6 +537,7 @@ impl RunStore for SqliteStore {
         run_id: &str,
         events: &[serde_json::Value],
         durable: bool,
+        fence: Option<&Fence>,
     ) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
@@ -375,6 +557,9 @@ impl RunStore for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|err| self.fail(doing, err))?;
+        if let Some(fence) = fence {
+            self.check_fence(&mut tx, fence, doing).await?;
+        }
         let (exists, last_seq): (bool, i64) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM runs WHERE run_id = ?1), \
              (SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = ?1)",
@@ -411,8 +596,18 @@ impl RunStore for SqliteStore {
         exit_code: i32,
         finished_at: &str,
         error: Option<&str>,
+        fence: Option<&Fence>,
     ) -> Result<(), StoreError> {
         let finished_at = normalize("finished_at", finished_at)?;
+        let doing = "recording the end of a run";
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|err| self.fail(doing, err))?;
+        if let Some(fence) = fence {
+            self.check_fence(&mut tx, fence, doing).await?;
+        }
         let updated = sqlx::query(
             "UPDATE runs SET status = ?2, exit_code = ?3, finished_at = ?4, error = ?5 \
              WHERE run_id = ?1",
@@ -422,13 +617,13 @@ impl RunStore for SqliteStore {
         .bind(exit_code)
         .bind(finished_at)
         .bind(error)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map_err(|err| self.fail("recording the end of a run", err))?;
+        .map_err(|err| self.fail(doing, err))?;
         if updated.rows_affected() == 0 {
             return Err(self.unknown_run(run_id));
         }
-        Ok(())
+        tx.commit().await.map_err(|err| self.fail(doing, err))
     }
 
     async fn claim_run(&self, run_id: &str, host: &str, pid: u32) -> Result<(), StoreError> {
@@ -457,7 +652,7 @@ impl RunStore for SqliteStore {
         match status {
             None => Err(self.unknown_run(run_id)),
             Some(status) => Err(StoreError::RunFinished {
-                path: self.path.clone(),
+                at: self.at(),
                 run_id: run_id.to_owned(),
                 status,
             }),
@@ -520,7 +715,7 @@ impl RunStore for SqliteStore {
             [] => Ok(None),
             [row] => self.run_from_row(row).map(Some),
             several => Err(StoreError::AmbiguousRunId {
-                path: self.path.clone(),
+                at: self.at(),
                 prefix: run_id.to_owned(),
                 examples: several
                     .iter()
@@ -546,6 +741,18 @@ impl RunStore for SqliteStore {
                 serde_json::from_str(text).map_err(|err| self.corrupt("event", run_id, err))
             })
             .collect()
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        let doing = "reading the schema version";
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|err| self.fail(doing, err))?;
+        schema_version(&mut conn)
+            .await
+            .map_err(|err| self.fail(doing, err))
     }
 
     async fn prune(&self, finished_before: &str) -> Result<u64, StoreError> {
@@ -651,7 +858,7 @@ async fn migrate(
     let fail = |err| database_error(path, busy_timeout, doing, err);
     let latest = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     let newer = |found| StoreError::NewerSchema {
-        path: path.to_owned(),
+        at: path.display().to_string(),
         found,
         supported: latest,
     };
@@ -732,9 +939,9 @@ fn database_error(
         }
     } else {
         StoreError::Database {
-            path: path.to_owned(),
+            at: path.display().to_string(),
             doing,
-            source: err,
+            detail: err.to_string(),
         }
     }
 }

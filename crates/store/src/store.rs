@@ -1,13 +1,15 @@
 //! [`RunStore`]: what the runner and the CLI need from a run store, whatever the backend.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
-use crate::{LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, StoreError};
+use crate::{Fence, LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, StoreError};
 
 /// Runs, their journal of events, and the locks against overlapping runs.
 ///
-/// Implemented by [`SqliteStore`](crate::SqliteStore); a PostgreSQL store is meant to be a
-/// second implementation of this trait. The trait is object safe (`Arc<dyn RunStore>`): its
+/// Implemented by [`SqliteStore`](crate::SqliteStore) (one host) and
+/// [`PgStore`](crate::PgStore) (many hosts sharing one database). The trait is object safe (`Arc<dyn RunStore>`): its
 /// methods are `async fn`s made into boxed `Send` futures by `async-trait`, because native
 /// `async fn` in traits cannot be called through `dyn`.
 ///
@@ -16,19 +18,26 @@ use crate::{LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, StoreError};
 /// secrets before events and inputs get here.
 #[async_trait]
 pub trait RunStore: Send + Sync {
+    /// Where the store is, for messages: the file's path, or the URL without its password.
+    fn location(&self) -> String;
+
     /// Records a new run with status [`RUNNING`](crate::RUNNING).
-    /// [`StoreError::DuplicateRun`] if the id is taken.
+    /// [`StoreError::DuplicateRun`] if the id is taken; [`StoreError::FireTaken`] if
+    /// [`NewRun::fire`] names a fire another run already has (then nothing is recorded).
     async fn begin_run(&self, run: &NewRun) -> Result<(), StoreError>;
 
-    /// Takes the lock `key` for `holder`, atomically: free → taken; held by a holder that
-    /// `is_alive` says is gone → taken over (the old holder is returned in the outcome);
-    /// held by a live holder → [`LockOutcome::Held`] with that holder, nothing changed. The
-    /// same run asking again gets `Acquired` and keeps its original `since`.
+    /// Takes the lock `key` for `holder` under a lease of `lease` from now by the database's
+    /// clock, atomically: free → taken; held under a lease that has run out, or by a holder
+    /// that `is_alive` says is gone → taken over (the old holder and why it counted as gone
+    /// are in the outcome); held by a live holder → [`LockOutcome::Held`], nothing changed.
+    /// The same run asking again gets `Acquired` with the same token, its lease extended,
+    /// and keeps its original `since`.
     ///
-    /// Of any number of processes racing for one key, exactly one gets `Acquired`.
-    /// `is_alive` is called at most once, inside the store's write transaction: keep it
-    /// quick. The CLI's is `|h| h.host != this_host || process_is_alive(h.pid)`: a holder on
-    /// another host cannot be checked from here, so it counts as alive.
+    /// Every new holding gets a fencing token greater than any handed out before. Of any
+    /// number of processes racing for one key, exactly one gets `Acquired`. `is_alive` is
+    /// called at most once, inside the store's write transaction: keep it quick. The CLI's
+    /// is `|h| h.host != this_host || process_is_alive(h.pid)`: a holder on another host
+    /// cannot be checked from here, so only its lease can say it is gone.
     ///
     /// (`for<'h>` is spelled out because `async-trait` would otherwise tie the closure's
     /// argument to the method's lifetimes; any `Fn(&LockHolder) -> bool` closure fits.)
@@ -36,8 +45,15 @@ pub trait RunStore: Send + Sync {
         &self,
         key: &str,
         holder: &LockHolder,
+        lease: Duration,
         is_alive: &(dyn for<'h> Fn(&'h LockHolder) -> bool + Sync),
     ) -> Result<LockOutcome, StoreError>;
+
+    /// Extends the lease of the holding with `token` to `lease` from now (database clock).
+    /// `false` when that holding is over — its lease ran out or a newer holder exists — and
+    /// then nothing changes: a lease that ran out is never revived, because its holder must
+    /// already have stopped acting.
+    async fn renew_lock(&self, key: &str, token: i64, lease: Duration) -> Result<bool, StoreError>;
 
     /// Releases `key` if `run_id` holds it; `true` if it did, `false` if the lock was free
     /// or someone else's (a taken-over lock is never released by its old holder).
@@ -49,14 +65,19 @@ pub trait RunStore: Send + Sync {
     /// this returns — for the intent of a request that changes something; without, it
     /// survives this process crashing but maybe not the machine losing power.
     /// [`StoreError::UnknownRun`] for a run never begun.
+    ///
+    /// With a `fence`, the append happens only if the fence holds, checked in the same
+    /// transaction; otherwise [`StoreError::Fenced`] and nothing is written.
     async fn append(
         &self,
         run_id: &str,
         events: &[serde_json::Value],
         durable: bool,
+        fence: Option<&Fence>,
     ) -> Result<(), StoreError>;
 
-    /// Records the run's end. [`StoreError::UnknownRun`] for a run never begun.
+    /// Records the run's end. [`StoreError::UnknownRun`] for a run never begun; with a
+    /// `fence` that does not hold, [`StoreError::Fenced`] and nothing changes.
     async fn finish_run(
         &self,
         run_id: &str,
@@ -64,6 +85,7 @@ pub trait RunStore: Send + Sync {
         exit_code: i32,
         finished_at: &str,
         error: Option<&str>,
+        fence: Option<&Fence>,
     ) -> Result<(), StoreError>;
 
     /// Records `host` and `pid` as the process of a run that has not finished, so that from
@@ -92,6 +114,9 @@ pub trait RunStore: Send + Sync {
     /// The run's journal in `seq` order, each event as appended.
     /// [`StoreError::UnknownRun`] for a run the store does not have.
     async fn events(&self, run_id: &str) -> Result<Vec<serde_json::Value>, StoreError>;
+
+    /// The schema version the store is at (migrations run when it is opened).
+    async fn schema_version(&self) -> Result<i64, StoreError>;
 
     /// Deletes the runs that finished before `finished_before` (RFC 3339), with their
     /// journals; running runs are never deleted. Returns how many runs were deleted.

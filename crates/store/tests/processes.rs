@@ -41,7 +41,12 @@ fn child_opens_the_store_and_races_for_the_lock() {
         };
         // Every holder counts as alive, so the winner's exit cannot let a late loser in.
         store
-            .acquire_lock("deploy/project", &me, &|_| true)
+            .acquire_lock(
+                "deploy/project",
+                &me,
+                std::time::Duration::from_secs(30),
+                &|_| true,
+            )
             .await
             .unwrap()
     });
@@ -112,7 +117,11 @@ async fn processes_opening_a_new_store_at_once_all_succeed_and_exactly_one_takes
             .fetch_all(&mut conn)
             .await
             .unwrap();
-        assert_eq!(versions, vec![1], "round {round}: migrated exactly once");
+        assert_eq!(
+            versions,
+            vec![1, 2],
+            "round {round}: each migration applied exactly once"
+        );
         assert!(store
             .release_lock("deploy/project", &acquired[0])
             .await

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runbook_store::{
-    LockHolder, LockOutcome, NewRun, RunFilter, RunStore, SqliteOptions, SqliteStore, StoreError,
-    DATABASE_FILE_NAME, RUNNING,
+    Gone, Lease, LockHolder, LockOutcome, NewRun, Previous, RunFilter, RunStore, SqliteOptions,
+    SqliteStore, StoreError, DATABASE_FILE_NAME, RUNNING,
 };
 use serde_json::{json, Value};
 use sqlx::{Connection, SqliteConnection};
@@ -25,8 +25,12 @@ fn new_run(run_id: &str, runbook_name: &str, started_at: &str) -> NewRun {
         started_at: started_at.to_owned(),
         host: "ops-1".to_owned(),
         pid: 4242,
+        fire: None,
     }
 }
+
+/// Long enough that no lease in these tests runs out unless a test waits for it.
+const LEASE: Duration = Duration::from_secs(60);
 
 fn holder(run_id: &str, pid: u32) -> LockHolder {
     LockHolder {
@@ -75,7 +79,7 @@ async fn open_creates_a_private_directory_and_file_and_reopening_keeps_the_runs(
         .await
         .unwrap();
     store
-        .append("r1", &[json!({"event": "run_started"})], true)
+        .append("r1", &[json!({"event": "run_started"})], true, None)
         .await
         .unwrap();
     store.close().await;
@@ -106,7 +110,7 @@ async fn migrations_run_once_however_often_the_store_is_opened() {
     for _ in 0..3 {
         SqliteStore::open(temp.path()).await.unwrap().close().await;
     }
-    assert_eq!(schema_versions(temp.path()).await, vec![1]);
+    assert_eq!(schema_versions(temp.path()).await, vec![1, 2]);
     let mut conn = raw(temp.path()).await;
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
@@ -140,7 +144,7 @@ async fn many_tasks_opening_an_empty_store_at_once_all_succeed() {
         for task in tasks {
             task.await.unwrap().unwrap();
         }
-        assert_eq!(schema_versions(&dir).await, vec![1]);
+        assert_eq!(schema_versions(&dir).await, vec![1, 2]);
         let store = SqliteStore::open(&dir).await.unwrap();
         assert_eq!(
             store.list_runs(&RunFilter::default()).await.unwrap().len(),
@@ -163,7 +167,7 @@ async fn a_store_from_a_newer_version_is_refused_with_a_message_to_upgrade() {
         err,
         StoreError::NewerSchema {
             found: 7,
-            supported: 1,
+            supported: 2,
             ..
         }
     ));
@@ -249,14 +253,18 @@ async fn a_writer_in_another_process_is_waited_for_within_the_busy_timeout() {
         sqlx::query("COMMIT").execute(&mut other).await.unwrap();
     });
     let outcome = store
-        .acquire_lock("deploy", &holder("r1", 1), &always_alive)
+        .acquire_lock("deploy", &holder("r1", 1), LEASE, &always_alive)
         .await
         .unwrap();
-    assert_eq!(
-        outcome,
-        LockOutcome::Acquired {
-            took_over_from: None
-        }
+    assert!(
+        matches!(
+            outcome,
+            LockOutcome::Acquired {
+                took_over_from: None,
+                ..
+            }
+        ),
+        "{outcome:?}"
     );
     release.await.unwrap();
 }
@@ -273,14 +281,18 @@ async fn a_free_lock_is_acquired_and_a_live_holder_keeps_it() {
 
     let first = holder("r1", 100);
     let outcome = store
-        .acquire_lock("deploy/p1", &first, &counting_alive)
+        .acquire_lock("deploy/p1", &first, LEASE, &counting_alive)
         .await
         .unwrap();
-    assert_eq!(
-        outcome,
-        LockOutcome::Acquired {
-            took_over_from: None
-        }
+    assert!(
+        matches!(
+            outcome,
+            LockOutcome::Acquired {
+                took_over_from: None,
+                ..
+            }
+        ),
+        "{outcome:?}"
     );
     assert_eq!(
         asked.load(Ordering::SeqCst),
@@ -289,7 +301,7 @@ async fn a_free_lock_is_acquired_and_a_live_holder_keeps_it() {
     );
 
     let outcome = store
-        .acquire_lock("deploy/p1", &holder("r2", 200), &counting_alive)
+        .acquire_lock("deploy/p1", &holder("r2", 200), LEASE, &counting_alive)
         .await
         .unwrap();
     let expected = LockHolder {
@@ -301,14 +313,18 @@ async fn a_free_lock_is_acquired_and_a_live_holder_keeps_it() {
 
     // Another key is another lock.
     let outcome = store
-        .acquire_lock("deploy/p2", &holder("r2", 200), &counting_alive)
+        .acquire_lock("deploy/p2", &holder("r2", 200), LEASE, &counting_alive)
         .await
         .unwrap();
-    assert_eq!(
-        outcome,
-        LockOutcome::Acquired {
-            took_over_from: None
-        }
+    assert!(
+        matches!(
+            outcome,
+            LockOutcome::Acquired {
+                took_over_from: None,
+                ..
+            }
+        ),
+        "{outcome:?}"
     );
 }
 
@@ -317,27 +333,34 @@ async fn a_dead_holder_is_taken_over_and_named() {
     let temp = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(temp.path()).await.unwrap();
     store
-        .acquire_lock("deploy", &holder("r1", 100), &always_alive)
+        .acquire_lock("deploy", &holder("r1", 100), LEASE, &always_alive)
         .await
         .unwrap();
     let mut second = holder("r2", 200);
     second.since = "2025-03-01T11:00:00+01:00".to_owned();
     let outcome = store
-        .acquire_lock("deploy", &second, &|h| h.pid != 100)
+        .acquire_lock("deploy", &second, LEASE, &|h| h.pid != 100)
         .await
         .unwrap();
     assert_eq!(
         outcome,
         LockOutcome::Acquired {
-            took_over_from: Some(LockHolder {
-                since: "2025-03-01T10:00:00.000000Z".to_owned(),
-                ..holder("r1", 100)
+            lease: Lease {
+                key: "deploy".to_owned(),
+                token: 2,
+            },
+            took_over_from: Some(Previous {
+                holder: LockHolder {
+                    since: "2025-03-01T10:00:00.000000Z".to_owned(),
+                    ..holder("r1", 100)
+                },
+                gone: Gone::ProcessGone,
             })
         }
     );
     // r2 holds it now: a third party finds r2, and r1 can no longer release it.
     let outcome = store
-        .acquire_lock("deploy", &holder("r3", 300), &always_alive)
+        .acquire_lock("deploy", &holder("r3", 300), LEASE, &always_alive)
         .await
         .unwrap();
     assert_eq!(
@@ -356,23 +379,27 @@ async fn only_the_holder_releases_a_lock_and_the_same_run_may_ask_again() {
     let temp = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(temp.path()).await.unwrap();
     store
-        .acquire_lock("deploy", &holder("r1", 100), &always_alive)
+        .acquire_lock("deploy", &holder("r1", 100), LEASE, &always_alive)
         .await
         .unwrap();
     let again = store
-        .acquire_lock("deploy", &holder("r1", 100), &never_alive)
+        .acquire_lock("deploy", &holder("r1", 100), LEASE, &never_alive)
         .await
         .unwrap();
-    assert_eq!(
-        again,
-        LockOutcome::Acquired {
-            took_over_from: None
-        }
+    assert!(
+        matches!(
+            again,
+            LockOutcome::Acquired {
+                took_over_from: None,
+                ..
+            }
+        ),
+        "{again:?}"
     );
 
     assert!(!store.release_lock("deploy", "r2").await.unwrap());
     assert!(matches!(
-        store.acquire_lock("deploy", &holder("r2", 200), &always_alive).await.unwrap(),
+        store.acquire_lock("deploy", &holder("r2", 200), LEASE, &always_alive).await.unwrap(),
         LockOutcome::Held(h) if h.run_id == "r1"
     ));
     assert!(store.release_lock("deploy", "r1").await.unwrap());
@@ -380,15 +407,16 @@ async fn only_the_holder_releases_a_lock_and_the_same_run_may_ask_again() {
         !store.release_lock("deploy", "r1").await.unwrap(),
         "already free"
     );
-    assert_eq!(
+    assert!(matches!(
         store
-            .acquire_lock("deploy", &holder("r2", 200), &always_alive)
+            .acquire_lock("deploy", &holder("r2", 200), LEASE, &always_alive)
             .await
             .unwrap(),
         LockOutcome::Acquired {
-            took_over_from: None
+            took_over_from: None,
+            ..
         }
-    );
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -411,7 +439,7 @@ async fn of_many_stores_racing_for_one_key_exactly_one_wins() {
                 tokio::spawn(async move {
                     barrier.wait().await;
                     let me = holder(&format!("r{round}-{i}"), 1000 + i as u32);
-                    store.acquire_lock(&key, &me, &always_alive).await
+                    store.acquire_lock(&key, &me, LEASE, &always_alive).await
                 })
             })
             .collect();
@@ -419,7 +447,7 @@ async fn of_many_stores_racing_for_one_key_exactly_one_wins() {
         let mut holders_seen = Vec::new();
         for task in tasks {
             match task.await.unwrap().unwrap() {
-                LockOutcome::Acquired { took_over_from } => {
+                LockOutcome::Acquired { took_over_from, .. } => {
                     assert_eq!(took_over_from, None);
                     winners.push(());
                 }
@@ -451,14 +479,14 @@ async fn events_are_appended_in_order_across_batches_and_round_trip() {
     let batch2 =
         vec![json!({"version": 1, "event": "intent", "params": {"n": 1.5, "list": [null, true]}})];
     let batch3 = vec![json!({"event": "poll", "status": "executing"}); 3];
-    store.append("r1", &batch1, false).await.unwrap();
+    store.append("r1", &batch1, false, None).await.unwrap();
     store
-        .append("r2", &[json!({"other": "run"})], false)
+        .append("r2", &[json!({"other": "run"})], false, None)
         .await
         .unwrap();
-    store.append("r1", &batch2, true).await.unwrap();
-    store.append("r1", &[], true).await.unwrap();
-    store.append("r1", &batch3, false).await.unwrap();
+    store.append("r1", &batch2, true, None).await.unwrap();
+    store.append("r1", &[], true, None).await.unwrap();
+    store.append("r1", &batch3, false, None).await.unwrap();
 
     let expected: Vec<Value> = batch1.into_iter().chain(batch2).chain(batch3).collect();
     assert_eq!(store.events("r1").await.unwrap(), expected);
@@ -504,7 +532,7 @@ async fn appending_to_or_reading_an_unknown_run_fails_by_name() {
     let store = SqliteStore::open(temp.path()).await.unwrap();
     for durable in [false, true] {
         let err = store
-            .append("nope", &[json!({})], durable)
+            .append("nope", &[json!({})], durable, None)
             .await
             .unwrap_err();
         assert!(matches!(&err, StoreError::UnknownRun { run_id, .. } if run_id == "nope"));
@@ -520,7 +548,7 @@ async fn appending_to_or_reading_an_unknown_run_fails_by_name() {
     ));
     assert!(matches!(
         store
-            .finish_run("nope", "succeeded", 0, "2025-03-01T10:00:00Z", None)
+            .finish_run("nope", "succeeded", 0, "2025-03-01T10:00:00Z", None, None)
             .await,
         Err(StoreError::UnknownRun { .. })
     ));
@@ -540,7 +568,7 @@ async fn the_journal_refuses_changes_and_deletes_while_its_run_is_running() {
         .await
         .unwrap();
     store
-        .append("r1", &[json!({"event": "intent"})], true)
+        .append("r1", &[json!({"event": "intent"})], true, None)
         .await
         .unwrap();
     let mut conn = raw(temp.path()).await;
@@ -583,7 +611,7 @@ async fn a_run_id_is_recorded_once_and_timestamps_must_be_rfc_3339() {
         "started_at is not an RFC 3339 timestamp: \"1 March\""
     );
     assert!(matches!(
-        store.finish_run("r1", "failed", 1, "", None).await,
+        store.finish_run("r1", "failed", 1, "", None, None).await,
         Err(StoreError::InvalidTimestamp {
             field: "finished_at",
             ..
@@ -614,6 +642,7 @@ async fn finishing_records_status_exit_code_time_and_error() {
             1,
             "2025-03-01T10:05:00.25Z",
             Some("step start: HTTP 500"),
+            None,
         )
         .await
         .unwrap();
@@ -659,12 +688,19 @@ async fn store_with_history(dir: &Path) -> SqliteStore {
         run.lock_key = None;
         store.begin_run(&run).await.unwrap();
         store
-            .append(id, &[json!({"run": id})], false)
+            .append(id, &[json!({"run": id})], false, None)
             .await
             .unwrap();
         if let Some(status) = status {
             store
-                .finish_run(id, status, i32::from(status != "succeeded"), started, None)
+                .finish_run(
+                    id,
+                    status,
+                    i32::from(status != "succeeded"),
+                    started,
+                    None,
+                    None,
+                )
                 .await
                 .unwrap();
         }
@@ -829,7 +865,7 @@ async fn a_lock_key_and_an_active_since_time_find_a_runs_unfinished_siblings() {
         store.begin_run(&run).await.unwrap();
         if let Some(finished) = finished {
             store
-                .finish_run(id, "succeeded", 0, finished, None)
+                .finish_run(id, "succeeded", 0, finished, None, None)
                 .await
                 .unwrap();
         }
@@ -916,7 +952,14 @@ async fn claiming_a_running_run_makes_it_the_callers_and_a_finished_or_unknown_o
     assert_eq!((other.host.as_str(), other.pid), ("ops-1", 4242));
 
     store
-        .finish_run("r2", "failed", 1, "2025-03-01T10:02:00Z", Some("boom"))
+        .finish_run(
+            "r2",
+            "failed",
+            1,
+            "2025-03-01T10:02:00Z",
+            Some("boom"),
+            None,
+        )
         .await
         .unwrap();
     let err = store.claim_run("r2", "ops-2", 777).await.unwrap_err();
@@ -948,3 +991,26 @@ async fn claiming_a_running_run_makes_it_the_callers_and_a_finished_or_unknown_o
         Err(StoreError::UnknownRun { .. })
     ));
 }
+
+mod conformance;
+
+/// Each check of `conformance` on a store in a fresh directory.
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $check() {
+            let temp = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(temp.path()).await.unwrap();
+            conformance::$check(&store).await;
+        }
+    )*};
+}
+
+conformance!(
+    a_lease_that_ran_out_is_taken_over,
+    renewing_extends_a_lease_and_a_lapsed_one_stays_lapsed,
+    a_newer_holder_fences_off_the_old_ones_writes,
+    an_intent_needs_a_lease_that_outlasts_its_request,
+    fencing_tokens_only_grow,
+    one_run_per_fire,
+);
