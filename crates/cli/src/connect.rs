@@ -70,6 +70,7 @@ fn cloud(
         .collect();
     let mut config = TransportConfig::new(region.clone(), credentials);
     config.project_id = Some(project_id.clone());
+    config.request_timeout = args.options.request_timeout;
     let endpoint = args
         .options
         .endpoint
@@ -140,10 +141,9 @@ async fn sandbox(args: &RunArgs, runbook: &Runbook) -> Result<Connection, String
     let running = RunningSandbox::start(config, loopback)
         .await
         .map_err(|error| format!("cannot start the sandbox: {error}"))?;
-    let client = build(
-        running.transport_config(credentials, &project.id),
-        environment.clone(),
-    )?;
+    let mut config = running.transport_config(credentials, &project.id);
+    config.request_timeout = args.options.request_timeout;
+    let client = build(config, environment.clone())?;
     let clock = if args.real_time {
         "real time"
     } else {

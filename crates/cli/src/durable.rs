@@ -1,50 +1,32 @@
-//! What `runbook run` does with the run store: find it, take the lock against overlapping
-//! runs (skip, wait or allow), find an unfinished run to resume (or refuse to guess), record
-//! the run, journal it, and close it — or, when it is suspended, leave it resumable.
+//! What `runbook run` does with the run store: take the lock against overlapping runs (skip,
+//! wait or allow) under a lease, find an unfinished run to resume (or refuse to guess),
+//! record the run (once per schedule fire), journal it, and close it — or, when it is
+//! suspended, leave it resumable.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hwc_client::runtime::Clock;
 use runbook_lang::{LockPolicy, Runbook};
 use runbook_runner::{Decision, Resume, RunState, RunStatus, StartedExecution};
-use runbook_store::{LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, RunStore, SqliteStore};
+use runbook_store::{
+    Fire, Gone, LockHolder, LockOutcome, NewRun, Previous, RunFilter, RunRecord, RunStore,
+    StoreError,
+};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::journal::Journal;
-
-/// The variable that points every command at a state directory.
-pub const STATE_DIR_ENV: &str = "RUNBOOK_STATE_DIR";
-
-/// How long a lock is held without renewal.
-const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+use crate::lease::{Holding, LeaseTiming};
 
 /// How often a `wait` run looks at the lock again.
 const LOCK_POLL: Duration = Duration::from_millis(250);
 
 /// How long a `wait` run waits when the runbook has no `timeout`.
 const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60 * 60);
-
-/// The state directory: `--state-dir`, else `$RUNBOOK_STATE_DIR`, `$XDG_STATE_HOME/runbook`,
-/// `~/.local/state/runbook`.
-pub fn state_dir(flag: Option<&Path>) -> Result<PathBuf, String> {
-    if let Some(dir) = flag {
-        return Ok(dir.to_owned());
-    }
-    runbook_store::default_state_dir(|name| std::env::var(name).ok()).ok_or_else(|| {
-        format!("no state directory: pass --state-dir DIR or set {STATE_DIR_ENV} (or HOME)")
-    })
-}
-
-pub async fn open(dir: &Path) -> Result<Arc<dyn RunStore>, String> {
-    SqliteStore::open(dir)
-        .await
-        .map(|store| Arc::new(store) as Arc<dyn RunStore>)
-        .map_err(|error| error.to_string())
-}
 
 /// The lock's key: the runbook's `lock.key` rendered over its inputs (only non-secret ones,
 /// the validator makes sure), else its name and target project.
@@ -97,8 +79,24 @@ pub enum Refused {
         key: String,
         holder: LockHolder,
     },
+    /// Another run has this schedule fire (`--fire-key`).
+    FireTaken(String),
     Cancelled,
+    /// The store is busy or cannot be reached: try later.
+    Unavailable(String),
     Failed(String),
+}
+
+impl Refused {
+    /// A store failure while `doing`: temporary ones say "try later".
+    fn store(doing: &str, error: &StoreError) -> Refused {
+        let message = format!("{doing}: {error}");
+        if error.is_temporary() {
+            Refused::Unavailable(message)
+        } else {
+            Refused::Failed(message)
+        }
+    }
 }
 
 /// What a run that is about to start tells the store.
@@ -112,16 +110,25 @@ pub struct Begin<'a> {
     pub shown_inputs: &'a Map<String, Value>,
     pub project_id: &'a str,
     pub clock: Arc<dyn Clock>,
+    /// The schedule fire this run is for (`--fire-key`, `--fire-window`).
+    pub fire: Option<String>,
+    pub timing: LeaseTiming,
 }
 
 /// A run recorded in the store: its journal and the lock it holds until it finishes.
 pub struct Recorded {
     store: Arc<dyn RunStore>,
     run_id: String,
-    lock: Option<String>,
+    lock: Option<Arc<Holding>>,
     journal: Journal,
     /// Set when an unfinished run is resumed: its journal, read back.
     resume: Option<Resume>,
+}
+
+/// The lock as this invocation took it.
+struct Taken {
+    holding: Arc<Holding>,
+    took_over_from: Option<Previous>,
 }
 
 /// Takes the lock as the runbook's policy says, records the run, and starts its journal.
@@ -140,30 +147,45 @@ pub async fn begin(
         pid: std::process::id(),
         since: runbook_runner::rfc3339(begin.clock.now_utc()),
     };
-    let lock = take_lock(&*store, begin.runbook, key, &me, cancel, note).await?;
+    let taken = take_lock(&store, &begin, key.clone(), &me, cancel, note).await?;
+    let lock = taken.as_ref().map(|taken| Arc::clone(&taken.holding));
+    let outcome = go_on(&store, &begin, mode, &key, taken, &me, cancel, note).await;
+    match outcome {
+        Ok(recorded) => Ok(recorded),
+        Err(refused) => Err(release(&*store, &lock, begin.run_id, refused).await),
+    }
+}
+
+/// Holding the lock (or under `allow`): resume the unfinished run, or record a new one.
+#[allow(clippy::too_many_arguments)]
+async fn go_on(
+    store: &Arc<dyn RunStore>,
+    begin: &Begin<'_>,
+    mode: &Mode,
+    key: &str,
+    taken: Option<Taken>,
+    me: &LockHolder,
+    cancel: &CancellationToken,
+    note: &dyn Fn(&str),
+) -> Result<Recorded, Refused> {
     // Holding the lock, no other live run of it exists: an unfinished one died or was
     // suspended.
-    let found = match (mode, &lock) {
-        (Mode::Resume { run_id, .. }, _) => resumable(&*store, run_id).await.map(Some),
-        (Mode::Fresh { .. }, Some(key)) => unfinished_run(&*store, key, begin.run_id).await,
-        (Mode::Fresh { .. }, None) => Ok(None),
+    let unfinished = match (mode, &taken) {
+        (Mode::Resume { run_id, .. }, _) => Some(resumable(&**store, run_id).await?),
+        (Mode::Fresh { .. }, Some(_)) => unfinished_run(&**store, key, begin.run_id).await?,
+        (Mode::Fresh { .. }, None) => None,
     };
-    let unfinished = match found {
-        Ok(found) => found,
-        Err(problem) => return Err(release(&*store, &lock, begin.run_id, problem).await),
-    };
+    let lock = taken.as_ref().map(|taken| Arc::clone(&taken.holding));
     if let Some(run) = unfinished {
         if let Mode::Fresh { new: true } = mode {
             let reason = format!("abandoned: run {} started afresh with --new", begin.run_id);
             let now = runbook_runner::rfc3339(begin.clock.now_utc());
-            if let Err(error) = store
+            store
                 .finish_run(&run.run_id, ABANDONED, 1, &now, Some(&reason), None)
                 .await
-            {
-                let problem =
-                    Refused::Failed(format!("cannot mark run {} abandoned: {error}", run.run_id));
-                return Err(release(&*store, &lock, begin.run_id, problem).await);
-            }
+                .map_err(|error| {
+                    Refused::store(&format!("cannot mark run {} abandoned", run.run_id), &error)
+                })?;
             note(&format!(
                 "run {} is marked abandoned (--new); starting afresh",
                 run.run_id
@@ -173,25 +195,42 @@ pub async fn begin(
                 Mode::Resume { decision, .. } => decision.clone(),
                 Mode::Fresh { .. } => None,
             };
-            return match resume_run(&store, &begin, run, decision, &lock, &me).await {
-                Ok(recorded) => Ok(recorded),
-                Err(refused) => Err(release(&*store, &lock, begin.run_id, refused).await),
-            };
+            if let Some(previous) = taken.as_ref().and_then(|t| t.took_over_from.as_ref()) {
+                wait_out(previous, begin.timing, key, cancel, note).await?;
+            }
+            return resume_run(store, begin, run, decision, &lock, me).await;
         }
     }
     // The run starts once it holds the lock (a `wait` run may have waited for it).
     let record = new_run(
-        &begin,
-        lock.clone(),
+        begin,
+        lock.as_ref().map(|holding| holding.key()),
+        Some(key),
         runbook_runner::rfc3339(begin.clock.now_utc()),
     );
-    if let Err(error) = store.begin_run(&record).await {
-        let problem = Refused::Failed(format!("cannot record the run: {error}"));
-        return Err(release(&*store, &lock, begin.run_id, problem).await);
+    match store.begin_run(&record).await {
+        Ok(()) => {}
+        Err(StoreError::FireTaken {
+            key: fire,
+            run_id,
+            host,
+            started_at,
+            ..
+        }) => {
+            return Err(Refused::FireTaken(format!(
+                "fire `{fire}` of `{key}` was already taken by run {run_id} on {host} (started {started_at})"
+            )))
+        }
+        Err(error) => return Err(Refused::store("cannot record the run", &error)),
     }
-    let journal = Journal::start(Arc::clone(&store), begin.run_id.to_owned(), begin.clock);
+    let journal = Journal::start(
+        Arc::clone(store),
+        begin.run_id.to_owned(),
+        begin.clock.clone(),
+        lock.clone(),
+    );
     Ok(Recorded {
-        store,
+        store: Arc::clone(store),
         run_id: begin.run_id.to_owned(),
         lock,
         journal,
@@ -199,15 +238,42 @@ pub async fn begin(
     })
 }
 
+/// After taking over a lease that ran out, waits out one request timeout before looking at
+/// what the old holder did: a request it sent just before its lease ran out may still land.
+/// A holder whose process is gone sends nothing more, so there is nothing to wait for.
+async fn wait_out(
+    previous: &Previous,
+    timing: LeaseTiming,
+    key: &str,
+    cancel: &CancellationToken,
+    note: &dyn Fn(&str),
+) -> Result<(), Refused> {
+    if previous.gone != Gone::LeaseExpired {
+        return Ok(());
+    }
+    note(&format!(
+        "lock `{key}`: the lease of run {} (pid {} on {}) ran out; waiting {} for any request it sent to end before resuming the run",
+        previous.holder.run_id,
+        previous.holder.pid,
+        previous.holder.host,
+        humantime::format_duration(timing.request_timeout)
+    ));
+    tokio::select! {
+        () = tokio::time::sleep(timing.request_timeout) => Ok(()),
+        () = cancel.cancelled() => Err(Refused::Cancelled),
+    }
+}
+
 /// Frees the lock this invocation took, and passes the refusal on.
 async fn release(
     store: &dyn RunStore,
-    lock: &Option<String>,
+    lock: &Option<Arc<Holding>>,
     holder: &str,
     refused: Refused,
 ) -> Refused {
-    if let Some(key) = lock {
-        let _ = store.release_lock(key, holder).await;
+    if let Some(holding) = lock {
+        holding.stop();
+        let _ = store.release_lock(&holding.key(), holder).await;
     }
     refused
 }
@@ -226,7 +292,7 @@ async fn unfinished_run(
     let runs = store
         .list_runs(&filter)
         .await
-        .map_err(|error| Refused::Failed(format!("cannot look for unfinished runs: {error}")))?;
+        .map_err(|error| Refused::store("cannot look for unfinished runs", &error))?;
     Ok(runs.into_iter().find(|run| run.run_id != me))
 }
 
@@ -236,7 +302,7 @@ async fn resumable(store: &dyn RunStore, run_id: &str) -> Result<RunRecord, Refu
     let run = match store.get_run(run_id).await {
         Ok(Some(run)) => run,
         Ok(None) => return Err(Refused::Failed(format!("no run {run_id} in the run store"))),
-        Err(error) => return Err(Refused::Failed(error.to_string())),
+        Err(error) => return Err(Refused::store("cannot look up the run", &error)),
     };
     if run.status != runbook_store::RUNNING {
         return Err(Refused::Failed(format!(
@@ -263,16 +329,21 @@ async fn resume_run(
     begin: &Begin<'_>,
     run: RunRecord,
     decision: Option<Decision>,
-    lock: &Option<String>,
+    lock: &Option<Arc<Holding>>,
     me: &LockHolder,
 ) -> Result<Recorded, Refused> {
     let events = store
         .events(&run.run_id)
         .await
-        .map_err(|error| Refused::Failed(format!("cannot read run {}: {error}", run.run_id)))?;
+        .map_err(|error| Refused::store(&format!("cannot read run {}", run.run_id), &error))?;
     let mut resume = Resume::from_journal(run.started_at.clone(), &events)
         .map_err(|error| Refused::Failed(format!("cannot resume run {}: {error}", run.run_id)))?;
-    let record = new_run(begin, lock.clone(), run.started_at.clone());
+    let record = new_run(
+        begin,
+        lock.as_ref().map(|holding| holding.key()),
+        None,
+        run.started_at.clone(),
+    );
     let written_by_older = events
         .iter()
         .any(|e| e["version"].as_u64() != Some(u64::from(crate::journal::JOURNAL_VERSION)));
@@ -302,31 +373,44 @@ async fn resume_run(
             executions,
         });
     }
-    if let Some(key) = lock {
+    if let Some(holding) = lock {
         // Hand this invocation's hold on the lock to the resumed run, atomically.
+        let key = holding.key();
         let holder = LockHolder {
             run_id: run.run_id.clone(),
             ..me.clone()
         };
         let mine = me.run_id.clone();
+        let asked = Instant::now();
         let handed = store
-            .acquire_lock(key, &holder, DEFAULT_LEASE, &move |current: &LockHolder| {
-                current.run_id != mine
-            })
+            .acquire_lock(
+                &key,
+                &holder,
+                begin.timing.lease,
+                &move |current: &LockHolder| current.run_id != mine,
+            )
             .await;
-        if !matches!(handed, Ok(LockOutcome::Acquired { .. })) {
-            return Err(Refused::Failed(format!(
-                "cannot hand the lock `{key}` to run {}",
-                run.run_id
-            )));
+        match handed {
+            Ok(LockOutcome::Acquired { lease, .. }) => holding.replace(lease, asked),
+            _ => {
+                return Err(Refused::Failed(format!(
+                    "cannot hand the lock `{key}` to run {}",
+                    run.run_id
+                )))
+            }
         }
     }
     store
         .claim_run(&run.run_id, &me.host, me.pid)
         .await
-        .map_err(|error| Refused::Failed(error.to_string()))?;
+        .map_err(|error| Refused::store("cannot claim the run", &error))?;
     resume.decision = decision;
-    let journal = Journal::start(Arc::clone(store), run.run_id.clone(), begin.clock.clone());
+    let journal = Journal::start(
+        Arc::clone(store),
+        run.run_id.clone(),
+        begin.clock.clone(),
+        lock.clone(),
+    );
     Ok(Recorded {
         store: Arc::clone(store),
         run_id: run.run_id,
@@ -369,6 +453,11 @@ impl Recorded {
         self.resume.take()
     }
 
+    /// The lock this run holds, if any: cancelled when it is lost.
+    pub fn lock(&self) -> Option<&Arc<Holding>> {
+        self.lock.as_ref()
+    }
+
     /// Writes the final state and the rest of the journal, records the end, frees the lock.
     /// A suspended run is not ended: the next `runbook run` (or `runbook resume`) goes on.
     pub async fn finish(self, state: &RunState, exit_code: u8) {
@@ -387,7 +476,7 @@ impl Recorded {
                 i32::from(exit_code),
                 &finished_at,
                 state.error.as_deref(),
-                None,
+                self.lock.as_ref().map(|holding| holding.fence()).as_ref(),
             )
             .await;
         if let Err(error) = recorded {
@@ -396,24 +485,30 @@ impl Recorded {
         self.release_lock().await;
     }
 
-    async fn release_lock(&self) {
-        if let Some(key) = &self.lock {
-            if let Err(error) = self.store.release_lock(key, &self.run_id).await {
+    /// Stops renewing the lock and frees it. (A lock that was lost is someone else's now:
+    /// the store releases only the holder's.)
+    pub async fn release_lock(&self) {
+        if let Some(holding) = &self.lock {
+            holding.stop();
+            let key = holding.key();
+            if let Err(error) = self.store.release_lock(&key, &self.run_id).await {
                 eprintln!("warning: cannot release the lock `{key}`: {error}");
             }
         }
     }
 }
 
-/// Takes the lock as the runbook's policy says; `Ok(None)` under `allow`.
+/// Takes the lock as the runbook's policy says, and starts renewing it; `Ok(None)` under
+/// `allow`.
 async fn take_lock(
-    store: &dyn RunStore,
-    runbook: &Runbook,
+    store: &Arc<dyn RunStore>,
+    begin: &Begin<'_>,
     key: String,
     me: &LockHolder,
     cancel: &CancellationToken,
     note: &dyn Fn(&str),
-) -> Result<Option<String>, Refused> {
+) -> Result<Option<Taken>, Refused> {
+    let runbook = begin.runbook;
     let policy = runbook.lock.as_ref().map(|l| l.policy).unwrap_or_default();
     if policy == LockPolicy::Allow {
         return Ok(None);
@@ -426,15 +521,31 @@ async fn take_lock(
     let began = std::time::Instant::now();
     let mut told = false;
     loop {
-        match store.acquire_lock(&key, me, DEFAULT_LEASE, &is_alive).await {
-            Ok(LockOutcome::Acquired { took_over_from, .. }) => {
-                if let Some(dead) = took_over_from.map(|previous| previous.holder) {
+        let asked = Instant::now();
+        match store
+            .acquire_lock(&key, me, begin.timing.lease, &is_alive)
+            .await
+        {
+            Ok(LockOutcome::Acquired {
+                lease,
+                took_over_from,
+            }) => {
+                if let Some(previous) = &took_over_from {
+                    let gone = match previous.gone {
+                        Gone::ProcessGone => "is gone",
+                        Gone::LeaseExpired => "let its lease run out",
+                    };
+                    let dead = &previous.holder;
                     note(&format!(
-                        "lock `{key}`: run {} (pid {} on {}) is gone; taking its lock",
+                        "lock `{key}`: run {} (pid {} on {}) {gone}; taking its lock",
                         dead.run_id, dead.pid, dead.host
                     ));
                 }
-                return Ok(Some(key));
+                let holding = Holding::start(Arc::clone(store), lease, asked, begin.timing);
+                return Ok(Some(Taken {
+                    holding: Arc::new(holding),
+                    took_over_from,
+                }));
             }
             Ok(LockOutcome::Held(holder)) => {
                 if policy == LockPolicy::Skip || began.elapsed() >= patience {
@@ -448,7 +559,7 @@ async fn take_lock(
                     told = true;
                 }
             }
-            Err(error) => return Err(Refused::Failed(format!("cannot take the lock: {error}"))),
+            Err(error) => return Err(Refused::store("cannot take the lock", &error)),
         }
         tokio::select! {
             () = tokio::time::sleep(LOCK_POLL) => {}
@@ -458,7 +569,14 @@ async fn take_lock(
 }
 
 /// The run as the store records it when it begins.
-fn new_run(begin: &Begin<'_>, lock_key: Option<String>, started_at: String) -> NewRun {
+/// `fire_scope` is whose schedule a fresh run's fire belongs to (the lock key, also under
+/// `allow`); a resumed run keeps the fire it was recorded with.
+fn new_run(
+    begin: &Begin<'_>,
+    lock_key: Option<String>,
+    fire_scope: Option<&str>,
+    started_at: String,
+) -> NewRun {
     NewRun {
         run_id: begin.run_id.to_owned(),
         runbook_name: begin.runbook.name.clone(),
@@ -472,7 +590,10 @@ fn new_run(begin: &Begin<'_>, lock_key: Option<String>, started_at: String) -> N
         started_at,
         host: runbook_store::host_name(),
         pid: std::process::id(),
-        fire: None,
+        fire: fire_scope.zip(begin.fire.as_ref()).map(|(scope, key)| Fire {
+            scope: scope.to_owned(),
+            key: key.clone(),
+        }),
     }
 }
 

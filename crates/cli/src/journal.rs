@@ -6,15 +6,21 @@
 //! one transaction without fsync. The intent of a request that starts or changes something
 //! is different: it is appended with everything before it, fsynced, and only then is the
 //! request sent ([`Observer::before_change`] waits for it).
+//!
+//! Under a lock, every append carries the holding's fence, so a process that lost its lock
+//! writes nothing more; the intent's fence also needs the lease to outlast the request. A
+//! refused write loses the holding, which stops the run.
 
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use hwc_client::runtime::Clock;
 use runbook_runner::{Checkpoint, Event, Intent, Observer, RunState};
-use runbook_store::RunStore;
+use runbook_store::{RunStore, StoreError};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::lease::Holding;
 
 /// The version of the journal's event format; bumped when an event changes shape. Version 2
 /// added the runner's checkpoints, which resuming needs.
@@ -41,10 +47,22 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Starts the writer for `run_id`, which `store.begin_run` has recorded.
-    pub fn start(store: Arc<dyn RunStore>, run_id: String, clock: Arc<dyn Clock>) -> Self {
+    /// Starts the writer for `run_id`, which `store.begin_run` has recorded; its writes are
+    /// fenced by `holding` when the run holds a lock.
+    pub fn start(
+        store: Arc<dyn RunStore>,
+        run_id: String,
+        clock: Arc<dyn Clock>,
+        holding: Option<Arc<Holding>>,
+    ) -> Self {
         let (entries, queue) = mpsc::unbounded_channel();
-        tokio::spawn(write_entries(store, run_id.clone(), queue));
+        let writer = Writer {
+            store,
+            run_id: run_id.clone(),
+            holding,
+            failure: None,
+        };
+        tokio::spawn(writer.write_entries(queue));
         Self {
             entries,
             clock,
@@ -106,61 +124,112 @@ impl Observer for Journal {
     }
 }
 
-async fn write_entries(
+struct Writer {
     store: Arc<dyn RunStore>,
     run_id: String,
-    mut queue: mpsc::UnboundedReceiver<Entry>,
-) {
-    // A failed append is remembered and reported to the next durable write (which then
-    // refuses to let its request go); events keep flowing to the log either way.
-    let mut failure: Option<String> = None;
-    let mut batch: Vec<Value> = Vec::new();
-    while let Some(first) = queue.recv().await {
-        let mut next = Some(first);
-        while let Some(entry) = next.take() {
-            match entry {
-                Entry::Event(value) => {
-                    batch.push(value);
-                    if batch.len() < MAX_BATCH {
-                        next = queue.try_recv().ok();
-                    }
-                }
-                Entry::Durable(value, done) => {
-                    batch.push(value);
-                    let written = store.append(&run_id, &batch, true, None).await;
-                    batch.clear();
-                    let answer = match (written, failure.take()) {
-                        (Err(error), _) => Err(error.to_string()),
-                        (Ok(()), Some(earlier)) => Err(earlier),
-                        (Ok(()), None) => Ok(()),
-                    };
-                    let _ = done.send(answer);
-                }
-                Entry::Close(done) => {
-                    flush(&*store, &run_id, &mut batch, &mut failure).await;
-                    if let Some(error) = failure.take() {
-                        eprintln!("warning: the run store missed some events: {error}");
-                    }
-                    let _ = done.send(());
-                    return;
-                }
-            }
-        }
-        flush(&*store, &run_id, &mut batch, &mut failure).await;
-    }
+    holding: Option<Arc<Holding>>,
+    /// A failed append, reported to the next durable write (which then refuses to let its
+    /// request go); events keep flowing to the log either way.
+    failure: Option<String>,
 }
 
-async fn flush(
-    store: &dyn RunStore,
-    run_id: &str,
-    batch: &mut Vec<Value>,
-    failure: &mut Option<String>,
-) {
-    if batch.is_empty() {
-        return;
+impl Writer {
+    async fn write_entries(mut self, mut queue: mpsc::UnboundedReceiver<Entry>) {
+        let mut batch: Vec<Value> = Vec::new();
+        while let Some(first) = queue.recv().await {
+            let mut next = Some(first);
+            while let Some(entry) = next.take() {
+                match entry {
+                    Entry::Event(value) => {
+                        batch.push(value);
+                        if batch.len() < MAX_BATCH {
+                            next = queue.try_recv().ok();
+                        }
+                    }
+                    Entry::Durable(value, done) => {
+                        batch.push(value);
+                        let written = self.write_intent(&batch).await;
+                        batch.clear();
+                        let answer = match (written, self.failure.take()) {
+                            (Err(error), _) => Err(error),
+                            (Ok(()), Some(earlier)) => Err(earlier),
+                            (Ok(()), None) => Ok(()),
+                        };
+                        let _ = done.send(answer);
+                    }
+                    Entry::Close(done) => {
+                        self.flush(&mut batch).await;
+                        if let Some(error) = self.failure.take() {
+                            eprintln!("warning: the run store missed some events: {error}");
+                        }
+                        let _ = done.send(());
+                        return;
+                    }
+                }
+            }
+            self.flush(&mut batch).await;
+        }
     }
-    if let Err(error) = store.append(run_id, batch, false, None).await {
-        failure.get_or_insert_with(|| error.to_string());
+
+    /// Appends `batch`, which ends with an intent, durably — under a lock, only while the
+    /// lease outlasts the request, by the store's clock and by this process's (before and
+    /// after the write, so a process frozen in between does not send).
+    async fn write_intent(&self, batch: &[Value]) -> Result<(), String> {
+        let Some(holding) = &self.holding else {
+            return self
+                .store
+                .append(&self.run_id, batch, true, None)
+                .await
+                .map_err(|error| error.to_string());
+        };
+        if !holding.outlasts_request() {
+            holding.renew_now().await;
+        }
+        let too_short = || {
+            format!(
+                "the lease on lock `{}` would not outlast the request ({})",
+                holding.key(),
+                humantime::format_duration(holding.timing().request_timeout)
+            )
+        };
+        if !holding.outlasts_request() {
+            return Err(too_short());
+        }
+        let fence = holding.intent_fence();
+        let written = self.store.append(&self.run_id, batch, true, Some(&fence)).await;
+        self.fenced(written)?;
+        if !holding.outlasts_request() {
+            return Err(too_short());
+        }
+        Ok(())
     }
-    batch.clear();
+
+    async fn flush(&mut self, batch: &mut Vec<Value>) {
+        if batch.is_empty() {
+            return;
+        }
+        let fence = self.holding.as_ref().map(|holding| holding.fence());
+        let written = self
+            .store
+            .append(&self.run_id, batch, false, fence.as_ref())
+            .await;
+        if let Err(error) = self.fenced(written) {
+            self.failure.get_or_insert(error);
+        }
+        batch.clear();
+    }
+
+    /// A write refused by the fence loses the holding: the run must stop acting.
+    fn fenced(&self, written: Result<(), StoreError>) -> Result<(), String> {
+        match written {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let message = error.to_string();
+                if let (StoreError::Fenced { .. }, Some(holding)) = (&error, &self.holding) {
+                    holding.lose(message.clone());
+                }
+                Err(message)
+            }
+        }
+    }
 }

@@ -9,13 +9,17 @@ use clap::{Parser, Subcommand};
 mod connect;
 mod durable;
 mod exit;
+mod fire;
 mod journal;
+mod lease;
 mod report;
 mod resume_cmd;
 mod run;
 mod runs_cmd;
 mod sandbox_cmd;
 mod signals;
+mod store_cmd;
+mod store_select;
 mod validate;
 
 /// Declarative runbooks for Huawei Cloud's workflow APIs (AOM automation workflows and
@@ -25,8 +29,9 @@ mod validate;
 ///   runbook run runbooks/canonical.yaml --sandbox
 ///
 /// Exit codes: 0 success, 1 a step failed, 2 invalid runbook / inputs / usage / configuration,
-/// 3 timed out, 75 skipped (another run holds the lock; try later), 130 cancelled (SIGINT or
-/// SIGTERM).
+/// 3 timed out, 4 a person must decide (see the message), 75 try later (another run holds the
+/// lock or has this schedule fire, the run was suspended or lost its lock, or the run store
+/// cannot be reached), 130 cancelled (SIGINT).
 #[derive(Debug, Parser)]
 #[command(name = "runbook", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -66,6 +71,8 @@ enum Command {
     Sandbox(SandboxCommand),
     /// The run history in the run store: list, show, logs, prune.
     Runs(runs_cmd::RunsArgs),
+    /// The run store itself: migrate its schema.
+    Store(store_cmd::StoreCmdArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +116,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Run(args) => run::run(args).await,
         Command::Resume(args) => resume_cmd::resume(args).await,
         Command::Runs(args) => runs_cmd::runs(args).await,
+        Command::Store(args) => store_cmd::store(args).await,
         Command::Validate { paths } => match validate::validate(&paths) {
             Ok(outcome) if outcome.failed == 0 => exit::SUCCESS,
             Ok(outcome) => {

@@ -8,7 +8,8 @@ use clap::Args;
 use runbook_runner::Decision;
 use serde_json::Value;
 
-use crate::durable::{self, Mode};
+use crate::durable::Mode;
+use crate::store_select::{self, Unopened};
 use crate::exit;
 use crate::run::{RunArgs, RunOptions};
 
@@ -35,8 +36,8 @@ pub async fn resume(args: ResumeArgs) -> u8 {
     let record = match find(&args).await {
         Ok(record) => record,
         Err(problem) => {
-            eprintln!("error: {problem}");
-            return exit::INVALID;
+            eprintln!("error: {}", problem.message);
+            return problem.code;
         }
     };
     // The inputs it ran with, except secrets (stored as `***`), which the command gives.
@@ -63,6 +64,8 @@ pub async fn resume(args: ResumeArgs) -> u8 {
         real_time: false,
         seed: 1,
         new: false,
+        fire_key: None,
+        fire_window: None,
         options: args.options,
     };
     let mode = Mode::Resume {
@@ -72,16 +75,18 @@ pub async fn resume(args: ResumeArgs) -> u8 {
     crate::run::run_in(run, mode).await
 }
 
-async fn find(args: &ResumeArgs) -> Result<runbook_store::RunRecord, String> {
-    let dir = durable::state_dir(args.options.state_dir.as_deref())?;
-    let store = durable::open(&dir).await?;
+async fn find(args: &ResumeArgs) -> Result<runbook_store::RunRecord, Unopened> {
+    let store = store_select::open(&args.options.store).await?;
     match store.get_run(&args.run_id).await {
         Ok(Some(record)) => Ok(record),
-        Ok(None) => Err(format!(
-            "no run {} in the run store at {}; `runbook runs list` shows the runs",
-            args.run_id,
-            dir.display()
-        )),
-        Err(error) => Err(error.to_string()),
+        Ok(None) => Err(Unopened {
+            message: format!(
+                "no run {} in the run store at {}; `runbook runs list` shows the runs",
+                args.run_id,
+                store.location()
+            ),
+            code: exit::INVALID,
+        }),
+        Err(error) => Err(error.into()),
     }
 }

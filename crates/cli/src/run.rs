@@ -15,6 +15,8 @@ use serde_json::{Map, Value};
 
 use crate::durable;
 use crate::exit;
+use crate::lease::LeaseTiming;
+use crate::store_select::StoreArgs;
 use crate::journal::Journal;
 use crate::report::{self, LogFormat, OutputFormat, Reporter};
 
@@ -42,6 +44,16 @@ pub struct RunArgs {
     /// that run is marked abandoned.
     #[arg(long)]
     pub new: bool,
+    /// The schedule fire this run is for, e.g. the scheduled minute
+    /// ($(date -u +%Y-%m-%dT%H:%M)): of the runs of this runbook and target given the same
+    /// fire, on any host sharing the store, only the first runs; the others exit 75.
+    #[arg(long, value_name = "TEXT", conflicts_with = "fire_window")]
+    pub fire_key: Option<String>,
+    /// Derive the fire from the clock: the window of this length (aligned to the Unix epoch,
+    /// so `1h` windows start on the hour) that the run starts in, e.g. `1h` for an hourly
+    /// schedule.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub fire_window: Option<Duration>,
     #[command(flatten)]
     pub options: RunOptions,
 }
@@ -71,10 +83,20 @@ pub struct RunOptions {
     /// The final summary on stdout: `text`, or `json` (the whole run state, for machines).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
-    /// The run store's directory (default: $RUNBOOK_STATE_DIR, $XDG_STATE_HOME/runbook or
-    /// ~/.local/state/runbook). With --sandbox, no store is used unless this is given.
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
+    /// The run store (with --sandbox, none is used unless --store or --state-dir is given).
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// How long the runbook's lock is held without renewal; a holder that cannot renew it in
+    /// time stops (exit 75) and another host may take the run over after it runs out.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub lease: Duration,
+    /// How often the lock's lease is renewed.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub heartbeat: Duration,
+    /// How long one request may wait for its answer. A request that starts or changes
+    /// something is sent only while the lock's lease outlasts it.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
     /// How long a request that starts or changes something may still answer after SIGINT or
     /// SIGTERM, or after its deadline, before its outcome is reported as unknown.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_grace)]
@@ -161,20 +183,40 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
                 .map(|v| (name.clone(), Value::String(v)))
         })
         .collect();
+    let timing = LeaseTiming {
+        lease: args.options.lease,
+        heartbeat: args.options.heartbeat,
+        request_timeout: args.options.request_timeout,
+    };
+    let timing = match timing.check() {
+        Ok(timing) => timing,
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            return exit::INVALID;
+        }
+    };
+    let fire = crate::fire::fire(
+        args.fire_key.as_deref(),
+        args.fire_window,
+        time::OffsetDateTime::now_utc(),
+    );
+    let fire = match fire {
+        Ok(fire) => fire,
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            return exit::INVALID;
+        }
+    };
     // The store and the lock protect runs that can overlap and be resumed; an in-process
-    // sandbox dies with the process, so `--sandbox` uses them only when asked (--state-dir).
-    let store = if args.sandbox && args.options.state_dir.is_none() {
+    // sandbox dies with the process, so `--sandbox` uses them only when asked.
+    let store = if args.sandbox && !args.options.store.given() {
         None
     } else {
-        let opened = match durable::state_dir(args.options.state_dir.as_deref()) {
-            Ok(dir) => durable::open(&dir).await,
-            Err(problem) => Err(problem),
-        };
-        match opened {
+        match crate::store_select::open(&args.options.store).await {
             Ok(store) => Some(store),
             Err(problem) => {
-                eprintln!("error: {problem}");
-                return exit::INVALID;
+                eprintln!("error: {}", problem.message);
+                return problem.code;
             }
         }
     };
@@ -231,6 +273,8 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
             shown_inputs: &shown_inputs,
             project_id: &connection.project_id,
             clock: clock.clone(),
+            fire,
+            timing,
         };
         let note = |text: &str| reporter.note(text);
         match durable::begin(store, begin, &mode, &runner.cancel_token(), &note).await {
@@ -257,12 +301,40 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
         secrets: connection.secrets.clone(),
         env,
     };
-    let state = match resume {
-        Some(resume) => runner.resume(&runbook, input, resume).await,
-        None => runner.run(&runbook, input).await,
+    let running = async {
+        match resume {
+            Some(resume) => runner.resume(&runbook, input, resume).await,
+            None => runner.run(&runbook, input).await,
+        }
+    };
+    let lock = recorded.as_ref().and_then(|run| run.lock().cloned());
+    let lost = lock.as_ref().map(|holding| holding.lost());
+    // Losing the lock wins over everything, `finally` included: another process holds it now
+    // and goes on with the run, so this one must stop acting at once.
+    let state = tokio::select! {
+        biased;
+        () = async { match &lost { Some(lost) => lost.cancelled().await, None => std::future::pending().await } } => None,
+        state = running => Some(state),
     };
     signals.abort();
     reporter.finish();
+    let Some(state) = state else {
+        let why = lock
+            .as_ref()
+            .and_then(|holding| holding.why_lost())
+            .unwrap_or_default();
+        let key = lock.as_ref().map(|holding| holding.key()).unwrap_or_default();
+        let run_id = recorded.as_ref().map(|run| run.run_id().to_owned()).unwrap_or_default();
+        eprintln!(
+            "{}: run {run_id} lost its lock `{key}` ({why}); it stopped at once, without `finally`: whoever holds the lock now resumes the run. Exit {}",
+            runbook.name,
+            exit::SKIPPED
+        );
+        if let Some(sandbox) = connection.sandbox {
+            let _ = sandbox.shutdown().await;
+        }
+        return exit::SKIPPED;
+    };
     let code = exit::for_state(&state);
     if let Some(recorded) = recorded {
         recorded.finish(&state, code).await;
@@ -369,6 +441,22 @@ fn refusal(runbook: &Runbook, refused: durable::Refused, output: OutputFormat) -
                 println!("{value}");
             }
             exit::NEEDS_DECISION
+        }
+        durable::Refused::FireTaken(why) => {
+            eprintln!(
+                "{}: skipped: {why}; exit {}",
+                runbook.name,
+                exit::SKIPPED
+            );
+            if output == OutputFormat::Json {
+                let value = serde_json::json!({"exit_code": exit::SKIPPED, "skipped": {"fire": why}});
+                println!("{value}");
+            }
+            exit::SKIPPED
+        }
+        durable::Refused::Unavailable(problem) => {
+            eprintln!("error: {problem}; exit {}: try again later", exit::SKIPPED);
+            exit::SKIPPED
         }
         durable::Refused::Cancelled => exit::CANCELLED,
         durable::Refused::Failed(problem) => {

@@ -1,6 +1,5 @@
 //! `runbook runs …`: the run history in the run store — list, show, replay the journal, prune.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -8,16 +7,14 @@ use runbook_runner::{Event, RunState};
 use runbook_store::{RunFilter, RunRecord, RunStore};
 use serde_json::Value;
 
-use crate::durable;
 use crate::exit;
+use crate::store_select::{self, StoreArgs};
 use crate::report::{self, LogFormat, OutputFormat};
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
-    /// The run store's directory (default: $RUNBOOK_STATE_DIR, $XDG_STATE_HOME/runbook or
-    /// ~/.local/state/runbook).
-    #[arg(long, value_name = "DIR", global = true)]
-    pub state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     #[command(subcommand)]
     pub command: RunsCommand,
 }
@@ -62,15 +59,11 @@ pub enum RunsCommand {
 }
 
 pub async fn runs(args: RunsArgs) -> u8 {
-    let store = match durable::state_dir(args.state_dir.as_deref()) {
-        Ok(dir) => durable::open(&dir).await,
-        Err(problem) => Err(problem),
-    };
-    let store = match store {
+    let store = match store_select::open(&args.store).await {
         Ok(store) => store,
         Err(problem) => {
-            eprintln!("error: {problem}");
-            return exit::INVALID;
+            eprintln!("error: {}", problem.message);
+            return problem.code;
         }
     };
     let outcome = match args.command {

@@ -24,14 +24,25 @@ fn process_state(stat: &str) -> Option<char> {
     after_name.trim_start().chars().next()
 }
 
+/// The variable that names this host for lock holders and runs, when the kernel's name is
+/// not the right one (a Kubernetes pod's name, given through the downward API).
+pub const HOST_ENV: &str = "RUNBOOK_HOST";
+
 /// This host's name, as lock holders and runs record it.
 ///
-/// From the kernel (`/proc/sys/kernel/hostname`, right inside containers too), else
-/// `/etc/hostname`, else `$HOSTNAME`, else `"localhost"`.
+/// `$RUNBOOK_HOST` when set, else the kernel's (`/proc/sys/kernel/hostname`, right inside
+/// containers too), else `/etc/hostname`, else `$HOSTNAME`, else `"localhost"`. Two processes
+/// with different names count as different hosts: neither can check whether the other's
+/// process is alive, so only its lease says when it is gone.
 pub fn host_name() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .filter_map(|path| std::fs::read_to_string(path).ok())
+    std::env::var(HOST_ENV)
+        .ok()
+        .into_iter()
+        .chain(
+            ["/proc/sys/kernel/hostname", "/etc/hostname"]
+                .iter()
+                .filter_map(|path| std::fs::read_to_string(path).ok()),
+        )
         .chain(std::env::var("HOSTNAME").ok())
         .map(|name| name.trim().to_owned())
         .find(|name| !name.is_empty())

@@ -1,0 +1,259 @@
+//! Holding a lock under a lease: the heartbeat that renews it, the fences that journal writes
+//! carry, and the moment the holder must stop acting because the lease is, or may be, gone.
+//!
+//! The lease is the database's (its `now()` decides when it runs out); this process keeps a
+//! conservative local copy, `valid_until`, measured from *before* each renewal was sent, so
+//! the local copy always runs out first. When it does — renewals failed, or the process was
+//! frozen past it — or the store says a newer holder exists, the holding is lost: the run
+//! stops at once (no `finally`: the new holder goes on with the run) and the process exits 75.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use runbook_store::{Fence, Lease, RunStore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How long a lock lasts without renewal, and how often it is renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseTiming {
+    pub lease: Duration,
+    pub heartbeat: Duration,
+    /// The longest one request may take: a change is sent only while the lease outlasts it,
+    /// and a holder taking over waits it out before looking at what the old holder did.
+    pub request_timeout: Duration,
+}
+
+impl LeaseTiming {
+    /// Refuses timings under which a holder could never send a change, or would lose its
+    /// lease between two heartbeats.
+    pub fn check(self) -> Result<LeaseTiming, String> {
+        let show = |d: Duration| humantime::format_duration(d).to_string();
+        if self.heartbeat.is_zero() || self.lease.is_zero() {
+            return Err("--lease and --heartbeat must be longer than zero".to_owned());
+        }
+        if self.heartbeat.saturating_mul(2) > self.lease {
+            return Err(format!(
+                "--heartbeat {} is too slow for --lease {}: renew at least twice per lease, so one late renewal does not lose the lock",
+                show(self.heartbeat),
+                show(self.lease)
+            ));
+        }
+        if self.request_timeout.saturating_add(self.heartbeat) >= self.lease {
+            return Err(format!(
+                "--lease {} is too short: a request is sent only while the lease outlasts it (--request-timeout {}), even just before the next renewal (--heartbeat {}); make the lease longer than both together",
+                show(self.lease),
+                show(self.request_timeout),
+                show(self.heartbeat)
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// A lock this process holds, kept alive by a heartbeat until [`Holding::stop`].
+pub struct Holding {
+    store: Arc<dyn RunStore>,
+    timing: LeaseTiming,
+    state: Arc<Mutex<State>>,
+    lost: CancellationToken,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+struct State {
+    lease: Lease,
+    /// When the lease runs out at the latest, by this process's clock.
+    valid_until: Instant,
+    why_lost: Option<String>,
+}
+
+impl Holding {
+    /// Starts renewing `lease`, granted by a request sent at `asked`.
+    pub fn start(
+        store: Arc<dyn RunStore>,
+        lease: Lease,
+        asked: Instant,
+        timing: LeaseTiming,
+    ) -> Holding {
+        let state = Arc::new(Mutex::new(State {
+            lease,
+            valid_until: asked + timing.lease,
+            why_lost: None,
+        }));
+        let lost = CancellationToken::new();
+        let heartbeat = tokio::spawn(beat(
+            Arc::clone(&store),
+            Arc::clone(&state),
+            lost.clone(),
+            timing,
+        ));
+        Holding {
+            store,
+            timing,
+            state,
+            lost,
+            heartbeat,
+        }
+    }
+
+    pub fn timing(&self) -> LeaseTiming {
+        self.timing
+    }
+
+    /// The lock is now held under `lease` (a run handed the lock to the run it resumes).
+    pub fn replace(&self, lease: Lease, asked: Instant) {
+        let mut state = lock(&self.state);
+        state.lease = lease;
+        state.valid_until = asked + self.timing.lease;
+    }
+
+    pub fn key(&self) -> String {
+        lock(&self.state).lease.key.clone()
+    }
+
+    /// What an ordinary journal write carries: no newer holder may exist.
+    pub fn fence(&self) -> Fence {
+        Fence::of(&lock(&self.state).lease)
+    }
+
+    /// What the intent of a change carries: the lease must also outlast the request.
+    pub fn intent_fence(&self) -> Fence {
+        Fence {
+            outlast: self.timing.request_timeout,
+            ..self.fence()
+        }
+    }
+
+    /// Whether, by this process's clock, the lease outlasts a request sent now. Checked
+    /// before and after the intent is written: a process frozen in between must not send.
+    pub fn outlasts_request(&self) -> bool {
+        let valid_until = lock(&self.state).valid_until;
+        Instant::now() + self.timing.request_timeout < valid_until
+    }
+
+    /// Renews now (the heartbeat's next beat may be too late for a change about to be sent).
+    pub async fn renew_now(&self) {
+        renew(&*self.store, &self.state, &self.lost, self.timing).await;
+    }
+
+    /// Cancelled when the lock is lost: stop acting at once.
+    pub fn lost(&self) -> CancellationToken {
+        self.lost.clone()
+    }
+
+    /// Why the lock was lost, once it is.
+    pub fn why_lost(&self) -> Option<String> {
+        lock(&self.state).why_lost.clone()
+    }
+
+    /// The store refused a write under this holding: the lock is lost.
+    pub fn lose(&self, why: String) {
+        give_up(&self.state, &self.lost, why);
+    }
+
+    /// Stops the heartbeat (the lock is released, or the process is leaving).
+    pub fn stop(&self) {
+        self.heartbeat.abort();
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    // A panic elsewhere while holding this lock left plain data behind; it is still usable.
+    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn give_up(state: &Mutex<State>, lost: &CancellationToken, why: String) {
+    lock(state).why_lost.get_or_insert(why);
+    lost.cancel();
+}
+
+/// Renews every `heartbeat`, and gives the lock up when the local copy of the lease runs out
+/// before a renewal succeeds (so a frozen or cut-off process stops by its own clock too).
+async fn beat(
+    store: Arc<dyn RunStore>,
+    state: Arc<Mutex<State>>,
+    lost: CancellationToken,
+    timing: LeaseTiming,
+) {
+    loop {
+        let valid_until = lock(&state).valid_until;
+        let next = (Instant::now() + timing.heartbeat).min(valid_until);
+        tokio::select! {
+            () = tokio::time::sleep_until(next) => {}
+            () = lost.cancelled() => return,
+        }
+        if Instant::now() >= lock(&state).valid_until {
+            give_up(&state, &lost, "its lease ran out before it could be renewed".to_owned());
+            return;
+        }
+        renew(&*store, &state, &lost, timing).await;
+        if lost.is_cancelled() {
+            return;
+        }
+    }
+}
+
+async fn renew(
+    store: &dyn RunStore,
+    state: &Mutex<State>,
+    lost: &CancellationToken,
+    timing: LeaseTiming,
+) {
+    let (key, token) = {
+        let state = lock(state);
+        (state.lease.key.clone(), state.lease.token)
+    };
+    let asked = Instant::now();
+    // A renewal that hangs past the local lease changes nothing: the beat gives up then.
+    let answer = tokio::time::timeout(timing.lease, store.renew_lock(&key, token, timing.lease));
+    match answer.await {
+        Ok(Ok(true)) => {
+            let mut state = lock(state);
+            // A handover may have replaced the lease meanwhile; its own time stands.
+            if state.lease.token == token {
+                state.valid_until = asked + timing.lease;
+            }
+        }
+        Ok(Ok(false)) => give_up(
+            state,
+            lost,
+            "its lease ran out or was taken over by another process".to_owned(),
+        ),
+        // Unreachable for now: keep trying until the local copy of the lease runs out.
+        Ok(Err(_)) | Err(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing(lease: u64, heartbeat: u64, request: u64) -> LeaseTiming {
+        LeaseTiming {
+            lease: Duration::from_secs(lease),
+            heartbeat: Duration::from_secs(heartbeat),
+            request_timeout: Duration::from_secs(request),
+        }
+    }
+
+    #[test]
+    fn the_defaults_leave_room_for_a_request_between_renewals() {
+        // --lease 60s, --heartbeat 15s, --request-timeout 30s (run.rs, README).
+        assert!(timing(60, 15, 30).check().is_ok());
+    }
+
+    #[test]
+    fn timings_that_could_never_send_a_change_or_keep_the_lock_are_refused() {
+        let error = timing(30, 10, 30).check().unwrap_err();
+        assert!(error.contains("--lease 30s is too short"), "{error}");
+        let error = timing(60, 40, 10).check().unwrap_err();
+        assert!(error.contains("renew at least twice"), "{error}");
+        assert!(timing(0, 0, 0).check().is_err());
+    }
+}
