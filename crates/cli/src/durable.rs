@@ -590,10 +590,12 @@ fn new_run(
         started_at,
         host: runbook_store::host_name(),
         pid: std::process::id(),
-        fire: fire_scope.zip(begin.fire.as_ref()).map(|(scope, key)| Fire {
-            scope: scope.to_owned(),
-            key: key.clone(),
-        }),
+        fire: fire_scope
+            .zip(begin.fire.as_ref())
+            .map(|(scope, key)| Fire {
+                scope: scope.to_owned(),
+                key: key.clone(),
+            }),
     }
 }
 

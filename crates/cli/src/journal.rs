@@ -196,7 +196,10 @@ impl Writer {
             return Err(too_short());
         }
         let fence = holding.intent_fence();
-        let written = self.store.append(&self.run_id, batch, true, Some(&fence)).await;
+        let written = self
+            .store
+            .append(&self.run_id, batch, true, Some(&fence))
+            .await;
         self.fenced(written)?;
         if !holding.outlasts_request() {
             return Err(too_short());

@@ -165,7 +165,9 @@ impl Drop for Holding {
 
 fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     // A panic elsewhere while holding this lock left plain data behind; it is still usable.
-    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn give_up(state: &Mutex<State>, lost: &CancellationToken, why: String) {
@@ -189,7 +191,11 @@ async fn beat(
             () = lost.cancelled() => return,
         }
         if Instant::now() >= lock(&state).valid_until {
-            give_up(&state, &lost, "its lease ran out before it could be renewed".to_owned());
+            give_up(
+                &state,
+                &lost,
+                "its lease ran out before it could be renewed".to_owned(),
+            );
             return;
         }
         renew(&*store, &state, &lost, timing).await;

@@ -35,6 +35,12 @@ mod validate;
 #[derive(Debug, Parser)]
 #[command(name = "runbook", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
+    /// The exit code for "try later" (skipped: another run holds the lock or has this
+    /// schedule fire; suspended; lost the lock; the store cannot be reached). Kubernetes Jobs
+    /// set 0: a pod whose failure a podFailurePolicy ignores is replaced at once, and the
+    /// replacement would be skipped again and again.
+    #[arg(long, global = true, value_name = "CODE", env = "RUNBOOK_TRY_LATER_EXIT_CODE", default_value_t = exit::SKIPPED)]
+    try_later_exit_code: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -108,7 +114,13 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::INVALID);
         }
     };
-    ExitCode::from(runtime.block_on(dispatch(cli)))
+    let try_later = cli.try_later_exit_code;
+    let code = runtime.block_on(dispatch(cli));
+    ExitCode::from(if code == exit::SKIPPED {
+        try_later
+    } else {
+        code
+    })
 }
 
 async fn dispatch(cli: Cli) -> u8 {

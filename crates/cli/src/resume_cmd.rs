@@ -9,9 +9,9 @@ use runbook_runner::Decision;
 use serde_json::Value;
 
 use crate::durable::Mode;
-use crate::store_select::{self, Unopened};
 use crate::exit;
 use crate::run::{RunArgs, RunOptions};
+use crate::store_select::{self, Unopened};
 
 #[derive(Debug, Args)]
 pub struct ResumeArgs {

@@ -15,10 +15,10 @@ use serde_json::{Map, Value};
 
 use crate::durable;
 use crate::exit;
-use crate::lease::LeaseTiming;
-use crate::store_select::StoreArgs;
 use crate::journal::Journal;
+use crate::lease::LeaseTiming;
 use crate::report::{self, LogFormat, OutputFormat, Reporter};
+use crate::store_select::StoreArgs;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -87,7 +87,8 @@ pub struct RunOptions {
     #[command(flatten)]
     pub store: StoreArgs,
     /// How long the runbook's lock is held without renewal; a holder that cannot renew it in
-    /// time stops (exit 75) and another host may take the run over after it runs out.
+    /// time stops (exit 75) and another host may take the run over after it runs out. The
+    /// holder is named by its host ($RUNBOOK_HOST, else the host name) and pid.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     pub lease: Duration,
     /// How often the lock's lease is renewed.
@@ -323,8 +324,14 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
             .as_ref()
             .and_then(|holding| holding.why_lost())
             .unwrap_or_default();
-        let key = lock.as_ref().map(|holding| holding.key()).unwrap_or_default();
-        let run_id = recorded.as_ref().map(|run| run.run_id().to_owned()).unwrap_or_default();
+        let key = lock
+            .as_ref()
+            .map(|holding| holding.key())
+            .unwrap_or_default();
+        let run_id = recorded
+            .as_ref()
+            .map(|run| run.run_id().to_owned())
+            .unwrap_or_default();
         eprintln!(
             "{}: run {run_id} lost its lock `{key}` ({why}); it stopped at once, without `finally`: whoever holds the lock now resumes the run. Exit {}",
             runbook.name,
@@ -443,13 +450,10 @@ fn refusal(runbook: &Runbook, refused: durable::Refused, output: OutputFormat) -
             exit::NEEDS_DECISION
         }
         durable::Refused::FireTaken(why) => {
-            eprintln!(
-                "{}: skipped: {why}; exit {}",
-                runbook.name,
-                exit::SKIPPED
-            );
+            eprintln!("{}: skipped: {why}; exit {}", runbook.name, exit::SKIPPED);
             if output == OutputFormat::Json {
-                let value = serde_json::json!({"exit_code": exit::SKIPPED, "skipped": {"fire": why}});
+                let value =
+                    serde_json::json!({"exit_code": exit::SKIPPED, "skipped": {"fire": why}});
                 println!("{value}");
             }
             exit::SKIPPED

@@ -8,8 +8,8 @@ use runbook_store::{RunFilter, RunRecord, RunStore};
 use serde_json::Value;
 
 use crate::exit;
-use crate::store_select::{self, StoreArgs};
 use crate::report::{self, LogFormat, OutputFormat};
+use crate::store_select::{self, StoreArgs};
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {

@@ -150,6 +150,10 @@ mod tests {
         };
         assert_eq!(refused.code, exit::INVALID);
         assert!(!refused.message.contains("hunter2"), "{}", refused.message);
-        assert!(refused.message.contains("postgres://"), "{}", refused.message);
+        assert!(
+            refused.message.contains("postgres://"),
+            "{}",
+            refused.message
+        );
     }
 }

@@ -315,17 +315,35 @@ fn the_kubernetes_cronjob_lets_a_run_skip_suspend_and_keep_its_secrets() {
         "podFailurePolicy requires restartPolicy: Never"
     );
 
-    // Exit 75 is not a failure; rules are tried in order, so the first rule matching 75
-    // must be the Ignore.
+    // "Try later" is not a failure, and must not be an ignored failure either: Kubernetes
+    // replaces such a pod at once, and the replacement would be skipped again and again.
+    // The container says so itself: exit 0 instead of 75.
     let rules = job["podFailurePolicy"]["rules"]
         .as_array()
         .expect("the Job has no podFailurePolicy.rules");
-    let first = rules.iter().find(|rule| rule_matches_exit(rule, SKIPPED));
+    assert!(
+        !rules.iter().any(|rule| rule_matches_exit(rule, SKIPPED)),
+        "no podFailurePolicy rule may match exit code 75 (an ignored failure is replaced at \
+         once, a counted one fails the Job): {rules:?}"
+    );
+    let env = &runbook_container(&cronjob)["env"];
+    let try_later = env.as_array().and_then(|env| {
+        env.iter()
+            .find(|e| e["name"] == "RUNBOOK_TRY_LATER_EXIT_CODE")
+    });
     assert_eq!(
-        first.map(|rule| &rule["action"]),
-        Some(&Value::from("Ignore")),
-        "the first podFailurePolicy rule matching exit code 75 of container `runbook` must be \
-         `action: Ignore`: {rules:?}"
+        try_later.map(|e| &e["value"]),
+        Some(&Value::from("0")),
+        "the container must set RUNBOOK_TRY_LATER_EXIT_CODE=\"0\" so that a skipped or \
+         suspended run ends the Job as done"
+    );
+    assert!(
+        rules.iter().any(|rule| rule["action"] == "Ignore"
+            && rule["onPodConditions"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "DisruptionTarget"))),
+        "an evicted or preempted pod is not the run's failure: a DisruptionTarget rule must \
+         ignore it: {rules:?}"
     );
 
     let recipe = kubernetes_recipe();
