@@ -226,6 +226,8 @@ async fn renew(
                 state.valid_until = asked + timing.lease;
             }
         }
+        // Refused for a token this process has since replaced (a handover): not a loss.
+        Ok(Ok(false)) if lock(state).lease.token != token => {}
         Ok(Ok(false)) => give_up(
             state,
             lost,

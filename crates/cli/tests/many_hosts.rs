@@ -250,3 +250,229 @@ fn three_hosts_firing_one_schedule_twenty_times_make_exactly_twenty_runs() {
         );
     }
 }
+
+/// `scenario`, with every start answered after `latency` (so some kills land while a start
+/// waits for its answer).
+fn slow_start_scenario(dir: &tempfile::TempDir, node: &str, latency: &str) -> String {
+    let path = scenario(dir, node);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "faults:\n  StartWorkflowExecution: {{latency: {latency}}}\n"
+    ));
+    write_temp(dir, &format!("scenario-{node}-slow.yaml"), &text)
+}
+
+/// Reads a child's JSON log lines on a thread, so the test can wait for one of them.
+struct Watched {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<Value>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Watched {
+    fn spawn(mut command: Command) -> Watched {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let (send, lines) = std::sync::mpsc::channel();
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let kept = text.clone();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                kept.lock().unwrap().push_str(&line);
+                kept.lock().unwrap().push('\n');
+                if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                    let _ = send.send(value);
+                }
+            }
+        });
+        Watched {
+            child,
+            lines,
+            stderr: text,
+        }
+    }
+
+    /// Waits (up to `limit`) for a log line that satisfies `seen`.
+    fn wait_for(&self, limit: Duration, seen: impl Fn(&Value) -> bool) -> bool {
+        let until = Instant::now() + limit;
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if seen(&line) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Whether the process has ended (without waiting).
+    fn ended(&mut self) -> Option<i32> {
+        self.child
+            .try_wait()
+            .unwrap()
+            .map(|status| status.code().unwrap_or(-1))
+    }
+
+    fn wait(mut self) -> (i32, String) {
+        let status = self.child.wait().unwrap();
+        // The reader thread ends with the pipe; give it a moment to take the last lines.
+        std::thread::sleep(Duration::from_millis(50));
+        let text = self.stderr.lock().unwrap().clone();
+        (status.code().unwrap_or(-1), text)
+    }
+}
+
+/// The seed of the kill moments: `MANY_HOSTS_SEED`, else the clock; printed to replay.
+fn seed() -> u64 {
+    let seed = std::env::var("MANY_HOSTS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("kill moments: MANY_HOSTS_SEED={seed} replays them");
+    seed
+}
+
+#[test]
+fn a_holder_killed_at_random_moments_is_taken_over_after_its_lease_and_nothing_starts_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(&slow_start_scenario(&dir, "600ms", "200ms"));
+    let mut random = fastrand::Rng::with_seed(seed());
+    let stores = stores(&dir);
+    let (a, b) = (Host::new(&dir, "host-a"), Host::new(&dir, "host-b"));
+    for store in &stores {
+        // At least 30 kills on the shared store the issue is about: PostgreSQL when it is
+        // there; a few on SQLite then, to show it behaves the same.
+        let wanted = match (store, stores.len()) {
+            (Shared::Sqlite(_), 2) => 6,
+            _ => 30,
+        };
+        let (mut killed, mut attempts) = (0, 0);
+        while killed < wanted {
+            attempts += 1;
+            assert!(attempts < wanted * 2, "{store:?}: too many kills came too late");
+            let name = unique("killed");
+            let file = runbook_file(&dir, &name, false);
+            let fire = ["--fire-key", "the-fire"];
+            let args: Vec<&str> = FAST_LEASE.iter().copied().chain(fire).collect();
+            let before = starts(&served, "wf-one");
+            let holder = Watched::spawn(a.run(store, &served, &file, &args));
+            // Half the kills at any moment of the run, half while it waits for the workflow.
+            let moment = if random.bool() {
+                Duration::from_millis(random.u64(0..700))
+            } else {
+                assert!(
+                    holder.wait_for(Duration::from_secs(20), |e| e["event"] == "execution_started"),
+                    "{store:?}: the workflow never started"
+                );
+                Duration::from_millis(random.u64(0..500))
+            };
+            std::thread::sleep(moment);
+            let mut holder = holder;
+            if holder.ended().is_some() {
+                continue; // It finished first: not a kill.
+            }
+            holder.signal("KILL");
+            let _ = holder.wait();
+            killed += 1;
+
+            // Host B takes the lock once A's lease runs out, and finishes the run.
+            let taker = b.run(store, &served, &file, &args).output().unwrap();
+            let stderr = String::from_utf8_lossy(&taker.stderr);
+            assert_eq!(
+                taker.status.code(),
+                Some(0),
+                "{store:?} kill {killed} after {moment:?}: {stderr}"
+            );
+            let runs = runs_of(&b, store, &name);
+            assert_eq!(runs.len(), 1, "{store:?}: one run for the fire: {runs:#?}");
+            assert_eq!(runs[0]["status"], "succeeded", "{runs:#?}");
+            assert_eq!(runs[0]["host"], "host-b", "the run is B's now: {runs:#?}");
+            assert_eq!(
+                starts(&served, "wf-one") - before,
+                1,
+                "{store:?} kill {killed} after {moment:?}: started exactly once\n{stderr}"
+            );
+        }
+        println!("{store:?}: {killed} kills, {attempts} attempts");
+    }
+}
+
+#[test]
+fn a_frozen_holder_sends_nothing_after_a_takeover_and_its_writes_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(&scenario(&dir, "1500ms"));
+    let (a, b) = (Host::new(&dir, "host-a"), Host::new(&dir, "host-b"));
+    // Not on SQLite: a process frozen inside a write transaction holds the file's write lock,
+    // so every other process waits for it (and fails with "busy", exit 75) until it thaws —
+    // one file on one host has no lease to break that. The README says so.
+    let shared = stores(&dir)
+        .into_iter()
+        .filter(|store| matches!(store, Shared::Postgres(_)));
+    for store in shared {
+        let name = unique("frozen");
+        let file = runbook_file(&dir, &name, true);
+        let args: Vec<&str> = FAST_LEASE.to_vec();
+        let holder = Watched::spawn(a.run(&store, &served, &file, &args));
+        assert!(
+            holder.wait_for(Duration::from_secs(20), |e| e["event"] == "execution_started"),
+            "{store:?}: the first workflow never started"
+        );
+        holder.signal("STOP");
+        // Frozen past its 1 s lease: B takes over, waits out the request timeout, resumes,
+        // starts the second workflow and finishes.
+        let taker = b.run(&store, &served, &file, &args).output().unwrap();
+        let taken = String::from_utf8_lossy(&taker.stderr);
+        assert_eq!(taker.status.code(), Some(0), "{store:?}: {taken}");
+        assert!(taken.contains("let its lease run out"), "{taken}");
+        let requests_before = served.inspect("requests");
+        holder.signal("CONT");
+        let (code, said) = holder.wait();
+        assert_eq!(code, SKIPPED, "{store:?}: the thawed holder stops: {said}");
+        assert!(said.contains("lost its lock"), "{said}");
+        // Nothing it would have changed went out: each workflow started once, by B.
+        assert_eq!(starts(&served, "wf-one"), starts(&served, "wf-two"));
+        let requests_after = served.inspect("requests");
+        assert_eq!(
+            requests_after["StartWorkflowExecution"], requests_before["StartWorkflowExecution"],
+            "{store:?}: the thawed holder sent a start: {said}"
+        );
+        // Its journal writes were refused: the run is B's, finished, and its journal ends
+        // with B's final state.
+        let runs = runs_of(&b, &store, &name);
+        assert_eq!(runs.len(), 1, "{runs:#?}");
+        assert_eq!(runs[0]["status"], "succeeded");
+        assert_eq!(runs[0]["host"], "host-b");
+        let logs = b
+            .command(&store)
+            .args(["runs", "logs", runs[0]["run_id"].as_str().unwrap()])
+            .args(["--log-format", "json"])
+            .output()
+            .unwrap();
+        let journal: Vec<Value> = String::from_utf8_lossy(&logs.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        assert_eq!(
+            journal.last().map(|e| &e["event"]),
+            Some(&Value::from("final_state")),
+            "{store:?}: nothing was written after B's end: {journal:#?}"
+        );
+    }
+}
