@@ -476,3 +476,57 @@ fn a_frozen_holder_sends_nothing_after_a_takeover_and_its_writes_are_refused() {
         );
     }
 }
+
+/// A runbook under lock `key` (policy skip) whose one step is `step`, with `extra` lines at
+/// the top level.
+fn locked(dir: &tempfile::TempDir, key: &str, file: &str, step: &str, extra: &str) -> String {
+    let text = format!(
+        "version: 1\nname: {file}\nlock: {{key: {key}, policy: skip}}\n{extra}steps:\n  - id: only\n    {step}\n"
+    );
+    write_temp(dir, &format!("{key}-{file}.yaml"), &text)
+}
+
+#[test]
+fn the_lock_is_released_on_success_failure_timeout_cancellation_and_suspension() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(&scenario(&dir, "100ms"));
+    let host = Host::new(&dir, "host-a");
+    // From another host, so only a release (not a dead pid, nor the 60 s lease) frees it.
+    let prober = Host::new(&dir, "host-b");
+    for store in stores(&dir) {
+        let key = unique("released");
+        let probe = locked(&dir, &key, "probe", "log: free", "");
+        // The lock is free exactly when a `skip` run of it runs (exit 0) instead of 75.
+        // After a suspension, the suspended run is unfinished: the probe starts afresh (--new)
+        // instead of being refused for not being that run's runbook.
+        let lock_is_free = |after: &str| {
+            let output = prober.run(&store, &served, &probe, &["--new"]).output().unwrap();
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{store:?}: the lock is still held after {after}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        let ends: [(&str, &str, &str, i32); 3] = [
+            ("success", "log: done", "", 0),
+            ("failure", "fail: boom", "", 1),
+            ("timeout", "sleep: 10s", "timeout: 300ms\n", 3),
+        ];
+        for (end, step, extra, expected) in ends {
+            let file = locked(&dir, &key, end, step, extra);
+            let output = host.run(&store, &served, &file, &[]).output().unwrap();
+            assert_eq!(output.status.code(), Some(expected), "{store:?} {end}: {output:?}");
+            lock_is_free(end);
+        }
+        for (signal, end, expected) in [("INT", "cancellation", 130), ("TERM", "suspension", 75)] {
+            let file = locked(&dir, &key, end, "sleep: 30s", "");
+            let running = Watched::spawn(host.run(&store, &served, &file, &[]));
+            assert!(running.wait_for(Duration::from_secs(20), |e| e["event"] == "step_started"));
+            running.signal(signal);
+            let (code, said) = running.wait();
+            assert_eq!(code, expected, "{store:?} {end}: {said}");
+            lock_is_free(end);
+        }
+    }
+}
