@@ -530,3 +530,64 @@ fn the_lock_is_released_on_success_failure_timeout_cancellation_and_suspension()
         }
     }
 }
+
+/// `runbook runs list` against `url`: its exit code and what it said.
+fn list_with_store(url: &str) -> (i32, String) {
+    let output = runbook()
+        .args(["runs", "list"])
+        .env("RUNBOOK_STORE", url)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code().unwrap_or(-1), said)
+}
+
+#[test]
+fn a_store_url_that_is_wrong_exits_2_one_that_cannot_be_reached_exits_75_and_no_password_shows() {
+    const PASSWORD: &str = "Sup3r-s3cret-pw";
+    let malformed = [
+        format!("postgres://runbook:{PASSWORD}@db.internal:notaport/runbook"),
+        format!("postgres://runbook:{PASSWORD}@[::1/runbook"),
+        format!("mysql://runbook:{PASSWORD}@db.internal/runbook"),
+    ];
+    for url in &malformed {
+        let (code, said) = list_with_store(url);
+        assert_eq!(code, 2, "{url}: {said}");
+        assert!(!said.contains(PASSWORD), "{url}: {said}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = dir.path().join("no-server-here");
+    std::fs::create_dir(&nowhere).unwrap();
+    let unreachable = [
+        (
+            format!("postgres://runbook:{PASSWORD}@127.0.0.1:1/runbook"),
+            "127.0.0.1",
+        ),
+        (
+            format!(
+                "postgres://runbook:{PASSWORD}@localhost/runbook?host={}",
+                nowhere.display()
+            ),
+            "no-server-here",
+        ),
+    ];
+    for (url, host) in &unreachable {
+        let (code, said) = list_with_store(url);
+        assert_eq!(code, 75, "{url}: {said}");
+        assert!(said.contains(host), "names the host: {said}");
+        assert!(said.contains("try again later"), "{said}");
+        assert!(!said.contains(PASSWORD), "{url}: {said}");
+    }
+    let Ok(server) = std::env::var(POSTGRES_ENV) else {
+        println!("wrong-password part skipped: set {POSTGRES_ENV} (bash scripts/test.sh does)");
+        return;
+    };
+    // The test server's URL with another password.
+    let mut wrong = url::Url::parse(&server).unwrap();
+    wrong.set_password(Some(PASSWORD)).unwrap();
+    let (code, said) = list_with_store(wrong.as_str());
+    assert_eq!(code, 2, "a password the server refuses: {said}");
+    assert!(said.contains("password") || said.contains("authentication"), "{said}");
+    assert!(!said.contains(PASSWORD), "{said}");
+}
