@@ -210,15 +210,10 @@ async fn go_on(
     );
     match store.begin_run(&record).await {
         Ok(()) => {}
-        Err(StoreError::FireTaken {
-            key: fire,
-            run_id,
-            host,
-            started_at,
-            ..
-        }) => {
+        Err(StoreError::FireTaken(taken)) => {
             return Err(Refused::FireTaken(format!(
-                "fire `{fire}` of `{key}` was already taken by run {run_id} on {host} (started {started_at})"
+                "fire `{}` of `{key}` was already taken by run {} on {} (started {})",
+                taken.key, taken.run_id, taken.host, taken.started_at
             )))
         }
         Err(error) => return Err(Refused::store("cannot record the run", &error)),

@@ -86,7 +86,9 @@ impl Host {
     /// `runbook ARGS` as this host, against `store`.
     fn command(&self, store: &Shared) -> Command {
         let mut command = runbook();
-        command.env("RUNBOOK_HOST", &self.name).env_remove("RUNBOOK_STORE");
+        command
+            .env("RUNBOOK_HOST", &self.name)
+            .env_remove("RUNBOOK_STORE");
         match store {
             Shared::Postgres(url) => {
                 command.env("RUNBOOK_STORE", url);
@@ -104,7 +106,14 @@ impl Host {
         let (ak, sk) = CREDENTIALS;
         let mut command = self.command(store);
         command
-            .args(["run", file, "--endpoint", &served.url, "--region", "cn-north-4"])
+            .args([
+                "run",
+                file,
+                "--endpoint",
+                &served.url,
+                "--region",
+                "cn-north-4",
+            ])
             .args(["--log-format", "json", "--output", "json"])
             .args(extra)
             .env("HUAWEICLOUD_SDK_AK", ak)
@@ -231,14 +240,19 @@ fn three_hosts_firing_one_schedule_twenty_times_make_exactly_twenty_runs() {
                     "{store:?} fire {fire}: a loser says who has it: {stderr}"
                 );
                 assert!(
-                    ["host-a", "host-b", "host-c"].iter().any(|h| stderr.contains(h)),
+                    ["host-a", "host-b", "host-c"]
+                        .iter()
+                        .any(|h| stderr.contains(h)),
                     "{store:?} fire {fire}: and on which host: {stderr}"
                 );
             }
         }
         let runs = runs_of(&hosts[0], &store, &name);
         assert_eq!(runs.len(), 20, "{store:?}: {runs:#?}");
-        assert!(runs.iter().all(|run| run["status"] == "succeeded"), "{runs:#?}");
+        assert!(
+            runs.iter().all(|run| run["status"] == "succeeded"),
+            "{runs:#?}"
+        );
         let mut fires: Vec<&str> = runs.iter().filter_map(|r| r["fire_key"].as_str()).collect();
         fires.sort_unstable();
         fires.dedup();
@@ -366,7 +380,10 @@ fn a_holder_killed_at_random_moments_is_taken_over_after_its_lease_and_nothing_s
         let (mut killed, mut attempts) = (0, 0);
         while killed < wanted {
             attempts += 1;
-            assert!(attempts < wanted * 2, "{store:?}: too many kills came too late");
+            assert!(
+                attempts < wanted * 2,
+                "{store:?}: too many kills came too late"
+            );
             let name = unique("killed");
             let file = runbook_file(&dir, &name, false);
             let fire = ["--fire-key", "the-fire"];
@@ -378,7 +395,8 @@ fn a_holder_killed_at_random_moments_is_taken_over_after_its_lease_and_nothing_s
                 Duration::from_millis(random.u64(0..700))
             } else {
                 assert!(
-                    holder.wait_for(Duration::from_secs(20), |e| e["event"] == "execution_started"),
+                    holder.wait_for(Duration::from_secs(20), |e| e["event"]
+                        == "execution_started"),
                     "{store:?}: the workflow never started"
                 );
                 Duration::from_millis(random.u64(0..500))
@@ -431,7 +449,8 @@ fn a_frozen_holder_sends_nothing_after_a_takeover_and_its_writes_are_refused() {
         let args: Vec<&str> = FAST_LEASE.to_vec();
         let holder = Watched::spawn(a.run(&store, &served, &file, &args));
         assert!(
-            holder.wait_for(Duration::from_secs(20), |e| e["event"] == "execution_started"),
+            holder.wait_for(Duration::from_secs(20), |e| e["event"]
+                == "execution_started"),
             "{store:?}: the first workflow never started"
         );
         holder.signal("STOP");
@@ -500,7 +519,10 @@ fn the_lock_is_released_on_success_failure_timeout_cancellation_and_suspension()
         // After a suspension, the suspended run is unfinished: the probe starts afresh (--new)
         // instead of being refused for not being that run's runbook.
         let lock_is_free = |after: &str| {
-            let output = prober.run(&store, &served, &probe, &["--new"]).output().unwrap();
+            let output = prober
+                .run(&store, &served, &probe, &["--new"])
+                .output()
+                .unwrap();
             assert_eq!(
                 output.status.code(),
                 Some(0),
@@ -516,7 +538,11 @@ fn the_lock_is_released_on_success_failure_timeout_cancellation_and_suspension()
         for (end, step, extra, expected) in ends {
             let file = locked(&dir, &key, end, step, extra);
             let output = host.run(&store, &served, &file, &[]).output().unwrap();
-            assert_eq!(output.status.code(), Some(expected), "{store:?} {end}: {output:?}");
+            assert_eq!(
+                output.status.code(),
+                Some(expected),
+                "{store:?} {end}: {output:?}"
+            );
             lock_is_free(end);
         }
         for (signal, end, expected) in [("INT", "cancellation", 130), ("TERM", "suspension", 75)] {
@@ -588,6 +614,9 @@ fn a_store_url_that_is_wrong_exits_2_one_that_cannot_be_reached_exits_75_and_no_
     wrong.set_password(Some(PASSWORD)).unwrap();
     let (code, said) = list_with_store(wrong.as_str());
     assert_eq!(code, 2, "a password the server refuses: {said}");
-    assert!(said.contains("password") || said.contains("authentication"), "{said}");
+    assert!(
+        said.contains("password") || said.contains("authentication"),
+        "{said}"
+    );
     assert!(!said.contains(PASSWORD), "{said}");
 }

@@ -89,17 +89,10 @@ pub enum StoreError {
 
     /// `begin_run` for a schedule fire that another run already has.
     #[error(
-        "fire `{key}` of `{scope}` is already taken by run {run_id} (on {host}, started \
-         {started_at})"
+        "fire `{}` of `{}` is already taken by run {} (on {}, started {})",
+        .0.key, .0.scope, .0.run_id, .0.host, .0.started_at
     )]
-    FireTaken {
-        at: String,
-        scope: String,
-        key: String,
-        run_id: String,
-        host: String,
-        started_at: String,
-    },
+    FireTaken(Box<TakenFire>),
 
     /// A write whose fence does not hold: a newer holder has the lock, or the writer's lease
     /// is gone or too short for what it is about to do. Nothing was written.
@@ -133,6 +126,17 @@ pub enum StoreError {
         prefix: String,
         examples: Vec<String>,
     },
+}
+
+/// Which run has a schedule fire (boxed in [`StoreError::FireTaken`]: errors stay small).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenFire {
+    pub at: String,
+    pub scope: String,
+    pub key: String,
+    pub run_id: String,
+    pub host: String,
+    pub started_at: String,
 }
 
 impl StoreError {

@@ -60,7 +60,7 @@ mod sqlite;
 mod store;
 mod time_format;
 
-pub use error::StoreError;
+pub use error::{StoreError, TakenFire};
 pub use host::{default_state_dir, host_name, process_is_alive, HOST_ENV};
 pub use model::{
     Fence, Fire, Gone, Lease, LockHolder, LockOutcome, NewRun, Previous, RunFilter, RunRecord,

@@ -14,7 +14,7 @@ use crate::lease::{lease_too_short, millis};
 use crate::time_format::{self, normalize};
 use crate::{
     Fence, Gone, Lease, LockHolder, LockOutcome, NewRun, Previous, RunFilter, RunRecord, RunStore,
-    StoreError, RUNNING,
+    StoreError, TakenFire, RUNNING,
 };
 
 /// The database's file name inside the state directory.
@@ -301,14 +301,14 @@ impl SqliteStore {
             return Ok(None);
         };
         let read = |err| self.fail("looking up a schedule fire", err);
-        Ok(Some(StoreError::FireTaken {
+        Ok(Some(StoreError::FireTaken(Box::new(TakenFire {
             at: self.at(),
             scope: fire.scope.clone(),
             key: fire.key.clone(),
             run_id: row.try_get("run_id").map_err(read)?,
             host: row.try_get("host").map_err(read)?,
             started_at: row.try_get("started_at").map_err(read)?,
-        }))
+        }))))
     }
 
     /// Fails with [`StoreError::Fenced`] unless `fence` holds, inside the caller's write

@@ -276,12 +276,10 @@ pub async fn one_run_per_fire(store: &dyn RunStore) {
         .await
         .unwrap_err();
     match &refused {
-        StoreError::FireTaken {
-            run_id, host, key, ..
-        } => {
-            assert_eq!(run_id, &first);
-            assert_eq!(host, "ops-1");
-            assert_eq!(key, "2025-03-01T10:00");
+        StoreError::FireTaken(taken) => {
+            assert_eq!(taken.run_id, first);
+            assert_eq!(taken.host, "ops-1");
+            assert_eq!(taken.key, "2025-03-01T10:00");
         }
         other => panic!("expected FireTaken, got {other:?}"),
     }
