@@ -56,6 +56,8 @@ mod error;
 mod host;
 mod lease;
 mod model;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 mod store;
 mod time_format;
@@ -65,6 +67,10 @@ pub use host::{default_state_dir, host_name, process_is_alive, HOST_ENV};
 pub use model::{
     Fence, Fire, Gone, Lease, LockHolder, LockOutcome, NewRun, Previous, RunFilter, RunRecord,
     RUNNING,
+};
+#[cfg(feature = "postgres")]
+pub use postgres::{
+    PgOptions, PgStore, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, LOCK_TIMEOUT,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, DATABASE_FILE_NAME, DEFAULT_BUSY_TIMEOUT};
 pub use store::RunStore;
