@@ -33,9 +33,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a statement waits for another session's row lock before
-/// [`StoreError::Unreachable`] (`lock_timeout`, as SQLite's busy timeout): the transactions
-/// here are short, so a longer wait means a session is stuck.
-pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+/// [`StoreError::Unreachable`] (the server's `lock_timeout`, as SQLite's busy timeout): the
+/// transactions here are short, so a longer wait means a session is stuck.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The migrations, in order: entry `i` brings the schema to version `i + 1`. Never edit one
 /// that has shipped; add the next. The versions match SQLite's: version `n` has the same
@@ -159,6 +159,9 @@ pub struct PgOptions {
     pub connect_timeout: Duration,
     /// How long an operation waits for a pooled connection ([`DEFAULT_ACQUIRE_TIMEOUT`]).
     pub acquire_timeout: Duration,
+    /// How long a statement waits for another session's row lock
+    /// ([`DEFAULT_LOCK_TIMEOUT`]), unless the URL's `options` set `lock_timeout`.
+    pub lock_timeout: Duration,
     /// At most this many connections to the server (4).
     pub max_connections: u32,
 }
@@ -168,6 +171,7 @@ impl Default for PgOptions {
         Self {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             max_connections: 4,
         }
     }
@@ -189,7 +193,8 @@ pub struct PgStore {
     place: String,
     /// The socket's path, when the connection is over a Unix socket.
     socket: Option<String>,
-    acquire_timeout: Duration,
+    /// The timeouts, for messages.
+    options: PgOptions,
     pool: PgPool,
 }
 
@@ -237,20 +242,12 @@ impl PgStore {
     /// address or socket, no answer within the connect timeout, a name that does not
     /// resolve, a server shutting down or starting up.
     pub async fn connect_with(url: &str, options: &PgOptions) -> Result<PgStore, StoreError> {
-        let target = Target::parse(url)?;
+        let target = Target::parse(url, options)?;
         target.check_root_cert(url)?;
         let at = target.at.clone();
         let place = target.place.clone();
-        let classify = |doing, err| {
-            classify(
-                &at,
-                &place,
-                target.socket.as_deref(),
-                options.acquire_timeout,
-                doing,
-                err,
-            )
-        };
+        let classify =
+            |doing, err| classify(&at, &place, target.socket.as_deref(), options, doing, err);
 
         let connecting = PgConnection::connect_with(&target.options);
         let mut setup = match tokio::time::timeout(options.connect_timeout, connecting).await {
@@ -284,7 +281,7 @@ impl PgStore {
             at,
             place,
             socket: target.socket,
-            acquire_timeout: options.acquire_timeout,
+            options: options.clone(),
             pool,
         })
     }
@@ -320,7 +317,7 @@ impl PgStore {
             &self.at,
             &self.place,
             self.socket.as_deref(),
-            self.acquire_timeout,
+            &self.options,
             doing,
             err,
         )
@@ -1072,7 +1069,7 @@ struct Target {
 }
 
 impl Target {
-    fn parse(url: &str) -> Result<Target, StoreError> {
+    fn parse(url: &str, connect: &PgOptions) -> Result<Target, StoreError> {
         let malformed = |reason: String| StoreError::Config {
             at: redact_unparsed(url),
             reason,
@@ -1122,7 +1119,7 @@ impl Target {
             options = options.application_name("runbook");
         }
         let given = options.get_options().unwrap_or_default().to_owned();
-        let lock_timeout = format!("{}ms", LOCK_TIMEOUT.as_millis());
+        let lock_timeout = format!("{}ms", connect.lock_timeout.as_millis());
         for (setting, value) in [
             ("lock_timeout", lock_timeout.as_str()),
             // A process frozen inside a transaction would hold its row locks for as long as
@@ -1135,13 +1132,15 @@ impl Target {
         }
 
         let port = options.get_port();
-        let socket = match options.get_socket() {
-            Some(dir) => Some(format!("{}/.s.PGSQL.{port}", dir.display())),
-            None if options.get_host().starts_with('/') => {
-                Some(format!("{}/.s.PGSQL.{port}", options.get_host()))
-            }
+        let socket_dir = match options.get_socket() {
+            Some(dir) => Some(dir.display().to_string()),
+            None if options.get_host().starts_with('/') => Some(options.get_host().to_owned()),
             None => None,
         };
+        let socket = socket_dir.map(|dir| {
+            let dir = dir.trim_end_matches('/');
+            format!("{dir}/.s.PGSQL.{port}")
+        });
         if socket.is_some() {
             // As libpq: TLS is for TCP; a Unix socket is local, and servers refuse TLS on it.
             options = options.ssl_mode(PgSslMode::Disable);
@@ -1303,23 +1302,24 @@ fn location(mut shown: url::Url, options: &PgConnectOptions) -> String {
 }
 
 /// A URL that did not parse, as far as it can be shown: the scheme, then the user but no
-/// password (everything up to the last `@` is user info), and no `password` parameter.
+/// password — everything up to the last `@` counts as user info, since a malformed URL's
+/// password may hold any character — and no `password` parameter.
 fn redact_unparsed(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
     let rest = match rest.rsplit_once('@') {
         Some((info, host)) => {
-            let user = info.split(':').next().unwrap_or_default();
+            let user = info.split([':', '?', '/']).next().unwrap_or_default();
             format!("{user}@{host}")
         }
         None => rest.to_owned(),
     };
+    let (rest, query) = rest.split_once('?').unwrap_or((&rest, ""));
     let query: Vec<&str> = query
         .split('&')
         .filter(|pair| !pair.is_empty() && !query_key(pair).contains("password"))
         .collect();
     let mut shown = if scheme.is_empty() {
-        rest
+        rest.to_owned()
     } else {
         format!("{scheme}://{rest}")
     };
@@ -1409,7 +1409,7 @@ fn classify(
     at: &str,
     place: &str,
     socket: Option<&str>,
-    acquire_timeout: Duration,
+    options: &PgOptions,
     doing: &'static str,
     err: sqlx::Error,
 ) -> StoreError {
@@ -1449,7 +1449,7 @@ fn classify(
                 "55P03" => unreachable(format!(
                     "another session at {place} kept a row the run store needs locked for \
                      more than {} s (while {doing})",
-                    LOCK_TIMEOUT.as_secs()
+                    options.lock_timeout.as_secs_f64()
                 )),
                 "25P03" => unreachable(format!(
                     "the server at {place} ended a session that stayed idle inside a \
@@ -1498,7 +1498,7 @@ fn classify(
         sqlx::Error::Tls(err) => config(format!("TLS with {place} failed: {err}")),
         sqlx::Error::PoolTimedOut => unreachable(format!(
             "no connection to {place} within {} s (while {doing})",
-            acquire_timeout.as_secs_f64()
+            options.acquire_timeout.as_secs_f64()
         )),
         sqlx::Error::Configuration(err) => config(format!("{err}")),
         sqlx::Error::Protocol(detail) if doing == "connecting" => config(format!(
@@ -1509,5 +1509,122 @@ fn classify(
             doing,
             detail: other.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_location_fills_in_what_the_url_leaves_to_defaults_and_drops_the_password() {
+        let shown = |url: &str| {
+            let target = Target::parse(url, &PgOptions::default()).unwrap();
+            (target.at, target.place)
+        };
+        assert_eq!(
+            shown("postgres://runbook:s3cret@db.internal/runbook?sslmode=verify-full"),
+            (
+                "postgres://runbook@db.internal:5432/runbook?sslmode=verify-full".to_owned(),
+                "db.internal:5432".to_owned()
+            )
+        );
+        assert_eq!(
+            shown("postgres://pg:s3cret@localhost/runs?host=/run/pg/&password=other"),
+            (
+                "postgres://pg@localhost:5432/runs?host=/run/pg/".to_owned(),
+                "the socket /run/pg/.s.PGSQL.5432".to_owned()
+            )
+        );
+        assert_eq!(
+            shown("postgresql://u:pw@[::1]:6543"),
+            (
+                "postgresql://u@[::1]:6543/u".to_owned(),
+                "[::1]:6543".to_owned()
+            )
+        );
+        assert_eq!(
+            shown("postgres:///runs?host=/tmp&user=u&password=s3cret").0,
+            "postgres:///runs?host=/tmp&user=u&port=5432"
+        );
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_is_shown_without_what_may_be_its_password() {
+        assert_eq!(
+            redact_unparsed("postgres://u:pa?s/s@w:rd@host:x/db?password=p&sslmode=y"),
+            "postgres://u@host:x/db?sslmode=y"
+        );
+        assert_eq!(redact_unparsed("postgres://[::1"), "postgres://[::1");
+        assert_eq!(redact_unparsed("host:5432"), "host:5432");
+    }
+
+    #[test]
+    fn only_passwords_long_enough_to_tell_are_scrubbed() {
+        let secrets = ["hunter22".to_owned(), "pw".to_owned()];
+        assert_eq!(
+            scrub("login hunter22 failed for pw", &secrets),
+            "login ****** failed for pw"
+        );
+    }
+
+    /// Conflicts are retried until they stop, and reported when they do not; nothing else is
+    /// retried. Needs the test server (see `tests/pg_store.rs`).
+    #[tokio::test]
+    async fn conflicts_are_retried_and_other_failures_are_not() {
+        let Ok(url) = std::env::var("RUNBOOK_TEST_POSTGRES") else {
+            println!("skipped: set RUNBOOK_TEST_POSTGRES to a throw-away PostgreSQL server");
+            return;
+        };
+        let store = PgStore::connect(&url).await.unwrap();
+        let pool = &store.pool;
+        let fail = |code: &'static str| async move {
+            let sql = match code {
+                "40001" => "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$",
+                "40P01" => "DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$",
+                _ => "DO $$ BEGIN RAISE EXCEPTION 'other' USING ERRCODE = 'P0001'; END $$",
+            };
+            sqlx::raw_sql(sql).execute(pool).await.map(drop)
+        };
+
+        for code in ["40001", "40P01"] {
+            let mut tries = 0;
+            let answer = store
+                .retrying("testing", || {
+                    tries += 1;
+                    let this = tries;
+                    async move {
+                        if this < 3 {
+                            fail(code).await?;
+                        }
+                        Ok(this)
+                    }
+                })
+                .await
+                .unwrap();
+            assert_eq!(answer, 3, "{code}: two conflicts, then success");
+
+            let mut tries = 0;
+            let err = store
+                .retrying("testing", || {
+                    tries += 1;
+                    async move { fail(code).await.map_err(Failure::from) }
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(tries, 1 + CONFLICT_RETRIES);
+            assert!(err.to_string().contains(code), "{err}");
+        }
+
+        let mut tries = 0;
+        let err = store
+            .retrying("testing", || {
+                tries += 1;
+                async move { fail("other").await.map_err(Failure::from) }
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(tries, 1, "not a conflict: not retried");
+        assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
     }
 }

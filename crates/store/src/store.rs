@@ -8,10 +8,10 @@ use crate::{Fence, LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, StoreE
 
 /// Runs, their journal of events, and the locks against overlapping runs.
 ///
-/// Implemented by [`SqliteStore`](crate::SqliteStore) (one host) and
-/// [`PgStore`](crate::PgStore) (many hosts sharing one database). The trait is object safe (`Arc<dyn RunStore>`): its
-/// methods are `async fn`s made into boxed `Send` futures by `async-trait`, because native
-/// `async fn` in traits cannot be called through `dyn`.
+/// Implemented by [`SqliteStore`](crate::SqliteStore) (one host) and `PgStore` (feature
+/// `postgres`: many hosts sharing one database). The trait is object safe
+/// (`Arc<dyn RunStore>`): its methods are `async fn`s made into boxed `Send` futures by
+/// `async-trait`, because native `async fn` in traits cannot be called through `dyn`.
 ///
 /// Timestamps go in as RFC 3339 in any offset and come out in UTC with six fractional
 /// digits. The store keeps what it is given: callers (the runner's `Redactor`) remove

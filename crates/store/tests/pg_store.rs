@@ -598,6 +598,49 @@ async fn a_server_that_never_answers_is_unreachable_after_the_connect_timeout() 
 }
 
 #[tokio::test]
+async fn a_row_lock_held_past_the_lock_timeout_is_reported_as_try_later() {
+    let Some(url) = server() else { return };
+    let options = PgOptions {
+        lock_timeout: Duration::from_millis(300),
+        ..PgOptions::default()
+    };
+    let store = PgStore::connect_with(&url, &options).await.unwrap();
+    let key = conformance::unique("lock");
+    store
+        .acquire_lock(&key, &holder("r1", 1), LEASE, &always_alive)
+        .await
+        .unwrap();
+    // Another session (a process frozen inside its transaction) holds the lock's row.
+    let mut other = raw(&url).await;
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("SELECT 1 FROM locks WHERE key = $1 FOR UPDATE")
+        .bind(&key)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = store
+        .acquire_lock(&key, &holder("r2", 2), LEASE, &always_alive)
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(matches!(err, StoreError::Unreachable { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("locked for more than 0.3 s (while taking a lock)"),
+        "{message}"
+    );
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    assert!(matches!(
+        store
+            .acquire_lock(&key, &holder("r2", 2), LEASE, &always_alive)
+            .await
+            .unwrap(),
+        LockOutcome::Held(h) if h.run_id == "r1"
+    ));
+}
+
+#[tokio::test]
 async fn a_session_the_server_ended_is_replaced_without_the_caller_noticing() {
     let Some(url) = server() else { return };
     // A name of its own, so that only this test's sessions are ended.
@@ -640,6 +683,19 @@ async fn malformed_urls_are_config_errors_without_the_password() {
             "invalid port number",
         ),
         (format!("postgres://u:{SECRET}@[::1/db"), "malformed"),
+        // A password with characters that end the user info, not escaped.
+        (
+            format!("postgres://u:pa?{SECRET}@host/db"),
+            "invalid port number",
+        ),
+        (
+            format!("postgres://u:pa/{SECRET}@host/db"),
+            "invalid port number",
+        ),
+        (
+            format!("postgres://u:a@{SECRET}@h:x/db"),
+            "invalid port number",
+        ),
         (
             format!("mysql://u:{SECRET}@host/db"),
             "not a PostgreSQL URL",
