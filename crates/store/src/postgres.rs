@@ -624,10 +624,12 @@ impl PgStore {
         Ok(outcome)
     }
 
+    /// One attempt at `append`, in one transaction: `batch` is each event's `at` and JSON
+    /// text, in order.
     async fn try_append(
         &self,
         run_id: &str,
-        seqs_from: &[(String, String)],
+        batch: &[(String, String)],
         durable: bool,
         fence: Option<&Fence>,
     ) -> Result<(), Failure> {
@@ -659,8 +661,8 @@ impl PgStore {
                 .bind(run_id)
                 .fetch_one(&mut *tx)
                 .await?;
-        let seqs: Vec<i64> = (last_seq + 1..).take(seqs_from.len()).collect();
-        let (ats, texts): (Vec<&str>, Vec<&str>) = seqs_from
+        let seqs: Vec<i64> = (last_seq + 1..).take(batch.len()).collect();
+        let (ats, texts): (Vec<&str>, Vec<&str>) = batch
             .iter()
             .map(|(at, text)| (at.as_str(), text.as_str()))
             .unzip();
