@@ -256,6 +256,102 @@ mod tests {
         assert!(timing(60, 15, 30).check().is_ok());
     }
 
+    /// A holding on a real SQLite store, with 400 ms leases renewed every 100 ms.
+    async fn held(dir: &std::path::Path) -> (Arc<dyn RunStore>, Holding) {
+        let store: Arc<dyn RunStore> =
+            Arc::new(runbook_store::SqliteStore::open(dir).await.unwrap());
+        let timing = LeaseTiming {
+            lease: Duration::from_millis(400),
+            heartbeat: Duration::from_millis(100),
+            request_timeout: Duration::from_millis(150),
+        };
+        let asked = Instant::now();
+        let outcome = store
+            .acquire_lock("deploy", &holder("r1", "host-a"), timing.lease, &|_| true)
+            .await
+            .unwrap();
+        let runbook_store::LockOutcome::Acquired { lease, .. } = outcome else {
+            panic!("not acquired: {outcome:?}");
+        };
+        (
+            Arc::clone(&store),
+            Holding::start(store, lease, asked, timing),
+        )
+    }
+
+    fn holder(run_id: &str, host: &str) -> runbook_store::LockHolder {
+        runbook_store::LockHolder {
+            run_id: run_id.to_owned(),
+            host: host.to_owned(),
+            pid: 1,
+            since: "2026-12-02T10:00:00Z".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_heartbeat_keeps_the_lock_past_many_leases() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, holding) = held(dir.path()).await;
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        let other = store
+            .acquire_lock(
+                "deploy",
+                &holder("r2", "host-b"),
+                Duration::from_secs(1),
+                &|_| true,
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(other, runbook_store::LockOutcome::Held(_)),
+            "{other:?}"
+        );
+        assert!(!holding.lost().is_cancelled());
+        assert!(holding.outlasts_request());
+    }
+
+    #[tokio::test]
+    async fn a_holding_whose_lock_was_taken_over_is_lost_at_the_next_beat() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, holding) = held(dir.path()).await;
+        // Someone else holds it now (as after an expiry and a takeover).
+        assert!(store.release_lock("deploy", "r1").await.unwrap());
+        store
+            .acquire_lock(
+                "deploy",
+                &holder("r2", "host-b"),
+                Duration::from_secs(5),
+                &|_| true,
+            )
+            .await
+            .unwrap();
+        let lost = tokio::time::timeout(Duration::from_secs(2), holding.lost().cancelled()).await;
+        assert!(lost.is_ok(), "the holding never noticed");
+        let why = holding.why_lost().unwrap();
+        assert!(why.contains("taken over"), "{why}");
+    }
+
+    #[tokio::test]
+    async fn a_holding_that_cannot_renew_is_lost_when_its_own_copy_of_the_lease_runs_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, holding) = held(dir.path()).await;
+        // Another process keeps the database locked: every renewal waits, none succeeds.
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join(runbook_store::DATABASE_FILE_NAME).display()
+        );
+        let mut other = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let lost = tokio::time::timeout(Duration::from_secs(3), holding.lost().cancelled()).await;
+        assert!(lost.is_ok(), "the holding outlived its lease");
+        assert!(!holding.outlasts_request());
+    }
+
     #[test]
     fn timings_that_could_never_send_a_change_or_keep_the_lock_are_refused() {
         let error = timing(30, 10, 30).check().unwrap_err();

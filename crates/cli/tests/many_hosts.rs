@@ -446,6 +446,9 @@ fn a_frozen_holder_sends_nothing_after_a_takeover_and_its_writes_are_refused() {
     for store in shared {
         let name = unique("frozen");
         let file = runbook_file(&dir, &name, true);
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.push_str("finally:\n  - id: cleanup\n    log: cleanup ran\n");
+        std::fs::write(&file, text).unwrap();
         let args: Vec<&str> = FAST_LEASE.to_vec();
         let holder = Watched::spawn(a.run(&store, &served, &file, &args));
         assert!(
@@ -465,6 +468,9 @@ fn a_frozen_holder_sends_nothing_after_a_takeover_and_its_writes_are_refused() {
         let (code, said) = holder.wait();
         assert_eq!(code, SKIPPED, "{store:?}: the thawed holder stops: {said}");
         assert!(said.contains("lost its lock"), "{said}");
+        // Losing the lock wins over `finally`: only the new holder ran it.
+        assert!(!said.contains("\"step\":\"cleanup\""), "{said}");
+        assert!(taken.contains("\"step\":\"cleanup\""), "{taken}");
         // Nothing it would have changed went out: each workflow started once, by B.
         assert_eq!(starts(&served, "wf-one"), starts(&served, "wf-two"));
         let requests_after = served.inspect("requests");
@@ -619,4 +625,26 @@ fn a_store_url_that_is_wrong_exits_2_one_that_cannot_be_reached_exits_75_and_no_
         "{said}"
     );
     assert!(!said.contains(PASSWORD), "{said}");
+}
+
+#[test]
+fn store_migrate_brings_each_store_to_the_current_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Host::new(&dir, "host-a");
+    for store in stores(&dir) {
+        for _ in 0..2 {
+            let output = host
+                .command(&store)
+                .args(["store", "migrate"])
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&output.stdout);
+            assert!(output.status.success(), "{store:?}: {output:?}");
+            assert!(said.contains("is at schema version 2"), "{said}");
+            if let Shared::Postgres(url) = &store {
+                let password = url::Url::parse(url).unwrap().password().unwrap().to_owned();
+                assert!(!said.contains(&password), "{said}");
+            }
+        }
+    }
 }
