@@ -160,10 +160,14 @@ async fn show(store: &dyn RunStore, run_id: &str, output: OutputFormat) -> Resul
     }
     println!("{}", line(&run));
     println!(
-        "runbook {} ({}), lock {}",
+        "runbook {} ({}), lock {}{}",
         run.runbook_path,
         run.runbook_digest,
-        run.lock_key.as_deref().unwrap_or("none")
+        run.lock_key.as_deref().unwrap_or("none"),
+        run.fire_key
+            .as_deref()
+            .map(|fire| format!(", fire {fire}"))
+            .unwrap_or_default()
     );
     match finished {
         Some((state, code)) => println!("{}", report::text_summary(&state, code, &|_| "")),
