@@ -2,8 +2,10 @@
 # What the run store costs: a 1,000-step read-only chain (one status read per step) against
 # the in-process sandbox, with and without the journal (--state-dir), and `runbook validate`
 # start-up (it never opens the store). Release build; medians of ROUNDS alternating runs.
+# With RUNBOOK_TEST_POSTGRES set (a throw-away server's URL), also with the journal there.
 #
 #   bash bench/journal.sh            # ROUNDS=5 STEPS=1000 to change
+#   bash scripts/with-postgres.sh bash bench/journal.sh   # with PostgreSQL too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${ROUNDS:-5}"
@@ -29,13 +31,18 @@ book="$work/chain.yaml"
 now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-plain=(); journaled=(); validate=()
+pg="${RUNBOOK_TEST_POSTGRES:-}"
+plain=(); journaled=(); shared=(); validate=()
 for round in $(seq 1 "$rounds"); do
     t0=$(now); "$bin" run "$book" --sandbox --log-format json >/dev/null 2>&1; t1=$(now)
     plain+=($(( (t1 - t0) / 1000000 )))
     rm -rf "$work/state"
     t0=$(now); "$bin" run "$book" --sandbox --state-dir "$work/state" --log-format json >/dev/null 2>&1; t1=$(now)
     journaled+=($(( (t1 - t0) / 1000000 )))
+    if [ -n "$pg" ]; then
+        t0=$(now); "$bin" run "$book" --sandbox --store "$pg" --log-format json >/dev/null 2>&1; t1=$(now)
+        shared+=($(( (t1 - t0) / 1000000 )))
+    fi
     t0=$(now); for _ in $(seq 1 20); do "$bin" validate runbooks/canonical.yaml >/dev/null; done; t1=$(now)
     validate+=($(( (t1 - t0) / 20000 )))
 done
@@ -46,5 +53,9 @@ events=$("$bin" runs --state-dir "$work/state" logs "$("$bin" runs --state-dir "
 echo "chain of $steps reads, median of $rounds:"
 echo "  without the store:  ${p} ms"
 echo "  with the journal:   ${j} ms  ($(( (j - p) * 1000 / (p > 0 ? p : 1) ))‰ slower; ${events} journal entries)"
+if [ -n "$pg" ]; then
+    s=$(printf '%s\n' "${shared[@]}" | median)
+    echo "  with PostgreSQL:    ${s} ms  ($(( (s - p) * 1000 / (p > 0 ? p : 1) ))‰ slower; a Unix socket on this host)"
+fi
 echo "  runbook validate:   ${v} µs per run (canonical.yaml; the store is not opened)"
 echo "  store size:         $(du -sh "$work/state" | cut -f1)"
