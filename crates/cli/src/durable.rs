@@ -182,7 +182,14 @@ async fn go_on(
             let now = runbook_runner::rfc3339(begin.clock.now_utc());
             let fence = lock.as_ref().map(|holding| holding.fence());
             store
-                .finish_run(&run.run_id, ABANDONED, 1, &now, Some(&reason), fence.as_ref())
+                .finish_run(
+                    &run.run_id,
+                    ABANDONED,
+                    1,
+                    &now,
+                    Some(&reason),
+                    fence.as_ref(),
+                )
                 .await
                 .map_err(|error| {
                     Refused::store(&format!("cannot mark run {} abandoned", run.run_id), &error)

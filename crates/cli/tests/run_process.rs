@@ -199,6 +199,81 @@ steps:
     assert!(!run.stdout.contains("faulty-secret-key") && !run.stderr.contains("faulty-secret-key"));
 }
 
+/// Concurrent starts of one workflow, some failing with a 500 (which may have taken effect,
+/// so the run looks for the execution it began): a lost start never adopts the execution a
+/// sibling's start began. Several seeds, so that 500s land at different items.
+#[test]
+fn a_lost_start_never_adopts_a_sibling_starts_execution() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_temp(
+        &dir,
+        "siblings.yaml",
+        &format!(
+            r#"
+projects:
+  - id: {PROJECT}
+    credentials:
+      - {{ak: FAULTYAK0000000000001, sk: faulty-secret-key}}
+    aom_workflows:
+      - id: same
+        nodes: [{{id: only, behaviour: succeed, duration: 100ms}}]
+faults:
+  ExecuteWorkflow: {{error_500: 0.5, latency: 50ms}}
+"#
+        ),
+    );
+    let file = write_temp(
+        &dir,
+        "siblings-run.yaml",
+        r#"
+version: 1
+name: siblings
+lock: {policy: allow}
+timeout: 2m
+steps:
+  - id: start
+    for_each: [1, 2, 3, 4]
+    concurrency: 4
+    retry: {attempts: 20, delay: 50ms, max_delay: 100ms, on: [retryable, 500]}
+    aom.start:
+      workflow_id: same
+"#,
+    );
+    for seed in 1..=4 {
+        let served = Served::start_seeded(&scenario, seed);
+        let output = served
+            .run_command(
+                &file,
+                ("FAULTYAK0000000000001", "faulty-secret-key"),
+                PROJECT,
+            )
+            .arg("--state-dir")
+            .arg(dir.path().join(format!("state-{seed}")))
+            .output()
+            .unwrap();
+        let run = parse(output);
+        assert_eq!(run.code, 0, "seed {seed}: {}\n{}", run.stdout, run.stderr);
+        let mut ids: Vec<&str> = run.run()["executions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["execution_id"].as_str().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(
+            ids.len(),
+            4,
+            "seed {seed}: each item has its own execution: {ids:?}"
+        );
+        let started = served.inspect("executions")["aom"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(started, 4, "seed {seed}: four starts took effect");
+    }
+}
+
 #[test]
 fn secrets_never_appear_in_any_output() {
     let secret = "hunter2-very-secret";

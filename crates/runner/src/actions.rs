@@ -380,12 +380,16 @@ where
         index,
         operation,
     };
+    let flight = run.starts_in_flight.begin(workflow_id);
+    let flight = &flight;
     let look = |since: String| async move {
         let making = Making {
             step: &step.id,
             index,
             operation,
         };
+        flight.land();
+        run.starts_in_flight.settled(workflow_id).await;
         Ok(
             match run
                 .find_started(&making, workflow_id, &since, deadline)
@@ -396,8 +400,14 @@ where
             },
         )
     };
+    let send = || {
+        flight.fly();
+        send()
+    };
     let execution_id = run.settle(making, look, send).await?;
-    started(run, step, index, service, workflow_id, execution_id)
+    let recorded = started(run, step, index, service, workflow_id, execution_id);
+    flight.land();
+    recorded
 }
 
 /// Runs an express workflow once: the run the journal recorded, the one a lost answer
@@ -417,6 +427,8 @@ async fn run_sync_once(
             .await?;
         sync_answer(&shown)
     };
+    let flight = run.starts_in_flight.begin(workflow_id);
+    let flight = &flight;
     let body = if let Some(execution) = run.ledger.take_started(&step.id, index) {
         adopted(execution.execution_id).await?
     } else {
@@ -431,6 +443,8 @@ async fn run_sync_once(
                 index,
                 operation,
             };
+            flight.land();
+            run.starts_in_flight.settled(workflow_id).await;
             match run
                 .find_started(&making, workflow_id, &since, deadline)
                 .await?
@@ -440,6 +454,7 @@ async fn run_sync_once(
             }
         };
         let send = || async {
+            flight.fly();
             let call = run.change(deadline, Change::new(&step.id, index, operation, params));
             call.send(call.client().start_sync_workflow_execution(params))
                 .await
@@ -455,6 +470,7 @@ async fn run_sync_once(
         workflow_id,
         body.execution_id.clone(),
     )?;
+    flight.land();
     Ok(body)
 }
 

@@ -10,6 +10,7 @@ mod actions;
 pub mod event;
 pub mod failure;
 mod finally;
+mod in_flight;
 pub mod inputs;
 mod reconcile;
 pub mod redact;

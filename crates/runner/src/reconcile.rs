@@ -151,13 +151,6 @@ impl Run<'_> {
         let skew = self.reconcile_skew();
         let sent = OffsetDateTime::parse(sent_at, &Rfc3339).unwrap_or_else(|_| self.now_utc());
         let from = sent - skew;
-        let mut known: Vec<String> = self.read_state(|state| {
-            state
-                .executions
-                .iter()
-                .map(|e| e.execution_id.clone())
-                .collect()
-        });
         let others = self
             .observer()
             .known_executions(workflow_id, &rfc3339(from))
@@ -167,10 +160,18 @@ impl Run<'_> {
                     "cannot tell which executions of {workflow_id} other runs started: {error}"
                 ))
             })?;
-        known.extend(others);
         let mut looks = 0;
         loop {
             looks += 1;
+            // Read again at each look: a sibling's start may have been recorded meanwhile.
+            let mut known: Vec<String> = self.read_state(|state| {
+                state
+                    .executions
+                    .iter()
+                    .map(|e| e.execution_id.clone())
+                    .collect()
+            });
+            known.extend(others.iter().cloned());
             let to = self.now_utc() + skew;
             let listed = match making.operation.service.name {
                 "aom" => self.list_aom(workflow_id, from, to, deadline).await?,

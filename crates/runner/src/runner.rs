@@ -217,6 +217,7 @@ impl Runner {
             ledger,
             decision: Mutex::new(decision),
             resumed_step: Mutex::new(resumed_step.clone()),
+            starts_in_flight: Default::default(),
         };
         for id in &masked {
             run.recompute(id);
@@ -290,6 +291,8 @@ pub(crate) struct Run<'a> {
     /// The step a resumed run goes on at, until it begins: its deadline counts from when it
     /// first began.
     resumed_step: Mutex<Option<String>>,
+    /// Starts sent and not yet recorded: a lost start's look waits for its siblings'.
+    pub(crate) starts_in_flight: crate::in_flight::StartsInFlight,
 }
 
 /// The values templates read, unredacted: requests must carry the real ones.
