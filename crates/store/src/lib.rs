@@ -102,6 +102,7 @@ mod lease;
 mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod rows;
 mod sqlite;
 mod store;
 mod time_format;

@@ -11,6 +11,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Row};
 
 use crate::lease::{lease_too_short, millis};
+use crate::rows::{self, run_columns, Unreadable};
 use crate::time_format::{self, normalize};
 use crate::{
     Fence, Gone, Lease, LockHolder, LockOutcome, NewRun, Previous, RunFilter, RunRecord, RunStore,
@@ -98,15 +99,6 @@ INSERT INTO fencing_tokens (id, last_token) VALUES (1, 0);
 macro_rules! now_ms {
     () => {
         "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
-    };
-}
-
-/// The columns of `runs`, in `concat!` so every query stays a `&'static str` (no SQL is ever
-/// built from values).
-macro_rules! run_columns {
-    () => {
-        "run_id, runbook_name, runbook_path, runbook_digest, inputs, lock_key, status, \
-         started_at, finished_at, host, pid, error, exit_code, fire_key"
     };
 }
 
@@ -245,43 +237,24 @@ impl SqliteStore {
         }
     }
 
-    fn run_from_row(&self, row: &SqliteRow) -> Result<RunRecord, StoreError> {
-        let read = |err| self.fail("reading a run", err);
-        let run_id: String = row.try_get("run_id").map_err(read)?;
-        let inputs: String = row.try_get("inputs").map_err(read)?;
-        let inputs = serde_json::from_str(&inputs)
-            .map_err(|err| self.corrupt("inputs (JSON)", &run_id, err))?;
-        let pid: i64 = row.try_get("pid").map_err(read)?;
-        let pid = u32::try_from(pid).map_err(|err| self.corrupt("pid", &run_id, err))?;
-        Ok(RunRecord {
-            runbook_name: row.try_get("runbook_name").map_err(read)?,
-            runbook_path: row.try_get("runbook_path").map_err(read)?,
-            runbook_digest: row.try_get("runbook_digest").map_err(read)?,
-            inputs,
-            lock_key: row.try_get("lock_key").map_err(read)?,
-            status: row.try_get("status").map_err(read)?,
-            started_at: row.try_get("started_at").map_err(read)?,
-            finished_at: row.try_get("finished_at").map_err(read)?,
-            host: row.try_get("host").map_err(read)?,
-            pid,
-            error: row.try_get("error").map_err(read)?,
-            exit_code: row.try_get("exit_code").map_err(read)?,
-            fire_key: row.try_get("fire_key").map_err(read)?,
-            run_id,
+    /// A row of `runs` (or `locks`, with `holder`), or the store's error naming the run.
+    fn read<T>(&self, doing: &'static str, read: Result<T, Unreadable>) -> Result<T, StoreError> {
+        read.map_err(|unreadable| match unreadable {
+            Unreadable::Sql(err) => self.fail(doing, err),
+            Unreadable::Corrupt {
+                what,
+                run_id,
+                detail,
+            } => self.corrupt(what, &run_id, detail),
         })
     }
 
+    fn run_from_row(&self, row: &SqliteRow) -> Result<RunRecord, StoreError> {
+        self.read("reading a run", rows::run_record(row))
+    }
+
     fn holder_from_row(&self, row: &SqliteRow) -> Result<LockHolder, StoreError> {
-        let read = |err| self.fail("reading a lock", err);
-        let run_id: String = row.try_get("run_id").map_err(read)?;
-        let pid: i64 = row.try_get("pid").map_err(read)?;
-        let pid = u32::try_from(pid).map_err(|err| self.corrupt("lock pid", &run_id, err))?;
-        Ok(LockHolder {
-            host: row.try_get("host").map_err(read)?,
-            pid,
-            since: row.try_get("since").map_err(read)?,
-            run_id,
-        })
+        self.read("reading a lock", rows::lock_holder(row))
     }
 
     /// The run that already has `run`'s fire, as the error `begin_run` returns.

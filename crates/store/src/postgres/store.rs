@@ -7,11 +7,11 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::failure::Failure;
-use super::rows::run_columns;
 use super::schema::{schema_version, FIRE_INDEX};
 use super::transactions::from_now;
 use super::PgStore;
 use crate::lease::millis;
+use crate::rows::run_columns;
 use crate::time_format::{self, normalize};
 use crate::{
     Fence, LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, RunStore, StoreError, TakenFire,
