@@ -385,6 +385,7 @@ async fn resume_run(
         };
         let mine = me.run_id.clone();
         let asked = Instant::now();
+        holding.hand_over();
         let handed = store
             .acquire_lock(
                 &key,

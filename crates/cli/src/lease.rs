@@ -64,6 +64,9 @@ struct State {
     lease: Lease,
     /// When the lease runs out at the latest, by this process's clock.
     valid_until: Instant,
+    /// Set while this process hands the lock to another run of its own: a renewal refused
+    /// meanwhile was refused for the token being replaced, not lost to anyone.
+    handing_over: bool,
     why_lost: Option<String>,
 }
 
@@ -78,6 +81,7 @@ impl Holding {
         let state = Arc::new(Mutex::new(State {
             lease,
             valid_until: asked + timing.lease,
+            handing_over: false,
             why_lost: None,
         }));
         let lost = CancellationToken::new();
@@ -100,11 +104,19 @@ impl Holding {
         self.timing
     }
 
+    /// This process is about to hand the lock to the run it resumes ([`Holding::replace`]
+    /// follows): the store then refuses renewals of the current token before this process
+    /// learns the new one.
+    pub fn hand_over(&self) {
+        lock(&self.state).handing_over = true;
+    }
+
     /// The lock is now held under `lease` (a run handed the lock to the run it resumes).
     pub fn replace(&self, lease: Lease, asked: Instant) {
         let mut state = lock(&self.state);
         state.lease = lease;
         state.valid_until = asked + self.timing.lease;
+        state.handing_over = false;
     }
 
     pub fn key(&self) -> String {
@@ -170,6 +182,12 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Whether `token` is being, or has been, replaced by this process's own handover.
+fn replacing(state: &Mutex<State>, token: i64) -> bool {
+    let state = lock(state);
+    state.handing_over || state.lease.token != token
+}
+
 fn give_up(state: &Mutex<State>, lost: &CancellationToken, why: String) {
     lock(state).why_lost.get_or_insert(why);
     lost.cancel();
@@ -226,8 +244,9 @@ async fn renew(
                 state.valid_until = asked + timing.lease;
             }
         }
-        // Refused for a token this process has since replaced (a handover): not a loss.
-        Ok(Ok(false)) if lock(state).lease.token != token => {}
+        // Refused for a token this process is replacing or has replaced (a handover): not a
+        // loss.
+        Ok(Ok(false)) if replacing(state, token) => {}
         Ok(Ok(false)) => give_up(
             state,
             lost,

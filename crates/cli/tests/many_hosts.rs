@@ -69,6 +69,17 @@ fn unique(what: &str) -> String {
     )
 }
 
+/// A sandbox whose execution ids no other sandbox of this test run shares: the sandbox draws
+/// them from its seed, and a run looking for a lost start must not mistake another test's
+/// execution (recorded in the shared store) for its own, nor the other way round.
+fn served(scenario: &str) -> Served {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    Served::start_seeded(scenario, seed ^ u64::from(std::process::id()))
+}
+
 /// One host: a name and a state directory of its own.
 struct Host {
     name: String,
@@ -209,7 +220,7 @@ fn stderr_of(child: Child) -> (i32, String) {
 #[test]
 fn three_hosts_firing_one_schedule_twenty_times_make_exactly_twenty_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let served = Served::start(&scenario(&dir, "150ms"));
+    let served = served(&scenario(&dir, "150ms"));
     for store in stores(&dir) {
         let name = unique("fired");
         let file = runbook_file(&dir, &name, false);
@@ -366,7 +377,7 @@ fn seed() -> u64 {
 #[test]
 fn a_holder_killed_at_random_moments_is_taken_over_after_its_lease_and_nothing_starts_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let served = Served::start(&slow_start_scenario(&dir, "600ms", "200ms"));
+    let served = served(&slow_start_scenario(&dir, "600ms", "200ms"));
     let mut random = fastrand::Rng::with_seed(seed());
     let stores = stores(&dir);
     let (a, b) = (Host::new(&dir, "host-a"), Host::new(&dir, "host-b"));
@@ -435,7 +446,7 @@ fn a_holder_killed_at_random_moments_is_taken_over_after_its_lease_and_nothing_s
 #[test]
 fn a_frozen_holder_sends_nothing_after_a_takeover_and_its_writes_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let served = Served::start(&scenario(&dir, "1500ms"));
+    let served = served(&scenario(&dir, "1500ms"));
     let (a, b) = (Host::new(&dir, "host-a"), Host::new(&dir, "host-b"));
     // Not on SQLite: a process frozen inside a write transaction holds the file's write lock,
     // so every other process waits for it (and fails with "busy", exit 75) until it thaws —
@@ -472,7 +483,21 @@ fn a_frozen_holder_sends_nothing_after_a_takeover_and_its_writes_are_refused() {
         assert!(!said.contains("\"step\":\"cleanup\""), "{said}");
         assert!(taken.contains("\"step\":\"cleanup\""), "{taken}");
         // Nothing it would have changed went out: each workflow started once, by B.
-        assert_eq!(starts(&served, "wf-one"), starts(&served, "wf-two"));
+        let counted = (starts(&served, "wf-one"), starts(&served, "wf-two"));
+        if counted != (1, 1) {
+            let runs = runs_of(&b, &store, &name);
+            let logs = b
+                .command(&store)
+                .args(["runs", "logs", runs[0]["run_id"].as_str().unwrap()])
+                .args(["--log-format", "json"])
+                .output()
+                .unwrap();
+            panic!(
+                "{store:?}: each workflow started once: {counted:?}\nexecutions: {}\nthe journal: {}\nthe taker said: {taken}\nthe frozen one said: {said}",
+                served.inspect("executions"),
+                String::from_utf8_lossy(&logs.stdout)
+            );
+        }
         let requests_after = served.inspect("requests");
         assert_eq!(
             requests_after["StartWorkflowExecution"], requests_before["StartWorkflowExecution"],
@@ -514,7 +539,7 @@ fn locked(dir: &tempfile::TempDir, key: &str, file: &str, step: &str, extra: &st
 #[test]
 fn the_lock_is_released_on_success_failure_timeout_cancellation_and_suspension() {
     let dir = tempfile::tempdir().unwrap();
-    let served = Served::start(&scenario(&dir, "100ms"));
+    let served = served(&scenario(&dir, "100ms"));
     let host = Host::new(&dir, "host-a");
     // From another host, so only a release (not a dead pid, nor the 60 s lease) frees it.
     let prober = Host::new(&dir, "host-b");

@@ -115,7 +115,8 @@ pub use model::{
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{
-    PgOptions, PgStore, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCK_TIMEOUT,
+    PgOptions, PgStore, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_IDLE_IN_TRANSACTION, DEFAULT_LOCK_TIMEOUT,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, DATABASE_FILE_NAME, DEFAULT_BUSY_TIMEOUT};
 pub use store::RunStore;

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use runbook_store::{
-    Fire, LockHolder, LockOutcome, NewRun, PgOptions, PgStore, RunStore, StoreError, RUNNING,
+    Fire, LockHolder, LockOutcome, NewRun, PgOptions, PgStore, RunStore, StoreError,
+    DEFAULT_IDLE_IN_TRANSACTION, DEFAULT_LOCK_TIMEOUT, RUNNING,
 };
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
@@ -595,6 +596,61 @@ async fn a_server_that_never_answers_is_unreachable_after_the_connect_timeout() 
         "{message}"
     );
     silent.abort();
+}
+
+/// A holder frozen inside a transaction (SIGSTOP between two statements) holds the lock's
+/// row; the server ends its session after `idle_in_transaction_session_timeout`, which the
+/// store sets shorter than its `lock_timeout`, so a taker waiting for the row gets it.
+#[tokio::test]
+async fn a_session_frozen_inside_a_transaction_does_not_keep_a_taker_out() {
+    let Some(url) = server() else { return };
+    assert!(DEFAULT_IDLE_IN_TRANSACTION < DEFAULT_LOCK_TIMEOUT);
+    let store = PgStore::connect(&url).await.unwrap();
+    let key = conformance::unique("lock");
+    store
+        .acquire_lock(
+            &key,
+            &holder("r1", 1),
+            Duration::from_millis(200),
+            &always_alive,
+        )
+        .await
+        .unwrap();
+    let mut frozen = raw(&url).await;
+    let idle = format!("{}ms", DEFAULT_IDLE_IN_TRANSACTION.as_millis());
+    sqlx::query("SELECT set_config('idle_in_transaction_session_timeout', $1, false)")
+        .bind(&idle)
+        .execute(&mut frozen)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut frozen).await.unwrap();
+    sqlx::query("SELECT 1 FROM locks WHERE key = $1 FOR SHARE")
+        .bind(&key)
+        .execute(&mut frozen)
+        .await
+        .unwrap();
+    // The lease runs out: taking it over needs the row the frozen session holds.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let outcome = store
+        .acquire_lock(&key, &holder("r2", 2), LEASE, &always_alive)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &outcome,
+            LockOutcome::Acquired {
+                took_over_from: Some(_),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(
+        started.elapsed() < DEFAULT_LOCK_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

@@ -31,7 +31,8 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `runbook` in the workspace root, with no credentials from the environment.
+/// `runbook` in the workspace root, with no credentials from the environment, and a run
+/// store of this test binary's own (never the user's, nor one an earlier test run left).
 pub fn runbook() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
     command.current_dir(workspace());
@@ -39,6 +40,15 @@ pub fn runbook() -> Command {
         command.env_remove(var);
     }
     command
+        .env("RUNBOOK_STATE_DIR", state_dir())
+        .env_remove("RUNBOOK_STORE");
+    command
+}
+
+/// The state directory the commands of this test binary share unless a test names another.
+fn state_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
 }
 
 /// A finished `runbook run … --log-format json --output json`.

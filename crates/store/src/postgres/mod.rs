@@ -38,6 +38,14 @@ pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// transactions here are short, so a longer wait means a session is stuck.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long the server lets a session sit inside a transaction waiting for its client
+/// before it ends the session (`idle_in_transaction_session_timeout`). The transactions here
+/// never wait for anything but the network, so a longer wait means the client is frozen
+/// (SIGSTOP, a hung VM) or cut off, and then the row locks it holds must not keep a new
+/// holder from taking over its lock. Shorter than [`DEFAULT_LOCK_TIMEOUT`], so a waiting
+/// taker outlasts a frozen holder's transaction.
+pub const DEFAULT_IDLE_IN_TRANSACTION: Duration = Duration::from_secs(3);
+
 /// How [`PgStore::connect_with`] connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgOptions {
@@ -48,6 +56,10 @@ pub struct PgOptions {
     /// How long a statement waits for another session's row lock
     /// ([`DEFAULT_LOCK_TIMEOUT`]), unless the URL's `options` set `lock_timeout`.
     pub lock_timeout: Duration,
+    /// How long a session may sit idle inside a transaction
+    /// ([`DEFAULT_IDLE_IN_TRANSACTION`]), unless the URL's `options` set
+    /// `idle_in_transaction_session_timeout`.
+    pub idle_in_transaction: Duration,
     /// At most this many connections to the server (4).
     pub max_connections: u32,
 }
@@ -58,6 +70,7 @@ impl Default for PgOptions {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            idle_in_transaction: DEFAULT_IDLE_IN_TRANSACTION,
             max_connections: 4,
         }
     }

@@ -73,11 +73,12 @@ impl Target {
         }
         let given = options.get_options().unwrap_or_default().to_owned();
         let lock_timeout = format!("{}ms", connect.lock_timeout.as_millis());
+        let idle = format!("{}ms", connect.idle_in_transaction.as_millis());
         for (setting, value) in [
             ("lock_timeout", lock_timeout.as_str()),
             // A process frozen inside a transaction would hold its row locks for as long as
             // it is frozen; the server ends such a session (and its transaction) after this.
-            ("idle_in_transaction_session_timeout", "60s"),
+            ("idle_in_transaction_session_timeout", idle.as_str()),
         ] {
             if !given.contains(setting) {
                 options = options.options([(setting, value)]);
