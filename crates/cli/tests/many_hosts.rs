@@ -36,10 +36,20 @@ const FAST_LEASE: [&str; 6] = [
 ];
 
 /// Where the hosts keep their runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Shared {
     Postgres(String),
     Sqlite(PathBuf),
+}
+
+/// Names the store in failure messages without the test server's password.
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shared::Postgres(_) => f.write_str("PostgreSQL"),
+            Shared::Sqlite(dir) => write!(f, "SQLite in {}", dir.display()),
+        }
+    }
 }
 
 /// The stores every check runs on: SQLite always, PostgreSQL when the test server is there.
