@@ -5,12 +5,15 @@
 //! command line, pointed at the sandbox, runs.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
+use support::{runbook, workspace};
+
+mod support;
 
 /// Exit code of a run that was skipped, suspended or lost its lock (`EX_TEMPFAIL`).
 const SKIPPED: i64 = 75;
@@ -23,47 +26,17 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 const SUSPEND_MARGIN: Duration = Duration::from_secs(10);
 
 /// The Huawei Cloud variables the CLI reads. They are not clap arguments, so `run --help`
-/// shows no `[env: …]` for them: the credentials and project id come from
-/// `hwc_client::Credentials::from_lookup` (crates/client/src/runtime/credentials.rs), the
-/// region from `connect::REGION_ENV` (crates/cli/src/connect.rs). Keep in step with those.
-const CLOUD_ENV: &[&str] = &[
-    "HUAWEICLOUD_SDK_AK",
-    "HUAWEICLOUD_SDK_SK",
-    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-    "HUAWEICLOUD_SDK_AUTH_TOKEN",
-    "HUAWEICLOUD_SDK_PROJECT_ID",
-    "HUAWEICLOUD_SDK_REGION",
-];
+/// shows no `[env: …]` for them.
+const CLOUD_ENV: &[&str] = support::CREDENTIAL_VARS;
 
 /// The variables whose names the recipes must take from what the CLI documents.
 fn is_ours(name: &str) -> bool {
     name.starts_with("RUNBOOK_") || name.starts_with("HUAWEICLOUD_SDK_")
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn read(relative: &str) -> String {
     let path = workspace().join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {relative}: {e}"))
-}
-
-/// The built `runbook`, run from the workspace root with none of the machine's runbook or
-/// cloud settings: nothing a test starts may reach a real store or cloud.
-fn runbook() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
-    command.current_dir(workspace());
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("RUNBOOK_")
-            || name.starts_with("HUAWEICLOUD_")
-            || name.starts_with("CLOUD_SDK_")
-        {
-            command.env_remove(name.as_ref());
-        }
-    }
-    command
 }
 
 fn text(output: &Output) -> String {

@@ -408,23 +408,4 @@ macro_rules! conformance {
     )*};
 }
 
-conformance!(
-    events_are_appended_in_order_across_batches_and_round_trip,
-    appending_to_or_reading_an_unknown_run_fails_by_name,
-    a_run_id_is_recorded_once_and_timestamps_must_be_rfc_3339,
-    finishing_records_status_exit_code_time_and_error,
-    runs_are_listed_newest_first_and_filtered,
-    a_run_is_found_by_its_id_or_a_unique_prefix,
-    prune_deletes_finished_runs_before_the_cutoff_with_their_events_never_running_ones,
-    a_lock_key_and_an_active_since_time_find_a_runs_unfinished_siblings,
-    claiming_a_running_run_makes_it_the_callers_and_a_finished_or_unknown_one_is_refused,
-    a_free_lock_is_acquired_and_a_live_holder_keeps_it,
-    a_dead_holder_is_taken_over_and_named,
-    only_the_holder_releases_a_lock_and_the_same_run_may_ask_again,
-    a_lease_that_ran_out_is_taken_over,
-    renewing_extends_a_lease_and_a_lapsed_one_stays_lapsed,
-    a_newer_holder_fences_off_the_old_ones_writes,
-    an_intent_needs_a_lease_that_outlasts_its_request,
-    fencing_tokens_only_grow,
-    one_run_per_fire,
-);
+conformance::every_check!(conformance);

@@ -31,17 +31,22 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `runbook` in the workspace root, with no credentials from the environment, and a run
-/// store of this test binary's own (never the user's, nor one an earlier test run left).
+/// `runbook` in the workspace root, with none of the machine's runbook or cloud settings
+/// (nothing a test starts may reach a real store or cloud), and a run store of this test
+/// binary's own (never the user's, nor one an earlier test run left).
 pub fn runbook() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
     command.current_dir(workspace());
     for var in CREDENTIAL_VARS {
         command.env_remove(var);
     }
-    command
-        .env("RUNBOOK_STATE_DIR", state_dir())
-        .env_remove("RUNBOOK_STORE");
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("RUNBOOK_") || name.starts_with("HUAWEICLOUD_") {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command.env("RUNBOOK_STATE_DIR", state_dir());
     command
 }
 
