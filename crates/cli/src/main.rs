@@ -12,6 +12,7 @@ mod exit;
 mod fire;
 mod journal;
 mod lease;
+mod refused;
 mod report;
 mod resume_cmd;
 mod run;

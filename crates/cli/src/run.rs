@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use clap::Args;
 use futures_util::future::BoxFuture;
-use runbook_lang::Runbook;
 use runbook_runner::inputs::{self, Given};
 use runbook_runner::{Checkpoint, Event, Intent, Observer, RunInput, Runner};
 use runbook_store::RunStore;
 use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
 
 use crate::durable;
 use crate::exit;
@@ -290,7 +290,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
             Err(refused) => {
                 signals.abort();
                 reporter.finish();
-                return refusal(&runbook, refused, args.options.output);
+                return crate::refused::refusal(&runbook, refused, args.options.output);
             }
         }
     }
@@ -309,34 +309,24 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
         }
     };
     let lock = recorded.as_ref().and_then(|run| run.lock().cloned());
-    let lost = lock.as_ref().map(|holding| holding.lost());
+    // Never cancelled without a lock.
+    let lost = lock
+        .as_ref()
+        .map_or_else(CancellationToken::new, |holding| holding.lost());
     // Losing the lock wins over everything, `finally` included: another process holds it now
     // and goes on with the run, so this one must stop acting at once.
     let state = tokio::select! {
         biased;
-        () = async { match &lost { Some(lost) => lost.cancelled().await, None => std::future::pending().await } } => None,
+        () = lost.cancelled() => None,
         state = running => Some(state),
     };
     signals.abort();
     reporter.finish();
     let Some(state) = state else {
-        let why = lock
-            .as_ref()
-            .and_then(|holding| holding.why_lost())
-            .unwrap_or_default();
-        let key = lock
-            .as_ref()
-            .map(|holding| holding.key())
-            .unwrap_or_default();
-        let run_id = recorded
-            .as_ref()
-            .map(|run| run.run_id().to_owned())
-            .unwrap_or_default();
-        eprintln!(
-            "{}: run {run_id} lost its lock `{key}` ({why}); it stopped at once, without `finally`: whoever holds the lock now resumes the run. Exit {}",
-            runbook.name,
-            exit::SKIPPED
-        );
+        let run_id = recorded.as_ref().map_or("", |run| run.run_id());
+        if let Some(holding) = &lock {
+            crate::refused::lost_lock(&runbook, run_id, holding);
+        }
         if let Some(sandbox) = connection.sandbox {
             let _ = sandbox.shutdown().await;
         }
@@ -396,77 +386,6 @@ impl Observer for Observers {
                 None => Ok(Vec::new()),
             }
         })
-    }
-}
-
-/// What a run that did not start prints, and its exit code.
-fn refusal(runbook: &Runbook, refused: durable::Refused, output: OutputFormat) -> u8 {
-    match refused {
-        durable::Refused::Held { key, holder } => {
-            let text = format!(
-                "{}: skipped: lock `{key}` is held by run {} (pid {} on {}, since {}); exit {}: try again later",
-                runbook.name, holder.run_id, holder.pid, holder.host, holder.since, exit::SKIPPED
-            );
-            eprintln!("{text}");
-            if output == OutputFormat::Json {
-                let value = serde_json::json!({
-                    "exit_code": exit::SKIPPED,
-                    "skipped": {"lock": key, "holder": holder},
-                });
-                println!("{value}");
-            }
-            exit::SKIPPED
-        }
-        durable::Refused::Unfinished {
-            run,
-            why,
-            executions,
-        } => {
-            let started: Vec<String> = executions
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{} {} execution {} (step {})",
-                        e.service, e.workflow_id, e.execution_id, e.step
-                    )
-                })
-                .collect();
-            let started = if started.is_empty() {
-                "it started no execution".to_owned()
-            } else {
-                format!("it started: {}", started.join("; "))
-            };
-            eprintln!(
-                "{}: run {} (started {} on {}) did not finish, and this command cannot resume it safely: {why}; {started}. Exit {}: to go on with it, run `runbook resume {}` with the runbook and inputs it started with; to start afresh, check those executions and run this command again with --new (the old run is marked abandoned)",
-                runbook.name, run.run_id, run.started_at, run.host, exit::NEEDS_DECISION, run.run_id
-            );
-            if output == OutputFormat::Json {
-                let value = serde_json::json!({
-                    "exit_code": exit::NEEDS_DECISION,
-                    "unfinished": {"run_id": run.run_id, "reason": why, "executions": executions},
-                });
-                println!("{value}");
-            }
-            exit::NEEDS_DECISION
-        }
-        durable::Refused::FireTaken(why) => {
-            eprintln!("{}: skipped: {why}; exit {}", runbook.name, exit::SKIPPED);
-            if output == OutputFormat::Json {
-                let value =
-                    serde_json::json!({"exit_code": exit::SKIPPED, "skipped": {"fire": why}});
-                println!("{value}");
-            }
-            exit::SKIPPED
-        }
-        durable::Refused::Unavailable(problem) => {
-            eprintln!("error: {problem}; exit {}: try again later", exit::SKIPPED);
-            exit::SKIPPED
-        }
-        durable::Refused::Cancelled => exit::CANCELLED,
-        durable::Refused::Failed(problem) => {
-            eprintln!("error: {problem}");
-            exit::INVALID
-        }
     }
 }
 
