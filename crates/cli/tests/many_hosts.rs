@@ -230,8 +230,10 @@ fn stderr_of(child: Child) -> (i32, String) {
 #[test]
 fn three_hosts_firing_one_schedule_twenty_times_make_exactly_twenty_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let served = served(&scenario(&dir, "150ms"));
+    let scenario = scenario(&dir, "150ms");
     for store in stores(&dir) {
+        // A sandbox per store: executions another store recorded are strangers to this one.
+        let served = served(&scenario);
         let name = unique("fired");
         let file = runbook_file(&dir, &name, false);
         let hosts: Vec<Host> = ["host-a", "host-b", "host-c"]
@@ -387,11 +389,14 @@ fn seed() -> u64 {
 #[test]
 fn a_holder_killed_at_random_moments_is_taken_over_after_its_lease_and_nothing_starts_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let served = served(&slow_start_scenario(&dir, "600ms", "200ms"));
+    let scenario = slow_start_scenario(&dir, "600ms", "200ms");
     let mut random = fastrand::Rng::with_seed(seed());
     let stores = stores(&dir);
     let (a, b) = (Host::new(&dir, "host-a"), Host::new(&dir, "host-b"));
     for store in &stores {
+        // A sandbox per store: a start whose answer was lost is looked for among the
+        // executions no run in *this* store recorded, and another store's runs are not in it.
+        let served = served(&scenario);
         // At least 30 kills on the shared store the issue is about: PostgreSQL when it is
         // there; a few on SQLite then, to show it behaves the same.
         let wanted = match (store, stores.len()) {
@@ -456,7 +461,7 @@ fn a_holder_killed_at_random_moments_is_taken_over_after_its_lease_and_nothing_s
 #[test]
 fn a_frozen_holder_sends_nothing_after_a_takeover_and_its_writes_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let served = served(&scenario(&dir, "1500ms"));
+    let scenario = scenario(&dir, "1500ms");
     let (a, b) = (Host::new(&dir, "host-a"), Host::new(&dir, "host-b"));
     // Not on SQLite: a process frozen inside a write transaction holds the file's write lock,
     // so every other process waits for it (and fails with "busy", exit 75) until it thaws —
@@ -465,6 +470,7 @@ fn a_frozen_holder_sends_nothing_after_a_takeover_and_its_writes_are_refused() {
         .into_iter()
         .filter(|store| matches!(store, Shared::Postgres(_)));
     for store in shared {
+        let served = served(&scenario);
         let name = unique("frozen");
         let file = runbook_file(&dir, &name, true);
         let mut text = std::fs::read_to_string(&file).unwrap();
@@ -549,11 +555,12 @@ fn locked(dir: &tempfile::TempDir, key: &str, file: &str, step: &str, extra: &st
 #[test]
 fn the_lock_is_released_on_success_failure_timeout_cancellation_and_suspension() {
     let dir = tempfile::tempdir().unwrap();
-    let served = served(&scenario(&dir, "100ms"));
+    let scenario = scenario(&dir, "100ms");
     let host = Host::new(&dir, "host-a");
     // From another host, so only a release (not a dead pid, nor the 60 s lease) frees it.
     let prober = Host::new(&dir, "host-b");
     for store in stores(&dir) {
+        let served = served(&scenario);
         let key = unique("released");
         let probe = locked(&dir, &key, "probe", "log: free", "");
         // The lock is free exactly when a `skip` run of it runs (exit 0) instead of 75.
