@@ -484,7 +484,7 @@ impl Recorded {
             )
             .await;
         if let Err(error) = recorded {
-            eprintln!("warning: cannot record the end of the run: {error}");
+            errln!("warning: cannot record the end of the run: {error}");
         }
         self.release_lock().await;
     }
@@ -496,7 +496,7 @@ impl Recorded {
             holding.stop();
             let key = holding.key();
             if let Err(error) = self.store.release_lock(&key, &self.run_id).await {
-                eprintln!("warning: cannot release the lock `{key}`: {error}");
+                errln!("warning: cannot release the lock `{key}`: {error}");
             }
         }
     }

@@ -28,6 +28,9 @@ pub const NEEDS_DECISION: u8 = 4;
 pub const SKIPPED: u8 = 75;
 /// SIGINT or SIGTERM stopped the run (128 + SIGINT, as shells report it).
 pub const CANCELLED: u8 = 130;
+/// Stdout was closed by its reader (`| head`): the rest was not printed (128 + SIGPIPE, as
+/// shells report a process that SIGPIPE ended).
+pub const PIPE_CLOSED: u8 = 141;
 
 pub fn for_status(status: RunStatus) -> u8 {
     match status {

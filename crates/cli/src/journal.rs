@@ -160,7 +160,7 @@ impl Writer {
                     Entry::Close(done) => {
                         self.flush(&mut batch).await;
                         if let Some(error) = self.failure.take() {
-                            eprintln!("warning: the run store missed some events: {error}");
+                            errln!("warning: the run store missed some events: {error}");
                         }
                         let _ = done.send(());
                         return;

@@ -6,6 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// First: its macros (`outln!`, `errln!`) are used by every module after it.
+#[macro_use]
+mod out;
+
 mod connect;
 mod durable;
 mod exit;
@@ -32,7 +36,7 @@ mod validate;
 /// Exit codes: 0 success, 1 a step failed, 2 invalid runbook / inputs / usage / configuration,
 /// 3 timed out, 4 a person must decide (see the message), 75 try later (another run holds the
 /// lock or has this schedule fire, the run was suspended or lost its lock, or the run store
-/// cannot be reached), 130 cancelled (SIGINT).
+/// cannot be reached), 130 cancelled (SIGINT), 141 stdout closed by its reader (`| head`).
 #[derive(Debug, Parser)]
 #[command(name = "runbook", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -111,7 +115,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            errln!("error: cannot start the async runtime: {error}");
             return ExitCode::from(exit::INVALID);
         }
     };
@@ -133,14 +137,15 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Validate { paths } => match validate::validate(&paths) {
             Ok(outcome) if outcome.failed == 0 => exit::SUCCESS,
             Ok(outcome) => {
-                eprintln!(
+                errln!(
                     "{} of {} runbook file(s) have problems",
-                    outcome.failed, outcome.files
+                    outcome.failed,
+                    outcome.files
                 );
                 exit::INVALID
             }
             Err(error) => {
-                eprintln!("error: {error}");
+                errln!("error: {error}");
                 exit::INVALID
             }
         },
@@ -156,7 +161,7 @@ async fn dispatch(cli: Cli) -> u8 {
         }) => match sandbox_cmd::serve(listen, scenario, seed).await {
             Ok(()) => exit::SUCCESS,
             Err(error) => {
-                eprintln!("error: {error:#}");
+                errln!("error: {error:#}");
                 exit::INVALID
             }
         },
@@ -173,7 +178,7 @@ fn schema(operation: Option<&str>) -> u8 {
                     .iter()
                     .map(|op| op.id)
                     .collect();
-                eprintln!(
+                errln!(
                     "error: unknown operation `{id}`; the spec defines: {}",
                     known.join(", ")
                 );
@@ -183,11 +188,11 @@ fn schema(operation: Option<&str>) -> u8 {
     };
     match serde_json::to_string_pretty(&schema) {
         Ok(text) => {
-            println!("{text}");
+            outln!("{text}");
             exit::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: cannot print the schema: {error}");
+            errln!("error: cannot print the schema: {error}");
             exit::INVALID
         }
     }

@@ -16,13 +16,13 @@ pub fn refusal(runbook: &Runbook, refused: durable::Refused, output: OutputForma
                 "{}: skipped: lock `{key}` is held by run {} (pid {} on {}, since {}); exit {}: try again later",
                 runbook.name, holder.run_id, holder.pid, holder.host, holder.since, exit::SKIPPED
             );
-            eprintln!("{text}");
+            errln!("{text}");
             if output == OutputFormat::Json {
                 let value = serde_json::json!({
                     "exit_code": exit::SKIPPED,
                     "skipped": {"lock": key, "holder": holder},
                 });
-                println!("{value}");
+                outln!("{value}");
             }
             exit::SKIPPED
         }
@@ -45,7 +45,7 @@ pub fn refusal(runbook: &Runbook, refused: durable::Refused, output: OutputForma
             } else {
                 format!("it started: {}", started.join("; "))
             };
-            eprintln!(
+            errln!(
                 "{}: run {} (started {} on {}) did not finish, and this command cannot resume it safely: {why}; {started}. Exit {}: to go on with it, run `runbook resume {}` with the runbook and inputs it started with; to start afresh, check those executions and run this command again with --new (the old run is marked abandoned)",
                 runbook.name, run.run_id, run.started_at, run.host, exit::NEEDS_DECISION, run.run_id
             );
@@ -54,26 +54,26 @@ pub fn refusal(runbook: &Runbook, refused: durable::Refused, output: OutputForma
                     "exit_code": exit::NEEDS_DECISION,
                     "unfinished": {"run_id": run.run_id, "reason": why, "executions": executions},
                 });
-                println!("{value}");
+                outln!("{value}");
             }
             exit::NEEDS_DECISION
         }
         durable::Refused::FireTaken(why) => {
-            eprintln!("{}: skipped: {why}; exit {}", runbook.name, exit::SKIPPED);
+            errln!("{}: skipped: {why}; exit {}", runbook.name, exit::SKIPPED);
             if output == OutputFormat::Json {
                 let value =
                     serde_json::json!({"exit_code": exit::SKIPPED, "skipped": {"fire": why}});
-                println!("{value}");
+                outln!("{value}");
             }
             exit::SKIPPED
         }
         durable::Refused::Unavailable(problem) => {
-            eprintln!("error: {problem}; exit {}: try again later", exit::SKIPPED);
+            errln!("error: {problem}; exit {}: try again later", exit::SKIPPED);
             exit::SKIPPED
         }
         durable::Refused::Cancelled => exit::CANCELLED,
         durable::Refused::Failed(problem) => {
-            eprintln!("error: {problem}");
+            errln!("error: {problem}");
             exit::INVALID
         }
     }
@@ -81,7 +81,7 @@ pub fn refusal(runbook: &Runbook, refused: durable::Refused, output: OutputForma
 
 /// A run that lost its lock stopped at once: says so, and why.
 pub fn lost_lock(runbook: &Runbook, run_id: &str, holding: &Holding) {
-    eprintln!(
+    errln!(
         "{}: run {run_id} lost its lock `{}` ({}); it stopped at once, without `finally`: whoever holds the lock now resumes the run. Exit {}",
         runbook.name,
         holding.key(),

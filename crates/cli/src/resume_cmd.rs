@@ -36,7 +36,7 @@ pub async fn resume(args: ResumeArgs) -> u8 {
     let record = match find(&args).await {
         Ok(record) => record,
         Err(problem) => {
-            eprintln!("error: {}", problem.message);
+            errln!("error: {}", problem.message);
             return problem.code;
         }
     };

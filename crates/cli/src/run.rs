@@ -146,14 +146,14 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     let (runbook, text) = match crate::validate::load_with_text(&args.file) {
         Ok(loaded) => loaded,
         Err(report) => {
-            eprintln!("{report}");
+            errln!("{report}");
             return exit::INVALID;
         }
     };
     let given = match given_inputs(&args) {
         Ok(given) => given,
         Err(problem) => {
-            eprintln!("error: {problem}");
+            errln!("error: {problem}");
             return exit::INVALID;
         }
     };
@@ -161,7 +161,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
         Ok(inputs) => inputs,
         Err(problems) => {
             for problem in problems {
-                eprintln!("error: {problem}");
+                errln!("error: {problem}");
             }
             return exit::INVALID;
         }
@@ -171,7 +171,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     let connection = match crate::connect::connect(&args, &runbook).await {
         Ok(connection) => connection,
         Err(problem) => {
-            eprintln!("error: {problem}");
+            errln!("error: {problem}");
             return exit::INVALID;
         }
     };
@@ -192,7 +192,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     let timing = match timing.check() {
         Ok(timing) => timing,
         Err(problem) => {
-            eprintln!("error: {problem}");
+            errln!("error: {problem}");
             return exit::INVALID;
         }
     };
@@ -204,7 +204,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     let fire = match fire {
         Ok(fire) => fire,
         Err(problem) => {
-            eprintln!("error: {problem}");
+            errln!("error: {problem}");
             return exit::INVALID;
         }
     };
@@ -216,7 +216,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
         match crate::store_select::open(&args.options.store).await {
             Ok(store) => Some(store),
             Err(problem) => {
-                eprintln!("error: {}", problem.message);
+                errln!("error: {}", problem.message);
                 return problem.code;
             }
         }
@@ -336,7 +336,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     if let Some(recorded) = recorded {
         recorded.finish(&state, code).await;
     }
-    println!(
+    outln!(
         "{}",
         report::summary(&runbook, &state, args.options.output, code)
     );

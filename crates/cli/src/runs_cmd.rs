@@ -62,7 +62,7 @@ pub async fn runs(args: RunsArgs) -> u8 {
     let store = match store_select::open(&args.store).await {
         Ok(store) => store,
         Err(problem) => {
-            eprintln!("error: {}", problem.message);
+            errln!("error: {}", problem.message);
             return problem.code;
         }
     };
@@ -88,7 +88,7 @@ pub async fn runs(args: RunsArgs) -> u8 {
     match outcome {
         Ok(()) => exit::SUCCESS,
         Err(problem) => {
-            eprintln!("error: {problem}");
+            errln!("error: {problem}");
             exit::INVALID
         }
     }
@@ -102,15 +102,15 @@ async fn list(
     let runs = store.list_runs(filter).await.map_err(|e| e.to_string())?;
     if output == OutputFormat::Json {
         let text = serde_json::to_string_pretty(&runs).map_err(|e| e.to_string())?;
-        println!("{text}");
+        outln!("{text}");
         return Ok(());
     }
     if runs.is_empty() {
-        println!("no runs");
+        outln!("no runs");
         return Ok(());
     }
     for run in &runs {
-        println!("{}", line(run));
+        outln!("{}", line(run));
     }
     Ok(())
 }
@@ -155,11 +155,11 @@ async fn show(store: &dyn RunStore, run_id: &str, output: OutputFormat) -> Resul
             "events": events.len(),
         });
         let text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
-        println!("{text}");
+        outln!("{text}");
         return Ok(());
     }
-    println!("{}", line(&run));
-    println!(
+    outln!("{}", line(&run));
+    outln!(
         "runbook {} ({}), lock {}{}",
         run.runbook_path,
         run.runbook_digest,
@@ -170,8 +170,8 @@ async fn show(store: &dyn RunStore, run_id: &str, output: OutputFormat) -> Resul
             .unwrap_or_default()
     );
     match finished {
-        Some((state, code)) => println!("{}", report::text_summary(&state, code, &|_| "")),
-        None => println!(
+        Some((state, code)) => outln!("{}", report::text_summary(&state, code, &|_| "")),
+        None => outln!(
             "the run has no final state: it is running, or its process died ({} journal entries; `runbook runs logs {}` shows them)",
             events.len(),
             run.run_id
@@ -185,7 +185,7 @@ async fn logs(store: &dyn RunStore, run_id: &str, format: LogFormat) -> Result<(
     let events = store.events(&run.run_id).await.map_err(|e| e.to_string())?;
     for entry in &events {
         if format == LogFormat::Json {
-            println!("{entry}");
+            outln!("{entry}");
             continue;
         }
         let ts = entry["ts"].as_str().unwrap_or_default();
@@ -196,7 +196,7 @@ async fn logs(store: &dyn RunStore, run_id: &str, format: LogFormat) -> Result<(
             format!("{ts}Z")
         };
         if entry["event"] == "intent" {
-            println!(
+            outln!(
                 "{ts}       {}: sending {} {}",
                 entry["step"].as_str().unwrap_or_default(),
                 entry["service"].as_str().unwrap_or_default(),
@@ -209,7 +209,7 @@ async fn logs(store: &dyn RunStore, run_id: &str, format: LogFormat) -> Result<(
         };
         let text = report::plain_text(&event);
         for line in [text.line, text.quiet_line].into_iter().flatten() {
-            println!("{ts} {line}");
+            outln!("{ts} {line}");
         }
     }
     Ok(())
@@ -221,7 +221,7 @@ async fn prune(store: &dyn RunStore, older_than: Duration) -> Result<(), String>
         .prune(&runbook_runner::rfc3339(cutoff))
         .await
         .map_err(|e| e.to_string())?;
-    println!(
+    outln!(
         "pruned {deleted} run(s) finished before {}",
         runbook_runner::rfc3339(cutoff)
     );

@@ -10,7 +10,7 @@ use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
 use crate::signals::shutdown_signal;
 
 pub fn print_scenario() {
-    print!("{}", hwc_sandbox::DEFAULT_SCENARIO);
+    crate::out::stdout_text(format_args!("{}", hwc_sandbox::DEFAULT_SCENARIO));
 }
 
 /// Reads a scenario file, or the built-in one.
@@ -37,11 +37,11 @@ pub async fn serve(listen: SocketAddr, scenario_path: Option<PathBuf>, seed: u64
     let sandbox = RunningSandbox::start(config, listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    println!("sandbox listening on {}", sandbox.url());
-    print!("{summary}");
-    println!("stop with Ctrl-C");
+    outln!("sandbox listening on {}", sandbox.url());
+    crate::out::stdout_text(format_args!("{summary}"));
+    outln!("stop with Ctrl-C");
     shutdown_signal().await;
-    println!("stopping");
+    outln!("stopping");
     sandbox
         .shutdown()
         .await

@@ -28,20 +28,20 @@ pub async fn store(args: StoreCmdArgs) -> u8 {
             let store = match store_select::open(&args.store).await {
                 Ok(store) => store,
                 Err(problem) => {
-                    eprintln!("error: {}", problem.message);
+                    errln!("error: {}", problem.message);
                     return problem.code;
                 }
             };
             match store.schema_version().await {
                 Ok(version) => {
-                    println!(
+                    outln!(
                         "the run store {} is at schema version {version}",
                         store.location()
                     );
                     exit::SUCCESS
                 }
                 Err(error) => {
-                    eprintln!("error: {error}");
+                    errln!("error: {error}");
                     store_select::code_for(&error)
                 }
             }

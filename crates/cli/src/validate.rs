@@ -23,10 +23,10 @@ pub fn validate(paths: &[PathBuf]) -> Result<Validation, String> {
     let mut failed = 0;
     for file in &files {
         match load(file) {
-            Ok(_) => println!("ok  {}", file.display()),
+            Ok(_) => outln!("ok  {}", file.display()),
             Err(report) => {
                 failed += 1;
-                eprintln!("{report}");
+                errln!("{report}");
             }
         }
     }

@@ -439,3 +439,26 @@ fn a_text_summary_lists_steps_and_outputs() {
     let sandbox = run_in_sandbox("runbooks/aom-execute.yaml", &[]);
     assert!(sandbox.run()["steps"]["wait"]["polls"].as_u64().unwrap() >= 2);
 }
+
+/// `runbook … | head -1`: when the reader closes stdout, the command ends quietly (no panic,
+/// nothing on stderr) with 141, as a process that SIGPIPE ended.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly_with_141() {
+    for args in [
+        &["validate", "runbooks"][..],
+        &["schema"][..],
+        &["sandbox", "scenario"][..],
+    ] {
+        let mut child = runbook()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command writes anything.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(141), "{args:?}: {output:?}");
+        assert!(output.stderr.is_empty(), "{args:?}: {output:?}");
+    }
+}
