@@ -1,5 +1,9 @@
 //! `runbook`: run, validate and describe runbooks, and serve the sandbox.
 
+// `println!` and `eprintln!` panic when the reader has gone away (`| head`): write through
+// `outln!` / `errln!` (out.rs) instead.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
