@@ -20,10 +20,16 @@ pub struct Source {
 }
 
 impl Source {
+    /// A leading byte order mark is dropped: editors on Windows write one, and YAML would
+    /// read it as the start of a second document.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        let mut text = text.into();
+        if text.starts_with('\u{feff}') {
+            text.drain(..'\u{feff}'.len_utf8());
+        }
         Self {
             name: name.into(),
-            text: text.into(),
+            text,
         }
     }
 

@@ -143,3 +143,19 @@ fn valid_runbooks_parse_cleanly() {
         }
     }
 }
+
+#[test]
+fn a_byte_order_mark_is_not_part_of_the_runbook() {
+    let text = "\u{feff}version: 1\nname: bom\nsteps:\n  - id: a\n    log: hi\n  - id: a\n    log: again\n";
+    let source = Source::new("bom.yaml", text);
+    assert!(!source.text.starts_with('\u{feff}'));
+    let without = Source::new("bom.yaml", &text['\u{feff}'.len_utf8()..]);
+    // The same problems at the same places as without the mark.
+    let (with_mark, plain) = (parse(&source), parse(&without));
+    let (Err(with_mark), Err(plain)) = (with_mark, plain) else {
+        panic!("the duplicate id was not found");
+    };
+    assert_eq!(list(&with_mark), list(&plain));
+    let valid = "\u{feff}version: 1\nname: bom\nsteps:\n  - id: a\n    log: hi\n";
+    assert!(parse(&Source::new("ok.yaml", valid)).is_ok());
+}
