@@ -772,6 +772,11 @@ impl<'de> Deserialize<'de> for Condition {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DurationText(pub Duration);
 
+/// The longest duration a runbook may write (a timeout, poll, delay or sleep), one year of
+/// 365.25 days (`1year` to humantime): longer is a
+/// mistake, and time arithmetic on it (deadlines, the virtual clock) would overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(31_557_600);
+
 impl fmt::Display for DurationText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", humantime::format_duration(self.0))
@@ -794,13 +799,18 @@ impl<'de> Deserialize<'de> for DurationText {
                 )))
             }
         };
-        humantime::parse_duration(text.trim())
-            .map(DurationText)
-            .map_err(|error| {
-                serde::de::Error::custom(format!(
-                    "`{text}` is not a duration ({error}); write e.g. `30s`, `5m`, `1h 30m`"
-                ))
-            })
+        let duration = humantime::parse_duration(text.trim()).map_err(|error| {
+            serde::de::Error::custom(format!(
+                "`{text}` is not a duration ({error}); write e.g. `30s`, `5m`, `1h 30m`"
+            ))
+        })?;
+        if duration > MAX_DURATION {
+            return Err(serde::de::Error::custom(format!(
+                "`{text}` is longer than {}, the longest duration a runbook may give",
+                humantime::format_duration(MAX_DURATION)
+            )));
+        }
+        Ok(DurationText(duration))
     }
 }
 
