@@ -14,6 +14,9 @@ use runbook_store::{Fence, Lease, RunStore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+/// The longest `--lease`, `--heartbeat` or `--request-timeout` taken.
+const MAX_TIMING: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How long a lock lasts without renewal, and how often it is renewed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseTiming {
@@ -31,6 +34,15 @@ impl LeaseTiming {
         let show = |d: Duration| humantime::format_duration(d).to_string();
         if self.heartbeat.is_zero() || self.lease.is_zero() {
             return Err("--lease and --heartbeat must be longer than zero".to_owned());
+        }
+        if [self.lease, self.heartbeat, self.request_timeout]
+            .iter()
+            .any(|d| *d > MAX_TIMING)
+        {
+            return Err(format!(
+                "--lease, --heartbeat and --request-timeout are at most {} (a lock held that long without renewal is a lock nobody can take over)",
+                show(MAX_TIMING)
+            ));
         }
         if self.heartbeat.saturating_mul(2) > self.lease {
             return Err(format!(
@@ -378,5 +390,7 @@ mod tests {
         let error = timing(60, 40, 10).check().unwrap_err();
         assert!(error.contains("renew at least twice"), "{error}");
         assert!(timing(0, 0, 0).check().is_err());
+        let error = timing(u64::MAX / 4, 15, 30).check().unwrap_err();
+        assert!(error.contains("at most 1day"), "{error}");
     }
 }
