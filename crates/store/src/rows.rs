@@ -1,9 +1,10 @@
-//! Rows of `runs` and `locks` read back into records: one mapping for both backends, so a
-//! column added to the schema is read the same way everywhere.
+//! Rows of `runs`, `locks` and `events` read back into records: one mapping for both
+//! backends, so a column added to the schema is read the same way everywhere, and a prefix or
+//! a damaged value is answered the same way too.
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use crate::{LockHolder, RunRecord};
+use crate::{LockHolder, RunRecord, StoreError};
 
 /// The columns of `runs`, in `concat!` so every query stays a `&'static str` (no SQL is ever
 /// built from values).
@@ -23,6 +24,30 @@ pub(crate) enum Unreadable {
         run_id: String,
         detail: String,
     },
+}
+
+impl Unreadable {
+    /// The store's error: a driver error as the backend's `sql` reports it, a damaged value as
+    /// [`StoreError::Corrupt`] in the store at `at`.
+    pub(crate) fn into_error(
+        self,
+        at: &str,
+        sql: impl FnOnce(sqlx::Error) -> StoreError,
+    ) -> StoreError {
+        match self {
+            Unreadable::Sql(err) => sql(err),
+            Unreadable::Corrupt {
+                what,
+                run_id,
+                detail,
+            } => StoreError::Corrupt {
+                at: at.to_owned(),
+                what,
+                run_id,
+                detail,
+            },
+        }
+    }
 }
 
 impl From<sqlx::Error> for Unreadable {
@@ -90,4 +115,41 @@ where
         since: row.try_get("since")?,
         run_id,
     })
+}
+
+/// The run that `prefix` names, from the runs whose ids start with it (the backends fetch at
+/// most three: enough to say "ambiguous" and show some): none, the only one, or
+/// [`StoreError::AmbiguousRunId`].
+pub(crate) fn only_match(
+    at: &str,
+    prefix: &str,
+    mut matches: Vec<RunRecord>,
+) -> Result<Option<RunRecord>, StoreError> {
+    if matches.len() <= 1 {
+        return Ok(matches.pop());
+    }
+    Err(StoreError::AmbiguousRunId {
+        at: at.to_owned(),
+        prefix: prefix.to_owned(),
+        examples: matches.into_iter().map(|run| run.run_id).collect(),
+    })
+}
+
+/// A run's journal, each event's JSON text parsed back.
+pub(crate) fn events(
+    at: &str,
+    run_id: &str,
+    texts: &[String],
+) -> Result<Vec<serde_json::Value>, StoreError> {
+    texts
+        .iter()
+        .map(|text| {
+            serde_json::from_str(text).map_err(|err| StoreError::Corrupt {
+                at: at.to_owned(),
+                what: "event",
+                run_id: run_id.to_owned(),
+                detail: err.to_string(),
+            })
+        })
+        .collect()
 }

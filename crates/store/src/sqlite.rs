@@ -228,25 +228,9 @@ impl SqliteStore {
         }
     }
 
-    fn corrupt(&self, what: &'static str, run_id: &str, detail: impl ToString) -> StoreError {
-        StoreError::Corrupt {
-            at: self.at(),
-            what,
-            run_id: run_id.to_owned(),
-            detail: detail.to_string(),
-        }
-    }
-
-    /// A row of `runs` (or `locks`, with `holder`), or the store's error naming the run.
+    /// A row read back, or the store's error naming the run.
     fn read<T>(&self, doing: &'static str, read: Result<T, Unreadable>) -> Result<T, StoreError> {
-        read.map_err(|unreadable| match unreadable {
-            Unreadable::Sql(err) => self.fail(doing, err),
-            Unreadable::Corrupt {
-                what,
-                run_id,
-                detail,
-            } => self.corrupt(what, &run_id, detail),
-        })
+        read.map_err(|unreadable| unreadable.into_error(&self.at(), |err| self.fail(doing, err)))
     }
 
     fn run_from_row(&self, row: &SqliteRow) -> Result<RunRecord, StoreError> {
@@ -684,18 +668,11 @@ impl RunStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|err| self.fail(doing, err))?;
-        match rows.as_slice() {
-            [] => Ok(None),
-            [row] => self.run_from_row(row).map(Some),
-            several => Err(StoreError::AmbiguousRunId {
-                at: self.at(),
-                prefix: run_id.to_owned(),
-                examples: several
-                    .iter()
-                    .filter_map(|row| row.try_get::<String, _>("run_id").ok())
-                    .collect(),
-            }),
-        }
+        let matches = rows
+            .iter()
+            .map(|row| self.run_from_row(row))
+            .collect::<Result<Vec<_>, _>>()?;
+        rows::only_match(&self.at(), run_id, matches)
     }
 
     async fn events(&self, run_id: &str) -> Result<Vec<serde_json::Value>, StoreError> {
@@ -708,12 +685,7 @@ impl RunStore for SqliteStore {
         if texts.is_empty() && !self.run_exists(run_id).await? {
             return Err(self.unknown_run(run_id));
         }
-        texts
-            .iter()
-            .map(|text| {
-                serde_json::from_str(text).map_err(|err| self.corrupt("event", run_id, err))
-            })
-            .collect()
+        rows::events(&self.at(), run_id, &texts)
     }
 
     async fn schema_version(&self) -> Result<i64, StoreError> {

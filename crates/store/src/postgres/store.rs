@@ -11,7 +11,7 @@ use super::schema::{schema_version, FIRE_INDEX};
 use super::transactions::from_now;
 use super::PgStore;
 use crate::lease::millis;
-use crate::rows::run_columns;
+use crate::rows::{self, run_columns};
 use crate::time_format::{self, normalize};
 use crate::{
     Fence, LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, RunStore, StoreError, TakenFire,
@@ -326,18 +326,11 @@ impl RunStore for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|err| self.fail(doing, err))?;
-        match rows.as_slice() {
-            [] => Ok(None),
-            [row] => self.run_from_row(row).map(Some),
-            several => Err(StoreError::AmbiguousRunId {
-                at: self.at.clone(),
-                prefix: run_id.to_owned(),
-                examples: several
-                    .iter()
-                    .filter_map(|row| row.try_get::<String, _>("run_id").ok())
-                    .collect(),
-            }),
-        }
+        let matches = rows
+            .iter()
+            .map(|row| self.run_from_row(row))
+            .collect::<Result<Vec<_>, _>>()?;
+        rows::only_match(&self.at, run_id, matches)
     }
 
     async fn events(&self, run_id: &str) -> Result<Vec<serde_json::Value>, StoreError> {
@@ -350,12 +343,7 @@ impl RunStore for PgStore {
         if texts.is_empty() && !self.run_exists(run_id).await? {
             return Err(self.unknown_run(run_id));
         }
-        texts
-            .iter()
-            .map(|text| {
-                serde_json::from_str(text).map_err(|err| self.corrupt("event", run_id, err))
-            })
-            .collect()
+        rows::events(&self.at, run_id, &texts)
     }
 
     async fn schema_version(&self) -> Result<i64, StoreError> {
