@@ -152,7 +152,7 @@ pub async fn begin(
     let outcome = go_on(&store, &begin, mode, &key, taken, &me, cancel, note).await;
     match outcome {
         Ok(recorded) => Ok(recorded),
-        Err(refused) => Err(release(&*store, &lock, begin.run_id, refused).await),
+        Err(refused) => Err(release(&lock, refused).await),
     }
 }
 
@@ -268,15 +268,9 @@ async fn wait_out(
 }
 
 /// Frees the lock this invocation took, and passes the refusal on.
-async fn release(
-    store: &dyn RunStore,
-    lock: &Option<Arc<Holding>>,
-    holder: &str,
-    refused: Refused,
-) -> Refused {
+async fn release(lock: &Option<Arc<Holding>>, refused: Refused) -> Refused {
     if let Some(holding) = lock {
-        holding.stop();
-        let _ = store.release_lock(&holding.key(), holder).await;
+        let _ = holding.release().await;
     }
     refused
 }
@@ -395,7 +389,9 @@ async fn resume_run(
             )
             .await;
         match handed {
-            Ok(LockOutcome::Acquired { lease, .. }) => holding.replace(lease, asked),
+            Ok(LockOutcome::Acquired { lease, .. }) => {
+                holding.replace(lease, run.run_id.clone(), asked);
+            }
             _ => {
                 return Err(Refused::Failed(format!(
                     "cannot hand the lock `{key}` to run {}",
@@ -491,12 +487,13 @@ impl Recorded {
 
     /// Stops renewing the lock and frees it. (A lock that was lost is someone else's now:
     /// the store releases only the holder's.)
-    pub async fn release_lock(&self) {
+    async fn release_lock(&self) {
         if let Some(holding) = &self.lock {
-            holding.stop();
-            let key = holding.key();
-            if let Err(error) = self.store.release_lock(&key, &self.run_id).await {
-                errln!("warning: cannot release the lock `{key}`: {error}");
+            if let Err(error) = holding.release().await {
+                errln!(
+                    "warning: cannot release the lock `{}`: {error}",
+                    holding.key()
+                );
             }
         }
     }
@@ -545,7 +542,13 @@ async fn take_lock(
                         dead.run_id, dead.pid, dead.host
                     ));
                 }
-                let holding = Holding::start(Arc::clone(store), lease, asked, begin.timing);
+                let holding = Holding::start(
+                    Arc::clone(store),
+                    lease,
+                    me.run_id.clone(),
+                    asked,
+                    begin.timing,
+                );
                 return Ok(Some(Taken {
                     holding: Arc::new(holding),
                     took_over_from,

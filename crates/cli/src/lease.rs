@@ -74,6 +74,8 @@ pub struct Holding {
 
 struct State {
     lease: Lease,
+    /// The run the store records as holding the lock (it changes at a handover).
+    holder: String,
     /// When the lease runs out at the latest, by this process's clock.
     valid_until: Instant,
     /// Set while this process hands the lock to another run of its own: a renewal refused
@@ -87,11 +89,13 @@ impl Holding {
     pub fn start(
         store: Arc<dyn RunStore>,
         lease: Lease,
+        holder: String,
         asked: Instant,
         timing: LeaseTiming,
     ) -> Holding {
         let state = Arc::new(Mutex::new(State {
             lease,
+            holder,
             valid_until: asked + timing.lease,
             handing_over: false,
             why_lost: None,
@@ -123,10 +127,12 @@ impl Holding {
         lock(&self.state).handing_over = true;
     }
 
-    /// The lock is now held under `lease` (a run handed the lock to the run it resumes).
-    pub fn replace(&self, lease: Lease, asked: Instant) {
+    /// The lock is now held under `lease` by `holder` (a run handed the lock to the run it
+    /// resumes).
+    pub fn replace(&self, lease: Lease, holder: String, asked: Instant) {
         let mut state = lock(&self.state);
         state.lease = lease;
+        state.holder = holder;
         state.valid_until = asked + self.timing.lease;
         state.handing_over = false;
     }
@@ -175,9 +181,16 @@ impl Holding {
         give_up(&self.state, &self.lost, why);
     }
 
-    /// Stops the heartbeat (the lock is released, or the process is leaving).
-    pub fn stop(&self) {
+    /// Stops renewing the lock and frees it, whichever run holds it now. (A lock that was
+    /// lost is someone else's: the store releases only the holder's, and says so with
+    /// `false`.)
+    pub async fn release(&self) -> Result<bool, runbook_store::StoreError> {
         self.heartbeat.abort();
+        let (key, holder) = {
+            let state = lock(&self.state);
+            (state.lease.key.clone(), state.holder.clone())
+        };
+        self.store.release_lock(&key, &holder).await
     }
 }
 
@@ -306,7 +319,7 @@ mod tests {
         };
         (
             Arc::clone(&store),
-            Holding::start(store, lease, asked, timing),
+            Holding::start(store, lease, "r1".to_owned(), asked, timing),
         )
     }
 
