@@ -4,6 +4,7 @@
 
 mod check;
 pub mod diagnostic;
+pub mod limits;
 pub mod locate;
 pub mod model;
 mod parse;

@@ -772,10 +772,7 @@ impl<'de> Deserialize<'de> for Condition {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DurationText(pub Duration);
 
-/// The longest duration a runbook may write (a timeout, poll, delay or sleep), one year of
-/// 365.25 days (`1year` to humantime): longer is a
-/// mistake, and time arithmetic on it (deadlines, the virtual clock) would overflow.
-pub const MAX_DURATION: Duration = Duration::from_secs(31_557_600);
+pub use crate::limits::MAX_DURATION;
 
 impl fmt::Display for DurationText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

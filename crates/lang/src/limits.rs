@@ -1,0 +1,81 @@
+//! Every bound on what a runbook, an inputs file or a template may ask for, in one place.
+//!
+//! A runbook is code that arrives in pull requests and inputs come from wherever cron gets
+//! them, so nothing they say may cost unbounded time or memory. Each limit sits well above
+//! what a real runbook needs (a 2,000-step chain is about 350 KB) and well below what would
+//! hurt the machine. The README's "Limits" table is written from these constants; a test
+//! keeps the two in step.
+
+use std::time::Duration;
+
+/// The largest runbook file, in bytes.
+pub const MAX_RUNBOOK_BYTES: usize = 4 << 20;
+
+/// The largest inputs file (`--inputs`), in bytes.
+pub const MAX_INPUTS_FILE_BYTES: usize = 4 << 20;
+
+/// Steps in a runbook, `finally` and every nesting counted.
+pub const MAX_STEPS: usize = 10_000;
+
+/// YAML nodes (scalars, sequences, mappings) after aliases are expanded: an alias counts as
+/// everything it stands for, so a small file of many aliases of one big anchor is refused.
+pub const MAX_YAML_NODES: usize = 1_000_000;
+
+/// Bytes of scalar text after aliases are expanded.
+pub const MAX_YAML_EXPANDED_BYTES: usize = 16 << 20;
+
+/// Nesting of YAML sequences and mappings.
+pub const MAX_YAML_DEPTH: usize = 64;
+
+/// The longest step id, input, variable or output name.
+pub const MAX_NAME_CHARS: usize = 128;
+
+/// The longest runbook string that is a template.
+pub const MAX_TEMPLATE_BYTES: usize = 64 << 10;
+
+/// Nesting of `(`, `[` and `{` inside one `{{ }}` or `{% %}`.
+pub const MAX_EXPRESSION_DEPTH: usize = 32;
+
+/// Operators, filters, tests and attribute reads inside one `{{ }}` or `{% %}`: a long chain
+/// becomes a deep tree that the template compiler walks recursively.
+pub const MAX_EXPRESSION_OPERATORS: usize = 256;
+
+/// The largest number a template may write.
+pub const MAX_TEMPLATE_NUMBER: u64 = 100_000;
+
+/// The numbers one `{{ }}` or `{% %}` multiplies or repeats by (`*`, and the widths of
+/// `indent`, `center`, `wordwrap` and `truncate`), multiplied together. The template compiler
+/// folds constants, so `'a' * 1000 * 1000 * 1000` would be built before anything runs.
+pub const MAX_TEMPLATE_REPETITION: u64 = 1_000_000;
+
+/// The width a `format` filter may pad to (`'%999999999s' | format` would build a gigabyte).
+pub const MAX_FORMAT_WIDTH: usize = 10_000;
+
+/// Template instructions per render (minijinja's fuel): bounds loops and their work.
+pub const TEMPLATE_FUEL: u64 = 1_000_000;
+
+/// The largest value one render may produce, in bytes (text, or the JSON of a value).
+pub const MAX_RENDERED_BYTES: usize = 1 << 20;
+
+/// The largest value a `set` step may store, in bytes of JSON.
+pub const MAX_SET_VALUE_BYTES: usize = 1 << 20;
+
+/// Elements a `for_each` may run over.
+pub const MAX_FOR_EACH_ITEMS: usize = 10_000;
+
+/// `concurrency` of a `for_each`.
+pub const MAX_CONCURRENCY: u32 = 1_000;
+
+/// `retry.attempts`.
+pub const MAX_RETRY_ATTEMPTS: u32 = 1_000;
+
+/// `max` of a `goto` jump, and of a workflow node's `restart`.
+pub const MAX_JUMPS: u32 = 10_000;
+
+/// The longest duration a runbook may write (a timeout, poll, delay or sleep): one year of
+/// 365.25 days (`1year` to humantime). Longer is a mistake, and time arithmetic on it
+/// (deadlines, the virtual clock) would overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(31_557_600);
+
+/// The shortest poll delay: a poll loop where no time passes would spin.
+pub const MIN_POLL_DELAY: Duration = Duration::from_millis(10);
