@@ -71,7 +71,7 @@ impl Reporter<'_> {
 
 /// Parses and checks a runbook. On failure, every diagnostic found, in file order.
 pub fn parse(source: &Source) -> Result<Runbook, Vec<Diagnostic>> {
-    let document: Yaml = match serde_yaml::from_str(&source.text) {
+    let document: Yaml = match crate::yaml::from_str(&source.text) {
         Ok(document) => document,
         Err(error) => return Err(vec![yaml_error(source, &error)]),
     };
