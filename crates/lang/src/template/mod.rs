@@ -12,6 +12,11 @@ use std::sync::Arc;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as JinjaValue};
 use serde_json::Value;
 
+use crate::limits::{MAX_RENDERED_BYTES, TEMPLATE_FUEL};
+
+mod bounds;
+mod filters;
+
 /// The names a template may start from, besides the scoped ones (`item`, `node`, …).
 pub const ROOTS: &[&str] = &["inputs", "steps", "vars", "run", "env"];
 
@@ -19,7 +24,7 @@ pub const ROOTS: &[&str] = &["inputs", "steps", "vars", "run", "env"];
 pub const FUNCTIONS: &[&str] = &["now", "uuid"];
 
 /// minijinja's own global functions.
-const BUILTIN_FUNCTIONS: &[&str] = &["range", "dict", "namespace", "debug"];
+const BUILTIN_FUNCTIONS: &[&str] = &["range", "dict", "namespace"];
 
 /// The fields of `run`. `status` is `running` until the `finally` steps, which see how the
 /// run ended (`succeeded`, `failed`, `timed_out`, `cancelled`). `failed_step` and `error`
@@ -127,6 +132,8 @@ impl Engine {
     pub fn new(sources: Sources) -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(TEMPLATE_FUEL));
+        filters::bound(&mut env);
         let now = sources.now;
         env.add_function("now", move || now());
         let uuid = sources.uuid;
@@ -140,11 +147,16 @@ impl Engine {
     pub fn references(&self, text: &str) -> Result<BTreeSet<String>, TemplateError> {
         let names = match shape(text) {
             Shape::Literal => Default::default(),
-            Shape::Expression(expr) => self
-                .env
-                .compile_expression(expr)?
-                .undeclared_variables(true),
-            Shape::Template => self.env.template_from_str(text)?.undeclared_variables(true),
+            Shape::Expression(expr) => {
+                bounds::check_expression(expr)?;
+                self.env
+                    .compile_expression(expr)?
+                    .undeclared_variables(true)
+            }
+            Shape::Template => {
+                bounds::check_template(text)?;
+                self.env.template_from_str(text)?.undeclared_variables(true)
+            }
         };
         Ok(names.into_iter().collect())
     }
@@ -156,6 +168,7 @@ impl Engine {
                 "a condition is a bare expression: drop the `{{ }}`".to_owned(),
             ));
         }
+        bounds::check_expression(expr)?;
         Ok(self
             .env
             .compile_expression(expr)?
@@ -188,10 +201,27 @@ impl Engine {
         match shape(text) {
             Shape::Literal => Ok(Value::String(text.to_owned())),
             Shape::Expression(expr) => {
+                bounds::check_expression(expr)?;
                 let value = self.env.compile_expression(expr)?.eval(context)?;
-                to_json(&value)
+                let json = to_json(&value)?;
+                check_rendered_size(&json)?;
+                Ok(json)
             }
-            Shape::Template => Ok(Value::String(self.env.render_str(text, context.clone())?)),
+            Shape::Template => {
+                bounds::check_template(text)?;
+                let template = self.env.template_from_str(text)?;
+                let mut out = CappedText::default();
+                template
+                    .render_captured_to(context, &mut out)
+                    .map_err(|error| {
+                        if out.overflowed {
+                            too_large()
+                        } else {
+                            TemplateError::from(error)
+                        }
+                    })?;
+                Ok(Value::String(out.text))
+            }
         }
     }
 
@@ -211,11 +241,62 @@ impl Engine {
 
     /// Evaluates a bare expression as a condition.
     pub fn condition(&self, expr: &str, context: &JinjaValue) -> Result<bool, TemplateError> {
+        bounds::check_expression(expr)?;
         let value = self.env.compile_expression(expr)?.eval(context)?;
         if value.is_undefined() {
             return Err(TemplateError(format!("undefined value in `{expr}`")));
         }
         Ok(value.is_true())
+    }
+}
+
+fn too_large() -> TemplateError {
+    TemplateError(format!(
+        "renders to more than {} MiB, the most one template value may be",
+        MAX_RENDERED_BYTES >> 20
+    ))
+}
+
+fn check_rendered_size(value: &Value) -> Result<(), TemplateError> {
+    let mut counter = CappedText {
+        text: String::new(),
+        overflowed: false,
+        counted_only: true,
+        written: 0,
+    };
+    if serde_json::to_writer(&mut counter, value).is_err() || counter.overflowed {
+        return Err(too_large());
+    }
+    Ok(())
+}
+
+/// A writer that refuses to grow past [`MAX_RENDERED_BYTES`]: fuel bounds a render's work,
+/// not the size of what it writes.
+#[derive(Default)]
+struct CappedText {
+    text: String,
+    overflowed: bool,
+    /// Only count the bytes (measuring a value's JSON), keep none.
+    counted_only: bool,
+    written: usize,
+}
+
+impl std::io::Write for CappedText {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.written = self.written.saturating_add(buf.len());
+        if self.written > MAX_RENDERED_BYTES {
+            self.overflowed = true;
+            return Err(std::io::Error::other("rendered text too large"));
+        }
+        if !self.counted_only {
+            // minijinja writes whole UTF-8 fragments, so each buffer is valid text.
+            self.text.push_str(&String::from_utf8_lossy(buf));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -361,6 +442,63 @@ mod tests {
                 .render_str("{{ inputs | jsonpath('$.tags.a') | first }}", &ctx)
                 .unwrap(),
             json!(1)
+        );
+    }
+
+    #[test]
+    fn a_render_that_works_without_end_runs_out_of_fuel() {
+        let engine = Engine::default();
+        let loops =
+            "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}";
+        let error = engine.render_str(loops, &context()).unwrap_err();
+        assert!(error.0.contains("fuel"), "{error}");
+    }
+
+    #[test]
+    fn a_render_larger_than_a_mebibyte_is_refused() {
+        let engine = Engine::default();
+        let ctx = to_jinja(&json!({"inputs": {"s": "x".repeat(1000), "n": 100_000}}));
+        let many = "{% for a in range(2000) %}{{ inputs.s }}{% endfor %}";
+        let error = engine.render_str(many, &ctx).unwrap_err();
+        assert!(error.0.contains("MiB"), "{error}");
+        let error = engine
+            .render_str("{{ inputs.s * 2000 }}", &ctx)
+            .unwrap_err();
+        assert!(error.0.contains("MiB"), "{error}");
+    }
+
+    #[test]
+    fn growing_filters_are_bounded_before_they_run() {
+        let engine = Engine::default();
+        let ctx = context();
+        for (text, expected) in [
+            ("{{ '%999999999s' | format('x') }}", "width"),
+            ("{{ '%*s' | format(999999999, 'x') }}", "`*`"),
+            ("{{ ('a' ~ '\n') | indent(99999) }}", ""),
+            ("{{ range(100000) | join('x' * 20) }}", "MiB"),
+            ("{{ 'aaaa' | replace('', 'b' * 60000) }}", ""),
+            ("{{ inputs | tojson(indent=100000) }}", "indents"),
+        ] {
+            match engine.render_str(text, &ctx) {
+                Ok(value) => assert!(
+                    value.to_string().len() <= MAX_RENDERED_BYTES,
+                    "{text} rendered {} bytes",
+                    value.to_string().len()
+                ),
+                Err(error) => assert!(error.0.contains(expected), "{text}: {error}"),
+            }
+        }
+        assert_eq!(
+            engine
+                .render_str("{{ '%5s|' | format('ab') }}", &ctx)
+                .unwrap(),
+            json!("   ab|")
+        );
+        assert_eq!(
+            engine
+                .render_str("{{ 'a\nb' | indent(2, true) }}", &ctx)
+                .unwrap(),
+            json!("  a\n  b")
         );
     }
 
