@@ -13,6 +13,7 @@ use crate::model::{
 };
 use crate::parse::Reporter;
 use crate::template::{self, Engine, RUN_FIELDS};
+use crate::within_limits;
 
 use hwc_client::models::{
     AomExecutionStatus, CallbackWorkflowResult, FunctionGraphExecutionStatus,
@@ -42,6 +43,7 @@ pub(crate) fn check(reporter: &mut Reporter<'_>, runbook: &Runbook) {
     for (index, step) in runbook.all_steps().enumerate() {
         let path = step_path(runbook, index);
         check_step(reporter, runbook, &ids, index, step, &path);
+        within_limits::check_step(reporter, step, &path);
         check_templates(reporter, &engine, run_wide, index, step, &path);
     }
     check_outputs(reporter, &engine, run_wide);
@@ -63,6 +65,7 @@ pub(crate) fn check_partial(reporter: &mut Reporter<'_>, runbook: &Runbook) {
             )
             .help = Some(format!("set `version: {LANGUAGE_VERSION}`"));
     }
+    within_limits::check_header(reporter, runbook);
     if runbook.name.trim().is_empty() {
         reporter.error(&root.key("name"), Part::Value, "`name` is empty");
     }
@@ -264,7 +267,8 @@ fn step_ids(reporter: &mut Reporter<'_>, runbook: &Runbook) -> HashMap<String, u
     let mut ids: HashMap<String, usize> = HashMap::new();
     for (index, step) in runbook.all_steps().enumerate() {
         let path = step_path(runbook, index).key("id");
-        if !is_identifier(&step.id) {
+        let short = within_limits::check_name(reporter, &path, Part::Value, &step.id);
+        if short && !is_identifier(&step.id) {
             reporter
                 .error(
                     &path,
@@ -280,7 +284,10 @@ fn step_ids(reporter: &mut Reporter<'_>, runbook: &Runbook) -> HashMap<String, u
             let first_line = reporter
                 .locations
                 .span(&step_path(runbook, *first).key("id"), Part::Value);
-            let (line, _) = crate::locate::line_col(&reporter.source.text, first_line.start);
+            let (line, _) = reporter
+                .locations
+                .lines()
+                .line_col(&reporter.source.text, first_line.start);
             reporter
                 .error(
                     &path,

@@ -33,7 +33,16 @@ impl Diagnostic {
         span: Range<usize>,
         message: impl Into<String>,
     ) -> Self {
-        let (line, column) = line_col(source, span.start);
+        Self::at_position(file, span.clone(), line_col(source, span.start), message)
+    }
+
+    /// At a span whose line and column are already known.
+    pub fn at_position(
+        file: &str,
+        span: Range<usize>,
+        (line, column): (usize, usize),
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             file: file.to_owned(),
             line,

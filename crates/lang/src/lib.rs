@@ -9,6 +9,7 @@ pub mod locate;
 pub mod model;
 mod parse;
 pub mod template;
+mod within_limits;
 pub mod yaml;
 
 pub use diagnostic::Diagnostic;

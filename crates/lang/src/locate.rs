@@ -70,6 +70,7 @@ pub enum Part {
 pub struct Locations {
     keys: HashMap<Path, Range<usize>>,
     values: HashMap<Path, Range<usize>>,
+    lines: LineIndex,
 }
 
 impl Locations {
@@ -78,13 +79,22 @@ impl Locations {
     pub fn index(source: &str) -> Self {
         let mut builder = Builder {
             source,
-            locations: Self::default(),
+            locations: Self {
+                lines: LineIndex::new(source),
+                ..Self::default()
+            },
             stack: Vec::new(),
             root_done: false,
+            cursor: Cursor::default(),
         };
         let mut parser = Parser::new_from_str(source);
         let _partial_is_fine = parser.load(&mut builder, false);
         builder.locations
+    }
+
+    /// The source's lines.
+    pub fn lines(&self) -> &LineIndex {
+        &self.lines
     }
 
     /// The span of `path`'s key or value, or of its nearest located ancestor; `0..0` when
@@ -125,13 +135,32 @@ struct Builder<'a> {
     locations: Locations,
     stack: Vec<Frame>,
     root_done: bool,
+    cursor: Cursor,
+}
+
+/// The last marker turned into a byte offset. Markers come in source order, so the next one
+/// is found by walking on from here, not from the start of its line: one long line with
+/// many nodes stays linear.
+#[derive(Default, Clone, Copy)]
+struct Cursor {
+    line: usize,
+    col: usize,
+    byte: usize,
 }
 
 impl Builder<'_> {
     /// yaml-rust2's `Marker::index` counts characters, not bytes; line and (0-based) column
     /// give the byte offset.
-    fn byte(&self, mark: Marker) -> usize {
-        offset_of(self.source, mark.line(), mark.col() + 1)
+    fn byte(&mut self, mark: Marker) -> usize {
+        let (line, col) = (mark.line(), mark.col());
+        let byte = if line == self.cursor.line && col >= self.cursor.col {
+            let rest = &self.source[self.cursor.byte..];
+            self.cursor.byte + column_bytes(rest, col - self.cursor.col + 1)
+        } else {
+            self.locations.lines.offset_of(self.source, line, col + 1)
+        };
+        self.cursor = Cursor { line, col, byte };
+        byte
     }
 
     /// Block collections are marked after their first child has been scanned; point them at
@@ -171,15 +200,19 @@ impl Builder<'_> {
         }
     }
 
-    fn scalar_span(&self, mark: Marker, value: &str, style: TScalarStyle) -> Range<usize> {
+    fn scalar_span(&mut self, mark: Marker, value: &str, style: TScalarStyle) -> Range<usize> {
         let start = self.byte(mark);
-        let line_end = self.source[start..]
-            .find('\n')
-            .map_or(self.source.len(), |n| start + n);
         let quotes = match style {
             TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => 2,
             _ => 0,
         };
+        // Only as far as the span could reach: searching to the end of a long line for
+        // every scalar on it would be quadratic.
+        let reach = (start + value.len().max(1) + quotes + 1).min(self.source.len());
+        let line_end = self.source.as_bytes()[start..reach]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(reach, |n| start + n);
         let end = (start + value.len().max(1) + quotes).min(line_end);
         start..end.max(start + usize::from(start < line_end))
     }
@@ -245,31 +278,58 @@ impl MarkedEventReceiver for Builder<'_> {
     }
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = &source[..floor_char_boundary(source, offset)];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
-    let col = before[line_start..].chars().count() + 1;
-    (line, col)
+/// Where each line starts, so that offsets become lines and columns (and back) without
+/// rescanning the source: a runbook with thousands of steps has thousands of locations.
+#[derive(Debug, Clone, Default)]
+pub struct LineIndex {
+    starts: Vec<usize>,
 }
 
-/// The byte offset of a 1-based line and column (in characters).
-pub fn offset_of(source: &str, line: usize, col: usize) -> usize {
-    let mut offset = 0;
-    for (n, text) in source.split_inclusive('\n').enumerate() {
-        if n + 1 == line {
-            let within: usize = text
-                .chars()
-                .take(col.saturating_sub(1))
-                .map(char::len_utf8)
-                .sum();
-            return offset + within;
+impl LineIndex {
+    pub fn new(source: &str) -> Self {
+        let breaks = source.match_indices('\n').map(|(at, _)| at + 1);
+        Self {
+            starts: std::iter::once(0).chain(breaks).collect(),
         }
-        offset += text.len();
     }
-    source.len()
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, source: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(source, offset.min(source.len()));
+        let line = self.starts.partition_point(|start| *start <= offset).max(1);
+        let start = self.starts[line - 1];
+        (line, source[start..offset].chars().count() + 1)
+    }
+
+    /// The byte offset of a 1-based line and column (in characters); the end of the source
+    /// for a line past the last.
+    pub fn offset_of(&self, source: &str, line: usize, col: usize) -> usize {
+        let Some(&start) = line.checked_sub(1).and_then(|index| self.starts.get(index)) else {
+            return source.len();
+        };
+        start + column_bytes(&source[start..], col)
+    }
+}
+
+/// Bytes from the start of `text` to its 1-based column `col`, stopping at the line's end.
+fn column_bytes(text: &str, col: usize) -> usize {
+    text.chars()
+        .take_while(|c| *c != '\n')
+        .take(col.saturating_sub(1))
+        .map(char::len_utf8)
+        .sum()
+}
+
+/// 1-based line and column (in characters) of a byte offset. Indexes the source each time:
+/// for one lookup; use a [`LineIndex`] for many.
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    LineIndex::new(source).line_col(source, offset)
+}
+
+/// The byte offset of a 1-based line and column (in characters), as [`line_col`] is for one
+/// lookup.
+pub fn offset_of(source: &str, line: usize, col: usize) -> usize {
+    LineIndex::new(source).offset_of(source, line, col)
 }
 
 /// The largest char boundary at or before `offset`.

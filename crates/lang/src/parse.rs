@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_yaml::Value as Yaml;
 
 use crate::check;
+use crate::limits::{MAX_RUNBOOK_BYTES, MAX_STEPS};
 use crate::diagnostic::Diagnostic;
 use crate::locate::{Locations, Part, Path, Segment};
 use crate::model::{Runbook, Step};
@@ -58,10 +59,11 @@ impl Reporter<'_> {
         message: impl Into<String>,
     ) -> &mut Diagnostic {
         let span = self.locations.span(path, part);
-        self.diagnostics.push(Diagnostic::at_span(
+        let (line, column) = self.locations.lines().line_col(&self.source.text, span.start);
+        self.diagnostics.push(Diagnostic::at_position(
             &self.source.name,
-            &self.source.text,
             span,
+            (line, column),
             message,
         ));
         let last = self.diagnostics.len() - 1;
@@ -71,6 +73,20 @@ impl Reporter<'_> {
 
 /// Parses and checks a runbook. On failure, every diagnostic found, in file order.
 pub fn parse(source: &Source) -> Result<Runbook, Vec<Diagnostic>> {
+    if source.text.len() > MAX_RUNBOOK_BYTES {
+        let message = format!(
+            "the runbook is {} KiB; at most {} KiB",
+            source.text.len().div_ceil(1024),
+            MAX_RUNBOOK_BYTES >> 10
+        );
+        return Err(vec![Diagnostic::at_line_col(
+            &source.name,
+            &source.text,
+            1,
+            1,
+            message,
+        )]);
+    }
     let document: Yaml = match crate::yaml::from_str(&source.text) {
         Ok(document) => document,
         Err(error) => return Err(vec![yaml_error(source, &error)]),
@@ -172,6 +188,16 @@ fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
         }
     };
     let steps_value = mapping.remove("steps");
+    let count = |value: Option<&Yaml>| value.and_then(Yaml::as_sequence).map_or(0, Vec::len);
+    let step_count = count(steps_value.as_ref()) + count(mapping.get("finally"));
+    if step_count > MAX_STEPS {
+        reporter.error(
+            &root.key("steps"),
+            Part::Key,
+            format!("{step_count} steps (with `finally`); at most {MAX_STEPS}"),
+        );
+        return None;
+    }
     mapping.insert("steps".into(), Yaml::Sequence(Vec::new()));
     let finally_value = mapping.remove("finally");
     // Each input and the target are read on their own too, so that one mistake in the
