@@ -12,6 +12,7 @@ use crate::model::{
     ACTION_KEYS, LANGUAGE_VERSION,
 };
 use crate::parse::Reporter;
+use crate::suggest::{list_or_none, Suggester};
 use crate::template::{self, Engine, RUN_FIELDS};
 use crate::within_limits;
 
@@ -455,13 +456,15 @@ fn check_step(
                     .help = Some("`finally` steps run anyway, after the others".into());
             }
             None => {
-                let known: Vec<&str> = runbook.all_steps().map(|s| s.id.as_str()).collect();
-                let diagnostic = reporter.error(
-                    &at,
-                    Part::Value,
-                    format!("`on_failure` goes to `{}`, which is not a step", goto.goto),
-                );
-                diagnostic.help = closest(&goto.goto, &known);
+                let known = runbook.all_steps().map(|s| s.id.as_str());
+                let help = reporter.suggester.did_you_mean(&goto.goto, known);
+                reporter
+                    .error(
+                        &at,
+                        Part::Value,
+                        format!("`on_failure` goes to `{}`, which is not a step", goto.goto),
+                    )
+                    .help = help;
             }
             Some(&target) if target <= index && goto.max.is_none() => {
                 reporter
@@ -561,25 +564,20 @@ fn is_error_code(name: &str) -> bool {
     }
 }
 
-fn closest(name: &str, candidates: &[&str]) -> Option<String> {
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(name, c), *c))
-        .filter(|(score, _)| *score > 0.75)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!("did you mean `{c}`?"))
-}
-
 fn check_statuses(reporter: &mut Reporter<'_>, path: &Path, statuses: &[String], known: &[&str]) {
     for (index, status) in statuses.iter().enumerate() {
         if !known.contains(&status.as_str()) {
-            let diagnostic = reporter.error(
-                &path.index(index),
-                Part::Value,
-                format!("unknown status `{status}`"),
-            );
-            diagnostic.help = closest(status, known)
+            let help = reporter
+                .suggester
+                .did_you_mean(status, known.iter().copied())
                 .or_else(|| Some(format!("expected one of: {}", known.join(", "))));
+            reporter
+                .error(
+                    &path.index(index),
+                    Part::Value,
+                    format!("unknown status `{status}`"),
+                )
+                .help = help;
         }
     }
 }
@@ -653,13 +651,17 @@ fn check_call(reporter: &mut Reporter<'_>, path: &Path, operation: &str, params:
             .iter()
             .map(|op| op.id)
             .collect();
-        let diagnostic = reporter.error(
-            &path.key("operation"),
-            Part::Value,
-            format!("unknown operation `{operation}`"),
-        );
-        diagnostic.help = closest(operation, &known)
+        let help = reporter
+            .suggester
+            .did_you_mean(operation, known.iter().copied())
             .or_else(|| Some(format!("the spec defines: {}", known.join(", "))));
+        reporter
+            .error(
+                &path.key("operation"),
+                Part::Value,
+                format!("unknown operation `{operation}`"),
+            )
+            .help = help;
         return;
     };
     let mut allowed: Vec<&str> = meta
@@ -850,13 +852,17 @@ fn check_names(
     names: &BTreeSet<String>,
 ) {
     for name in names {
-        if let Some((message, help)) = check_name(scope, name) {
+        if let Some((message, help)) = check_name(scope, name, &mut reporter.suggester) {
             reporter.error(at, Part::Value, message).help = help;
         }
     }
 }
 
-fn check_name(scope: &Scope<'_>, name: &str) -> Option<(String, Option<String>)> {
+fn check_name(
+    scope: &Scope<'_>,
+    name: &str,
+    suggester: &mut Suggester,
+) -> Option<(String, Option<String>)> {
     let mut parts = name.split('.');
     let root = parts.next().unwrap_or_default();
     let field = parts.next();
@@ -870,7 +876,7 @@ fn check_name(scope: &Scope<'_>, name: &str) -> Option<(String, Option<String>)>
             let known: Vec<&str> = runbook.inputs.keys().map(String::as_str).collect();
             Some((
                 format!("`inputs.{field}` is not a declared input"),
-                closest(field, &known).or_else(|| {
+                suggester.did_you_mean(field, known.iter().copied()).or_else(|| {
                     Some(format!(
                         "declare it under `inputs:` (declared: {})",
                         list_or_none(&known)
@@ -882,10 +888,10 @@ fn check_name(scope: &Scope<'_>, name: &str) -> Option<(String, Option<String>)>
             let field = field?;
             match (scope.ids.get(field), scope.step) {
                 (None, _) => {
-                    let known: Vec<&str> = runbook.all_steps().map(|s| s.id.as_str()).collect();
+                    let known = runbook.all_steps().map(|s| s.id.as_str());
                     Some((
                         format!("`steps.{field}`: there is no step `{field}`"),
-                        closest(field, &known),
+                        suggester.did_you_mean(field, known),
                     ))
                 }
                 // Only outputs check with no current step; they are computed before `finally`.
@@ -974,14 +980,6 @@ fn check_name(scope: &Scope<'_>, name: &str) -> Option<(String, Option<String>)>
             format!("unknown name `{other}`"),
             Some(format!("templates read {}", template::ROOTS.join(", "))),
         )),
-    }
-}
-
-fn list_or_none(items: &[&str]) -> String {
-    if items.is_empty() {
-        "none".into()
-    } else {
-        items.join(", ")
     }
 }
 

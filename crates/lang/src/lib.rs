@@ -8,6 +8,7 @@ pub mod limits;
 pub mod locate;
 pub mod model;
 mod parse;
+mod suggest;
 pub mod template;
 mod within_limits;
 pub mod yaml;

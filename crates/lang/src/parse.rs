@@ -8,10 +8,11 @@ use serde::de::DeserializeOwned;
 use serde_yaml::Value as Yaml;
 
 use crate::check;
-use crate::limits::{MAX_RUNBOOK_BYTES, MAX_STEPS};
 use crate::diagnostic::Diagnostic;
+use crate::limits::{MAX_RUNBOOK_BYTES, MAX_STEPS};
 use crate::locate::{Locations, Part, Path, Segment};
 use crate::model::{Runbook, Step};
+use crate::suggest::Suggester;
 
 /// A runbook file's name and text, kept together so diagnostics can point into it.
 #[derive(Debug, Clone)]
@@ -49,6 +50,7 @@ pub(crate) struct Reporter<'a> {
     pub source: &'a Source,
     pub locations: Locations,
     pub diagnostics: Vec<Diagnostic>,
+    pub suggester: Suggester,
 }
 
 impl Reporter<'_> {
@@ -59,7 +61,10 @@ impl Reporter<'_> {
         message: impl Into<String>,
     ) -> &mut Diagnostic {
         let span = self.locations.span(path, part);
-        let (line, column) = self.locations.lines().line_col(&self.source.text, span.start);
+        let (line, column) = self
+            .locations
+            .lines()
+            .line_col(&self.source.text, span.start);
         self.diagnostics.push(Diagnostic::at_position(
             &self.source.name,
             span,
@@ -95,6 +100,7 @@ pub fn parse(source: &Source) -> Result<Runbook, Vec<Diagnostic>> {
         source,
         locations: Locations::index(&source.text),
         diagnostics: Vec::new(),
+        suggester: Suggester::default(),
     };
     let secret_defaults = secret_defaults(&reporter.locations, &document);
     let runbook = read(&mut reporter, document);
@@ -380,7 +386,7 @@ fn report_serde_error(reporter: &mut Reporter<'_>, path: Path, message: &str) {
             }
             _ => (path.key(field), path),
         };
-        let help = suggestion(field, &expected, &parent);
+        let help = suggestion(&mut reporter.suggester, field, &expected, &parent);
         let diagnostic = reporter.error(&at, Part::Key, format!("unknown key `{field}`"));
         diagnostic.help = help;
         return;
@@ -422,7 +428,12 @@ fn plain_types(message: &str) -> String {
     text
 }
 
-fn suggestion(field: &str, expected: &[&str], path: &Path) -> Option<String> {
+fn suggestion(
+    suggester: &mut Suggester,
+    field: &str,
+    expected: &[&str],
+    path: &Path,
+) -> Option<String> {
     let in_target = path.0.last() == Some(&Segment::Key("target".into()));
     if in_target
         && [
@@ -438,13 +449,8 @@ fn suggestion(field: &str, expected: &[&str], path: &Path) -> Option<String> {
     {
         return Some("credentials never go in a runbook: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK in the environment".into());
     }
-    let closest = expected
-        .iter()
-        .map(|candidate| (strsim::jaro_winkler(field, candidate), *candidate))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match closest {
-        Some((_, candidate)) => Some(format!("did you mean `{candidate}`?")),
+    match suggester.closest(field, expected.iter().copied(), 0.8) {
+        Some(candidate) => Some(format!("did you mean `{candidate}`?")),
         None if expected.is_empty() => None,
         None => Some(format!("expected one of: {}", expected.join(", "))),
     }

@@ -40,11 +40,22 @@ pub(crate) fn check_header(reporter: &mut Reporter<'_>, runbook: &Runbook) {
 pub(crate) fn check_step(reporter: &mut Reporter<'_>, step: &Step, path: &Path) {
     if let Some(set) = &step.set {
         for name in set.keys() {
-            check_name(reporter, &path.key("set").key(name.clone()), Part::Key, name);
+            check_name(
+                reporter,
+                &path.key("set").key(name.clone()),
+                Part::Key,
+                name,
+            );
         }
     }
     if let Some(concurrency) = step.concurrency {
-        at_most(reporter, &path.key("concurrency"), "concurrency", concurrency, MAX_CONCURRENCY);
+        at_most(
+            reporter,
+            &path.key("concurrency"),
+            "concurrency",
+            concurrency,
+            MAX_CONCURRENCY,
+        );
     }
     if let Some(items) = step.for_each.as_ref().and_then(|v| v.as_array()) {
         if items.len() > MAX_FOR_EACH_ITEMS {
@@ -60,7 +71,13 @@ pub(crate) fn check_step(reporter: &mut Reporter<'_>, step: &Step, path: &Path) 
     }
     if let Some(retry) = &step.retry {
         let at = path.key("retry").key("attempts");
-        at_most(reporter, &at, "retry.attempts", retry.attempts, MAX_RETRY_ATTEMPTS);
+        at_most(
+            reporter,
+            &at,
+            "retry.attempts",
+            retry.attempts,
+            MAX_RETRY_ATTEMPTS,
+        );
     }
     if let Some(max) = step.on_failure.goto().and_then(|goto| goto.max) {
         let at = path.key("on_failure").key("max");
@@ -72,7 +89,11 @@ pub(crate) fn check_step(reporter: &mut Reporter<'_>, step: &Step, path: &Path) 
                 let at = path.key(action.key());
                 check_poll(reporter, &at.key("poll"), &wait.poll);
                 check_rules(reporter, &at.key("when_node_fails"), &wait.when_node_fails);
-                check_rules(reporter, &at.key("when_node_pauses"), &wait.when_node_pauses);
+                check_rules(
+                    reporter,
+                    &at.key("when_node_pauses"),
+                    &wait.when_node_pauses,
+                );
             }
             Action::FunctionGraphWait(wait) => {
                 check_poll(reporter, &path.key(action.key()).key("poll"), &wait.poll);
@@ -85,7 +106,13 @@ pub(crate) fn check_step(reporter: &mut Reporter<'_>, step: &Step, path: &Path) 
 fn check_rules(reporter: &mut Reporter<'_>, path: &Path, rules: &[NodeRule]) {
     for (index, rule) in rules.iter().enumerate() {
         if let Some(max) = rule.max {
-            at_most(reporter, &path.index(index).key("max"), "max", max, MAX_JUMPS);
+            at_most(
+                reporter,
+                &path.index(index).key("max"),
+                "max",
+                max,
+                MAX_JUMPS,
+            );
         }
     }
 }
@@ -107,6 +134,10 @@ fn check_poll(reporter: &mut Reporter<'_>, path: &Path, poll: &Poll) {
 
 fn at_most(reporter: &mut Reporter<'_>, path: &Path, what: &str, value: u32, max: u32) {
     if value > max {
-        reporter.error(path, Part::Value, format!("`{what}: {value}`; at most {max}"));
+        reporter.error(
+            path,
+            Part::Value,
+            format!("`{what}: {value}`; at most {max}"),
+        );
     }
 }

@@ -77,9 +77,7 @@ fn add_repeated(so_far: usize, more: usize) -> Result<usize, TemplateError> {
     let total = so_far.saturating_add(more);
     if total > MAX_RENDERED_BYTES {
         return Err(TemplateError(format!(
-            "repeats its literal text to {} bytes or more; at most {} MiB (repeat a value \
-             that comes from an input or a step instead)",
-            total,
+            "repeats its literal text past {} MiB, the most one template value may be",
             MAX_RENDERED_BYTES >> 20
         )));
     }
