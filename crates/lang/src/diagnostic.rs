@@ -8,6 +8,9 @@ use annotate_snippets::{Level, Renderer, Snippet};
 
 use crate::locate::{floor_char_boundary, line_col, offset_of};
 
+/// Bytes of the offending line shown before and after the problem.
+const SHOWN_AROUND: usize = 160;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     /// The file as the user named it.
@@ -125,12 +128,25 @@ impl Diagnostic {
 
     /// The diagnostic with the offending line and a caret under the problem.
     pub fn render(&self, source: &str) -> String {
-        let line_start = source[..floor_char_boundary(source, self.span.start.min(source.len()))]
+        // Only a window of a long line is shown (and scanned): a one-line file of thousands
+        // of problems must not cost the line's length for each of them.
+        let span_start = floor_char_boundary(source, self.span.start.min(source.len()));
+        let look_back = floor_char_boundary(source, span_start.saturating_sub(SHOWN_AROUND));
+        let line_start = source[look_back..span_start]
             .rfind('\n')
-            .map_or(0, |n| n + 1);
-        let line_end = source[line_start..]
+            .map_or(look_back, |n| look_back + n + 1);
+        let look_ahead = floor_char_boundary(
+            source,
+            self.span
+                .end
+                .max(span_start)
+                .min(span_start + SHOWN_AROUND)
+                .saturating_add(SHOWN_AROUND)
+                .min(source.len()),
+        );
+        let line_end = source[span_start..look_ahead]
             .find('\n')
-            .map_or(source.len(), |n| line_start + n);
+            .map_or(look_ahead, |n| span_start + n);
         let shown_line = self.conceal(source, line_start..line_end);
         let line_text = shown_line.as_str();
         let start = floor_char_boundary(
@@ -157,7 +173,26 @@ impl Diagnostic {
             message = message.footer(Level::Help.title(help));
         }
         let rendered = Renderer::plain().render(message).to_string();
-        rendered
+        if line_start
+            == self
+                .span
+                .start
+                .saturating_sub(self.column.saturating_sub(1))
+        {
+            return rendered;
+        }
+        // The window starts mid-line, so the renderer counts its column from there.
+        let windowed = format!(
+            "{}:{}:{}",
+            self.file,
+            self.line,
+            line_text[..start].chars().count() + 1
+        );
+        rendered.replacen(
+            &windowed,
+            &format!("{}:{}:{}", self.file, self.line, self.column),
+            1,
+        )
     }
 }
 
@@ -185,5 +220,15 @@ mod tests {
         assert!(text.contains("bad: value"), "{text}");
         assert!(text.contains("^^^^^"), "{text}");
         assert!(text.contains("help: fix it"), "{text}");
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_the_problem() {
+        let source = format!("{}bad{}\n", "x".repeat(100_000), "y".repeat(100_000));
+        let d = Diagnostic::at_span("x.yaml", &source, 100_000..100_003, "not good");
+        let text = d.render(&source);
+        assert!(text.contains("x.yaml:1:100001"), "{text}");
+        assert!(text.contains("xbady"), "{text}");
+        assert!(text.len() < 1_000, "{} bytes", text.len());
     }
 }

@@ -17,6 +17,10 @@ pub const MAX_INPUTS_FILE_BYTES: usize = 4 << 20;
 /// Steps in a runbook, `finally` and every nesting counted.
 pub const MAX_STEPS: usize = 10_000;
 
+/// Declared `inputs`, and `outputs`, each.
+pub const MAX_INPUTS: usize = 1_000;
+pub const MAX_OUTPUTS: usize = 1_000;
+
 /// YAML nodes (scalars, sequences, mappings) after aliases are expanded: an alias counts as
 /// everything it stands for, so a small file of many aliases of one big anchor is refused.
 pub const MAX_YAML_NODES: usize = 1_000_000;

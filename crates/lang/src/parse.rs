@@ -9,7 +9,7 @@ use serde_yaml::Value as Yaml;
 
 use crate::check;
 use crate::diagnostic::Diagnostic;
-use crate::limits::{MAX_RUNBOOK_BYTES, MAX_STEPS};
+use crate::limits::{MAX_INPUTS, MAX_OUTPUTS, MAX_RUNBOOK_BYTES, MAX_STEPS};
 use crate::locate::{Locations, Part, Path, Segment};
 use crate::model::{Runbook, Step};
 use crate::suggest::Suggester;
@@ -196,12 +196,29 @@ fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
     let steps_value = mapping.remove("steps");
     let count = |value: Option<&Yaml>| value.and_then(Yaml::as_sequence).map_or(0, Vec::len);
     let step_count = count(steps_value.as_ref()) + count(mapping.get("finally"));
-    if step_count > MAX_STEPS {
-        reporter.error(
-            &root.key("steps"),
-            Part::Key,
-            format!("{step_count} steps (with `finally`); at most {MAX_STEPS}"),
-        );
+    let entries = |key: &str| {
+        mapping
+            .get(key)
+            .and_then(Yaml::as_mapping)
+            .map_or(0, |m| m.len())
+    };
+    let counts = [
+        ("steps", step_count, MAX_STEPS, "steps (with `finally`)"),
+        ("inputs", entries("inputs"), MAX_INPUTS, "inputs"),
+        ("outputs", entries("outputs"), MAX_OUTPUTS, "outputs"),
+    ];
+    let mut too_many = false;
+    for (key, count, max, what) in counts {
+        if count > max {
+            reporter.error(
+                &root.key(key),
+                Part::Key,
+                format!("{count} {what}; at most {max}"),
+            );
+            too_many = true;
+        }
+    }
+    if too_many {
         return None;
     }
     mapping.insert("steps".into(), Yaml::Sequence(Vec::new()));
