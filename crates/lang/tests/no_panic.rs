@@ -1,7 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Whatever the text, parsing answers with a runbook or diagnostics, and every diagnostic
-//! renders: random edits of the canonical example (deleted, inserted and replaced
-//! characters, including multi-byte ones and YAML punctuation) never panic.
+//! The parser, the validator and the template engine on the stable toolchain's fuzzing:
+//! whatever the text, parsing answers with a runbook or diagnostics and every diagnostic
+//! renders (random edits of the canonical example: deleted, inserted and replaced
+//! characters, multi-byte ones and YAML punctuation), and any template built from hostile
+//! pieces checks and renders to a bounded value or an error, never a panic.
+//!
+//! CI runs a few hundred cases of each. A longer run:
+//! `PROPTEST_CASES=100000 cargo test --release -p runbook-lang --test no_panic`.
 
 use proptest::prelude::*;
 use runbook_lang::{parse, Source};
@@ -68,6 +73,70 @@ proptest! {
                 let place = format!("edited.yaml:{}:{}", diagnostic.line, diagnostic.column);
                 prop_assert!(rendered.contains(&place), "{}", rendered);
             }
+        }
+    }
+}
+
+/// Pieces a template is made of, hostile ones included: deep brackets, long chains, large
+/// numbers, repetition, statements the language refuses.
+fn template_piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("{{ ".to_owned()),
+        Just(" }}".to_owned()),
+        Just("{% for i in range(1000) %}".to_owned()),
+        Just("{% endfor %}".to_owned()),
+        Just("{% if inputs.n > 3 %}".to_owned()),
+        Just("{% else %}{% endif %}".to_owned()),
+        Just("{% set x = 1 %}".to_owned()),
+        Just("inputs.s".to_owned()),
+        Just("inputs.n".to_owned()),
+        Just("inputs.list".to_owned()),
+        Just(" ~ ".to_owned()),
+        Just(" * ".to_owned()),
+        Just(" + ".to_owned()),
+        Just(" and ".to_owned()),
+        Just("(".to_owned()),
+        Just(")".to_owned()),
+        Just("[0]".to_owned()),
+        Just(".a".to_owned()),
+        Just("'abc'".to_owned()),
+        Just("99999999".to_owned()),
+        Just("1e9".to_owned()),
+        Just("| upper".to_owned()),
+        Just("| join('--')".to_owned()),
+        Just("| tojson".to_owned()),
+        Just("| indent(9999)".to_owned()),
+        Just("| replace('', 'xyz')".to_owned()),
+        Just("'%99999s' | format(1)".to_owned()),
+        Just("| jsonpath('$..a')".to_owned()),
+        Just("namespace()".to_owned()),
+        "[a-z(){}%'|.~*\\[\\] ]{1,6}",
+    ]
+}
+
+fn template_context() -> minijinja::Value {
+    runbook_lang::template::to_jinja(&serde_json::json!({
+        "inputs": {"s": "x".repeat(1000), "n": 100_000, "list": (0..1000).collect::<Vec<_>>()}
+    }))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Checking and rendering any template ends with a value or an error, and a value is
+    /// never larger than the limit.
+    #[test]
+    fn templates_never_panic_and_stay_bounded(
+        pieces in proptest::collection::vec(template_piece(), 1..40),
+        repeat in 1usize..4,
+    ) {
+        let text = pieces.concat().repeat(repeat);
+        let engine = runbook_lang::template::Engine::default();
+        let _ = engine.references(&text);
+        let _ = engine.condition_references(&text);
+        if let Ok(value) = engine.render_str(&text, &template_context()) {
+            let size = serde_json::to_string(&value).unwrap().len();
+            prop_assert!(size <= runbook_lang::limits::MAX_RENDERED_BYTES + 2, "{} bytes", size);
         }
     }
 }
