@@ -44,14 +44,6 @@ pub const MAX_EXPRESSION_DEPTH: usize = 32;
 /// becomes a deep tree that the template compiler walks recursively.
 pub const MAX_EXPRESSION_OPERATORS: usize = 256;
 
-/// The largest number a template may write.
-pub const MAX_TEMPLATE_NUMBER: u64 = 100_000;
-
-/// The numbers one `{{ }}` or `{% %}` multiplies or repeats by (`*`, and the widths of
-/// `indent`, `center`, `wordwrap` and `truncate`), multiplied together. The template compiler
-/// folds constants, so `'a' * 1000 * 1000 * 1000` would be built before anything runs.
-pub const MAX_TEMPLATE_REPETITION: u64 = 1_000_000;
-
 /// The width a `format` filter may pad to (`'%999999999s' | format` would build a gigabyte).
 pub const MAX_FORMAT_WIDTH: usize = 10_000;
 
