@@ -44,6 +44,10 @@ pub const MAX_EXPRESSION_DEPTH: usize = 32;
 /// becomes a deep tree that the template compiler walks recursively.
 pub const MAX_EXPRESSION_OPERATORS: usize = 256;
 
+/// The longest JSONPath query given to `jsonpath` (its brackets nest at most
+/// [`MAX_EXPRESSION_DEPTH`] deep).
+pub const MAX_JSONPATH_BYTES: usize = 4 << 10;
+
 /// The width a `format` filter may pad to (`'%999999999s' | format` would build a gigabyte).
 pub const MAX_FORMAT_WIDTH: usize = 10_000;
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as JinjaValue};
 use serde_json::Value;
 
-use crate::limits::{MAX_RENDERED_BYTES, TEMPLATE_FUEL};
+use crate::limits::{MAX_EXPRESSION_DEPTH, MAX_JSONPATH_BYTES, MAX_RENDERED_BYTES, TEMPLATE_FUEL};
 
 mod bounds;
 mod filters;
@@ -309,6 +309,29 @@ fn to_json(value: &JinjaValue) -> Result<Value, TemplateError> {
 
 /// `value | jsonpath("$.a[0].b")`: every match of an RFC 9535 JSONPath query, as a list.
 fn jsonpath(value: JinjaValue, path: &str) -> Result<JinjaValue, Error> {
+    // The query parser recurses into brackets; a query nested thousands deep would overflow
+    // the stack before it could say no.
+    let nesting = path
+        .bytes()
+        .scan(0usize, |depth, byte| {
+            match byte {
+                b'(' | b'[' => *depth += 1,
+                b')' | b']' => *depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            Some(*depth)
+        })
+        .max()
+        .unwrap_or(0);
+    if path.len() > MAX_JSONPATH_BYTES || nesting > MAX_EXPRESSION_DEPTH {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "a JSONPath query is at most {MAX_JSONPATH_BYTES} bytes, nested at most \
+                 {MAX_EXPRESSION_DEPTH} deep"
+            ),
+        ));
+    }
     let query = serde_json_path::JsonPath::parse(path).map_err(|error| {
         Error::new(
             ErrorKind::InvalidOperation,
@@ -500,6 +523,17 @@ mod tests {
                 .unwrap(),
             json!("  a\n  b")
         );
+    }
+
+    #[test]
+    fn a_deeply_nested_jsonpath_is_refused_before_it_is_parsed() {
+        let engine = Engine::default();
+        let query = format!("$[?{}@.a{}]", "(".repeat(20_000), ")".repeat(20_000));
+        let ctx = to_jinja(&json!({"inputs": {"q": query}}));
+        let error = engine
+            .render_str("{{ inputs | jsonpath(inputs.q) }}", &ctx)
+            .unwrap_err();
+        assert!(error.0.contains("JSONPath"), "{error}");
     }
 
     #[test]
