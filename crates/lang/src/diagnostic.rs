@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use annotate_snippets::{Level, Renderer, Snippet};
 
-use crate::locate::{floor_char_boundary, line_col, offset_of};
+use crate::locate::{floor_char_boundary, line_at, line_break, line_col, lines, offset_of};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -54,10 +54,18 @@ impl Diagnostic {
         column: usize,
         message: impl Into<String>,
     ) -> Self {
-        let last_line = source.trim_end_matches('\n').lines().count().max(1);
+        let mut content = source;
+        while let Some(last) = content.chars().next_back() {
+            let before = content.len() - last.len_utf8();
+            if line_break(content, before).is_none() {
+                break;
+            }
+            content = &content[..before];
+        }
+        let last_line = lines(content).count().max(1);
         let (line, column) = if line > last_line {
-            let text = source.trim_end_matches('\n').lines().last().unwrap_or("");
-            (last_line, text.chars().count() + 1)
+            let text = lines(content).last().map_or(0..0, |(text, _)| text);
+            (last_line, content[text].chars().count() + 1)
         } else {
             (line, column)
         };
@@ -116,13 +124,9 @@ impl Diagnostic {
 
     /// The diagnostic with the offending line and a caret under the problem.
     pub fn render(&self, source: &str) -> String {
-        let line_start = source[..floor_char_boundary(source, self.span.start.min(source.len()))]
-            .rfind('\n')
-            .map_or(0, |n| n + 1);
-        let line_end = source[line_start..]
-            .find('\n')
-            .map_or(source.len(), |n| line_start + n);
-        let shown_line = self.conceal(source, line_start..line_end);
+        let line = line_at(source, self.span.start);
+        let line_start = line.start;
+        let shown_line = self.conceal(source, line);
         let line_text = shown_line.as_str();
         let start = floor_char_boundary(
             line_text,

@@ -4,6 +4,7 @@
 
 mod check;
 pub mod diagnostic;
+pub mod encoding;
 pub mod limits;
 pub mod locate;
 pub mod model;
@@ -11,6 +12,7 @@ mod parse;
 pub mod template;
 
 pub use diagnostic::Diagnostic;
+pub use encoding::NotText;
 pub use model::*;
 pub use parse::{parse, Source};
 

@@ -81,6 +81,7 @@ impl Locations {
             locations: Self::default(),
             stack: Vec::new(),
             root_done: false,
+            cursor: (0, 0),
         };
         let mut parser = Parser::new_from_str(source);
         let _partial_is_fine = parser.load(&mut builder, false);
@@ -125,13 +126,37 @@ struct Builder<'a> {
     locations: Locations,
     stack: Vec<Frame>,
     root_done: bool,
+    /// The last marker's position, in characters and in bytes.
+    cursor: (usize, usize),
 }
 
 impl Builder<'_> {
-    /// yaml-rust2's `Marker::index` counts characters, not bytes; line and (0-based) column
-    /// give the byte offset.
-    fn byte(&self, mark: Marker) -> usize {
-        offset_of(self.source, mark.line(), mark.col() + 1)
+    /// The byte offset of a marker. yaml-rust2 counts lines its own way (CR and LF only, where
+    /// libyaml, which reads the document, also breaks lines at NEL, LS and PS), so its line and
+    /// column are not used: its `index` counts characters from the start, and the cursor walks
+    /// there from the previous marker, which is near (events come in document order).
+    fn byte(&mut self, mark: Marker) -> usize {
+        let (mut chars, mut byte) = self.cursor;
+        let target = mark.index();
+        if target >= chars {
+            for c in self.source[byte..].chars() {
+                if chars == target {
+                    break;
+                }
+                chars += 1;
+                byte += c.len_utf8();
+            }
+        } else {
+            for c in self.source[..byte].chars().rev() {
+                if chars == target {
+                    break;
+                }
+                chars -= 1;
+                byte -= c.len_utf8();
+            }
+        }
+        self.cursor = (chars, byte);
+        byte
     }
 
     /// Block collections are marked after their first child has been scanned; point them at
@@ -171,11 +196,9 @@ impl Builder<'_> {
         }
     }
 
-    fn scalar_span(&self, mark: Marker, value: &str, style: TScalarStyle) -> Range<usize> {
+    fn scalar_span(&mut self, mark: Marker, value: &str, style: TScalarStyle) -> Range<usize> {
         let start = self.byte(mark);
-        let line_end = self.source[start..]
-            .find('\n')
-            .map_or(self.source.len(), |n| start + n);
+        let line_end = next_break(self.source, start).map_or(self.source.len(), |(at, _)| at);
         let quotes = match style {
             TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => 2,
             _ => 0,
@@ -245,31 +268,96 @@ impl MarkedEventReceiver for Builder<'_> {
     }
 }
 
+/// The length of the line break that starts at byte `at`, if one does: CR LF, CR, LF, NEL
+/// (U+0085), LS (U+2028) or PS (U+2029), the breaks libyaml counts. serde_yaml (libyaml) reports
+/// its errors by line and column, so every line and column here is counted the same way: a
+/// runbook saved with old Mac (CR-only) line endings is located like any other.
+pub fn line_break(source: &str, at: usize) -> Option<usize> {
+    match source.as_bytes().get(at..)? {
+        [b'\r', b'\n', ..] => Some(2),
+        [b'\r' | b'\n', ..] => Some(1),
+        [0xC2, 0x85, ..] => Some(2),
+        [0xE2, 0x80, 0xA8 | 0xA9, ..] => Some(3),
+        _ => None,
+    }
+}
+
+/// The byte offset of the next line break at or after `from`, and its length.
+fn next_break(source: &str, from: usize) -> Option<(usize, usize)> {
+    let bytes = source.as_bytes();
+    let mut at = from;
+    while at < bytes.len() {
+        // Every break starts with one of these bytes; anything else is skipped fast.
+        let skip = bytes[at..]
+            .iter()
+            .position(|b| matches!(b, b'\r' | b'\n' | 0xC2 | 0xE2))?;
+        at += skip;
+        if let Some(len) = line_break(source, at) {
+            return Some((at, len));
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Each line's text (without its break) and where the next line starts.
+pub fn lines(source: &str) -> impl Iterator<Item = (Range<usize>, usize)> + '_ {
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let from = start?;
+        match next_break(source, from) {
+            Some((at, len)) => {
+                start = Some(at + len);
+                Some((from..at, at + len))
+            }
+            None => {
+                start = None;
+                Some((from..source.len(), source.len()))
+            }
+        }
+    })
+}
+
+/// The text (without its break) of the line that byte `offset` is on; an offset inside a
+/// break belongs to the line the break ends.
+pub fn line_at(source: &str, offset: usize) -> Range<usize> {
+    line_and_number(source, offset).0
+}
+
+fn line_and_number(source: &str, offset: usize) -> (Range<usize>, usize) {
+    let offset = offset.min(source.len());
+    let mut last = (0..0, 1);
+    for (number, (text, next)) in lines(source).enumerate() {
+        last = (text.clone(), number + 1);
+        if offset < next {
+            break;
+        }
+    }
+    last
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = &source[..floor_char_boundary(source, offset)];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
-    let col = before[line_start..].chars().count() + 1;
+    let offset = floor_char_boundary(source, offset.min(source.len()));
+    let (text, line) = line_and_number(source, offset);
+    let col = source[text.start..offset].chars().count() + 1;
     (line, col)
 }
 
-/// The byte offset of a 1-based line and column (in characters).
+/// The byte offset of a 1-based line and column (in characters). A column past the end of
+/// its line stops at the end of the line's break.
 pub fn offset_of(source: &str, line: usize, col: usize) -> usize {
-    let mut offset = 0;
-    for (n, text) in source.split_inclusive('\n').enumerate() {
-        if n + 1 == line {
-            let within: usize = text
+    match lines(source).nth(line.saturating_sub(1)) {
+        Some((text, next)) => {
+            let within: usize = source[text.start..next]
                 .chars()
                 .take(col.saturating_sub(1))
                 .map(char::len_utf8)
                 .sum();
-            return offset + within;
+            text.start + within
         }
-        offset += text.len();
+        None => source.len(),
     }
-    source.len()
 }
 
 /// The largest char boundary at or before `offset`.
@@ -306,5 +394,40 @@ mod tests {
         let missing = locations.span(&Path::root().key("steps").index(1).key("when"), Part::Key);
         assert_eq!(line_col(source, missing.start), (6, 5));
         assert_eq!(offset_of(source, 6, 9), second.start);
+    }
+
+    #[test]
+    fn every_line_break_libyaml_counts_counts_here() {
+        for newline in ["\n", "\r", "\r\n", "\u{85}", "\u{2028}", "\u{2029}"] {
+            let source = ["a: 1", "bé: 2", "", "c: 3"].join(newline);
+            let c = source.find('c').unwrap();
+            assert_eq!(line_col(&source, c), (4, 1), "{newline:?}");
+            assert_eq!(offset_of(&source, 4, 1), c, "{newline:?}");
+            let e = source.find(':').unwrap();
+            assert_eq!(
+                line_col(&source, source[e + 1..].find(':').unwrap() + e + 1),
+                (2, 3)
+            );
+            assert_eq!(&source[line_at(&source, c)], "c: 3");
+            assert_eq!(&source[line_at(&source, e)], "a: 1");
+            // The break itself belongs to the line it ends.
+            assert_eq!(line_col(&source, 4), (1, 5), "{newline:?}");
+            assert_eq!(lines(&source).count(), 4);
+        }
+        assert_eq!(line_col("a\n", 2), (2, 1));
+        assert_eq!(lines("").count(), 1);
+    }
+
+    #[test]
+    fn yaml_locations_do_not_depend_on_how_lines_end() {
+        let lf = "name: x\nsteps:\n  - id: a\n    log: \"é\"\n  - id: b\n";
+        let path = Path::root().key("steps").index(1).key("id");
+        // Not NEL, LS or PS: yaml-rust2 reads no line there, so the document has another shape.
+        for newline in ["\r", "\r\n"] {
+            let source = lf.replace('\n', newline);
+            let span = Locations::index(&source).span(&path, Part::Value);
+            assert_eq!(&source[span.clone()], "b", "{newline:?}");
+            assert_eq!(line_col(&source, span.start), (5, 9), "{newline:?}");
+        }
     }
 }
