@@ -17,6 +17,7 @@ mod out;
 mod connect;
 mod durable;
 mod exit;
+mod files;
 mod fire;
 mod journal;
 mod lease;

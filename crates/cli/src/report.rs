@@ -1,8 +1,9 @@
 //! How a run looks: a live line on a terminal, plain lines in a log, JSON lines for machines,
 //! and the final summary. The runner hands over events and state with secrets already
-//! replaced, so nothing here rewrites text.
+//! replaced, so nothing here redacts; control characters are escaped where every line is
+//! written (`out.rs`).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -11,6 +12,8 @@ use hwc_client::runtime::Clock;
 use indicatif::{ProgressBar, ProgressStyle};
 use runbook_lang::Runbook;
 use runbook_runner::{Event, Observer, RunState, RunStatus, StepStatus};
+
+use crate::out::escape_controls;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -78,9 +81,7 @@ impl JsonLines {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         stamp(&mut value, &*self.clock, &run_id);
-        let line = value.to_string();
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "{line}");
+        errln!("{value}");
     }
 }
 
@@ -129,17 +130,15 @@ impl Plain {
         let now = now.replace_nanosecond(0).unwrap_or(now);
         let text = format!("{} {text}", runbook_runner::rfc3339(now));
         match &self.bar {
-            Some(bar) => bar.println(text),
-            None => {
-                let mut stderr = std::io::stderr().lock();
-                let _ = writeln!(stderr, "{text}");
-            }
+            // indicatif draws the bar with its own escapes; only the text is escaped.
+            Some(bar) => bar.println(escape_controls(&text)),
+            None => errln!("{text}"),
         }
     }
 
     fn live(&self, text: String) {
         if let Some(bar) = &self.bar {
-            bar.set_message(text.clone());
+            bar.set_message(escape_controls(&text).into_owned());
         }
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = text;
     }

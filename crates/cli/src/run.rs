@@ -412,13 +412,13 @@ fn given_inputs(args: &RunArgs) -> Result<Vec<(String, Given)>, String> {
         .map(|(name, value)| (name.clone(), Given::Value(value.clone())))
         .collect();
     if let Some(path) = &args.options.inputs_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| format!("cannot read inputs file {}: {error}", path.display()))?;
+        let text = crate::files::read_text(path, &crate::files::INPUTS)?;
         // The parser's message quotes what it found, which may be a secret: say where and what
         // kind of thing, never the content.
-        // A byte order mark (Windows editors write one) is not part of the document.
-        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        let values: Map<String, Value> = serde_yaml::from_str(text).map_err(|error| {
+        // Read within the YAML limits first: an alias bomb is refused by what it expands to.
+        let values = runbook_lang::yaml::from_str(&text)
+            .and_then(serde_yaml::from_value::<Map<String, Value>>);
+        let values = values.map_err(|error| {
             let at = error
                 .location()
                 .map(|l| format!(" (line {}, column {})", l.line(), l.column()))

@@ -17,8 +17,8 @@ pub fn print_scenario() {
 pub fn load_scenario(path: Option<&PathBuf>) -> Result<Scenario> {
     match path {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read scenario {}", path.display()))?;
+            let text = crate::files::read_text(path, &crate::files::SCENARIO)
+                .map_err(anyhow::Error::msg)?;
             Ok(Scenario::parse(&path.display().to_string(), &text)?)
         }
         None => Ok(Scenario::default_scenario()),

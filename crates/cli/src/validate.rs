@@ -43,27 +43,36 @@ pub fn load(path: &Path) -> Result<runbook_lang::Runbook, String> {
 
 /// The runbook and the text it was read from (whose digest the run store records).
 pub fn load_with_text(path: &Path) -> Result<(runbook_lang::Runbook, String), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("error: cannot read {}: {error}", path.display()))?;
-    let source = Source::new(path.display().to_string(), text);
+    let bytes = crate::files::read_bytes(path, &crate::files::RUNBOOK)
+        .map_err(|problem| format!("error: {problem}"))?;
+    let name = path.display().to_string();
+    let source = match Source::from_bytes(name.clone(), &bytes) {
+        Ok(source) => source,
+        Err(not_text) => return Err(report(not_text.render(), &name, 1)),
+    };
     match runbook_lang::parse(&source) {
         Ok(runbook) => Ok((runbook, source.text)),
-        Err(diagnostics) => {
-            let count = diagnostics.len();
-            Err(format!(
-                "{}\n{}: {count} problem{}",
-                source.render(&diagnostics),
-                source.name,
-                if count == 1 { "" } else { "s" }
-            ))
-        }
+        Err(diagnostics) => Err(report(
+            source.render(&diagnostics),
+            &source.name,
+            diagnostics.len(),
+        )),
     }
+}
+
+fn report(rendered: String, name: &str, count: usize) -> String {
+    format!(
+        "{rendered}\n{name}: {count} problem{}",
+        if count == 1 { "" } else { "s" }
+    )
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     let metadata = std::fs::metadata(path)
         .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-    if metadata.is_file() {
+    // Whatever is not a directory is read as a runbook, which says what is wrong with it (a
+    // device, a pipe) better than listing it would.
+    if !metadata.is_dir() {
         out.push(path.to_owned());
         return Ok(());
     }

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use annotate_snippets::{Level, Renderer, Snippet};
 
-use crate::locate::{floor_char_boundary, line_col, offset_of};
+use crate::locate::{floor_char_boundary, line_break, line_col, lines, offset_of};
 
 /// Bytes of the offending line shown before and after the problem.
 const SHOWN_AROUND: usize = 160;
@@ -66,10 +66,18 @@ impl Diagnostic {
         column: usize,
         message: impl Into<String>,
     ) -> Self {
-        let last_line = source.trim_end_matches('\n').lines().count().max(1);
+        let mut content = source;
+        while let Some(last) = content.chars().next_back() {
+            let before = content.len() - last.len_utf8();
+            if line_break(content, before).is_none() {
+                break;
+            }
+            content = &content[..before];
+        }
+        let last_line = lines(content).count().max(1);
         let (line, column) = if line > last_line {
-            let text = source.trim_end_matches('\n').lines().last().unwrap_or("");
-            (last_line, text.chars().count() + 1)
+            let text = lines(content).last().map_or(0..0, |(text, _)| text);
+            (last_line, content[text].chars().count() + 1)
         } else {
             (line, column)
         };
@@ -132,9 +140,9 @@ impl Diagnostic {
         // of problems must not cost the line's length for each of them.
         let span_start = floor_char_boundary(source, self.span.start.min(source.len()));
         let look_back = floor_char_boundary(source, span_start.saturating_sub(SHOWN_AROUND));
-        let line_start = source[look_back..span_start]
-            .rfind('\n')
-            .map_or(look_back, |n| look_back + n + 1);
+        let last_line = lines(&source[look_back..span_start]).last();
+        let line_start = look_back + last_line.map_or(0, |(text, _)| text.start);
+        let cut = line_start == look_back && look_back > 0;
         let look_ahead = floor_char_boundary(
             source,
             self.span
@@ -144,9 +152,10 @@ impl Diagnostic {
                 .saturating_add(SHOWN_AROUND)
                 .min(source.len()),
         );
-        let line_end = source[span_start..look_ahead]
-            .find('\n')
-            .map_or(look_ahead, |n| span_start + n);
+        let line_end = span_start
+            + lines(&source[span_start..look_ahead])
+                .next()
+                .map_or(0, |(text, _)| text.end);
         let shown_line = self.conceal(source, line_start..line_end);
         let line_text = shown_line.as_str();
         let start = floor_char_boundary(
@@ -173,12 +182,7 @@ impl Diagnostic {
             message = message.footer(Level::Help.title(help));
         }
         let rendered = Renderer::plain().render(message).to_string();
-        if line_start
-            == self
-                .span
-                .start
-                .saturating_sub(self.column.saturating_sub(1))
-        {
+        if !cut {
             return rendered;
         }
         // The window starts mid-line, so the renderer counts its column from there.

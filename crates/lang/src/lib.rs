@@ -4,6 +4,7 @@
 
 mod check;
 pub mod diagnostic;
+pub mod encoding;
 pub mod limits;
 pub mod locate;
 pub mod model;
@@ -14,6 +15,7 @@ mod within_limits;
 pub mod yaml;
 
 pub use diagnostic::Diagnostic;
+pub use encoding::NotText;
 pub use model::*;
 pub use parse::{parse, Source};
 

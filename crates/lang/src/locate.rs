@@ -85,7 +85,7 @@ impl Locations {
             },
             stack: Vec::new(),
             root_done: false,
-            cursor: Cursor::default(),
+            cursor: (0, 0),
         };
         let mut parser = Parser::new_from_str(source);
         let _partial_is_fine = parser.load(&mut builder, false);
@@ -135,31 +135,36 @@ struct Builder<'a> {
     locations: Locations,
     stack: Vec<Frame>,
     root_done: bool,
-    cursor: Cursor,
-}
-
-/// The last marker turned into a byte offset. Markers come in source order, so the next one
-/// is found by walking on from here, not from the start of its line: one long line with
-/// many nodes stays linear.
-#[derive(Default, Clone, Copy)]
-struct Cursor {
-    line: usize,
-    col: usize,
-    byte: usize,
+    /// The last marker's position, in characters and in bytes.
+    cursor: (usize, usize),
 }
 
 impl Builder<'_> {
-    /// yaml-rust2's `Marker::index` counts characters, not bytes; line and (0-based) column
-    /// give the byte offset.
+    /// The byte offset of a marker. yaml-rust2 counts lines its own way (CR and LF only, where
+    /// libyaml, which reads the document, also breaks lines at NEL, LS and PS), so its line and
+    /// column are not used: its `index` counts characters from the start, and the cursor walks
+    /// there from the previous marker, which is near (events come in document order).
     fn byte(&mut self, mark: Marker) -> usize {
-        let (line, col) = (mark.line(), mark.col());
-        let byte = if line == self.cursor.line && col >= self.cursor.col {
-            let rest = &self.source[self.cursor.byte..];
-            self.cursor.byte + column_bytes(rest, col - self.cursor.col + 1)
+        let (mut chars, mut byte) = self.cursor;
+        let target = mark.index();
+        if target >= chars {
+            for c in self.source[byte..].chars() {
+                if chars == target {
+                    break;
+                }
+                chars += 1;
+                byte += c.len_utf8();
+            }
         } else {
-            self.locations.lines.offset_of(self.source, line, col + 1)
-        };
-        self.cursor = Cursor { line, col, byte };
+            for c in self.source[..byte].chars().rev() {
+                if chars == target {
+                    break;
+                }
+                chars -= 1;
+                byte -= c.len_utf8();
+            }
+        }
+        self.cursor = (chars, byte);
         byte
     }
 
@@ -208,11 +213,11 @@ impl Builder<'_> {
         };
         // Only as far as the span could reach: searching to the end of a long line for
         // every scalar on it would be quadratic.
-        let reach = (start + value.len().max(1) + quotes + 1).min(self.source.len());
-        let line_end = self.source.as_bytes()[start..reach]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(reach, |n| start + n);
+        let reach = floor_char_boundary(
+            self.source,
+            (start + value.len().max(1) + quotes + 1).min(self.source.len()),
+        );
+        let line_end = next_break(&self.source[..reach], start).map_or(reach, |(at, _)| at);
         let end = (start + value.len().max(1) + quotes).min(line_end);
         start..end.max(start + usize::from(start < line_end))
     }
@@ -278,6 +283,56 @@ impl MarkedEventReceiver for Builder<'_> {
     }
 }
 
+/// The length of the line break that starts at byte `at`, if one does: CR LF, CR, LF, NEL
+/// (U+0085), LS (U+2028) or PS (U+2029), the breaks libyaml counts. serde_yaml (libyaml) reports
+/// its errors by line and column, so every line and column here is counted the same way: a
+/// runbook saved with old Mac (CR-only) line endings is located like any other.
+pub fn line_break(source: &str, at: usize) -> Option<usize> {
+    match source.as_bytes().get(at..)? {
+        [b'\r', b'\n', ..] => Some(2),
+        [b'\r' | b'\n', ..] => Some(1),
+        [0xC2, 0x85, ..] => Some(2),
+        [0xE2, 0x80, 0xA8 | 0xA9, ..] => Some(3),
+        _ => None,
+    }
+}
+
+/// The byte offset of the next line break at or after `from`, and its length.
+fn next_break(source: &str, from: usize) -> Option<(usize, usize)> {
+    let bytes = source.as_bytes();
+    let mut at = from;
+    while at < bytes.len() {
+        // Every break starts with one of these bytes; anything else is skipped fast.
+        let skip = bytes[at..]
+            .iter()
+            .position(|b| matches!(b, b'\r' | b'\n' | 0xC2 | 0xE2))?;
+        at += skip;
+        if let Some(len) = line_break(source, at) {
+            return Some((at, len));
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Each line's text (without its break) and where the next line starts.
+pub fn lines(source: &str) -> impl Iterator<Item = (Range<usize>, usize)> + '_ {
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let from = start?;
+        match next_break(source, from) {
+            Some((at, len)) => {
+                start = Some(at + len);
+                Some((from..at, at + len))
+            }
+            None => {
+                start = None;
+                Some((from..source.len(), source.len()))
+            }
+        }
+    })
+}
+
 /// Where each line starts, so that offsets become lines and columns (and back) without
 /// rescanning the source: a runbook with thousands of steps has thousands of locations.
 #[derive(Debug, Clone, Default)]
@@ -287,37 +342,34 @@ pub struct LineIndex {
 
 impl LineIndex {
     pub fn new(source: &str) -> Self {
-        let breaks = source.match_indices('\n').map(|(at, _)| at + 1);
         Self {
-            starts: std::iter::once(0).chain(breaks).collect(),
+            starts: lines(source).map(|(text, _)| text.start).collect(),
         }
     }
 
-    /// 1-based line and column (in characters) of a byte offset.
+    /// 1-based line and column (in characters) of a byte offset; an offset inside a break
+    /// belongs to the line the break ends.
     pub fn line_col(&self, source: &str, offset: usize) -> (usize, usize) {
         let offset = floor_char_boundary(source, offset.min(source.len()));
         let line = self.starts.partition_point(|start| *start <= offset).max(1);
-        let start = self.starts[line - 1];
+        let start = self.starts.get(line - 1).copied().unwrap_or(0);
         (line, source[start..offset].chars().count() + 1)
     }
 
-    /// The byte offset of a 1-based line and column (in characters); the end of the source
-    /// for a line past the last.
+    /// The byte offset of a 1-based line and column (in characters). A column past the end
+    /// of its line stops at the end of the line's break; a line past the last is the end.
     pub fn offset_of(&self, source: &str, line: usize, col: usize) -> usize {
         let Some(&start) = line.checked_sub(1).and_then(|index| self.starts.get(index)) else {
             return source.len();
         };
-        start + column_bytes(&source[start..], col)
+        let next = self.starts.get(line).copied().unwrap_or(source.len());
+        let within: usize = source[start..next]
+            .chars()
+            .take(col.saturating_sub(1))
+            .map(char::len_utf8)
+            .sum();
+        start + within
     }
-}
-
-/// Bytes from the start of `text` to its 1-based column `col`, stopping at the line's end.
-fn column_bytes(text: &str, col: usize) -> usize {
-    text.chars()
-        .take_while(|c| *c != '\n')
-        .take(col.saturating_sub(1))
-        .map(char::len_utf8)
-        .sum()
 }
 
 /// 1-based line and column (in characters) of a byte offset. Indexes the source each time:
@@ -366,5 +418,40 @@ mod tests {
         let missing = locations.span(&Path::root().key("steps").index(1).key("when"), Part::Key);
         assert_eq!(line_col(source, missing.start), (6, 5));
         assert_eq!(offset_of(source, 6, 9), second.start);
+    }
+
+    #[test]
+    fn every_line_break_libyaml_counts_counts_here() {
+        for newline in ["\n", "\r", "\r\n", "\u{85}", "\u{2028}", "\u{2029}"] {
+            let source = ["a: 1", "bé: 2", "", "c: 3"].join(newline);
+            let c = source.find('c').unwrap();
+            assert_eq!(line_col(&source, c), (4, 1), "{newline:?}");
+            assert_eq!(offset_of(&source, 4, 1), c, "{newline:?}");
+            let e = source.find(':').unwrap();
+            assert_eq!(
+                line_col(&source, source[e + 1..].find(':').unwrap() + e + 1),
+                (2, 3)
+            );
+            let texts: Vec<&str> = lines(&source).map(|(text, _)| &source[text]).collect();
+            assert_eq!(texts, ["a: 1", "bé: 2", "", "c: 3"], "{newline:?}");
+            // The break itself belongs to the line it ends.
+            assert_eq!(line_col(&source, 4), (1, 5), "{newline:?}");
+            assert_eq!(lines(&source).count(), 4);
+        }
+        assert_eq!(line_col("a\n", 2), (2, 1));
+        assert_eq!(lines("").count(), 1);
+    }
+
+    #[test]
+    fn yaml_locations_do_not_depend_on_how_lines_end() {
+        let lf = "name: x\nsteps:\n  - id: a\n    log: \"é\"\n  - id: b\n";
+        let path = Path::root().key("steps").index(1).key("id");
+        // Not NEL, LS or PS: yaml-rust2 reads no line there, so the document has another shape.
+        for newline in ["\r", "\r\n"] {
+            let source = lf.replace('\n', newline);
+            let span = Locations::index(&source).span(&path, Part::Value);
+            assert_eq!(&source[span.clone()], "b", "{newline:?}");
+            assert_eq!(line_col(&source, span.start), (5, 9), "{newline:?}");
+        }
     }
 }

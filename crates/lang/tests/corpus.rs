@@ -159,3 +159,108 @@ fn a_byte_order_mark_is_not_part_of_the_runbook() {
     let valid = "\u{feff}version: 1\nname: bom\nsteps:\n  - id: a\n    log: hi\n";
     assert!(parse(&Source::new("ok.yaml", valid)).is_ok());
 }
+
+/// Each diagnostic as `line:col message`.
+fn positions(source: &Source) -> Vec<String> {
+    match parse(source) {
+        Ok(_) => Vec::new(),
+        Err(diagnostics) => diagnostics
+            .iter()
+            .map(|d| format!("{}:{} {}", d.line, d.column, d.message))
+            .collect(),
+    }
+}
+
+#[test]
+fn line_endings_do_not_move_diagnostics() {
+    let dir = manifest_dir().join("tests").join("corpus");
+    for path in yaml_files(&dir) {
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let text = fs::read_to_string(&path).unwrap();
+        let lf = positions(&Source::new(name.clone(), text.clone()));
+        for (ending, newline) in [("CR", "\r"), ("CRLF", "\r\n")] {
+            let source = Source::new(name.clone(), text.replace('\n', newline));
+            assert_eq!(positions(&source), lf, "{name} with {ending} line endings");
+            if let Err(diagnostics) = parse(&source) {
+                let rendered = source.render(&diagnostics);
+                assert!(!rendered.contains('\r'), "{name}: {rendered:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_cr_only_runbook_is_located_like_any_other() {
+    // An old Mac editor's file: a YAML syntax error (found by serde_yaml) and a semantic one
+    // (located through yaml-rust2), each on line 3.
+    let syntax = "version: 1\rname: x\rsteps: [\r";
+    let diagnostics = parse(&Source::new("cr.yaml", syntax)).unwrap_err();
+    assert_eq!((diagnostics[0].line, diagnostics[0].column), (3, 9));
+    let lf = parse(&Source::new("cr.yaml", syntax.replace('\r', "\n"))).unwrap_err();
+    assert_eq!(list(&diagnostics), list(&lf));
+    let checked = "version: 1\rname: x\rsteps: {}\r";
+    let source = Source::new("cr.yaml", checked);
+    let diagnostics = parse(&source).unwrap_err();
+    assert_eq!(
+        list(&diagnostics),
+        "  cr.yaml:3:8: `steps` is a list of steps"
+    );
+    let rendered = source.render(&diagnostics);
+    assert!(rendered.contains("3 | steps: {}\n"), "{rendered}");
+    assert!(!rendered.contains("name: x"), "{rendered}");
+}
+
+#[test]
+fn serde_yaml_and_the_diagnostics_count_the_same_line_breaks() {
+    // libyaml also breaks lines at NEL, LS and PS; its errors' line numbers must land there.
+    for newline in ["\u{85}", "\u{2028}", "\u{2029}"] {
+        let text = ["version: 1", "# a comment", "name: [x"].join(newline);
+        let source = Source::new("breaks.yaml", text);
+        let diagnostics = parse(&source).unwrap_err();
+        let d = &diagnostics[0];
+        assert_eq!(d.line, 3, "{newline:?}: {}", list(&diagnostics));
+        let rendered = source.render(&diagnostics);
+        assert!(rendered.contains("3 | name: [x"), "{newline:?}: {rendered}");
+    }
+}
+
+/// Files that are not UTF-8 text cannot live in the corpus (editors and git would change
+/// them), so they are made here; their rendered diagnostics are snapshotted all the same.
+#[test]
+fn files_that_are_not_utf8_text_are_refused_where_they_go_wrong() {
+    let runbook = "version: 1\nname: x\nsteps:\n  - id: a\n    log: hi\n";
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(runbook.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let utf16_without_mark: Vec<u8> = runbook.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let latin1 = b"version: 1\nname: caf\xE9\nsteps:\n  - id: a\n    log: hi\n".to_vec();
+    let nul = b"version: 1\nname: x\nsteps:\n  - id: a\n    log: \"h\0i\"\n".to_vec();
+    let cases = [
+        (
+            "utf16.yaml",
+            utf16,
+            "1:1 the file is UTF-16 (little-endian); save it as UTF-8",
+        ),
+        (
+            "utf16be.yaml",
+            utf16_without_mark,
+            "1:1 the file is UTF-16 (big-endian); save it as UTF-8",
+        ),
+        (
+            "latin1.yaml",
+            latin1,
+            "2:10 invalid UTF-8 (byte 0xE9); save the file as UTF-8",
+        ),
+        ("nul.yaml", nul, "5:12 a NUL character (byte 0x00)"),
+    ];
+    let mut rendered = Vec::new();
+    for (name, bytes, expected) in cases {
+        let not_text = Source::from_bytes(name, &bytes).unwrap_err();
+        let d = &not_text.diagnostic;
+        let found = format!("{}:{} {}", d.line, d.column, d.message);
+        assert!(found.starts_with(expected), "{name}: {found}");
+        rendered.push(not_text.render());
+    }
+    insta::assert_snapshot!("not_utf8_text", rendered.join("\n"));
+}

@@ -32,6 +32,11 @@ fn edit() -> impl Strategy<Value = Edit> {
         Just("{{".to_owned()),
         Just("}}".to_owned()),
         Just("é€😀".to_owned()),
+        // Line breaks other than LF: libyaml counts each, and so must the diagnostics.
+        Just("\r".to_owned()),
+        Just("\r\n".to_owned()),
+        Just("\u{2028}".to_owned()),
+        Just("\u{85}".to_owned()),
         Just("[".to_owned()),
         "[a-z_.{}\\[\\]: \"'\\n-]{1,12}",
     ];
@@ -72,6 +77,30 @@ proptest! {
                 let rendered = diagnostic.render(&text);
                 let place = format!("edited.yaml:{}:{}", diagnostic.line, diagnostic.column);
                 prop_assert!(rendered.contains(&place), "{}", rendered);
+            }
+        }
+    }
+
+    #[test]
+    fn any_bytes_decode_or_are_located(
+        text in proptest::collection::vec(any::<u8>(), 0..200),
+        at in 0usize..5000,
+    ) {
+        // Random bytes spliced into the canonical runbook, so the problem has lines before it.
+        let mut bytes = canonical().into_bytes();
+        let at = at % (bytes.len() + 1);
+        bytes.splice(at..at, text);
+        match Source::from_bytes("bytes.yaml", &bytes) {
+            Ok(source) => {
+                if let Err(diagnostics) = parse(&source) {
+                    let rendered = source.render(&diagnostics);
+                    prop_assert!(rendered.contains("bytes.yaml:"), "{}", rendered);
+                }
+            }
+            Err(not_text) => {
+                let d = &not_text.diagnostic;
+                let place = format!("bytes.yaml:{}:{}", d.line, d.column);
+                prop_assert!(not_text.render().contains(&place), "{}", not_text.render());
             }
         }
     }
