@@ -428,7 +428,7 @@ fn deadline_passed(begin: &Begin<'_>, run: &RunRecord) -> Option<String> {
         &time::format_description::well_known::Rfc3339,
     )
     .ok()?;
-    let deadline = started + timeout;
+    let deadline = hwc_client::runtime::saturating_after(started, timeout);
     (begin.clock.now_utc() >= deadline).then(|| {
         format!(
             "its deadline passed at {} (timeout {} from {})",

@@ -96,7 +96,7 @@ impl Holding {
         let state = Arc::new(Mutex::new(State {
             lease,
             holder,
-            valid_until: asked + timing.lease,
+            valid_until: cut_short_after(asked, timing.lease),
             handing_over: false,
             why_lost: None,
         }));
@@ -133,7 +133,7 @@ impl Holding {
         let mut state = lock(&self.state);
         state.lease = lease;
         state.holder = holder;
-        state.valid_until = asked + self.timing.lease;
+        state.valid_until = cut_short_after(asked, self.timing.lease);
         state.handing_over = false;
     }
 
@@ -158,7 +158,9 @@ impl Holding {
     /// before and after the intent is written: a process frozen in between must not send.
     pub fn outlasts_request(&self) -> bool {
         let valid_until = lock(&self.state).valid_until;
-        Instant::now() + self.timing.request_timeout < valid_until
+        Instant::now()
+            .checked_add(self.timing.request_timeout)
+            .is_some_and(|answered_by| answered_by < valid_until)
     }
 
     /// Renews now (the heartbeat's next beat may be too late for a change about to be sent).
@@ -200,6 +202,13 @@ impl Drop for Holding {
     }
 }
 
+/// `duration` after `from`, cut to [`MAX_TIMING`]. [`LeaseTiming::check`] refuses longer
+/// timings; one that skipped it must not overflow the clock, and cutting it only makes the
+/// local copy of the lease run out, or the heartbeat beat, sooner.
+fn cut_short_after(from: Instant, duration: Duration) -> Instant {
+    from.checked_add(duration.min(MAX_TIMING)).unwrap_or(from)
+}
+
 fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     // A panic elsewhere while holding this lock left plain data behind; it is still usable.
     state
@@ -228,7 +237,7 @@ async fn beat(
 ) {
     loop {
         let valid_until = lock(&state).valid_until;
-        let next = (Instant::now() + timing.heartbeat).min(valid_until);
+        let next = cut_short_after(Instant::now(), timing.heartbeat).min(valid_until);
         tokio::select! {
             () = tokio::time::sleep_until(next) => {}
             () = lost.cancelled() => return,
@@ -266,7 +275,7 @@ async fn renew(
             let mut state = lock(state);
             // A handover may have replaced the lease meanwhile; its own time stands.
             if state.lease.token == token {
-                state.valid_until = asked + timing.lease;
+                state.valid_until = cut_short_after(asked, timing.lease);
             }
         }
         // Refused for a token this process is replacing or has replaced (a handover): not a
@@ -302,13 +311,20 @@ mod tests {
 
     /// A holding on a real SQLite store, with 400 ms leases renewed every 100 ms.
     async fn held(dir: &std::path::Path) -> (Arc<dyn RunStore>, Holding) {
+        held_with(
+            dir,
+            LeaseTiming {
+                lease: Duration::from_millis(400),
+                heartbeat: Duration::from_millis(100),
+                request_timeout: Duration::from_millis(150),
+            },
+        )
+        .await
+    }
+
+    async fn held_with(dir: &std::path::Path, timing: LeaseTiming) -> (Arc<dyn RunStore>, Holding) {
         let store: Arc<dyn RunStore> =
             Arc::new(runbook_store::SqliteStore::open(dir).await.unwrap());
-        let timing = LeaseTiming {
-            lease: Duration::from_millis(400),
-            heartbeat: Duration::from_millis(100),
-            request_timeout: Duration::from_millis(150),
-        };
         let asked = Instant::now();
         let outcome = store
             .acquire_lock("deploy", &holder("r1", "host-a"), timing.lease, &|_| true)
@@ -394,6 +410,23 @@ mod tests {
         let lost = tokio::time::timeout(Duration::from_secs(3), holding.lost().cancelled()).await;
         assert!(lost.is_ok(), "the holding outlived its lease");
         assert!(!holding.outlasts_request());
+    }
+
+    #[tokio::test]
+    async fn timings_past_any_clock_neither_overflow_nor_stretch_the_local_lease() {
+        let dir = tempfile::tempdir().unwrap();
+        let longest = LeaseTiming {
+            lease: Duration::MAX,
+            heartbeat: Duration::MAX,
+            request_timeout: Duration::MAX,
+        };
+        let (_store, holding) = held_with(dir.path(), longest).await;
+        holding.renew_now().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!holding.heartbeat.is_finished(), "the heartbeat died");
+        assert!(!holding.lost().is_cancelled());
+        assert!(!holding.outlasts_request(), "no request outlasts any lease");
+        assert!(lock(&holding.state).valid_until <= Instant::now() + MAX_TIMING);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 use hwc_client::runtime::Clock;
 use indicatif::{ProgressBar, ProgressStyle};
+use runbook_lang::limits::MAX_NAME_CHARS;
 use runbook_lang::Runbook;
 use runbook_runner::{Event, Observer, RunState, RunStatus, StepStatus};
 
@@ -416,10 +417,19 @@ pub fn text_summary(
         "{}: {headline} (run {}, exit code {exit_code})\n",
         state.runbook, state.run_id
     ));
-    let width = state.steps.keys().map(String::len).max().unwrap_or(0);
+    // An id longer than the validator allows overflows its column rather than widening it.
+    // Padded by hand: `{:<width$}` panics on a width past 65,535.
+    let width = state
+        .steps
+        .keys()
+        .map(|id| id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(MAX_NAME_CHARS);
     for (id, step) in &state.steps {
         let action = action_of(id);
-        let mut line = format!("  {:<5} {id:<width$}  {action}", mark(step.status));
+        let padding = " ".repeat(width.saturating_sub(id.chars().count()));
+        let mut line = format!("  {:<5} {id}{padding}  {action}", mark(step.status));
         if step.status != StepStatus::Pending && step.status != StepStatus::Succeeded {
             line.push_str(&format!("  {}", step.status.name()));
         }
@@ -467,4 +477,29 @@ pub fn text_summary(
         }
     }
     text.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_id_of_any_length_is_summarised_without_panicking() {
+        let source = runbook_lang::Source::new(
+            "t.yaml",
+            "version: 1\nname: t\nsteps:\n  - id: a\n    log: hi\n  - id: long\n    log: hi\n  - id: bc\n    log: hi\n",
+        );
+        let mut runbook = runbook_lang::parse(&source).unwrap_or_else(|d| panic!("{d:?}"));
+        let long = "x".repeat(70_000);
+        runbook.steps[1].id = long.clone();
+        let state = RunState::new("run-1".into(), &runbook, String::new(), Default::default());
+        let text = text_summary(&state, 0, &|_| "log");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{}", &text[..200]);
+        assert!(lines[2].contains(&format!("{long}  log")));
+        // The short ids keep a column as wide as the longest id a runbook may have.
+        let column = |line: &str| line.find("log");
+        assert_eq!(column(lines[1]), column(lines[3]));
+        assert_eq!(column(lines[1]), Some(2 + 5 + 1 + MAX_NAME_CHARS + 2));
+    }
 }

@@ -7,6 +7,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{parse, run_in_sandbox, runbook, workspace, write_temp, Served};
@@ -117,6 +118,89 @@ fn sigint_stops_polling_and_reports_where_the_run_stood() {
         assert_eq!(summary["run"]["steps"]["wait"]["status"], "cancelled");
         assert_eq!(summary["run"]["executions"][0]["workflow_id"], "wf-long");
     }
+}
+
+/// A loop of steps that take no time never waits on anything; SIGTERM still stops it within a
+/// second, as a cancellation (no store, so nothing to suspend).
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_a_goto_loop_of_instant_steps_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_temp(
+        &dir,
+        "spin.yaml",
+        r#"
+version: 1
+name: spin
+steps:
+  - id: tick
+    log: tick
+  - id: again
+    assert: {that: "false", message: once more}
+    on_failure: {goto: tick, max: 10000}
+"#,
+    );
+    let mut child = runbook()
+        .args([
+            "run",
+            &file,
+            "--sandbox",
+            "--log-format",
+            "json",
+            "--output",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The log is drained all along: a full pipe would stall the run, not the signal.
+    let stderr = child.stderr.take().unwrap();
+    let (looping, looped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut looping = Some(looping);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("\"event\":\"log\"") {
+                if let Some(looping) = looping.take() {
+                    let _ = looping.send(());
+                }
+            }
+        }
+    });
+    looped
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the loop never began");
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if signalled.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("still running 30 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let took = signalled.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "exited {took:?} after SIGTERM"
+    );
+    assert_eq!(status.code(), Some(130));
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["run"]["status"], "cancelled", "{summary:#}");
+    let jumps = summary["run"]["steps"]["again"]["gotos_taken"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(jumps < 10_000, "the loop ran to its end");
 }
 
 #[test]

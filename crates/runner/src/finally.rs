@@ -35,7 +35,7 @@ impl Run<'_> {
                 phase: Phase::Finally,
                 index: index + 1,
             };
-            let outcome = match self.check(deadline) {
+            let outcome = match self.yield_and_check(deadline).await {
                 Err(error) => Err(error),
                 Ok(()) => match self.should_run(step) {
                     Ok(true) => self.run_step(step, deadline).await,

@@ -21,7 +21,7 @@ use hwc_client::operations::{
     ListFunctionGraphWorkflowExecutionsParams, ListWorkflowExecutionsParams,
     SearchWorkflowExecutionDetailParams, ShowWorkflowExecutionParams,
 };
-use hwc_client::runtime::OperationMeta;
+use hwc_client::runtime::{saturating_after, saturating_before, OperationMeta};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -150,7 +150,7 @@ impl Run<'_> {
         }
         let skew = self.reconcile_skew();
         let sent = OffsetDateTime::parse(sent_at, &Rfc3339).unwrap_or_else(|_| self.now_utc());
-        let from = sent - skew;
+        let from = saturating_before(sent, skew);
         let others = self
             .observer()
             .known_executions(workflow_id, &rfc3339(from))
@@ -172,7 +172,7 @@ impl Run<'_> {
                     .collect()
             });
             known.extend(others.iter().cloned());
-            let to = self.now_utc() + skew;
+            let to = saturating_after(self.now_utc(), skew);
             let listed = match making.operation.service.name {
                 "aom" => self.list_aom(workflow_id, from, to, deadline).await?,
                 _ => {
@@ -272,7 +272,7 @@ impl Run<'_> {
                 offset: Some(PAGE * page as i32),
                 status: None,
                 start_time: Some(fg_time(from)),
-                end_time: Some(fg_time(to + Duration::from_secs(1))),
+                end_time: Some(fg_time(saturating_after(to, Duration::from_secs(1)))),
             };
             let call = self.read(deadline);
             let listed = call

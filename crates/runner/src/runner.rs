@@ -13,6 +13,7 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt};
 use hwc_client::{Client, Environment};
 use minijinja::Value as JinjaValue;
+use runbook_lang::limits::MAX_FOR_EACH_ITEMS;
 use runbook_lang::template::{to_jinja, Engine, Sources};
 use runbook_lang::{Runbook, Step};
 use serde_json::{json, Map, Value};
@@ -208,7 +209,7 @@ impl Runner {
             env: input.env,
             engine,
             started,
-            deadline: runbook.timeout.map(|t| started + t.0),
+            deadline: runbook.timeout.map(|t| started.saturating_add(t.0)),
             state: Mutex::new(state),
             live: Mutex::new(live),
             references: Mutex::new(HashMap::new()),
@@ -599,7 +600,7 @@ impl Run<'_> {
         duration: Duration,
         deadline: Deadline,
     ) -> Result<(), StepError> {
-        self.check(deadline)?;
+        self.yield_and_check(deadline).await?;
         let remaining = deadline.at.map(|at| at.saturating_sub(self.now()));
         let duration = remaining.map_or(duration, |left| duration.min(left));
         self.unless_cancelled(async {
@@ -607,6 +608,15 @@ impl Run<'_> {
             Ok(())
         })
         .await
+    }
+
+    /// Lets other tasks run, then fails when cancelled or past the deadline. Steps that take
+    /// no time (a `log` in a `goto` loop, a retry with no delay, a sleep on virtual time)
+    /// never wait on anything, so without the yield a signal's task could not run on a
+    /// single-threaded runtime and a busy worker would never see it on time.
+    pub(crate) async fn yield_and_check(&self, deadline: Deadline) -> Result<(), StepError> {
+        tokio::task::yield_now().await;
+        self.check(deadline)
     }
 
     /// Fails when cancelled or past the deadline.
@@ -675,7 +685,7 @@ impl Run<'_> {
     pub(crate) fn count_poll(&self, step: &str) -> u32 {
         self.with_state(|state| {
             state.steps.get_mut(step).map_or(0, |s| {
-                s.polls += 1;
+                s.polls = s.polls.saturating_add(1);
                 s.polls
             })
         })
@@ -701,7 +711,7 @@ impl Run<'_> {
         while index < steps.len() {
             let step = &steps[index];
             self.with_state(|state| state.current_step = Some(step.id.clone()));
-            let outcome = match self.check(run_deadline) {
+            let outcome = match self.yield_and_check(run_deadline).await {
                 Err(error) => Err(error),
                 Ok(()) => match self.should_run(step) {
                     Ok(true) => self.run_step(step, run_deadline).await,
@@ -836,7 +846,7 @@ impl Run<'_> {
         if let Some(goto) = step.on_failure.goto() {
             let taken = self.with_state(|state| {
                 state.steps.get_mut(&step.id).map_or(0, |s| {
-                    s.gotos_taken += 1;
+                    s.gotos_taken = s.gotos_taken.saturating_add(1);
                     s.gotos_taken
                 })
             });
@@ -941,9 +951,10 @@ impl Run<'_> {
         run_deadline: Deadline,
     ) -> Result<(), StepError> {
         let began = self.began(&step.id);
-        let deadline = match step.timeout {
-            Some(timeout) if run_deadline.at.is_none_or(|at| began + timeout.0 < at) => Deadline {
-                at: Some(began + timeout.0),
+        let step_deadline = step.timeout.map(|timeout| began.saturating_add(timeout.0));
+        let deadline = match step_deadline {
+            Some(at) if run_deadline.at.is_none_or(|run_at| at < run_at) => Deadline {
+                at: Some(at),
                 scope: Scope::Step,
                 since: began,
             },
@@ -1006,6 +1017,13 @@ impl Run<'_> {
                 .into())
             }
         };
+        if items.len() > MAX_FOR_EACH_ITEMS {
+            return Err(Failure::new(format!(
+                "for_each: the list has {} items, more than the limit of {MAX_FOR_EACH_ITEMS}",
+                items.len()
+            ))
+            .into());
+        }
         let concurrency = step.concurrency.unwrap_or(1).max(1) as usize;
         let results: Vec<Result<Value, StepError>> = stream::iter(items.into_iter().enumerate())
             .map(|(index, item)| {
@@ -1056,6 +1074,8 @@ impl Run<'_> {
         locals: Locals,
         deadline: Deadline,
     ) -> Result<Value, StepError> {
+        // Each element of a fan-out starts here: a cancelled one starts no more of them.
+        self.yield_and_check(deadline).await?;
         let began = self.now();
         self.emit(Event::StepStarted {
             step: step.id.clone(),
@@ -1070,10 +1090,10 @@ impl Run<'_> {
         // A resumed step goes on with the attempts it had left.
         let mut attempt = self.ledger.retries(&step.id, index);
         let outcome = loop {
-            attempt += 1;
+            attempt = attempt.saturating_add(1);
             self.with_state(|state| {
                 if let Some(s) = state.steps.get_mut(&step.id) {
-                    s.attempts += 1;
+                    s.attempts = s.attempts.saturating_add(1);
                 }
             });
             let result =

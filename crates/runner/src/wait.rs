@@ -10,6 +10,7 @@ use hwc_client::operations::{
     StartPausingWorkflowExecutionsParams,
 };
 use hwc_client::runtime::waiter_delay;
+use runbook_lang::limits::MIN_POLL_DELAY;
 use runbook_lang::{AomWait, FunctionGraphWait, NodeAction, NodeRule, Poll, Step};
 use serde_json::{json, Value};
 
@@ -344,7 +345,7 @@ impl<'r, 'a> Poller<'r, 'a> {
         &mut self,
         request: impl std::future::Future<Output = Result<T, StepError>>,
     ) -> Result<Option<T>, StepError> {
-        self.count += 1;
+        self.count = self.count.saturating_add(1);
         self.run.count_poll(&self.step.id);
         match request.await {
             Ok(body) => Ok(Some(body)),
@@ -400,8 +401,9 @@ impl<'r, 'a> Poller<'r, 'a> {
     }
 
     async fn sleep(&self, status: &str) -> Result<(), StepError> {
+        // Validation refuses a shorter `poll.min`; a runbook that skipped it must not spin.
         let delay = waiter_delay(
-            self.poll.min.0,
+            self.poll.min.0.max(MIN_POLL_DELAY),
             self.poll.max.0,
             self.count,
             self.run.random(),

@@ -110,6 +110,17 @@ impl Random for SeededRandom {
     }
 }
 
+/// `at` moved `by` later; a sum past the last representable date stays at that date, so a
+/// clock or deadline far in the future reads as "far in the future" rather than panicking.
+pub fn saturating_after(at: OffsetDateTime, by: Duration) -> OffsetDateTime {
+    at.saturating_add(time::Duration::try_from(by).unwrap_or(time::Duration::MAX))
+}
+
+/// `at` moved `by` earlier, stopping at the first representable date.
+pub fn saturating_before(at: OffsetDateTime, by: Duration) -> OffsetDateTime {
+    at.saturating_sub(time::Duration::try_from(by).unwrap_or(time::Duration::MAX))
+}
+
 #[derive(Debug)]
 struct VirtualState {
     start: OffsetDateTime,
@@ -130,7 +141,7 @@ impl VirtualTime {
 
     /// Moves the clock on without a sleep.
     pub fn advance(&self, by: Duration) {
-        self.with(|s| s.elapsed += by);
+        self.with(|s| s.elapsed = s.elapsed.saturating_add(by));
     }
 
     /// Every sleep taken so far, in order.
@@ -141,7 +152,7 @@ impl VirtualTime {
 
 impl Clock for VirtualTime {
     fn now_utc(&self) -> OffsetDateTime {
-        self.with(|s| s.start + s.elapsed)
+        self.with(|s| saturating_after(s.start, s.elapsed))
     }
 
     fn elapsed(&self) -> Duration {
@@ -152,9 +163,43 @@ impl Clock for VirtualTime {
 impl Sleeper for VirtualTime {
     fn sleep(&self, duration: Duration) -> SleepFuture {
         self.with(|s| {
-            s.elapsed += duration;
+            s.elapsed = s.elapsed.saturating_add(duration);
             s.sleeps.push(duration);
         });
         Box::pin(std::future::ready(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_time_saturates_instead_of_overflowing() {
+        let (environment, time) =
+            Environment::virtual_time(time::macros::datetime!(2026-03-04 05:06:07 UTC), 1);
+        for _ in 0..3 {
+            drop(environment.sleep(Duration::MAX));
+        }
+        time.advance(Duration::MAX);
+        assert_eq!(environment.clock.elapsed(), Duration::MAX);
+        let last = environment.clock.now_utc();
+        assert!(last.year() >= 9999, "{last}");
+        assert_eq!(time.sleeps().len(), 3);
+    }
+
+    #[test]
+    fn moving_a_date_by_any_duration_stays_in_the_calendar() {
+        let now = time::macros::datetime!(2026-03-04 05:06:07 UTC);
+        assert_eq!(
+            saturating_after(now, Duration::from_secs(1)),
+            time::macros::datetime!(2026-03-04 05:06:08 UTC)
+        );
+        assert!(saturating_after(now, Duration::MAX) > now);
+        assert!(saturating_before(now, Duration::MAX) < now);
+        assert_eq!(
+            saturating_after(saturating_after(now, Duration::MAX), Duration::MAX),
+            saturating_after(now, Duration::MAX)
+        );
     }
 }

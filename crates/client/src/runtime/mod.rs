@@ -15,7 +15,8 @@ mod waiter;
 pub use backoff::{exponential, full_jitter, waiter_delay};
 pub use credentials::{env as credential_env, Credentials, CredentialsError, Secret};
 pub use environment::{
-    Clock, Environment, Random, SeededRandom, SleepFuture, Sleeper, VirtualTime,
+    saturating_after, saturating_before, Clock, Environment, Random, SeededRandom, SleepFuture,
+    Sleeper, VirtualTime,
 };
 pub use error::{ApiError, HttpError, InvokeError, ServiceError, TransportErrorKind};
 pub use invoke::{into_json_response, parse_params};

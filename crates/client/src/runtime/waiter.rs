@@ -148,7 +148,7 @@ where
         return Err(WaiterError::NoMaxWait { waiter: spec.name });
     }
     let started = environment.clock.elapsed();
-    let deadline = started + max_wait;
+    let deadline = started.saturating_add(max_wait);
     let mut polls = 0;
     loop {
         polls += 1;
