@@ -274,7 +274,7 @@ pub(crate) async fn execute(
             let mut vars = Map::new();
             for (name, value) in values {
                 let value = run.render(value, locals, &format!("set `{name}`"))?;
-                if !json_fits(&value, MAX_SET_VALUE_BYTES) {
+                if !runbook_lang::template::json_fits(&value, MAX_SET_VALUE_BYTES) {
                     return Err(Failure::new(format!(
                         "set `{name}`: the value's JSON is larger than the limit of {MAX_SET_VALUE_BYTES} bytes"
                     ))
@@ -584,26 +584,4 @@ fn started(
 pub(crate) fn to_json(value: &impl Serialize) -> Result<Value, StepError> {
     serde_json::to_value(value)
         .map_err(|error| Failure::new(format!("cannot record the response: {error}")).into())
-}
-
-/// Whether `value` serialises to at most `limit` bytes of JSON; counting stops at the limit
-/// rather than writing out a value that may be huge.
-fn json_fits(value: &Value, limit: usize) -> bool {
-    struct Counter {
-        left: usize,
-    }
-    impl std::io::Write for Counter {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.left = self
-                .left
-                .checked_sub(bytes.len())
-                .ok_or_else(|| std::io::Error::other("over the limit"))?;
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    serde_json::to_writer(Counter { left: limit }, value).is_ok()
 }

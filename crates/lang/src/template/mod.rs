@@ -258,16 +258,33 @@ fn too_large() -> TemplateError {
 }
 
 fn check_rendered_size(value: &Value) -> Result<(), TemplateError> {
-    let mut counter = CappedText {
-        text: String::new(),
-        overflowed: false,
-        counted_only: true,
-        written: 0,
-    };
-    if serde_json::to_writer(&mut counter, value).is_err() || counter.overflowed {
-        return Err(too_large());
+    if json_fits(value, MAX_RENDERED_BYTES) {
+        Ok(())
+    } else {
+        Err(too_large())
     }
-    Ok(())
+}
+
+/// Whether `value` serialises to at most `limit` bytes of JSON; counting stops at the limit
+/// rather than writing out a value that may be huge.
+pub fn json_fits(value: &Value, limit: usize) -> bool {
+    struct Counter {
+        left: usize,
+    }
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.left = self
+                .left
+                .checked_sub(bytes.len())
+                .ok_or_else(|| std::io::Error::other("over the limit"))?;
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(Counter { left: limit }, value).is_ok()
 }
 
 /// A writer that refuses to grow past [`MAX_RENDERED_BYTES`]: fuel bounds a render's work,
@@ -276,22 +293,16 @@ fn check_rendered_size(value: &Value) -> Result<(), TemplateError> {
 struct CappedText {
     text: String,
     overflowed: bool,
-    /// Only count the bytes (measuring a value's JSON), keep none.
-    counted_only: bool,
-    written: usize,
 }
 
 impl std::io::Write for CappedText {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.written = self.written.saturating_add(buf.len());
-        if self.written > MAX_RENDERED_BYTES {
+        if self.text.len().saturating_add(buf.len()) > MAX_RENDERED_BYTES {
             self.overflowed = true;
             return Err(std::io::Error::other("rendered text too large"));
         }
-        if !self.counted_only {
-            // minijinja writes whole UTF-8 fragments, so each buffer is valid text.
-            self.text.push_str(&String::from_utf8_lossy(buf));
-        }
+        // minijinja writes whole UTF-8 fragments, so each buffer is valid text.
+        self.text.push_str(&String::from_utf8_lossy(buf));
         Ok(buf.len())
     }
 
