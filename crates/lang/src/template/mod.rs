@@ -101,6 +101,9 @@ impl From<Error> for TemplateError {
     fn from(error: Error) -> Self {
         let mut text = match error.kind() {
             ErrorKind::UndefinedError => "undefined value".to_owned(),
+            ErrorKind::OutOfFuel => format!(
+                "the template does more work than one render may ({TEMPLATE_FUEL} instructions)"
+            ),
             _ => error.kind().to_string(),
         };
         if let Some(detail) = error.detail() {
@@ -485,7 +488,7 @@ mod tests {
         let loops =
             "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}";
         let error = engine.render_str(loops, &context()).unwrap_err();
-        assert!(error.0.contains("fuel"), "{error}");
+        assert!(error.0.contains("more work"), "{error}");
     }
 
     #[test]
