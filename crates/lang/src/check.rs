@@ -283,10 +283,10 @@ fn step_ids(reporter: &mut Reporter<'_>, runbook: &Runbook) -> HashMap<String, u
         }
         if let Some(first) = ids.get(&step.id) {
             let first_line = reporter
-                .locations
+                .locations()
                 .span(&step_path(runbook, *first).key("id"), Part::Value);
             let (line, _) = reporter
-                .locations
+                .locations()
                 .lines()
                 .line_col(&reporter.source.text, first_line.start);
             reporter

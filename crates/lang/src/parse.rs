@@ -48,21 +48,28 @@ impl Source {
 /// Where a diagnostic is raised: the source, its locations, and the sink.
 pub(crate) struct Reporter<'a> {
     pub source: &'a Source,
-    pub locations: Locations,
+    /// Indexed at the first diagnostic: a valid runbook never needs it, and indexing is a
+    /// second pass over the whole document.
+    locations: std::cell::OnceCell<Locations>,
     pub diagnostics: Vec<Diagnostic>,
     pub suggester: Suggester,
 }
 
 impl Reporter<'_> {
+    pub fn locations(&self) -> &Locations {
+        self.locations
+            .get_or_init(|| Locations::index(&self.source.text))
+    }
+
     pub fn error(
         &mut self,
         path: &Path,
         part: Part,
         message: impl Into<String>,
     ) -> &mut Diagnostic {
-        let span = self.locations.span(path, part);
+        let span = self.locations().span(path, part);
         let (line, column) = self
-            .locations
+            .locations()
             .lines()
             .line_col(&self.source.text, span.start);
         self.diagnostics.push(Diagnostic::at_position(
@@ -98,15 +105,20 @@ pub fn parse(source: &Source) -> Result<Runbook, Vec<Diagnostic>> {
     };
     let mut reporter = Reporter {
         source,
-        locations: Locations::index(&source.text),
+        locations: std::cell::OnceCell::new(),
         diagnostics: Vec::new(),
         suggester: Suggester::default(),
     };
-    let secret_defaults = secret_defaults(&reporter.locations, &document);
+    let secret_inputs = secret_inputs(&document);
     let runbook = read(&mut reporter, document);
     if let Some(runbook) = &runbook {
         check::check(&mut reporter, runbook);
     }
+    let secret_defaults = if reporter.diagnostics.is_empty() {
+        Vec::new()
+    } else {
+        secret_defaults(reporter.locations(), &secret_inputs)
+    };
     let mut diagnostics = reporter.diagnostics;
     for diagnostic in &mut diagnostics {
         diagnostic.concealed.clone_from(&secret_defaults);
@@ -121,9 +133,9 @@ pub fn parse(source: &Source) -> Result<Runbook, Vec<Diagnostic>> {
     }
 }
 
-/// Where the defaults of inputs marked `secret: true` are written, read from the document
-/// before anything is deserialised, so even a broken input's secret default is never shown.
-fn secret_defaults(locations: &Locations, document: &Yaml) -> Vec<std::ops::Range<usize>> {
+/// The inputs marked `secret: true` that have a default, read from the document before
+/// anything is deserialised, so even a broken input's secret default is never shown.
+fn secret_inputs(document: &Yaml) -> Vec<String> {
     let Some(Yaml::Mapping(inputs)) = document.get("inputs") else {
         return Vec::new();
     };
@@ -131,9 +143,16 @@ fn secret_defaults(locations: &Locations, document: &Yaml) -> Vec<std::ops::Rang
         .iter()
         .filter(|(_, spec)| spec.get("secret").and_then(Yaml::as_bool) == Some(true))
         .filter(|(_, spec)| spec.get("default").is_some())
-        .filter_map(|(name, _)| name.as_str())
+        .filter_map(|(name, _)| name.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Where those inputs' defaults are written.
+fn secret_defaults(locations: &Locations, names: &[String]) -> Vec<std::ops::Range<usize>> {
+    names
+        .iter()
         .map(|name| {
-            let path = Path::root().key("inputs").key(name).key("default");
+            let path = Path::root().key("inputs").key(name.clone()).key("default");
             locations.span(&path, Part::Value)
         })
         .collect()
