@@ -44,6 +44,10 @@ pub const MAX_EXPRESSION_DEPTH: usize = 32;
 /// becomes a deep tree that the template compiler walks recursively.
 pub const MAX_EXPRESSION_OPERATORS: usize = 256;
 
+/// The largest number a template may write: larger ones lose precision as floats, and a
+/// runbook needs none.
+pub const MAX_TEMPLATE_NUMBER: u64 = 1_000_000_000_000_000;
+
 /// The longest JSONPath query given to `jsonpath` (its brackets nest at most
 /// [`MAX_EXPRESSION_DEPTH`] deep).
 pub const MAX_JSONPATH_BYTES: usize = 4 << 10;

@@ -39,6 +39,7 @@ fn every_limit_is_in_the_readme_with_its_value() {
             "MAX_EXPRESSION_OPERATORS",
             MAX_EXPRESSION_OPERATORS.to_string(),
         ),
+        ("MAX_TEMPLATE_NUMBER", MAX_TEMPLATE_NUMBER.to_string()),
         ("MAX_JSONPATH_BYTES", bytes(MAX_JSONPATH_BYTES)),
         ("MAX_FORMAT_WIDTH", MAX_FORMAT_WIDTH.to_string()),
         ("TEMPLATE_FUEL", TEMPLATE_FUEL.to_string()),

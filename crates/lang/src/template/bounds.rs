@@ -8,6 +8,7 @@
 
 use crate::limits::{
     MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_OPERATORS, MAX_RENDERED_BYTES, MAX_TEMPLATE_BYTES,
+    MAX_TEMPLATE_NUMBER,
 };
 
 use super::TemplateError;
@@ -130,6 +131,11 @@ fn scan(bytes: &[u8], start: usize, block: Block) -> Result<Scanned, TemplateErr
             }
             b'0'..=b'9' => {
                 let (next, value) = read_number(bytes, at);
+                if value > MAX_TEMPLATE_NUMBER {
+                    return Err(TemplateError(format!(
+                        "a number larger than {MAX_TEMPLATE_NUMBER}; pass it as an input"
+                    )));
+                }
                 number = Some(value);
                 at = next;
             }
@@ -401,6 +407,9 @@ mod tests {
         let many = "{{ 'a' * 100000 }}".repeat(20);
         assert!(refused(&many).contains("repeats"));
         assert!(refused("{{ 2 ** 64 }}").contains("**"));
+        assert!(refused("{{ 1e308 * 10 }}").contains("larger than"));
+        assert!(refused(&format!("{{{{ {} }}}}", "9".repeat(45))).contains("larger than"));
+        assert_eq!(check_template("{{ 1000000000000000 }}"), Ok(()));
     }
 
     #[test]
