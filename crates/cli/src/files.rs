@@ -68,11 +68,14 @@ pub fn read_bytes(path: &Path, kind: &Kind) -> Result<Vec<u8>, String> {
         bytes.extend_from_slice(&chunk[..read]);
     }
     if bytes.len() > kind.limit {
-        return Err(cannot(&format!(
-            "larger than {}, the most {} may be",
+        // Said at 1:1, like every other problem with a file's content.
+        return Err(format!(
+            "{}:1:1: the {} is larger than {}, the most {} may be",
+            path.display(),
+            kind.noun,
             size(kind.limit),
             kind.one
-        )));
+        ));
     }
     Ok(bytes)
 }
@@ -121,7 +124,7 @@ mod tests {
         assert_eq!(
             read_bytes(&path, &SMALL).unwrap_err(),
             format!(
-                "cannot read test file {}: larger than 100 bytes, the most a test file may be",
+                "{}:1:1: the test file is larger than 100 bytes, the most a test file may be",
                 path.display()
             )
         );
@@ -133,7 +136,7 @@ mod tests {
         let error = read_bytes(Path::new("/dev/zero"), &RUNBOOK).unwrap_err();
         assert_eq!(
             error,
-            "cannot read runbook file /dev/zero: larger than 4 MiB, the most a runbook file may be"
+            "/dev/zero:1:1: the runbook file is larger than 4 MiB, the most a runbook file may be"
         );
     }
 

@@ -126,7 +126,8 @@ fn scan(bytes: &[u8], start: usize, block: Block) -> Result<Scanned, TemplateErr
             }
             b'\'' | b'"' => {
                 let close = string_end(bytes, at + 1, byte);
-                literal_bytes = literal_bytes.saturating_add(close - at);
+                // The text between the quotes (an empty string still has an element's worth).
+                literal_bytes = literal_bytes.saturating_add((close - at).saturating_sub(2).max(1));
                 at = close;
             }
             b'0'..=b'9' => {

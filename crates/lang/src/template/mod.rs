@@ -151,7 +151,7 @@ impl Engine {
         let names = match shape(text) {
             Shape::Literal => Default::default(),
             Shape::Expression(expr) => {
-                bounds::check_expression(expr)?;
+                bounds::check_template(text)?;
                 self.env
                     .compile_expression(expr)?
                     .undeclared_variables(true)
@@ -204,7 +204,7 @@ impl Engine {
         match shape(text) {
             Shape::Literal => Ok(Value::String(text.to_owned())),
             Shape::Expression(expr) => {
-                bounds::check_expression(expr)?;
+                bounds::check_template(text)?;
                 let value = self.env.compile_expression(expr)?.eval(context)?;
                 let json = to_json(&value)?;
                 check_rendered_size(&json)?;
