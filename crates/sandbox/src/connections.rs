@@ -399,9 +399,6 @@ async fn connection(
             }
         }
         let deadline = tracker.deadline(&limits);
-        if deadline.is_some_and(|at| at <= Instant::now()) {
-            break;
-        }
         let changed = tracker.changed.notified();
         let expired = async move {
             match deadline {
@@ -409,12 +406,15 @@ async fn connection(
                 None => std::future::pending().await,
             }
         };
+        // In this order: when the task runs late, bytes that arrived before the deadline are
+        // read (and move it) before the deadline is held against the connection.
         tokio::select! {
+            biased;
             // Errors are the client's (a reset, a malformed request hyper answered itself).
             _ = served.as_mut() => break,
-            () = expired => {}
             () = changed => {}
             _ = closing.changed(), if !leaving => leaving = true,
+            () = expired => break,
         }
     }
     // `slot`, a parameter, outlives `served`: the socket is closed before its slot is freed.

@@ -96,8 +96,8 @@ impl RunningSandbox {
         inspect::executions(&self.shared)
     }
 
-    /// Stops accepting connections and waits for in-flight requests; a connection still
-    /// sending a request is closed by its timeout at the latest.
+    /// Stops accepting connections, closes idle ones and those still sending headers, and
+    /// waits for the requests in progress (a body still arriving, for its timeout at most).
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

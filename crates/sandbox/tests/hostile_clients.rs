@@ -404,3 +404,28 @@ async fn shutdown_drops_stalled_headers_and_answers_requests_in_progress() {
     let (status, body) = read_answer(&mut lying).await;
     assert_bad_request(status, &body, "FGS.3002");
 }
+
+/// A sandbox whose task runs late (a loaded machine) must not hold the delay against the
+/// client: bytes that arrived before the idle deadline are a request, not idleness.
+#[tokio::test(flavor = "current_thread")]
+async fn a_request_that_arrived_in_time_is_served_when_the_sandbox_runs_late() {
+    let idle_timeout = short(100);
+    let (sandbox, _env) = start(ConnectionLimits {
+        idle_timeout,
+        ..ConnectionLimits::default()
+    })
+    .await;
+    let mut stream = TcpStream::connect(sandbox.addr).await.unwrap();
+    // Accepted, and its watchdog armed, before the request is sent.
+    tokio::time::sleep(short(20)).await;
+    stream
+        .write_all(b"GET /__sandbox/requests HTTP/1.1\r\nHost: sandbox\r\n\r\n")
+        .await
+        .unwrap();
+    // The one thread the sandbox runs on is busy past the idle deadline.
+    std::thread::sleep(idle_timeout * 3);
+    let (status, _) = tokio::time::timeout(PATIENCE, read_answer(&mut stream))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+}
