@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hwc_client::runtime::Secret;
 use hwc_client::{Client, Credentials, Environment, Transport, TransportConfig};
-use hwc_sandbox::{RunningSandbox, SandboxConfig};
+use hwc_sandbox::{ConnectionLimits, RunningSandbox, SandboxConfig};
 use runbook_lang::Runbook;
 
 use crate::run::RunArgs;
@@ -136,6 +136,7 @@ async fn sandbox(args: &RunArgs, runbook: &Runbook) -> Result<Connection, String
         scenario,
         clock: Arc::clone(&environment.clock),
         seed: args.seed,
+        limits: ConnectionLimits::default(),
     };
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let running = RunningSandbox::start(config, loopback)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use hwc_client::Environment;
-use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
+use hwc_sandbox::{ConnectionLimits, RunningSandbox, SandboxConfig, Scenario};
 
 use crate::signals::shutdown_signal;
 
@@ -33,6 +33,7 @@ pub async fn serve(listen: SocketAddr, scenario_path: Option<PathBuf>, seed: u64
         scenario,
         clock: environment.clock.clone(),
         seed,
+        limits: ConnectionLimits::default(),
     };
     let sandbox = RunningSandbox::start(config, listen)
         .await

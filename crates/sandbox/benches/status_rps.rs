@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use hwc_client::operations::{ExecuteWorkflowParams, SearchWorkflowExecutionDetailParams};
 use hwc_client::runtime::{Credentials, RetryPolicy, Secret};
 use hwc_client::{Client, Environment, Transport};
-use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
+use hwc_sandbox::{ConnectionLimits, RunningSandbox, SandboxConfig, Scenario};
 
 const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 const AK: &str = "SANDBOXAKEXAMPLE0001";
@@ -143,6 +143,7 @@ async fn main() {
         scenario: Scenario::default_scenario(),
         clock: env.clock.clone(),
         seed: 1,
+        limits: ConnectionLimits::default(),
     };
     let sandbox = RunningSandbox::start(config, "127.0.0.1:0".parse().unwrap())
         .await

@@ -6,8 +6,10 @@
 //! follows the spec; the models it parses bodies with are the generated ones.
 
 mod aom;
+mod connections;
 mod functiongraph;
 mod inspect;
+pub mod limits;
 pub mod scenario;
 mod server;
 
@@ -16,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use hwc_client::runtime::{Clock, Credentials};
 use hwc_client::TransportConfig;
+pub use limits::ConnectionLimits;
 pub use scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
 use tokio::sync::oneshot;
 
@@ -27,6 +30,9 @@ pub struct SandboxConfig {
     pub clock: Arc<dyn Clock>,
     /// Makes ids (and, later, faults) deterministic.
     pub seed: u64,
+    /// What a slow or stalled client may cost; `ConnectionLimits::default()` everywhere but in
+    /// tests of the limits themselves.
+    pub limits: ConnectionLimits,
 }
 
 /// A sandbox serving on a loopback port until dropped or shut down.
@@ -45,22 +51,19 @@ impl RunningSandbox {
             scenario: config.scenario,
             clock: config.clock,
             seed: config.seed,
+            body_timeout: config.limits.body_timeout,
             world: Mutex::new(server::World::default()),
         });
         let app = axum::Router::new()
             .fallback(server::handle)
-            .with_state(shared.clone())
-            .into_make_service_with_connect_info::<SocketAddr>();
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(connections::serve(listener, app, config.limits, async {
+            // Dropping the sandbox stops it as well.
+            let _ = stopped.await;
+        }));
         Ok(Self {
             addr,
             shared,
@@ -93,7 +96,8 @@ impl RunningSandbox {
         inspect::executions(&self.shared)
     }
 
-    /// Stops accepting connections and waits for in-flight requests.
+    /// Stops accepting connections, closes idle ones and those still sending headers, and
+    /// waits for the requests in progress (a body still arriving, for its timeout at most).
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

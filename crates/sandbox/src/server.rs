@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{Request, Response, StatusCode};
 use hwc_client::catalogue::OPERATIONS;
@@ -14,11 +14,11 @@ use serde_json::{json, Value};
 
 use crate::aom::AomExecution;
 use crate::functiongraph::{self, CallbackRefused, FgExecution};
+use crate::limits::MAX_BODY_BYTES;
 use crate::scenario::{FgWorkflowKind, Scenario};
 
 /// The gateway refuses requests signed more than this far from its clock.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
-const MAX_BODY_BYTES: usize = 1 << 20;
 pub const ADMIN_PREFIX: &str = "/__sandbox/";
 
 /// Everything the sandbox knows, behind one lock.
@@ -38,6 +38,8 @@ pub struct Shared {
     pub scenario: Scenario,
     pub clock: Arc<dyn Clock>,
     pub seed: u64,
+    /// How long a request body may take to arrive (`ConnectionLimits::body_timeout`).
+    pub body_timeout: std::time::Duration,
     pub world: Mutex<World>,
 }
 
@@ -284,15 +286,10 @@ async fn handle_detached(
     request: Request<Body>,
 ) -> Response<Body> {
     let (parts, body) = request.into_parts();
-    let body = match to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => body.to_vec(),
-        Err(_) => {
-            return json_response(
-                413,
-                "sandbox-body-too-large",
-                &json!({"error_code": "APIGW.0201", "error_msg": "Request body too large"}),
-            )
-        }
+    let routed = route(parts.method.as_str(), parts.uri.path());
+    let body = match read_body(body, shared.body_timeout).await {
+        Ok(body) => body,
+        Err(failure) => return body_failure(&failure, routed.map(|(op, _)| Dialect::of(op))),
     };
     let incoming = Incoming {
         method: parts.method.to_string(),
@@ -324,7 +321,7 @@ async fn handle_detached(
         return crate::inspect::answer(&shared, peer, &incoming.method, &incoming.path);
     }
     let request_id = shared.world().fresh_id(shared.seed);
-    let Some((op, path_values)) = route(&incoming.method, &incoming.path) else {
+    let Some((op, path_values)) = routed else {
         return json_response(
             404,
             &request_id,
@@ -376,6 +373,75 @@ async fn handle_detached(
         Ok((status, body)) => json_response(status, &request_id, &body),
         Err(failure) => json_response(failure.status, &request_id, &dialect.body(&failure)),
     }
+}
+
+/// Why a request's body could not be read.
+enum BodyFailure {
+    TooLarge,
+    /// The connection closed, or the framing broke, before the body's declared end.
+    Broken(String),
+    TimedOut(std::time::Duration),
+}
+
+/// The whole body, unless it is over `MAX_BODY_BYTES` or does not arrive within `timeout`.
+async fn read_body(body: Body, timeout: std::time::Duration) -> Result<Vec<u8>, BodyFailure> {
+    use axum::body::HttpBody;
+    use futures_util::StreamExt;
+    // A declared length over the limit is refused before waiting for any of it.
+    if body.size_hint().lower() > MAX_BODY_BYTES as u64 {
+        return Err(BodyFailure::TooLarge);
+    }
+    let read = async {
+        let mut chunks = body.into_data_stream();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|error| BodyFailure::Broken(innermost(&error)))?;
+            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(BodyFailure::TooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Err(BodyFailure::TimedOut(timeout)))
+}
+
+/// The most specific message in an error's chain: hyper's own says which framing broke.
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    current.to_string()
+}
+
+/// A body over the limit is the gateway's 413, as before. One that ends early, breaks its
+/// framing or stalls lied about its length: the service's own 400 where the path names one,
+/// the gateway's otherwise. Neither consumes a request id, so ids stay deterministic.
+fn body_failure(failure: &BodyFailure, dialect: Option<Dialect>) -> Response<Body> {
+    let message = match failure {
+        BodyFailure::TooLarge => {
+            return json_response(
+                413,
+                "sandbox-body-too-large",
+                &json!({"error_code": "APIGW.0201", "error_msg": "Request body too large"}),
+            )
+        }
+        BodyFailure::Broken(why) => {
+            format!("the request body does not match the length its headers declare ({why})")
+        }
+        BodyFailure::TimedOut(after) => format!(
+            "the request body did not arrive within {}",
+            humantime::format_duration(*after)
+        ),
+    };
+    let body = match dialect {
+        Some(dialect) => dialect.body(&dialect.bad_request(message)),
+        None => json!({"error_code": "APIGW.0201", "error_msg": message}),
+    };
+    json_response(400, "sandbox-body-incomplete", &body)
 }
 
 /// The project the caller authenticated as.

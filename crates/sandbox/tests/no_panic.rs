@@ -9,7 +9,15 @@
 //! 501 (the default scenario injects no faults), and every error on a spec path must carry the
 //! service-shaped `error_code` body. Afterwards a normal signed call must still work.
 //!
-//! `PROPTEST_CASES` raises the case count for a longer soak.
+//! A second test, `raw_bytes_never_break_the_sandbox`, goes below HTTP: arbitrary and
+//! malformed bytes over TCP, truncated, pipelined, with lying lengths and stalling clients.
+//!
+//! `PROPTEST_CASES` raises the case count of both for a longer soak; one test at a time, in a
+//! release build:
+//!
+//! ```sh
+//! PROPTEST_CASES=100000 cargo test -p hwc-sandbox --test no_panic --release -- raw_bytes
+//! ```
 
 mod support;
 
@@ -750,19 +758,23 @@ async fn run_case(rig: &Rig, case: &Case) -> Result<(), TestCaseError> {
 }
 
 fn signed_client(rig: &Rig) -> Client {
+    signed_client_for(&rig.sandbox, &rig.env)
+}
+
+fn signed_client_for(sandbox: &RunningSandbox, env: &Environment) -> Client {
     let credentials = Credentials::AkSk {
         ak: AK.into(),
         sk: Secret::new(SK),
         security_token: None,
     };
-    let mut config = rig.sandbox.transport_config(credentials, PROJECT);
+    let mut config = sandbox.transport_config(credentials, PROJECT);
     config.retry = RetryPolicy {
         max_attempts: 1,
         ..RetryPolicy::default()
     };
     Client::new(
         Transport::builder(config)
-            .environment(rig.env.clone())
+            .environment(env.clone())
             .build()
             .unwrap(),
     )
@@ -840,5 +852,607 @@ fn random_requests_never_break_the_sandbox() {
             .unwrap();
         assert_eq!(detail.body.execution_id.as_deref(), Some(&*execution_id));
         rig.sandbox.shutdown().await.unwrap();
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw bytes: what no HTTP client library would send.
+
+/// What the client does once its bytes are out.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    /// Ends its sending side and reads whatever comes back.
+    HalfClose,
+    /// Closes at once, without reading.
+    HangUp,
+    /// Keeps the connection open and reads: the sandbox must answer or close it by itself.
+    Linger,
+}
+
+#[derive(Clone)]
+struct RawCase {
+    /// The bytes, in the writes they go out as.
+    pieces: Vec<Vec<u8>>,
+    gap_ms: u64,
+    ending: Ending,
+}
+
+/// Bytes print as escaped ASCII, so a failing case can be pasted into `printf`.
+impl fmt::Debug for RawCase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pieces: Vec<String> = self
+            .pieces
+            .iter()
+            .map(|piece| {
+                let shown = &piece[..piece.len().min(400)];
+                format!("{} ({} bytes)", shown.escape_ascii(), piece.len())
+            })
+            .collect();
+        f.debug_struct("RawCase")
+            .field("pieces", &pieces)
+            .field("gap_ms", &self.gap_ms)
+            .field("ending", &self.ending)
+            .finish()
+    }
+}
+
+fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 0..max)
+}
+
+fn raw_method() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        8 => proptest::sample::select(&[
+            "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "PRI",
+        ][..])
+        .prop_map(|m| m.as_bytes().to_vec()),
+        1 => "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}".prop_map(String::into_bytes),
+        1 => bytes(12),
+    ]
+}
+
+fn raw_target() -> impl Strategy<Value = Vec<u8>> {
+    let spec = path_spec().prop_map(|path| {
+        let path = path.resolve(&[]);
+        // The request line carries it raw; a space or control byte would end the target.
+        path.bytes()
+            .map(|b| if b.is_ascii_graphic() { b } else { b'_' })
+            .collect::<Vec<u8>>()
+    });
+    prop_oneof![
+        8 => spec,
+        1 => Just(b"*".to_vec()),
+        1 => Just(format!("http://127.0.0.1/v1/{PROJECT}/cms/workflow/wf-success/executions").into_bytes()),
+        1 => Just(b"127.0.0.1:443".to_vec()),
+        1 => (1usize..70_000).prop_map(|n| format!("/{}", "a".repeat(n)).into_bytes()),
+        1 => "[!-~]{0,60}".prop_map(String::into_bytes),
+        1 => bytes(60),
+    ]
+}
+
+fn raw_version() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        12 => Just(b"HTTP/1.1".to_vec()),
+        2 => Just(b"HTTP/1.0".to_vec()),
+        4 => proptest::sample::select(&[
+            "HTTP/0.9", "HTTP/2.0", "HTTP/1.2", "http/1.1", "HTTP/1.1 ", "HTTP/1", "",
+        ][..])
+        .prop_map(|v| v.as_bytes().to_vec()),
+        1 => bytes(10),
+    ]
+}
+
+fn line_end() -> impl Strategy<Value = &'static [u8]> {
+    prop_oneof![
+        20 => Just(&b"\r\n"[..]),
+        1 => Just(&b"\n"[..]),
+        1 => Just(&b"\r"[..]),
+        1 => Just(&b"\r\r\n"[..]),
+        1 => Just(&b"\r\n "[..]),
+    ]
+}
+
+/// How the body's length is (mis)stated.
+#[derive(Debug, Clone)]
+enum Framing {
+    None,
+    /// The true length plus this (so negative is a body longer than declared).
+    ContentLength(i64),
+    ContentLengthText(String),
+    /// Two `Content-Length` headers.
+    TwoLengths(i64, i64),
+    /// Chunks of these sizes (the last one takes the rest), each declared `lie` bytes off;
+    /// optionally without the final zero chunk, with extensions and trailers.
+    Chunked {
+        sizes: Vec<usize>,
+        lie: i64,
+        last: bool,
+        extension: bool,
+        trailer: bool,
+    },
+    ChunkedAndLength(i64),
+    OtherEncoding(String),
+}
+
+fn framing() -> impl Strategy<Value = Framing> {
+    prop_oneof![
+        3 => Just(Framing::None),
+        8 => prop_oneof![6 => Just(0i64), 1 => -5i64..5, 1 => any::<i64>()]
+            .prop_map(Framing::ContentLength),
+        1 => prop_oneof![
+            Just("99999999999999999999999".to_owned()),
+            Just("-1".to_owned()),
+            Just("1,1".to_owned()),
+            Just(" 5".to_owned()),
+            Just("0x10".to_owned()),
+            Just("+3".to_owned()),
+            "[0-9 ,]{0,8}",
+        ]
+        .prop_map(Framing::ContentLengthText),
+        1 => (-3i64..3, -3i64..3).prop_map(|(a, b)| Framing::TwoLengths(a, b)),
+        4 => (
+            prop::collection::vec(0usize..300, 0..5),
+            prop_oneof![4 => Just(0i64), 1 => -3i64..3],
+            prop::bool::weighted(0.9),
+            prop::bool::weighted(0.1),
+            prop::bool::weighted(0.1),
+        )
+            .prop_map(|(sizes, lie, last, extension, trailer)| Framing::Chunked {
+                sizes,
+                lie,
+                last,
+                extension,
+                trailer,
+            }),
+        1 => (-3i64..3).prop_map(Framing::ChunkedAndLength),
+        1 => prop_oneof![
+            Just("gzip".to_owned()),
+            Just("chunked, chunked".to_owned()),
+            Just("gzip, chunked".to_owned()),
+            Just("chunked, gzip".to_owned()),
+            "[a-z, ]{0,12}",
+        ]
+        .prop_map(Framing::OtherEncoding),
+    ]
+}
+
+fn lied(length: usize, by: i64) -> String {
+    (length as i64).saturating_add(by).to_string()
+}
+
+/// The framing headers for `body`, and the body as framed.
+fn frame(body: &[u8], framing: &Framing) -> (Vec<(String, String)>, Vec<u8>) {
+    let header = |name: &str, value: String| (name.to_owned(), value);
+    match framing {
+        Framing::None => (vec![], body.to_vec()),
+        Framing::ContentLength(by) => (
+            vec![header("Content-Length", lied(body.len(), *by))],
+            body.to_vec(),
+        ),
+        Framing::ContentLengthText(text) => {
+            (vec![header("Content-Length", text.clone())], body.to_vec())
+        }
+        Framing::TwoLengths(a, b) => (
+            vec![
+                header("Content-Length", lied(body.len(), *a)),
+                header("Content-Length", lied(body.len(), *b)),
+            ],
+            body.to_vec(),
+        ),
+        Framing::Chunked {
+            sizes,
+            lie,
+            last,
+            extension,
+            trailer,
+        } => {
+            let mut framed = Vec::new();
+            let mut rest = body;
+            for (i, size) in sizes.iter().enumerate() {
+                let take = if i + 1 == sizes.len() {
+                    rest.len()
+                } else {
+                    (*size).min(rest.len())
+                };
+                let (chunk, after) = rest.split_at(take);
+                rest = after;
+                let declared = (chunk.len() as i64).saturating_add(*lie).max(0);
+                framed.extend_from_slice(format!("{declared:x}").as_bytes());
+                if *extension {
+                    framed.extend_from_slice(b";name=value");
+                }
+                framed.extend_from_slice(b"\r\n");
+                framed.extend_from_slice(chunk);
+                framed.extend_from_slice(b"\r\n");
+            }
+            if *last {
+                framed.extend_from_slice(b"0\r\n");
+                if *trailer {
+                    framed.extend_from_slice(b"X-Trailer: yes\r\n");
+                }
+                framed.extend_from_slice(b"\r\n");
+            }
+            (
+                vec![header("Transfer-Encoding", "chunked".to_owned())],
+                framed,
+            )
+        }
+        Framing::ChunkedAndLength(by) => (
+            vec![
+                header("Transfer-Encoding", "chunked".to_owned()),
+                header("Content-Length", lied(body.len(), *by)),
+            ],
+            body.to_vec(),
+        ),
+        Framing::OtherEncoding(coding) => (
+            vec![header("Transfer-Encoding", coding.clone())],
+            body.to_vec(),
+        ),
+    }
+}
+
+fn raw_header() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
+    let name = prop_oneof![
+        4 => "[A-Za-z0-9-]{1,20}".prop_map(String::into_bytes),
+        2 => one_of(FRAMING_HEADERS).prop_map(String::into_bytes),
+        2 => proptest::sample::select(&[
+            "X-Auth-Token", "Authorization", "X-Sdk-Date", "Content-Type", "X-Workflow-Run-Id",
+        ][..])
+        .prop_map(|n| n.as_bytes().to_vec()),
+        1 => bytes(16),
+    ];
+    let value = prop_oneof![
+        6 => header_value().prop_map(|v| latin1(&v)),
+        1 => Just(TOKEN.as_bytes().to_vec()),
+        1 => proptest::sample::select(&[
+            "100-continue", "close", "keep-alive", "upgrade", "h2c", "websocket", "chunked",
+        ][..])
+        .prop_map(|v| v.as_bytes().to_vec()),
+        // Control bytes, line breaks included: header injection and obs-fold.
+        1 => bytes(40),
+        1 => (1usize..20_000).prop_map(|n| vec![b'v'; n]),
+    ];
+    (name, value)
+}
+
+/// One request as bytes: a request line, headers, a blank line and a framed body, any of
+/// them malformed.
+fn raw_request() -> impl Strategy<Value = Vec<u8>> {
+    let body = prop_oneof![
+        3 => Just(Vec::new()),
+        3 => plausible_body().prop_map(|v| v.to_string().into_bytes()),
+        2 => bytes(1024),
+    ];
+    (
+        raw_method(),
+        raw_target(),
+        raw_version(),
+        line_end(),
+        prop::collection::vec(raw_header(), 0..8),
+        prop::bool::weighted(0.9),
+        framing(),
+        body,
+    )
+        .prop_map(
+            |(method, target, version, eol, headers, host, framing, body)| {
+                let mut raw = method;
+                raw.push(b' ');
+                raw.extend_from_slice(&target);
+                raw.push(b' ');
+                raw.extend_from_slice(&version);
+                raw.extend_from_slice(eol);
+                if host {
+                    raw.extend_from_slice(b"Host: 127.0.0.1");
+                    raw.extend_from_slice(eol);
+                }
+                let (framing_headers, framed) = frame(&body, &framing);
+                let framing_headers = framing_headers
+                    .into_iter()
+                    .map(|(n, v)| (n.into_bytes(), v.into_bytes()));
+                for (name, value) in headers.into_iter().chain(framing_headers) {
+                    raw.extend_from_slice(&name);
+                    raw.extend_from_slice(b": ");
+                    raw.extend_from_slice(&value);
+                    raw.extend_from_slice(eol);
+                }
+                raw.extend_from_slice(eol);
+                raw.extend_from_slice(&framed);
+                raw
+            },
+        )
+}
+
+/// A request as a client library would send it (token auth, a body it can accept, honest
+/// framing), so pipelining, pieces and truncation reach the handlers, not only the parser.
+fn well_formed_request() -> impl Strategy<Value = Vec<u8>> {
+    (
+        path_spec(),
+        query(),
+        plausible_body(),
+        any::<bool>(),
+        prop::collection::vec(0usize..200, 1..4),
+    )
+        .prop_map(|(path, query, body, chunked, sizes)| {
+            let method = path.spec_method().unwrap_or("GET");
+            let mut url = reqwest::Url::parse("http://127.0.0.1/").unwrap();
+            url.set_path(&path.resolve(&[]));
+            url.set_query(query.as_deref());
+            let target = &url[url::Position::BeforePath..];
+            let body = if method == "GET" {
+                Vec::new()
+            } else {
+                body.to_string().into_bytes()
+            };
+            let framing = if chunked {
+                Framing::Chunked {
+                    sizes,
+                    lie: 0,
+                    last: true,
+                    extension: false,
+                    trailer: false,
+                }
+            } else {
+                Framing::ContentLength(0)
+            };
+            let (framing_headers, framed) = frame(&body, &framing);
+            let mut raw = format!(
+                "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: {TOKEN}\r\n\
+                 Content-Type: application/json\r\n"
+            );
+            for (name, value) in framing_headers {
+                raw.push_str(&format!("{name}: {value}\r\n"));
+            }
+            raw.push_str("\r\n");
+            let mut raw = raw.into_bytes();
+            raw.extend_from_slice(&framed);
+            raw
+        })
+}
+
+fn raw_case() -> impl Strategy<Value = RawCase> {
+    let request = prop_oneof![well_formed_request(), raw_request()];
+    let stream = prop_oneof![
+        8 => prop::collection::vec(request, 1..4).prop_map(|requests| requests.concat()),
+        1 => bytes(4096),
+        1 => Just(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec()),
+    ];
+    (
+        stream,
+        // Where to cut it short, if at all.
+        prop::option::weighted(0.3, any::<Index>()),
+        prop::collection::vec(any::<Index>(), 0..6),
+        prop_oneof![3 => Just(0u64), 1 => 1u64..4],
+        prop_oneof![
+            3 => Just(Ending::HalfClose),
+            1 => Just(Ending::HangUp),
+            1 => Just(Ending::Linger),
+        ],
+    )
+        .prop_map(|(mut stream, cut, splits, gap_ms, ending)| {
+            if let Some(cut) = cut {
+                stream.truncate(cut.index(stream.len() + 1));
+            }
+            let mut at: Vec<usize> = splits.iter().map(|s| s.index(stream.len() + 1)).collect();
+            at.sort_unstable();
+            at.dedup();
+            let mut pieces = Vec::new();
+            let mut from = 0;
+            for to in at.into_iter().chain([stream.len()]) {
+                if to > from {
+                    pieces.push(stream[from..to].to_vec());
+                    from = to;
+                }
+            }
+            RawCase {
+                pieces,
+                gap_ms,
+                ending,
+            }
+        })
+}
+
+/// Answers by status (0: none), to show what a run reached.
+static RAW_SEEN: Mutex<std::collections::BTreeMap<u16, u64>> =
+    Mutex::new(std::collections::BTreeMap::new());
+
+/// The timeouts of the raw-bytes sandbox: short, so a lingering client sees them fire.
+const RAW_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// Every status line in what the sandbox sent back.
+fn statuses(answer: &[u8]) -> Vec<u16> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(offset) = answer[at..].windows(7).position(|w| w == b"HTTP/1.") {
+        let start = at + offset;
+        let line_start = start == 0 || answer[..start].ends_with(b"\r\n");
+        let status = answer
+            .get(start + 9..start + 12)
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .and_then(|s| s.parse().ok());
+        if let (true, Some(status)) = (line_start, status) {
+            found.push(status);
+        }
+        at = start + 7;
+    }
+    found
+}
+
+async fn run_raw_case(addr: std::net::SocketAddr, case: &RawCase) -> Result<(), TestCaseError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| TestCaseError::fail(format!("cannot connect: {e}")))?;
+    for (i, piece) in case.pieces.iter().enumerate() {
+        if i > 0 && case.gap_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(case.gap_ms)).await;
+        }
+        // The sandbox may rightly close first (a malformed head, a timeout).
+        if stream.write_all(piece).await.is_err() {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    match case.ending {
+        Ending::HangUp => return Ok(()),
+        Ending::HalfClose => {
+            let _ = stream.shutdown().await;
+        }
+        Ending::Linger => {}
+    }
+    // A lingering client is answered or closed on within the timeouts (a few in sequence
+    // for pipelined requests); the rest are closed on as soon as they are answered.
+    let read = tokio::time::timeout(Duration::from_secs(3), async {
+        let mut buf = [0u8; 8192];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    prop_assert!(
+        read.is_ok(),
+        "the sandbox neither answered nor closed the connection; it sent {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    let found = statuses(&answer);
+    {
+        let mut seen = RAW_SEEN.lock().unwrap();
+        if found.is_empty() {
+            *seen.entry(0).or_default() += 1;
+        }
+        for status in &found {
+            *seen.entry(*status).or_default() += 1;
+        }
+    }
+    for status in found {
+        // 501: an operation not emulated; 505: hyper's answer to an unknown HTTP version.
+        prop_assert!(
+            !(500..=599).contains(&status) || status == 501 || status == 505,
+            "answered {status}: {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    Ok(())
+}
+
+/// The sandbox still answers a plain request on a fresh connection.
+async fn still_answers(addr: std::net::SocketAddr) -> Result<(), TestCaseError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"GET /__sandbox/requests HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    match tokio::time::timeout(Duration::from_secs(3), probe).await {
+        Ok(Ok(answer)) if answer.starts_with(b"HTTP/1.1 200") => Ok(()),
+        other => Err(TestCaseError::fail(format!(
+            "the sandbox stopped answering: {other:?}"
+        ))),
+    }
+}
+
+/// Panics anywhere in the process, the sandbox's tasks included (tokio would otherwise keep
+/// a panicking connection task to itself).
+static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn record_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let thread = std::thread::current().name().unwrap_or("?").to_owned();
+            PANICS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(format!("{thread}: {info}"));
+            default(info);
+        }));
+    });
+}
+
+/// Arbitrary bytes over real sockets: request lines, headers and bodies that are random,
+/// malformed, truncated, pipelined, sent in pieces, with bodies that lie about their length
+/// (`Content-Length`, chunk sizes, both at once), and clients that half-close, hang up or
+/// linger. After each case the sandbox must still answer a plain request; nothing may panic;
+/// nothing may answer a 5xx of its own; a lingering client must be answered or closed on
+/// within the (shortened) timeouts. At the end a normal signed call must still work.
+///
+/// `PROPTEST_CASES` sets the case count (default 400, about 10 s in a debug build). A longer
+/// run, on this test only:
+///
+/// ```sh
+/// PROPTEST_CASES=100000 cargo test -p hwc-sandbox --test no_panic --release -- raw_bytes
+/// ```
+#[test]
+fn raw_bytes_never_break_the_sandbox() {
+    record_panics();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let limits = hwc_sandbox::ConnectionLimits {
+        header_timeout: RAW_TIMEOUT,
+        idle_timeout: RAW_TIMEOUT,
+        body_timeout: RAW_TIMEOUT,
+        ..hwc_sandbox::ConnectionLimits::default()
+    };
+    let (sandbox, _time, env) = runtime.block_on(support::start_with_limits(
+        Scenario::default_scenario(),
+        13,
+        limits,
+    ));
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(400);
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 500,
+        // A case that hangs costs seconds to retry; a minute of shrinking is plenty.
+        max_shrink_time: 60_000,
+        ..ProptestConfig::default()
+    });
+    let addr = sandbox.addr;
+    let outcome = runner.run(&raw_case(), |case| {
+        runtime.block_on(async {
+            run_raw_case(addr, &case).await?;
+            still_answers(addr).await
+        })
+    });
+    if let Err(error) = outcome {
+        panic!("{error}");
+    }
+    let panics = PANICS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    assert!(panics.is_empty(), "panics during the run: {panics:#?}");
+    eprintln!(
+        "answers by status (0: none): {:?}",
+        RAW_SEEN.lock().unwrap()
+    );
+    eprintln!("requests by operation: {:?}", sandbox.request_counts());
+
+    runtime.block_on(async move {
+        let client = signed_client_for(&sandbox, &env);
+        let started = client
+            .execute_workflow(&ExecuteWorkflowParams {
+                workflow_id: "wf-success".into(),
+            })
+            .await
+            .unwrap();
+        assert!(started.body.execution_id.is_some());
+        tokio::time::timeout(Duration::from_secs(5), sandbox.shutdown())
+            .await
+            .expect("shutdown hung after the run")
+            .unwrap();
     });
 }

@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 
 use hwc_client::runtime::{Credentials, Secret, VirtualTime};
 use hwc_client::{Client, Environment, Transport};
-use hwc_sandbox::{RunningSandbox, SandboxConfig, Scenario};
+use hwc_sandbox::{ConnectionLimits, RunningSandbox, SandboxConfig, Scenario};
 use runbook_runner::{
     inputs, Checkpoint, Event, Intent, Observer, Resume, RunInput, RunState, Runner,
 };
@@ -150,6 +150,7 @@ async fn harness_on(
             scenario,
             clock: environment.clock.clone(),
             seed: 3,
+            limits: ConnectionLimits::default(),
         },
         "127.0.0.1:0".parse().unwrap(),
     )
