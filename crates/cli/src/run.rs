@@ -417,16 +417,16 @@ fn given_inputs(args: &RunArgs) -> Result<Vec<(String, Given)>, String> {
         // kind of thing, never the content.
         // Read within the YAML limits first: an alias bomb is refused by what it expands to.
         let values = runbook_lang::yaml::from_str(&text)
-            .and_then(serde_yaml::from_value::<Map<String, Value>>);
+            .and_then(|document| Ok(serde_yaml::from_value::<Map<String, Value>>(document)?));
         let values = values.map_err(|error| {
             let at = error
-                .location()
-                .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+                .location
+                .map(|(line, column)| format!(" (line {line}, column {column})"))
                 .unwrap_or_default();
             format!(
                 "inputs file {}{at}: expected a mapping of input names to values: {}",
                 path.display(),
-                without_quoted(&error.to_string()).replace(" ,", ",")
+                without_quoted(&error.message).replace(" ,", ",")
             )
         })?;
         for (name, value) in values {

@@ -158,18 +158,10 @@ fn secret_defaults(locations: &Locations, names: &[String]) -> Vec<std::ops::Ran
         .collect()
 }
 
-fn yaml_error(source: &Source, error: &serde_yaml::Error) -> Diagnostic {
-    let message = format!("invalid YAML: {}", strip_position(&error.to_string()));
-    match error.location() {
-        Some(location) => Diagnostic::at_line_col(
-            &source.name,
-            &source.text,
-            location.line(),
-            location.column(),
-            message,
-        ),
-        None => Diagnostic::at_line_col(&source.name, &source.text, 1, 1, message),
-    }
+fn yaml_error(source: &Source, error: &crate::yaml::Error) -> Diagnostic {
+    let message = format!("invalid YAML: {}", strip_position(&error.message));
+    let (line, column) = error.location.unwrap_or((1, 1));
+    Diagnostic::at_line_col(&source.name, &source.text, line, column, message)
 }
 
 /// serde_yaml puts the error's own position (" at line L column C") after its first clause;
