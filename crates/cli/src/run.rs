@@ -406,7 +406,9 @@ fn without_quoted(message: &str) -> String {
 
 /// The inputs file first, then `-i` (which wins).
 fn given_inputs(args: &RunArgs) -> Result<Vec<(String, Given)>, String> {
-    let mut given: Vec<(String, Given)> = args
+    // By name, so that a later source replaces an earlier one in constant time: an inputs
+    // file may name a great many.
+    let mut given: indexmap::IndexMap<String, Given> = args
         .recorded_inputs
         .iter()
         .map(|(name, value)| (name.clone(), Given::Value(value.clone())))
@@ -430,16 +432,14 @@ fn given_inputs(args: &RunArgs) -> Result<Vec<(String, Given)>, String> {
             )
         })?;
         for (name, value) in values {
-            given.retain(|(existing, _)| *existing != name);
-            given.push((name, Given::Value(value)));
+            given.insert(name, Given::Value(value));
         }
     }
     for pair in &args.options.inputs {
         let Some((name, value)) = pair.split_once('=') else {
             return Err(format!("`-i {pair}`: write inputs as NAME=VALUE"));
         };
-        given.retain(|(existing, _)| existing != name);
-        given.push((name.trim().to_owned(), Given::Text(value.to_owned())));
+        given.insert(name.trim().to_owned(), Given::Text(value.to_owned()));
     }
-    Ok(given)
+    Ok(given.into_iter().collect())
 }

@@ -9,10 +9,10 @@
 use std::time::Duration;
 
 /// The largest runbook file, in bytes.
-pub const MAX_RUNBOOK_BYTES: usize = 4 << 20;
+pub const MAX_RUNBOOK_BYTES: usize = 2 << 20;
 
 /// The largest inputs file (`--inputs`), in bytes.
-pub const MAX_INPUTS_FILE_BYTES: usize = 4 << 20;
+pub const MAX_INPUTS_FILE_BYTES: usize = 2 << 20;
 
 /// Steps in a runbook, `finally` and every nesting counted.
 pub const MAX_STEPS: usize = 10_000;
@@ -80,6 +80,10 @@ pub const MAX_JUMPS: u32 = 10_000;
 /// 365.25 days (`1year` to humantime). Longer is a mistake, and time arithmetic on it
 /// (deadlines, the virtual clock) would overflow.
 pub const MAX_DURATION: Duration = Duration::from_secs(31_557_600);
+
+/// Polls one wait makes (a 10,000-poll wait at the default `poll.max` of 30 s lasts about
+/// three and a half days): a long wait should poll less often, not more.
+pub const MAX_POLLS: u32 = 10_000;
 
 /// The shortest poll delay: a poll loop where no time passes would spin.
 pub const MIN_POLL_DELAY: Duration = Duration::from_millis(10);

@@ -51,6 +51,7 @@ fn every_limit_is_in_the_readme_with_its_value() {
         ("MAX_JUMPS", MAX_JUMPS.to_string()),
         ("MAX_DURATION", duration(MAX_DURATION)),
         ("MIN_POLL_DELAY", duration(MIN_POLL_DELAY)),
+        ("MAX_POLLS", MAX_POLLS.to_string()),
     ];
     for line in source.lines() {
         if let Some(rest) = line.strip_prefix("pub const ") {

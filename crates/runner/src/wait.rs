@@ -10,7 +10,7 @@ use hwc_client::operations::{
     StartPausingWorkflowExecutionsParams,
 };
 use hwc_client::runtime::waiter_delay;
-use runbook_lang::limits::MIN_POLL_DELAY;
+use runbook_lang::limits::{MAX_POLLS, MIN_POLL_DELAY};
 use runbook_lang::{AomWait, FunctionGraphWait, NodeAction, NodeRule, Poll, Step};
 use serde_json::{json, Value};
 
@@ -345,6 +345,13 @@ impl<'r, 'a> Poller<'r, 'a> {
         &mut self,
         request: impl std::future::Future<Output = Result<T, StepError>>,
     ) -> Result<Option<T>, StepError> {
+        if self.count >= MAX_POLLS {
+            return Err(Failure::new(format!(
+                "the wait polled {MAX_POLLS} times, the most one wait may; raise `poll.max` \
+                 to wait longer between polls"
+            ))
+            .into());
+        }
         self.count = self.count.saturating_add(1);
         self.run.count_poll(&self.step.id);
         match request.await {

@@ -223,11 +223,13 @@ fn scan(bytes: &[u8], start: usize, block: Block) -> Result<Scanned, TemplateErr
         }
         check_operators(operators)?;
         first_word = false;
-        if let (Some(right), true) = (number, after_star) {
+        // A number between two `*` is counted once, as the right operand of the first.
+        let counted = after_star && number.is_some();
+        if let (Some(right), true) = (number, counted) {
             factor = factor.saturating_mul(right.max(1));
         }
         after_star = false;
-        last_number = number;
+        last_number = if counted { None } else { number };
     }
     let repeated = if factor > 1 && literal_bytes > 0 {
         usize::try_from(factor)
@@ -365,6 +367,7 @@ mod tests {
             "{{ {'a': {'b': 1}}['a'] }}",
             "{{ inputs.hours * 3600 * 1000 }}",
             "{{ 'ab' * 3 }}{{ [1, 2] * 10 }}",
+            "{{ 'a' * 1000 * 1000 }}",
             "{# a comment with {{ and ** #}{{ 1 }}",
             "{% raw %}{{ 2 ** 10 }}{% set x = 1 %}{% endraw %}",
             "{{ x | default('{{') }}",

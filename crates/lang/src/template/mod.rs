@@ -206,9 +206,10 @@ impl Engine {
             Shape::Expression(expr) => {
                 bounds::check_template(text)?;
                 let value = self.env.compile_expression(expr)?.eval(context)?;
-                let json = to_json(&value)?;
-                check_rendered_size(&json)?;
-                Ok(json)
+                // Measured before it becomes JSON: a value that shares its parts (a map of
+                // the same list twice, forty times over) is small here and huge as JSON.
+                check_rendered_size(&value)?;
+                to_json(&value)
             }
             Shape::Template => {
                 bounds::check_template(text)?;
@@ -260,8 +261,12 @@ fn too_large() -> TemplateError {
     ))
 }
 
-fn check_rendered_size(value: &Value) -> Result<(), TemplateError> {
-    if json_fits(value, MAX_RENDERED_BYTES) {
+fn check_rendered_size(value: &JinjaValue) -> Result<(), TemplateError> {
+    let fits = match value.as_str() {
+        Some(text) => text.len() <= MAX_RENDERED_BYTES,
+        None => json_fits(value, MAX_RENDERED_BYTES),
+    };
+    if fits {
         Ok(())
     } else {
         Err(too_large())
@@ -270,7 +275,7 @@ fn check_rendered_size(value: &Value) -> Result<(), TemplateError> {
 
 /// Whether `value` serialises to at most `limit` bytes of JSON; counting stops at the limit
 /// rather than writing out a value that may be huge.
-pub fn json_fits(value: &Value, limit: usize) -> bool {
+pub fn json_fits(value: &impl serde::Serialize, limit: usize) -> bool {
     struct Counter {
         left: usize,
     }
