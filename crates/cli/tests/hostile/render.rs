@@ -61,8 +61,8 @@ pub fn cases() -> Vec<Case> {
             Accept,
         ),
         (
-            "str_times_1000_1001",
-            "'a' * 1000 * 1001".to_owned(),
+            "str_times_1024_1025",
+            "'a' * 1024 * 1025".to_owned(),
             Refuse,
             Refuse,
         ),
@@ -402,8 +402,8 @@ pub fn cases() -> Vec<Case> {
     );
     cases.extend(pair(
         LITERAL,
-        "plain_text_3mb",
-        logs("t", &"a".repeat(3 << 20)),
+        "plain_text_1_9mb",
+        logs("t", &"a".repeat(1900 << 10)),
         Accept,
         Survive,
     ));
