@@ -12,16 +12,13 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use hwc_client::operations::ExecuteWorkflowParams;
-use hwc_client::runtime::{Credentials, RetryPolicy, Secret};
-use hwc_client::{Client, Environment, Transport};
+use hwc_client::Environment;
 use hwc_sandbox::{ConnectionLimits, RunningSandbox, Scenario};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
-const AK: &str = "SANDBOXAKEXAMPLE0001";
-const SK: &str = "sandbox-secret-key-0001";
+use support::PROJECT;
 
 /// Generous next to the short timeouts the tests set, tight next to the defaults: a test that
 /// waits this long for something the short timeout should have done has failed.
@@ -37,29 +34,9 @@ async fn start(limits: ConnectionLimits) -> (RunningSandbox, Environment) {
     (sandbox, env)
 }
 
-/// The generated client, signing with AK/SK, as a runbook would call.
-fn signed_client(sandbox: &RunningSandbox, env: &Environment) -> Client {
-    let credentials = Credentials::AkSk {
-        ak: AK.into(),
-        sk: Secret::new(SK),
-        security_token: None,
-    };
-    let mut config = sandbox.transport_config(credentials, PROJECT);
-    config.retry = RetryPolicy {
-        max_attempts: 1,
-        ..RetryPolicy::default()
-    };
-    Client::new(
-        Transport::builder(config)
-            .environment(env.clone())
-            .build()
-            .unwrap(),
-    )
-}
-
 /// A normal signed request gets its answer within `PATIENCE`.
 async fn normal_request_is_answered(sandbox: &RunningSandbox, env: &Environment) -> Duration {
-    let client = signed_client(sandbox, env);
+    let client = support::signed_client(sandbox, env);
     let began = Instant::now();
     let started = tokio::time::timeout(
         PATIENCE,

@@ -21,14 +21,16 @@
 
 mod support;
 
+use support::{AK, PROJECT, SK};
+
 use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use hwc_client::catalogue::OPERATIONS;
 use hwc_client::operations::{ExecuteWorkflowParams, SearchWorkflowExecutionDetailParams};
-use hwc_client::runtime::{Clock, Credentials, RetryPolicy, Secret, VirtualTime};
-use hwc_client::{Client, Environment, Transport};
+use hwc_client::runtime::{Clock, VirtualTime};
+use hwc_client::{Client, Environment};
 use hwc_sandbox::{RunningSandbox, Scenario};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -36,11 +38,8 @@ use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner}
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Value};
 
-const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 const OTHER_PROJECT: &str = "ffffffffffffffffffffffffffffffff";
 const TOKEN: &str = "sandbox-iam-token-0001";
-const AK: &str = "SANDBOXAKEXAMPLE0001";
-const SK: &str = "sandbox-secret-key-0001";
 const OTHER_AK: &str = "SANDBOXAKOTHERPROJECT";
 const OTHER_SK: &str = "sandbox-secret-key-other";
 const ADMIN_PREFIX: &str = "/__sandbox/";
@@ -758,26 +757,7 @@ async fn run_case(rig: &Rig, case: &Case) -> Result<(), TestCaseError> {
 }
 
 fn signed_client(rig: &Rig) -> Client {
-    signed_client_for(&rig.sandbox, &rig.env)
-}
-
-fn signed_client_for(sandbox: &RunningSandbox, env: &Environment) -> Client {
-    let credentials = Credentials::AkSk {
-        ak: AK.into(),
-        sk: Secret::new(SK),
-        security_token: None,
-    };
-    let mut config = sandbox.transport_config(credentials, PROJECT);
-    config.retry = RetryPolicy {
-        max_attempts: 1,
-        ..RetryPolicy::default()
-    };
-    Client::new(
-        Transport::builder(config)
-            .environment(env.clone())
-            .build()
-            .unwrap(),
-    )
+    support::signed_client(&rig.sandbox, &rig.env)
 }
 
 #[test]
@@ -1442,7 +1422,7 @@ fn raw_bytes_never_break_the_sandbox() {
     eprintln!("requests by operation: {:?}", sandbox.request_counts());
 
     runtime.block_on(async move {
-        let client = signed_client_for(&sandbox, &env);
+        let client = support::signed_client(&sandbox, &env);
         let started = client
             .execute_workflow(&ExecuteWorkflowParams {
                 workflow_id: "wf-success".into(),

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use hwc_client::runtime::VirtualTime;
-use hwc_client::Environment;
+use hwc_client::runtime::{Credentials, RetryPolicy, Secret, VirtualTime};
+use hwc_client::{Client, Environment, Transport};
 use hwc_sandbox::{ConnectionLimits, RunningSandbox, SandboxConfig, Scenario};
 
 /// A sandbox on a loopback port whose clock is `time`; clients built with `env` share it, so
@@ -35,4 +35,30 @@ pub async fn start_with_limits(
         .await
         .unwrap();
     (sandbox, time, env)
+}
+
+/// The default scenario's project and its AK/SK.
+pub const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+pub const AK: &str = "SANDBOXAKEXAMPLE0001";
+pub const SK: &str = "sandbox-secret-key-0001";
+
+/// The generated client, signing with AK/SK as a runbook would call, on `env`'s clock and
+/// with no retries of its own (a test sees every answer).
+pub fn signed_client(sandbox: &RunningSandbox, env: &Environment) -> Client {
+    let credentials = Credentials::AkSk {
+        ak: AK.into(),
+        sk: Secret::new(SK),
+        security_token: None,
+    };
+    let mut config = sandbox.transport_config(credentials, PROJECT);
+    config.retry = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    Client::new(
+        Transport::builder(config)
+            .environment(env.clone())
+            .build()
+            .unwrap(),
+    )
 }
