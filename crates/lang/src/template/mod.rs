@@ -556,6 +556,23 @@ mod tests {
     }
 
     #[test]
+    fn bounded_filters_take_keyword_arguments_as_before() {
+        let engine = Engine::default();
+        let ctx = context();
+        let render = |text: &str| engine.render_str(text, &ctx).unwrap();
+        assert_eq!(
+            render("{{ {'a': 1} | tojson(indent=2) }}"),
+            json!("{\n  \"a\": 1\n}")
+        );
+        assert_eq!(
+            render("{{ 'a\nb' | indent(width=3, first=true) }}"),
+            json!("   a\n   b")
+        );
+        assert_eq!(render("{{ [1, 2] | join(d='-') }}"), json!("1-2"));
+        assert_eq!(render("{{ 'abc' | replace('b', 'x') }}"), json!("axc"));
+    }
+
+    #[test]
     fn references_are_dotted_names() {
         let engine = Engine::default();
         let names = engine
