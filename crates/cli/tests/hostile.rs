@@ -524,6 +524,7 @@ const AWAITING_LINEAR_RUNS: &[&str] = &[
     "jumps/restart_max_10000.run.yaml",
     "retry/attempts_max_times_for_each_max.run.yaml",
     "for_each/over_previous_results_squared.run.yaml",
+    "concurrency/concurrency_1000_starting_10000.run.yaml",
     "set_doubling/dict_nesting_40.run.yaml",
     "set_doubling/list_of_itself_40.run.yaml",
 ];
