@@ -136,7 +136,7 @@ mod tests {
         let error = read_bytes(Path::new("/dev/zero"), &RUNBOOK).unwrap_err();
         assert_eq!(
             error,
-            "/dev/zero:1:1: the runbook file is larger than 4 MiB, the most a runbook file may be"
+            "/dev/zero:1:1: the runbook file is larger than 2 MiB, the most a runbook file may be"
         );
     }
 
@@ -167,7 +167,7 @@ mod tests {
 
     #[test]
     fn sizes_read_plainly() {
-        assert_eq!(size(MAX_RUNBOOK_BYTES), "4 MiB");
+        assert_eq!(size(4 << 20), "4 MiB");
         assert_eq!(size(64 << 10), "64 KiB");
         assert_eq!(size(1000), "1000 bytes");
     }

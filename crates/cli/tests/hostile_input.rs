@@ -85,12 +85,12 @@ fn an_endless_inputs_file_is_refused_at_once() {
     let stderr = stderr_of(&output);
     assert_eq!(
         stderr,
-        "error: /dev/zero:1:1: the inputs file is larger than 4 MiB, the most an inputs file may be\n"
+        "error: /dev/zero:1:1: the inputs file is larger than 2 MiB, the most an inputs file may be\n"
     );
     let output = runbook().args(["validate", "/dev/zero"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr_of(&output).contains("larger than 4 MiB, the most a runbook file may be"),
+        stderr_of(&output).contains("larger than 2 MiB, the most a runbook file may be"),
         "{}",
         stderr_of(&output)
     );
