@@ -218,11 +218,23 @@ async fn go_on(
     );
     match store.begin_run(&record).await {
         Ok(()) => {}
-        Err(StoreError::FireTaken(taken)) => {
+        Err(StoreError::FireTaken(fire)) => {
+            // A holder killed while it committed the fire's run can have that commit land
+            // just after this host looked for unfinished runs: under the lock, an unfinished
+            // run of this runbook is the one to resume, whenever it became visible.
+            if let (Some(run), Mode::Fresh { new: false }) = (
+                fire_run_to_resume(&**store, &fire.run_id, key, &taken).await,
+                mode,
+            ) {
+                if let Some(previous) = taken.as_ref().and_then(|t| t.took_over_from.as_ref()) {
+                    wait_out(previous, begin.timing, key, cancel, note).await?;
+                }
+                return resume_run(store, begin, run, None, &lock, me).await;
+            }
             return Err(Refused::FireTaken(format!(
                 "fire `{}` of `{key}` was already taken by run {} on {} (started {})",
-                taken.key, taken.run_id, taken.host, taken.started_at
-            )))
+                fire.key, fire.run_id, fire.host, fire.started_at
+            )));
         }
         Err(error) => return Err(Refused::store("cannot record the run", &error)),
     }
@@ -276,6 +288,19 @@ async fn release(lock: &Option<Arc<Holding>>, refused: Refused) -> Refused {
 }
 
 /// The newest unfinished run recorded with this lock key, other than `me`.
+/// The run that took the fire, if this host holds the lock and that run is unfinished under
+/// it.
+async fn fire_run_to_resume(
+    store: &dyn RunStore,
+    run_id: &str,
+    key: &str,
+    taken: &Option<Taken>,
+) -> Option<RunRecord> {
+    taken.as_ref()?;
+    let run = store.get_run(run_id).await.ok()??;
+    (run.status == runbook_store::RUNNING && run.lock_key.as_deref() == Some(key)).then_some(run)
+}
+
 async fn unfinished_run(
     store: &dyn RunStore,
     key: &str,
