@@ -583,6 +583,7 @@ fn check_statuses(reporter: &mut Reporter<'_>, path: &Path, statuses: &[String],
 }
 
 fn check_poll(reporter: &mut Reporter<'_>, path: &Path, poll: &Poll) {
+    within_limits::check_poll(reporter, path, poll);
     if poll.min.0.is_zero() {
         reporter.error(
             &path.key("min"),

@@ -84,21 +84,14 @@ pub(crate) fn check_step(reporter: &mut Reporter<'_>, step: &Step, path: &Path) 
         at_most(reporter, &at, "on_failure.max", max, MAX_JUMPS);
     }
     for action in step.actions() {
-        match action {
-            Action::AomWait(wait) => {
-                let at = path.key(action.key());
-                check_poll(reporter, &at.key("poll"), &wait.poll);
-                check_rules(reporter, &at.key("when_node_fails"), &wait.when_node_fails);
-                check_rules(
-                    reporter,
-                    &at.key("when_node_pauses"),
-                    &wait.when_node_pauses,
-                );
-            }
-            Action::FunctionGraphWait(wait) => {
-                check_poll(reporter, &path.key(action.key()).key("poll"), &wait.poll);
-            }
-            _ => {}
+        if let Action::AomWait(wait) = action {
+            let at = path.key(action.key());
+            check_rules(reporter, &at.key("when_node_fails"), &wait.when_node_fails);
+            check_rules(
+                reporter,
+                &at.key("when_node_pauses"),
+                &wait.when_node_pauses,
+            );
         }
     }
 }
@@ -117,7 +110,8 @@ fn check_rules(reporter: &mut Reporter<'_>, path: &Path, rules: &[NodeRule]) {
     }
 }
 
-fn check_poll(reporter: &mut Reporter<'_>, path: &Path, poll: &Poll) {
+/// A poll delay shorter than [`MIN_POLL_DELAY`]; part of the checks of every wait's `poll`.
+pub(crate) fn check_poll(reporter: &mut Reporter<'_>, path: &Path, poll: &Poll) {
     for (key, delay) in [("min", poll.min), ("max", poll.max)] {
         if !delay.0.is_zero() && delay.0 < MIN_POLL_DELAY {
             reporter.error(
