@@ -18,6 +18,7 @@ mod request;
 pub mod resume;
 mod runner;
 pub mod state;
+mod template_values;
 mod wait;
 
 pub use event::{Event, Observer};

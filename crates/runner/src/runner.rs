@@ -14,7 +14,7 @@ use futures_util::stream::{self, StreamExt};
 use hwc_client::{Client, Environment};
 use minijinja::Value as JinjaValue;
 use runbook_lang::limits::MAX_FOR_EACH_ITEMS;
-use runbook_lang::template::{to_jinja, Engine, Sources};
+use runbook_lang::template::{Engine, Sources};
 use runbook_lang::{Runbook, Step};
 use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
@@ -27,6 +27,7 @@ use crate::state::{
     Decision, HandledFailure, Intent, RunState, RunStatus, StartedExecution, StepStatus,
     UnknownOutcome,
 };
+use crate::template_values::{resolve, TemplateValues, Visible};
 
 /// How long, by default, a request that starts or changes something may still answer after
 /// the run is cancelled or its deadline passes.
@@ -182,36 +183,34 @@ impl Runner {
             .and_then(|resume| resume.next_step(runbook))
             .map(str::to_owned);
         let restored = resume.map(|resume| resume.restore(&mut state));
-        let (live, masked, position, decision, ledger) = match restored {
+        let (results, vars, masked, position, decision, ledger) = match restored {
             Some(restored) => (
-                Live {
-                    results: restored.results,
-                    vars: restored.vars,
-                    changed_vars: Vec::new(),
-                },
+                restored.results,
+                restored.vars,
                 restored.masked,
                 restored.position,
                 restored.decision,
                 restored.ledger,
             ),
             None => (
-                Live::default(),
+                Map::new(),
+                Map::new(),
                 Vec::new(),
                 Position::START,
                 None,
                 Ledger::default(),
             ),
         };
+        let template_values = TemplateValues::new(&input.inputs, &input.env, &state, results, vars);
         let run = Run {
             runner: self,
             runbook,
-            inputs: input.inputs,
-            env: input.env,
             engine,
             started,
             deadline: runbook.timeout.map(|t| started.saturating_add(t.0)),
             state: Mutex::new(state),
-            live: Mutex::new(live),
+            template_values,
+            changed_vars: Mutex::new(Vec::new()),
             references: Mutex::new(HashMap::new()),
             redactor,
             in_finally: AtomicBool::new(false),
@@ -272,14 +271,14 @@ pub(crate) type Locals = Vec<(&'static str, Value)>;
 pub(crate) struct Run<'a> {
     runner: &'a Runner,
     runbook: &'a Runbook,
-    inputs: Map<String, Value>,
-    env: Map<String, Value>,
     engine: Engine,
     started: Duration,
     deadline: Option<Duration>,
     state: Mutex<RunState>,
     /// Real values for templates; the state holds them redacted.
-    live: Mutex<Live>,
+    template_values: TemplateValues,
+    /// Variables set since the last checkpoint (their names).
+    changed_vars: Mutex<Vec<String>>,
     /// The names each template text reads, as paths (`inputs.token` → `["inputs", "token"]`).
     references: Mutex<HashMap<String, Arc<Vec<Vec<String>>>>>,
     redactor: Redactor,
@@ -294,15 +293,6 @@ pub(crate) struct Run<'a> {
     resumed_step: Mutex<Option<String>>,
     /// Starts sent and not yet recorded: a lost start's look waits for its siblings'.
     pub(crate) starts_in_flight: crate::in_flight::StartsInFlight,
-}
-
-/// The values templates read, unredacted: requests must carry the real ones.
-#[derive(Default)]
-struct Live {
-    results: Map<String, Value>,
-    vars: Map<String, Value>,
-    /// Variables set since the last checkpoint (their names).
-    changed_vars: Vec<String>,
 }
 
 impl Run<'_> {
@@ -408,11 +398,8 @@ impl Run<'_> {
             };
             vars.insert(name.clone(), rendered);
         }
-        self.live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .results
-            .insert(id.to_owned(), Value::Object(vars.clone()));
+        self.template_values
+            .record_result(id, &Value::Object(vars.clone()));
         self.set_vars(vars);
     }
 
@@ -446,67 +433,29 @@ impl Run<'_> {
     }
 
     /// The template context: run-wide names plus `locals`, with real values.
-    fn context_values(&self, locals: &Locals) -> Value {
+    pub(crate) fn context(&self, locals: &Locals) -> JinjaValue {
         let in_finally = self.in_finally.load(Ordering::SeqCst);
-        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let (steps, run) = self.read_state(|state| {
+        self.read_state(|state| {
             let handled = state.handled_failure.as_ref();
             // In `finally`, the failure that ended the run comes before one that was handled.
             let (failed_step, error) = match (&state.error, in_finally) {
-                (Some(error), true) => (state.current_step.clone(), Some(error.clone())),
-                _ => (
-                    handled.map(|f| f.step.clone()),
-                    handled.map(|f| f.error.clone()),
-                ),
+                (Some(error), true) => (state.current_step.as_deref(), Some(error)),
+                _ => (handled.map(|f| f.step.as_str()), handled.map(|f| &f.error)),
             };
-            // A step reads only the steps above it (the validator sees to that), so the
-            // steps after the current one are left out; `finally` and outputs see them all.
+            let run = json!({
+                "id": state.run_id,
+                "name": state.runbook,
+                "started_at": state.started_at,
+                "status": state.status.name(),
+                "failed_step": failed_step,
+                "error": error,
+            });
             let visible = match (&state.current_step, in_finally) {
-                (Some(current), false) => state
-                    .steps
-                    .get_index_of(current)
-                    .map_or(state.steps.len(), |index| index + 1),
-                _ => state.steps.len(),
+                (Some(current), false) => Visible::Through(current),
+                _ => Visible::All,
             };
-            let steps: Map<String, Value> = state
-                .steps
-                .iter()
-                .take(visible)
-                .map(|(id, step)| {
-                    let value = live
-                        .results
-                        .get(id)
-                        .cloned()
-                        .unwrap_or_else(|| step.placeholder());
-                    (id.clone(), value)
-                })
-                .collect();
-            (
-                steps,
-                json!({
-                    "id": state.run_id,
-                    "name": state.runbook,
-                    "started_at": state.started_at,
-                    "status": state.status.name(),
-                    "failed_step": failed_step,
-                    "error": error,
-                }),
-            )
-        });
-        let mut context = Map::new();
-        context.insert("inputs".into(), Value::Object(self.inputs.clone()));
-        context.insert("steps".into(), Value::Object(steps));
-        context.insert("vars".into(), Value::Object(live.vars.clone()));
-        context.insert("run".into(), run);
-        context.insert("env".into(), Value::Object(self.env.clone()));
-        for (name, value) in locals {
-            context.insert((*name).to_owned(), value.clone());
-        }
-        Value::Object(context)
-    }
-
-    pub(crate) fn context(&self, locals: &Locals) -> JinjaValue {
-        to_jinja(&self.context_values(locals))
+            self.template_values.context(visible, &run, locals)
+        })
     }
 
     /// Renders `value`. A result computed from a secret — a template that reads a value
@@ -517,10 +466,13 @@ impl Run<'_> {
         locals: &Locals,
         what: &str,
     ) -> Result<Value, StepError> {
-        let context = self.context_values(locals);
+        if runbook_lang::template::is_literal(value) {
+            return Ok(value.clone());
+        }
+        let context = self.context(locals);
         let rendered = self
             .engine
-            .render(value, &to_jinja(&context))
+            .render(value, &context)
             .map_err(|error| StepError::from(Failure::new(format!("{what}: {error}"))))?;
         if !self.redactor.is_empty() && self.reads_secret(value, &context) {
             self.redactor.add_value(&rendered);
@@ -534,10 +486,10 @@ impl Run<'_> {
         locals: &Locals,
         what: &str,
     ) -> Result<String, StepError> {
-        let context = self.context_values(locals);
+        let context = self.context(locals);
         let rendered = self
             .engine
-            .render_text(text, &to_jinja(&context))
+            .render_text(text, &context)
             .map_err(|error| StepError::from(Failure::new(format!("{what}: {error}"))))?;
         if !self.redactor.is_empty() && self.reads_secret(&Value::String(text.to_owned()), &context)
         {
@@ -547,12 +499,12 @@ impl Run<'_> {
     }
 
     /// Whether any template in `value` reads a value of `context` that holds a secret.
-    fn reads_secret(&self, value: &Value, context: &Value) -> bool {
+    fn reads_secret(&self, value: &Value, context: &JinjaValue) -> bool {
         match value {
             Value::String(text) => self
                 .read_paths(text)
                 .iter()
-                .any(|path| self.redactor.touches(resolve(context, path))),
+                .any(|path| self.redactor.touches(&resolve(context, path))),
             Value::Array(items) => items.iter().any(|item| self.reads_secret(item, context)),
             Value::Object(map) => map.values().any(|item| self.reads_secret(item, context)),
             _ => false,
@@ -696,11 +648,11 @@ impl Run<'_> {
             .iter()
             .map(|(name, value)| (name.clone(), self.redactor.value(value)))
             .collect();
-        {
-            let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-            live.changed_vars.extend(vars.keys().cloned());
-            live.vars.extend(vars);
-        }
+        self.changed_vars
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(vars.keys().cloned());
+        self.template_values.set_vars(&vars);
         self.with_state(|state| state.vars.extend(shown));
     }
 
@@ -758,11 +710,10 @@ impl Run<'_> {
     /// next.
     pub(crate) fn checkpoint(&self, step: Option<&str>, next: Position) {
         let changed = std::mem::take(
-            &mut self
-                .live
+            &mut *self
+                .changed_vars
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .changed_vars,
+                .unwrap_or_else(PoisonError::into_inner),
         );
         let checkpoint = self.read_state(|state| Checkpoint {
             step: step.map(str::to_owned),
@@ -897,12 +848,9 @@ impl Run<'_> {
         error: Option<String>,
     ) {
         let now = self.timestamp();
+        self.template_values.record_status(id, status);
         if let Some(result) = &result {
-            self.live
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .results
-                .insert(id.to_owned(), result.clone());
+            self.template_values.record_result(id, result);
         }
         let result = result.map(|result| self.redactor.value(&result));
         let error = error.map(|error| self.redactor.text(&error));
@@ -1231,25 +1179,6 @@ fn age_of(started_at: &str, now: time::OffsetDateTime) -> Duration {
         .ok()
         .and_then(|then| Duration::try_from(now - then).ok())
         .unwrap_or(Duration::ZERO)
-}
-
-/// The value at `path` in `context`, or the deepest value on the way when the path goes
-/// further than the data (a method call, an index), so a read is judged by all it could see.
-fn resolve<'v>(context: &'v Value, path: &[String]) -> &'v Value {
-    const NOTHING: &Value = &Value::Null;
-    let Some((root, rest)) = path.split_first() else {
-        return NOTHING;
-    };
-    let Some(mut value) = context.get(root.as_str()) else {
-        return NOTHING;
-    };
-    for key in rest {
-        match value.get(key.as_str()) {
-            Some(next) => value = next,
-            None => break,
-        }
-    }
-    value
 }
 
 /// A timestamp as events, state and `now()` show it.

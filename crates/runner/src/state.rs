@@ -83,17 +83,19 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-impl StepState {
+impl StepStatus {
     /// What `steps.<id>` reads for a step with no result: `{"status": …}`, where a step
     /// that never ran is `not_run`.
-    pub fn placeholder(&self) -> Value {
-        let status = match self.status {
+    pub fn placeholder(self) -> Value {
+        let status = match self {
             StepStatus::Pending => "not_run",
             other => other.name(),
         };
         serde_json::json!({ "status": status })
     }
+}
 
+impl StepState {
     fn pending() -> Self {
         Self {
             status: StepStatus::Pending,

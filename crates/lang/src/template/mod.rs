@@ -85,6 +85,17 @@ pub fn shape(text: &str) -> Shape<'_> {
     }
 }
 
+/// Whether `value` holds no template at all: rendering it gives it back unchanged, so a
+/// caller need not build a context for it.
+pub fn is_literal(value: &Value) -> bool {
+    match value {
+        Value::String(text) => matches!(shape(text), Shape::Literal),
+        Value::Array(items) => items.iter().all(is_literal),
+        Value::Object(map) => map.values().all(is_literal),
+        _ => true,
+    }
+}
+
 /// A template problem: a syntax error, an undefined value, a failed filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError(pub String);

@@ -1,0 +1,343 @@
+//! What templates read: `inputs`, `steps`, `vars`, `run`, `env` and a step's locals.
+//!
+//! A render must cost the same whatever the number of steps before it, so nothing here is
+//! copied per render: every step result and variable becomes a template value once, when it
+//! is recorded, and the engine looks `steps.<id>` and `vars.<name>` up on demand through
+//! [`Object`] views instead of receiving a fresh copy of the whole run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use minijinja::Value as JinjaValue;
+use runbook_lang::template::to_jinja;
+use serde_json::{Map, Value};
+
+use crate::state::{RunState, StepStatus};
+
+/// The run-wide names templates read, with real (unredacted) values: requests must carry
+/// them. The run state holds them redacted.
+pub(crate) struct TemplateValues {
+    inputs: JinjaValue,
+    env: JinjaValue,
+    steps: Arc<StepResults>,
+    vars: Arc<Vars>,
+}
+
+/// Which steps a render may read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Visible<'a> {
+    /// The steps up to and including this one: a step reads only the steps above it (the
+    /// validator sees to that), so a later step's result from an earlier pass of a `goto`
+    /// loop stays out of reach.
+    Through(&'a str),
+    /// `finally` and outputs read every step.
+    All,
+}
+
+impl TemplateValues {
+    /// A scope for `state`'s steps; a resumed run passes the results and variables its
+    /// journal held.
+    pub(crate) fn new(
+        inputs: &Map<String, Value>,
+        env: &Map<String, Value>,
+        state: &RunState,
+        mut results: Map<String, Value>,
+        vars: Map<String, Value>,
+    ) -> Self {
+        let mut positions = HashMap::with_capacity(state.steps.len());
+        let mut entries = Vec::with_capacity(state.steps.len());
+        for (position, (id, step)) in state.steps.iter().enumerate() {
+            positions.insert(id.clone(), position);
+            entries.push(Entry {
+                status: step.status,
+                result: results.remove(id).map(|result| to_jinja(&result)),
+            });
+        }
+        let ids = state.steps.keys().cloned().collect();
+        Self {
+            inputs: to_jinja(&Value::Object(inputs.clone())),
+            env: to_jinja(&Value::Object(env.clone())),
+            steps: Arc::new(StepResults {
+                ids,
+                positions,
+                entries: Mutex::new(entries),
+            }),
+            vars: Arc::new(Vars {
+                values: Mutex::new(
+                    vars.iter()
+                        .map(|(name, value)| (name.clone(), to_jinja(value)))
+                        .collect(),
+                ),
+            }),
+        }
+    }
+
+    pub(crate) fn record_status(&self, id: &str, status: StepStatus) {
+        if let Some(&position) = self.steps.positions.get(id) {
+            self.steps.lock()[position].status = status;
+        }
+    }
+
+    /// A result outlives later statuses: a step run again by a `goto` is read as it last
+    /// finished until it finishes again.
+    pub(crate) fn record_result(&self, id: &str, result: &Value) {
+        if let Some(&position) = self.steps.positions.get(id) {
+            let result = to_jinja(result);
+            self.steps.lock()[position].result = Some(result);
+        }
+    }
+
+    pub(crate) fn set_vars(&self, vars: &Map<String, Value>) {
+        let mut values = self.vars.lock();
+        for (name, value) in vars {
+            values.insert(name.clone(), to_jinja(value));
+        }
+    }
+
+    /// The context of one render: O(1) in the number of steps and variables.
+    pub(crate) fn context(
+        &self,
+        visible: Visible<'_>,
+        run: &Value,
+        locals: &[(&'static str, Value)],
+    ) -> JinjaValue {
+        let visible = match visible {
+            Visible::Through(id) => self
+                .steps
+                .positions
+                .get(id)
+                .map_or(self.steps.ids.len(), |position| position + 1),
+            Visible::All => self.steps.ids.len(),
+        };
+        let mut context: BTreeMap<&'static str, JinjaValue> = BTreeMap::new();
+        context.insert("inputs", self.inputs.clone());
+        context.insert(
+            "steps",
+            JinjaValue::from_object(StepsView {
+                results: Arc::clone(&self.steps),
+                visible,
+            }),
+        );
+        context.insert("vars", JinjaValue::from_dyn_object(Arc::clone(&self.vars)));
+        context.insert("run", to_jinja(run));
+        context.insert("env", self.env.clone());
+        for (name, value) in locals {
+            context.insert(name, to_jinja(value));
+        }
+        JinjaValue::from_object(context)
+    }
+}
+
+/// Every step's status and latest result, in runbook order.
+#[derive(Debug)]
+struct StepResults {
+    ids: Vec<String>,
+    positions: HashMap<String, usize>,
+    entries: Mutex<Vec<Entry>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    status: StepStatus,
+    result: Option<JinjaValue>,
+}
+
+impl StepResults {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What `steps.<id>` reads: the result, or for a step with none `{"status": …}`.
+    fn read(&self, position: usize) -> JinjaValue {
+        let entries = self.lock();
+        let entry = &entries[position];
+        match &entry.result {
+            Some(result) => result.clone(),
+            None => to_jinja(&entry.status.placeholder()),
+        }
+    }
+}
+
+/// `steps` as one render sees it: the first `visible` steps.
+#[derive(Debug)]
+struct StepsView {
+    results: Arc<StepResults>,
+    visible: usize,
+}
+
+impl Object for StepsView {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JinjaValue) -> Option<JinjaValue> {
+        let position = *self.results.positions.get(key.as_str()?)?;
+        (position < self.visible).then(|| self.results.read(position))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let ids = &self.results.ids[..self.visible];
+        Enumerator::Values(ids.iter().map(|id| JinjaValue::from(id.as_str())).collect())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.visible)
+    }
+}
+
+/// `vars`: the run's variables as they are at the moment of the read.
+#[derive(Debug)]
+struct Vars {
+    values: Mutex<BTreeMap<String, JinjaValue>>,
+}
+
+impl Vars {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, JinjaValue>> {
+        self.values.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Object for Vars {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JinjaValue) -> Option<JinjaValue> {
+        self.lock().get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.lock().keys().map(JinjaValue::from).collect())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.lock().len())
+    }
+}
+
+/// The value at `path` in `context`, or the deepest value on the way when the path goes
+/// further than the data (a method call, an index), so a read is judged by all it could see.
+pub(crate) fn resolve(context: &JinjaValue, path: &[String]) -> Value {
+    let Some((root, rest)) = path.split_first() else {
+        return Value::Null;
+    };
+    let mut value = match context.get_attr(root) {
+        Ok(value) if !value.is_undefined() => value,
+        _ => return Value::Null,
+    };
+    for key in rest {
+        match value.get_attr(key) {
+            Ok(next) if !next.is_undefined() => value = next,
+            _ => break,
+        }
+    }
+    serde_json::to_value(&value).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use runbook_lang::template::Engine;
+    use serde_json::json;
+
+    fn values() -> TemplateValues {
+        let text = "version: 1\nname: t\nsteps:\n  - id: a\n    log: x\n  - id: b\n    log: y\n  - id: c\n    log: z\n";
+        let book = runbook_lang::parse(&runbook_lang::Source::new("t", text.to_owned())).unwrap();
+        let state = RunState::new("r".into(), &book, "now".into(), Map::new());
+        let inputs = json!({"name": "n"}).as_object().unwrap().clone();
+        TemplateValues::new(&inputs, &Map::new(), &state, Map::new(), Map::new())
+    }
+
+    fn render(values: &TemplateValues, visible: Visible<'_>, text: &str) -> Result<Value, String> {
+        let context = values.context(visible, &json!({"id": "r"}), &[("item", json!(7))]);
+        Engine::default()
+            .render(&json!(text), &context)
+            .map_err(|error| error.0)
+    }
+
+    #[test]
+    fn a_render_reads_the_steps_up_to_the_current_one_and_every_step_at_the_end() {
+        let values = values();
+        values.record_result("a", &json!({"x": 1}));
+        values.record_result("c", &json!({"x": 3}));
+        assert_eq!(
+            render(&values, Visible::Through("b"), "{{ steps.a.x }}"),
+            Ok(json!(1))
+        );
+        assert_eq!(
+            render(&values, Visible::Through("b"), "{{ steps.b.status }}"),
+            Ok(json!("not_run"))
+        );
+        assert!(render(&values, Visible::Through("b"), "{{ steps.c.x }}").is_err());
+        assert_eq!(
+            render(
+                &values,
+                Visible::Through("b"),
+                "{{ steps | list | join(',') }}"
+            ),
+            Ok(json!("a,b"))
+        );
+        assert_eq!(
+            render(&values, Visible::All, "{{ steps.c.x }}"),
+            Ok(json!(3))
+        );
+        assert_eq!(
+            render(
+                &values,
+                Visible::All,
+                "{{ inputs.name }}-{{ run.id }}-{{ item }}"
+            ),
+            Ok(json!("n-r-7"))
+        );
+    }
+
+    #[test]
+    fn a_result_outlives_later_statuses_and_a_step_without_one_reads_its_status() {
+        let values = values();
+        values.record_status("a", StepStatus::Skipped);
+        assert_eq!(
+            render(&values, Visible::All, "{{ steps.a }}"),
+            Ok(json!({"status": "skipped"}))
+        );
+        values.record_result("a", &json!({"x": 1}));
+        values.record_status("a", StepStatus::Running);
+        assert_eq!(
+            render(&values, Visible::All, "{{ steps.a.x }}"),
+            Ok(json!(1))
+        );
+    }
+
+    #[test]
+    fn variables_read_as_they_are_when_read() {
+        let values = values();
+        let context = values.context(Visible::All, &json!({}), &[]);
+        values.set_vars(json!({"v": 1, "w": 2}).as_object().unwrap());
+        let engine = Engine::default();
+        assert_eq!(
+            engine.render(&json!("{{ vars.v }}"), &context).unwrap(),
+            json!(1)
+        );
+        assert_eq!(
+            engine
+                .render(&json!("{{ vars | tojson }}"), &context)
+                .unwrap(),
+            json!(r#"{"v": 1, "w": 2}"#)
+        );
+    }
+
+    #[test]
+    fn resolve_goes_as_deep_as_the_data() {
+        let values = values();
+        values.record_result("a", &json!({"x": {"y": "s"}}));
+        let context = values.context(Visible::All, &json!({}), &[]);
+        let path = |text: &str| text.split('.').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(resolve(&context, &path("steps.a.x.y")), json!("s"));
+        assert_eq!(
+            resolve(&context, &path("steps.a.x.upper")),
+            json!({"y": "s"})
+        );
+        assert_eq!(resolve(&context, &path("nothing.here")), Value::Null);
+    }
+}
