@@ -28,7 +28,7 @@ use crate::state::{Decision, NeedsDecision, StartedExecution};
 use crate::wait;
 
 pub(crate) async fn execute(
-    run: &Run<'_>,
+    run: &Run,
     step: &Step,
     action: Action<'_>,
     index: Option<usize>,
@@ -313,7 +313,7 @@ pub(crate) async fn execute(
 
 /// Restarts, skips or continues a node: the `aom.node` step, and the node rules of `aom.wait`.
 pub(crate) async fn operate_node(
-    run: &Run<'_>,
+    run: &Run,
     step: &Step,
     index: Option<usize>,
     deadline: Deadline,
@@ -364,7 +364,7 @@ pub(crate) async fn operate_node(
 /// Starts an execution once: the one the journal recorded, the one a lost answer started
 /// (found by listing), or a new one.
 async fn start_once<F, Fut>(
-    run: &Run<'_>,
+    run: &Run,
     step: &Step,
     index: Option<usize>,
     deadline: Deadline,
@@ -418,7 +418,7 @@ where
 /// Runs an express workflow once: the run the journal recorded, the one a lost answer
 /// started (found by listing), or a new one.
 async fn run_sync_once(
-    run: &Run<'_>,
+    run: &Run,
     step: &Step,
     index: Option<usize>,
     deadline: Deadline,
@@ -516,7 +516,7 @@ fn sync_answer(
 /// A generic `call` that changes something cannot be looked up: if a resumed run's journal
 /// holds its intent without an answer, a person decides (`runbook resume … --start`).
 fn unanswered_call(
-    run: &Run<'_>,
+    run: &Run,
     step: &Step,
     index: Option<usize>,
     operation: &'static OperationMeta,
@@ -543,7 +543,7 @@ fn unanswered_call(
 }
 
 fn flow_body(
-    run: &Run<'_>,
+    run: &Run,
     input: &Value,
     headers: Option<&Value>,
     locals: &Locals,
@@ -558,7 +558,7 @@ fn flow_body(
 
 /// Records a started execution; a start without an id is a failure (nothing to follow).
 fn started(
-    run: &Run<'_>,
+    run: &Run,
     step: &Step,
     index: Option<usize>,
     service: &str,

@@ -11,7 +11,7 @@ use crate::resume::{Phase, Position};
 use crate::runner::{Deadline, Run};
 use crate::state::{RunStatus, StepStatus};
 
-impl Run<'_> {
+impl Run {
     /// Runs the `finally` steps from `first` (a resumed run goes on where it was).
     pub(crate) async fn run_finally(&self, first: usize) {
         let steps = &self.runbook().finally;

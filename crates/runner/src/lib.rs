@@ -9,6 +9,7 @@
 mod actions;
 pub mod event;
 pub mod failure;
+mod fan_out;
 mod finally;
 mod in_flight;
 pub mod inputs;

@@ -51,7 +51,7 @@ pub(crate) enum Look<T> {
     NotApplied,
 }
 
-impl Run<'_> {
+impl Run {
     /// Makes a change once. `look(since)` says whether the change already took effect, for a
     /// change sent at `since` (RFC 3339); `send()` sends it.
     pub(crate) async fn settle<T, L, LF, S, SF>(

@@ -74,8 +74,8 @@ impl Change {
 
 /// One request's limits and bookkeeping: get the client from [`Call::client`], send with
 /// [`Call::send`].
-pub(crate) struct Call<'r, 'a> {
-    run: &'r Run<'a>,
+pub(crate) struct Call<'r> {
+    run: &'r Run,
     client: Client,
     deadline: Deadline,
     change: Option<Change>,
@@ -110,18 +110,18 @@ impl RequestError for InvokeError {
     }
 }
 
-impl<'a> Run<'a> {
+impl Run {
     /// A request that only reads.
-    pub(crate) fn read(&self, deadline: Deadline) -> Call<'_, 'a> {
+    pub(crate) fn read(&self, deadline: Deadline) -> Call<'_> {
         self.call(deadline, None)
     }
 
     /// A request that starts or changes something.
-    pub(crate) fn change(&self, deadline: Deadline, change: Change) -> Call<'_, 'a> {
+    pub(crate) fn change(&self, deadline: Deadline, change: Change) -> Call<'_> {
         self.call(deadline, Some(change))
     }
 
-    fn call(&self, deadline: Deadline, change: Option<Change>) -> Call<'_, 'a> {
+    fn call(&self, deadline: Deadline, change: Option<Change>) -> Call<'_> {
         let client = match deadline.at {
             None => self.client().clone(),
             Some(at) => {
@@ -146,7 +146,7 @@ impl<'a> Run<'a> {
     }
 }
 
-impl Call<'_, '_> {
+impl Call<'_> {
     /// The client to build the request with; it carries the deadline's limits.
     pub(crate) fn client(&self) -> &Client {
         &self.client

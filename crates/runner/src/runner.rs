@@ -7,13 +7,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use futures_util::stream::{self, StreamExt};
 use hwc_client::{Client, Environment};
 use minijinja::Value as JinjaValue;
-use runbook_lang::limits::MAX_FOR_EACH_ITEMS;
 use runbook_lang::template::{Engine, Sources};
 use runbook_lang::{Runbook, Step};
 use serde_json::{json, Map, Value};
@@ -42,7 +40,8 @@ pub const DEFAULT_RECONCILE_SKEW: Duration = Duration::from_secs(60);
 pub const RECONCILE_SETTLE: Duration = Duration::from_secs(2);
 
 /// Runs runbooks with one client, one environment (clock, sleep, randomness) and one
-/// observer.
+/// observer. A clone shares the tokens: cancelling one cancels the other's runs.
+#[derive(Clone)]
 pub struct Runner {
     client: Client,
     environment: Environment,
@@ -202,9 +201,10 @@ impl Runner {
             ),
         };
         let template_values = TemplateValues::new(&input.inputs, &input.env, &state, results, vars);
-        let run = Run {
-            runner: self,
-            runbook,
+        let run = Arc::new_cyclic(|this| Run {
+            this: this.clone(),
+            runner: self.clone(),
+            runbook: Arc::new(runbook.clone()),
             engine,
             started,
             deadline: runbook.timeout.map(|t| started.saturating_add(t.0)),
@@ -218,7 +218,7 @@ impl Runner {
             decision: Mutex::new(decision),
             resumed_step: Mutex::new(resumed_step.clone()),
             starts_in_flight: Default::default(),
-        };
+        });
         for id in &masked {
             run.recompute(id);
         }
@@ -250,9 +250,15 @@ impl Runner {
             run.run_finally(first_finally).await;
         }
         run.finish();
-        run.state
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
+        // Every task of the run has ended (a fan-out waits for its own), so the state is
+        // the run's alone unless something still holds it.
+        match Arc::try_unwrap(run) {
+            Ok(run) => run
+                .state
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner),
+            Err(run) => run.read_state(RunState::clone),
+        }
     }
 }
 
@@ -268,9 +274,11 @@ pub(crate) struct Deadline {
 /// Names in scope for one evaluation besides the run-wide ones.
 pub(crate) type Locals = Vec<(&'static str, Value)>;
 
-pub(crate) struct Run<'a> {
-    runner: &'a Runner,
-    runbook: &'a Runbook,
+pub(crate) struct Run {
+    /// The run itself, for the tasks of a fan-out.
+    this: Weak<Run>,
+    runner: Runner,
+    runbook: Arc<Runbook>,
     engine: Engine,
     started: Duration,
     deadline: Option<Duration>,
@@ -295,7 +303,7 @@ pub(crate) struct Run<'a> {
     pub(crate) starts_in_flight: crate::in_flight::StartsInFlight,
 }
 
-impl Run<'_> {
+impl Run {
     /// Reads the state; observers are not told (nothing changed).
     pub(crate) fn read_state<R>(&self, read: impl FnOnce(&RunState) -> R) -> R {
         read(&self.state.lock().unwrap_or_else(PoisonError::into_inner))
@@ -701,8 +709,13 @@ impl Run<'_> {
         });
     }
 
+    /// The run, shared: `None` only once it is over.
+    pub(crate) fn shared(&self) -> Option<Arc<Run>> {
+        self.this.upgrade()
+    }
+
     pub(crate) fn runbook(&self) -> &Runbook {
-        self.runbook
+        &self.runbook
     }
 
     /// Records the end of `step` (or, with none, the run-level state alone) for a resumed
@@ -949,73 +962,8 @@ impl Run<'_> {
         }
     }
 
-    async fn fan_out(
-        &self,
-        step: &Step,
-        list: &Value,
-        deadline: Deadline,
-    ) -> Result<Value, StepError> {
-        let items = match self.render(list, &Vec::new(), "for_each")? {
-            Value::Array(items) => items,
-            other => {
-                return Err(Failure::new(format!(
-                    "for_each: expected a list, got {}",
-                    runbook_lang::template::json_type(&other)
-                ))
-                .into())
-            }
-        };
-        if items.len() > MAX_FOR_EACH_ITEMS {
-            return Err(Failure::new(format!(
-                "for_each: the list has {} items, more than the limit of {MAX_FOR_EACH_ITEMS}",
-                items.len()
-            ))
-            .into());
-        }
-        let concurrency = step.concurrency.unwrap_or(1).max(1) as usize;
-        let results: Vec<Result<Value, StepError>> = stream::iter(items.into_iter().enumerate())
-            .map(|(index, item)| {
-                let locals = vec![("item", item), ("index", Value::from(index))];
-                self.attempts(step, Some(index), locals, deadline)
-            })
-            .buffered(concurrency)
-            .collect()
-            .await;
-        let mut values = Vec::with_capacity(results.len());
-        let mut first_error: Option<StepError> = None;
-        for result in results {
-            match result {
-                Ok(value) => values.push(value),
-                Err(error) => {
-                    values.push(Value::Null);
-                    // Cancellation and timeouts say more about the run than one failure.
-                    let worse = matches!(
-                        (&first_error, &error),
-                        (None, _)
-                            | (
-                                Some(StepError::Failed(_)),
-                                StepError::Cancelled | StepError::TimedOut { .. },
-                            )
-                            | (Some(_), StepError::Suspended(_))
-                    );
-                    if worse {
-                        first_error = Some(error);
-                    }
-                }
-            }
-        }
-        match first_error {
-            None => Ok(Value::Array(values)),
-            Some(StepError::Failed(mut failure)) => {
-                failure.result = Some(Value::Array(values));
-                Err(StepError::Failed(failure))
-            }
-            Some(error) => Err(error),
-        }
-    }
-
     /// One element of a step: the action, retried as `retry` says.
-    async fn attempts(
+    pub(crate) async fn attempts(
         &self,
         step: &Step,
         index: Option<usize>,

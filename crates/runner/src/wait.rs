@@ -25,7 +25,7 @@ const AOM_PAUSED: &[&str] = &["pausing", "waitApproval"];
 const FUNCTIONGRAPH_FINAL: &[&str] = &["success", "fail", "timeout", "cancel"];
 
 pub(crate) async fn aom(
-    run: &Run<'_>,
+    run: &Run,
     step: &Step,
     wait: &AomWait,
     index: Option<usize>,
@@ -188,7 +188,7 @@ pub(crate) async fn aom(
 }
 
 pub(crate) async fn functiongraph(
-    run: &Run<'_>,
+    run: &Run,
     step: &Step,
     wait: &FunctionGraphWait,
     index: Option<usize>,
@@ -250,7 +250,7 @@ fn ended_as(execution_id: &str, status: &str, wanted: &[String], result: Value) 
 /// The first rule that applies to this node; a `restart` rule stops applying once the node
 /// has had `max` restarts.
 fn matching_rule<'r>(
-    run: &Run<'_>,
+    run: &Run,
     rules: &'r [NodeRule],
     node_id: &str,
     restarts: u32,
@@ -282,7 +282,7 @@ fn matching_rule<'r>(
 
 #[allow(clippy::too_many_arguments)]
 async fn operate(
-    run: &Run<'_>,
+    run: &Run,
     step: &Step,
     index: Option<usize>,
     deadline: Deadline,
@@ -309,8 +309,8 @@ async fn operate(
 }
 
 /// Polls, counts, reports, and sleeps between polls.
-struct Poller<'r, 'a> {
-    run: &'r Run<'a>,
+struct Poller<'r> {
+    run: &'r Run,
     step: &'r Step,
     index: Option<usize>,
     deadline: Deadline,
@@ -319,9 +319,9 @@ struct Poller<'r, 'a> {
     count: u32,
 }
 
-impl<'r, 'a> Poller<'r, 'a> {
+impl<'r> Poller<'r> {
     fn new(
-        run: &'r Run<'a>,
+        run: &'r Run,
         step: &'r Step,
         index: Option<usize>,
         deadline: Deadline,
