@@ -80,6 +80,16 @@ impl Redactor {
         }
     }
 
+    /// Grows whenever a secret is added: a judgement of a value made at one generation
+    /// holds until the next.
+    pub fn generation(&self) -> usize {
+        self.secrets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .whole
+            .len()
+    }
+
     /// Whether the run has no secret at all (then nothing can be computed from one).
     pub fn is_empty(&self) -> bool {
         self.secrets

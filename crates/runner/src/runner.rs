@@ -25,7 +25,7 @@ use crate::state::{
     Decision, HandledFailure, Intent, RunState, RunStatus, StartedExecution, StepStatus,
     UnknownOutcome,
 };
-use crate::template_values::{resolve, TemplateValues, Visible};
+use crate::template_values::{TemplateValues, Visible};
 
 /// How long, by default, a request that starts or changes something may still answer after
 /// the run is cancelled or its deadline passes.
@@ -200,7 +200,8 @@ impl Runner {
                 Ledger::default(),
             ),
         };
-        let template_values = TemplateValues::new(&input.inputs, &input.env, &state, results, vars);
+        let template_values =
+            TemplateValues::new(&input.inputs, &input.env, &state, results, vars, &redactor);
         let run = Arc::new_cyclic(|this| Run {
             this: this.clone(),
             runner: self.clone(),
@@ -512,7 +513,7 @@ impl Run {
             Value::String(text) => self
                 .read_paths(text)
                 .iter()
-                .any(|path| self.redactor.touches(&resolve(context, path))),
+                .any(|path| self.template_values.reads_secret(context, path)),
             Value::Array(items) => items.iter().any(|item| self.reads_secret(item, context)),
             Value::Object(map) => map.values().any(|item| self.reads_secret(item, context)),
             _ => false,

@@ -13,6 +13,7 @@ use minijinja::Value as JinjaValue;
 use runbook_lang::template::to_jinja;
 use serde_json::{Map, Value};
 
+use crate::redact::Redactor;
 use crate::state::{RunState, StepStatus};
 
 /// The run-wide names templates read, with real (unredacted) values: requests must carry
@@ -22,6 +23,29 @@ pub(crate) struct TemplateValues {
     env: JinjaValue,
     steps: Arc<StepResults>,
     vars: Arc<Vars>,
+    redactor: Redactor,
+}
+
+/// Whether a recorded value holds a secret, as judged at a [`Redactor::generation`]: a
+/// render that reads a large result must not walk it again to know.
+#[derive(Debug, Clone, Copy)]
+struct SecretJudgement {
+    generation: usize,
+    holds_secret: bool,
+}
+
+impl SecretJudgement {
+    fn of(value: &Value, redactor: &Redactor) -> Self {
+        Self {
+            generation: redactor.generation(),
+            holds_secret: redactor.touches(value),
+        }
+    }
+
+    /// `Some(false)` when the value surely holds no secret.
+    fn still(self, redactor: &Redactor) -> Option<bool> {
+        (self.generation == redactor.generation()).then_some(self.holds_secret)
+    }
 }
 
 /// Which steps a render may read.
@@ -44,14 +68,18 @@ impl TemplateValues {
         state: &RunState,
         mut results: Map<String, Value>,
         vars: Map<String, Value>,
+        redactor: &Redactor,
     ) -> Self {
         let mut positions = HashMap::with_capacity(state.steps.len());
         let mut entries = Vec::with_capacity(state.steps.len());
         for (position, (id, step)) in state.steps.iter().enumerate() {
             positions.insert(id.clone(), position);
+            let result = results.remove(id);
             entries.push(Entry {
                 status: step.status,
-                result: results.remove(id).map(|result| to_jinja(&result)),
+                result: result
+                    .as_ref()
+                    .map(|result| Recorded::new(result, redactor)),
             });
         }
         let ids = state.steps.keys().cloned().collect();
@@ -66,10 +94,11 @@ impl TemplateValues {
             vars: Arc::new(Vars {
                 values: Mutex::new(
                     vars.iter()
-                        .map(|(name, value)| (name.clone(), to_jinja(value)))
+                        .map(|(name, value)| (name.clone(), Recorded::new(value, redactor)))
                         .collect(),
                 ),
             }),
+            redactor: redactor.clone(),
         }
     }
 
@@ -83,7 +112,7 @@ impl TemplateValues {
     /// finished until it finishes again.
     pub(crate) fn record_result(&self, id: &str, result: &Value) {
         if let Some(&position) = self.steps.positions.get(id) {
-            let result = to_jinja(result);
+            let result = Recorded::new(result, &self.redactor);
             self.steps.lock()[position].result = Some(result);
         }
     }
@@ -91,8 +120,22 @@ impl TemplateValues {
     pub(crate) fn set_vars(&self, vars: &Map<String, Value>) {
         let mut values = self.vars.lock();
         for (name, value) in vars {
-            values.insert(name.clone(), to_jinja(value));
+            values.insert(name.clone(), Recorded::new(value, &self.redactor));
         }
+    }
+
+    /// Whether the value at `path` in `context` (a render's) holds a secret. A step result
+    /// or variable known to hold none answers at once, however large it is.
+    pub(crate) fn reads_secret(&self, context: &JinjaValue, path: &[String]) -> bool {
+        let judged = match path {
+            [root, key, ..] if root == "steps" => self.steps.judgement(key),
+            [root, key, ..] if root == "vars" => self.vars.lock().get(key).map(|v| v.secret),
+            _ => None,
+        };
+        if judged.and_then(|judged| judged.still(&self.redactor)) == Some(false) {
+            return false;
+        }
+        self.redactor.touches(&resolve(context, path))
     }
 
     /// The context of one render: O(1) in the number of steps and variables.
@@ -140,7 +183,23 @@ struct StepResults {
 #[derive(Debug)]
 struct Entry {
     status: StepStatus,
-    result: Option<JinjaValue>,
+    result: Option<Recorded>,
+}
+
+/// A result or variable as templates read it, converted once.
+#[derive(Debug)]
+struct Recorded {
+    value: JinjaValue,
+    secret: SecretJudgement,
+}
+
+impl Recorded {
+    fn new(value: &Value, redactor: &Redactor) -> Self {
+        Self {
+            value: to_jinja(value),
+            secret: SecretJudgement::of(value, redactor),
+        }
+    }
 }
 
 impl StepResults {
@@ -148,12 +207,20 @@ impl StepResults {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn judgement(&self, id: &str) -> Option<SecretJudgement> {
+        let position = *self.positions.get(id)?;
+        self.lock()[position]
+            .result
+            .as_ref()
+            .map(|result| result.secret)
+    }
+
     /// What `steps.<id>` reads: the result, or for a step with none `{"status": …}`.
     fn read(&self, position: usize) -> JinjaValue {
         let entries = self.lock();
         let entry = &entries[position];
         match &entry.result {
-            Some(result) => result.clone(),
+            Some(result) => result.value.clone(),
             None => to_jinja(&entry.status.placeholder()),
         }
     }
@@ -189,11 +256,11 @@ impl Object for StepsView {
 /// `vars`: the run's variables as they are at the moment of the read.
 #[derive(Debug)]
 struct Vars {
-    values: Mutex<BTreeMap<String, JinjaValue>>,
+    values: Mutex<BTreeMap<String, Recorded>>,
 }
 
 impl Vars {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, JinjaValue>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Recorded>> {
         self.values.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -204,7 +271,7 @@ impl Object for Vars {
     }
 
     fn get_value(self: &Arc<Self>, key: &JinjaValue) -> Option<JinjaValue> {
-        self.lock().get(key.as_str()?).cloned()
+        self.lock().get(key.as_str()?).map(|var| var.value.clone())
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -218,7 +285,7 @@ impl Object for Vars {
 
 /// The value at `path` in `context`, or the deepest value on the way when the path goes
 /// further than the data (a method call, an index), so a read is judged by all it could see.
-pub(crate) fn resolve(context: &JinjaValue, path: &[String]) -> Value {
+fn resolve(context: &JinjaValue, path: &[String]) -> Value {
     let Some((root, rest)) = path.split_first() else {
         return Value::Null;
     };
@@ -247,7 +314,14 @@ mod tests {
         let book = runbook_lang::parse(&runbook_lang::Source::new("t", text.to_owned())).unwrap();
         let state = RunState::new("r".into(), &book, "now".into(), Map::new());
         let inputs = json!({"name": "n"}).as_object().unwrap().clone();
-        TemplateValues::new(&inputs, &Map::new(), &state, Map::new(), Map::new())
+        TemplateValues::new(
+            &inputs,
+            &Map::new(),
+            &state,
+            Map::new(),
+            Map::new(),
+            &Redactor::default(),
+        )
     }
 
     fn render(values: &TemplateValues, visible: Visible<'_>, text: &str) -> Result<Value, String> {
@@ -339,5 +413,35 @@ mod tests {
             json!({"y": "s"})
         );
         assert_eq!(resolve(&context, &path("nothing.here")), Value::Null);
+    }
+
+    #[test]
+    fn a_read_holds_a_secret_when_what_it_reads_does_even_one_recorded_before_the_secret() {
+        let redactor = Redactor::new(["hunter22".to_owned()]);
+        let text = "version: 1\nname: t\nsteps:\n  - id: a\n    log: x\n  - id: b\n    log: y\n";
+        let book = runbook_lang::parse(&runbook_lang::Source::new("t", text.to_owned())).unwrap();
+        let state = RunState::new("r".into(), &book, "now".into(), Map::new());
+        let values = TemplateValues::new(
+            &Map::new(),
+            &Map::new(),
+            &state,
+            Map::new(),
+            Map::new(),
+            &redactor,
+        );
+        values.record_result("a", &json!({"token": "hunter22", "n": 1}));
+        values.record_result("b", &json!({"derived": "x-y"}));
+        values.set_vars(json!({"plain": "p"}).as_object().unwrap());
+        let context = values.context(Visible::All, &json!({}), &[]);
+        let path = |text: &str| text.split('.').map(str::to_owned).collect::<Vec<_>>();
+        assert!(values.reads_secret(&context, &path("steps.a")));
+        assert!(values.reads_secret(&context, &path("steps.a.token")));
+        assert!(!values.reads_secret(&context, &path("steps.a.n")));
+        assert!(!values.reads_secret(&context, &path("steps.b.derived")));
+        assert!(!values.reads_secret(&context, &path("vars.plain")));
+        // A value computed from a secret later becomes one: what was judged before is
+        // judged again.
+        redactor.add("x-y");
+        assert!(values.reads_secret(&context, &path("steps.b.derived")));
     }
 }
