@@ -73,6 +73,10 @@ pub const MAX_CONCURRENCY: u32 = 1_000;
 /// `retry.attempts`.
 pub const MAX_RETRY_ATTEMPTS: u32 = 1_000;
 
+/// Attempts one step makes in one run, over all its `for_each` elements, retries included:
+/// `MAX_FOR_EACH_ITEMS` elements of `MAX_RETRY_ATTEMPTS` each would be ten million.
+pub const MAX_STEP_ATTEMPTS: u32 = 100_000;
+
 /// `max` of a `goto` jump, and of a workflow node's `restart`.
 pub const MAX_JUMPS: u32 = 10_000;
 

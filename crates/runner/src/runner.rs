@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use hwc_client::{Client, Environment};
 use minijinja::Value as JinjaValue;
+use runbook_lang::limits::MAX_STEP_ATTEMPTS;
 use runbook_lang::template::{Engine, Sources};
 use runbook_lang::{Runbook, Step};
 use serde_json::{json, Map, Value};
@@ -988,11 +989,22 @@ impl Run {
         let mut attempt = self.ledger.retries(&step.id, index);
         let outcome = loop {
             attempt = attempt.saturating_add(1);
-            self.with_state(|state| {
-                if let Some(s) = state.steps.get_mut(&step.id) {
-                    s.attempts = s.attempts.saturating_add(1);
-                }
+            let allowed = self.with_state(|state| {
+                state.steps.get_mut(&step.id).is_none_or(|s| {
+                    let allowed = s.attempts < MAX_STEP_ATTEMPTS;
+                    if allowed {
+                        s.attempts += 1;
+                    }
+                    allowed
+                })
             });
+            if !allowed {
+                break Err(Failure::new(format!(
+                    "the step made {MAX_STEP_ATTEMPTS} attempts over its elements and \
+                     retries, the most one step may make in a run"
+                ))
+                .into());
+            }
             let result =
                 crate::actions::execute(self, step, action, index, &locals, deadline).await;
             let Some(retry) = &step.retry else {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use hwc_client::runtime::Clock;
 use hwc_sandbox::Scenario;
 use runbook_lang::limits::{
-    MAX_FOR_EACH_ITEMS, MAX_RETRY_ATTEMPTS, MAX_SET_VALUE_BYTES, MIN_POLL_DELAY,
+    MAX_FOR_EACH_ITEMS, MAX_RETRY_ATTEMPTS, MAX_SET_VALUE_BYTES, MAX_STEP_ATTEMPTS, MIN_POLL_DELAY,
 };
 use runbook_lang::DurationText;
 use runbook_runner::{Event, RunStatus, StepStatus};
@@ -205,4 +205,27 @@ async fn a_poll_delay_below_the_minimum_is_raised_to_it() {
     // One second of polls every 10 ms, and the last look at the deadline.
     let polls = state.steps["wait"].polls;
     assert!((100..=102).contains(&polls), "{polls} polls");
+}
+
+#[tokio::test]
+async fn a_step_stops_at_the_most_attempts_one_step_may_make() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let items = MAX_FOR_EACH_ITEMS;
+    let attempts = MAX_RETRY_ATTEMPTS;
+    let book = runbook(&format!(
+        "version: 1\nname: t\nsteps:\n  - id: fan\n    for_each: \"{{{{ range({items}) | list }}}}\"\n    concurrency: 1000\n    retry: {{attempts: {attempts}, delay: 10ms, max_delay: 10ms, until: \"false\"}}\n    log: x\n"
+    ));
+    let state = run(&harness, &book).await;
+    let fan = &state.steps["fan"];
+    assert_eq!(fan.status, StepStatus::Failed);
+    assert_eq!(fan.attempts, MAX_STEP_ATTEMPTS);
+    assert!(
+        state
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("the most one step may make"),
+        "{:?}",
+        state.error
+    );
 }
