@@ -1,6 +1,7 @@
-//! Wait steps: poll an execution with Smithy-style backoff until it reaches a wanted status,
-//! applying the AOM node rules (restart / skip failed nodes, continue paused ones) on the
-//! way. A last poll is made at the deadline before giving up.
+//! Wait steps: poll an execution until it reaches a wanted status, applying the AOM node rules
+//! (restart / skip failed nodes, continue paused ones) on the way. The delay between polls is
+//! a tenth of the time waited, between `poll.min` and `poll.max` (`poll_delay`). A last poll
+//! is made at the deadline before giving up.
 
 use std::collections::HashMap;
 
@@ -9,7 +10,7 @@ use hwc_client::operations::{
     SearchWorkflowExecutionDetailParams, ShowWorkflowExecutionParams,
     StartPausingWorkflowExecutionsParams,
 };
-use hwc_client::runtime::waiter_delay;
+use hwc_client::runtime::poll_delay;
 use runbook_lang::limits::{MAX_POLLS, MIN_POLL_DELAY};
 use runbook_lang::{AomWait, FunctionGraphWait, NodeAction, NodeRule, Poll, Step};
 use serde_json::{json, Value};
@@ -315,6 +316,9 @@ struct Poller<'r> {
     index: Option<usize>,
     deadline: Deadline,
     poll: &'r Poll,
+    /// When this wait began on the run's clock; the poll delay grows with the time since. A
+    /// resumed wait counts from its resumption (it keeps no earlier start), so it polls at
+    /// `poll.min` again for a while: more polls, but never a later look.
     began: std::time::Duration,
     count: u32,
 }
@@ -409,10 +413,10 @@ impl<'r> Poller<'r> {
 
     async fn sleep(&self, status: &str) -> Result<(), StepError> {
         // Validation refuses a shorter `poll.min`; a runbook that skipped it must not spin.
-        let delay = waiter_delay(
+        let delay = poll_delay(
             self.poll.min.0.max(MIN_POLL_DELAY),
             self.poll.max.0,
-            self.count,
+            self.run.now().saturating_sub(self.began),
             self.run.random(),
         );
         let describe = |error: StepError| match error {

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The runner against the in-process sandbox, sharing one virtual clock: deadlines, retry
-//! safety for steps that start things, bounded `on_failure` loops, and the run state.
+//! safety for steps that start things, bounded `on_failure` loops, the run state, and how
+//! soon (and with how many polls) a wait notices an execution's end.
 
 mod support;
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use hwc_sandbox::Scenario;
 use runbook_runner::{Event, RunState, RunStatus, StepStatus};
-use support::{harness, run, runbook, scenario_with_fault};
+use support::{harness, is, run, runbook, scenario_with_fault, scenario_with_workflow_lasting};
 
 #[tokio::test]
 async fn a_start_is_resent_after_a_500_only_once_listing_shows_it_did_not_start() {
@@ -170,4 +171,79 @@ async fn the_state_records_every_transition_and_round_trips_through_json() {
     let back: RunState = serde_json::from_str(&text).unwrap();
     assert_eq!(back.executions, state.executions);
     assert_eq!(back.steps["wait"].polls, state.steps["wait"].polls);
+}
+
+#[tokio::test]
+async fn a_wait_notices_the_end_within_a_tenth_of_the_time_with_the_polls_the_rule_allows() {
+    let poll = runbook_lang::Poll::default();
+    let (min, max) = (poll.min.0, poll.max.0);
+    for lasting in [10, 60, 300, 3_600].map(Duration::from_secs) {
+        let harness = harness(scenario_with_workflow_lasting("wf-lasting", lasting)).await;
+        let book = runbook(
+            "version: 1\nname: t\nsteps:\n  - id: start\n    aom.start: {workflow_id: wf-lasting}\n  - id: wait\n    timeout: 2h\n    aom.wait: {workflow_id: wf-lasting, execution_id: \"{{ steps.start.execution_id }}\"}\n",
+        );
+        let state = run(&harness, &book).await;
+        assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
+
+        let result = state.steps["wait"].result.as_ref().unwrap();
+        let ended = result["end_time"].as_i64().unwrap();
+        let began = result["begin_time"].as_i64().unwrap();
+        assert_eq!(
+            ended - began,
+            millis(lasting),
+            "the execution ran for {lasting:?}"
+        );
+        // Both in whole milliseconds, as the sandbox reports times: floored alike, the
+        // difference is exact for a whole-millisecond bound.
+        let late = last_poll_ms(&harness) - ended;
+        let bound = (lasting / 10).clamp(min, max);
+        assert!(
+            (0..=millis(bound)).contains(&late),
+            "{lasting:?}: the end was noticed {late} ms after it happened, more than {bound:?}"
+        );
+
+        let polls = state.steps["wait"].polls;
+        let fewest = polls_by_rule(lasting, min, max, 10);
+        let most = polls_by_rule(lasting, min, max, 9);
+        assert!(
+            (fewest..=most).contains(&polls),
+            "{lasting:?}: {polls} polls, the rule makes {fewest} to {most}"
+        );
+        println!("{lasting:?}: {polls} polls (the rule: {fewest} to {most}), noticed {late} ms after the end");
+    }
+}
+
+/// Polls until one lands `lasting` into the wait when each delay is `tenths`/10 of
+/// `clamp(waited / 10, min, max)`, never below `min`: 10 without jitter (the fewest polls),
+/// 9 with the most jitter (the most polls; a shorter delay never makes a later poll earlier).
+fn polls_by_rule(lasting: Duration, min: Duration, max: Duration, tenths: u32) -> u32 {
+    let mut waited = Duration::ZERO;
+    let mut polls = 1;
+    while waited < lasting {
+        let delay = (waited / 10).clamp(min, max);
+        waited += (delay * tenths / 10).max(min);
+        polls += 1;
+    }
+    polls
+}
+
+/// When the wait's last poll was made, by the journal.
+fn last_poll_ms(harness: &support::Harness) -> i64 {
+    let journal = harness.recorder.journal.lock().unwrap();
+    let last = journal
+        .iter()
+        .rev()
+        .find(|e| is(e, "poll", "wait"))
+        .unwrap();
+    assert_eq!(last["status"], "success", "{last}");
+    let at = time::OffsetDateTime::parse(
+        last["ts"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap()
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap()
 }

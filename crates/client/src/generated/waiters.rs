@@ -73,8 +73,8 @@ pub static FUNCTION_GRAPH_EXECUTION_SUCCEEDED: crate::runtime::WaiterSpec = crat
 impl super::Client {
     /// Wait until the AOM workflow execution finishes successfully; fail, cancel and approvalFailed end the wait as a failure, every other status keeps polling.
     ///
-    /// Polls `SearchWorkflowExecutionDetail` with backoff between 2s and 30s (jittered), never longer
-    /// than `max_wait`, with a last poll at the deadline.
+    /// Polls `SearchWorkflowExecutionDetail` every tenth of the time waited, between 2s and 30s (jittered), never
+    /// longer than `max_wait`, with a last poll at the deadline.
     pub async fn wait_until_aom_execution_succeeded(
         &self,
         params: &super::operations::SearchWorkflowExecutionDetailParams,
@@ -95,8 +95,8 @@ impl super::Client {
     }
     /// Wait until the FunctionGraph workflow execution finishes successfully; fail, timeout and cancel end the wait as a failure, every other status keeps polling.
     ///
-    /// Polls `ShowWorkflowExecution` with backoff between 2s and 30s (jittered), never longer
-    /// than `max_wait`, with a last poll at the deadline.
+    /// Polls `ShowWorkflowExecution` every tenth of the time waited, between 2s and 30s (jittered), never
+    /// longer than `max_wait`, with a last poll at the deadline.
     pub async fn wait_until_function_graph_execution_succeeded(
         &self,
         params: &super::operations::ShowWorkflowExecutionParams,

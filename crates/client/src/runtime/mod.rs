@@ -12,7 +12,7 @@ mod transport;
 mod validate;
 mod waiter;
 
-pub use backoff::{exponential, full_jitter, waiter_delay};
+pub use backoff::{exponential, full_jitter, poll_delay};
 pub use credentials::{env as credential_env, Credentials, CredentialsError, Secret};
 pub use environment::{
     saturating_after, saturating_before, Clock, Environment, Random, SeededRandom, SleepFuture,

@@ -1,12 +1,13 @@
 //! Smithy-style waiters: poll an operation until an acceptor matches its output, with a
-//! mandatory maximum wait, jittered exponential backoff and a last poll at the deadline.
+//! mandatory maximum wait, the poll delay every wait uses (`poll_delay`: a tenth of the time
+//! waited, between the spec's minimum and maximum, jittered) and a last poll at the deadline.
 
 use std::future::Future;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::backoff::waiter_delay;
+use super::backoff::poll_delay;
 use super::environment::Environment;
 use super::error::ApiError;
 use super::request::ApiResponse;
@@ -191,10 +192,10 @@ where
                 last_output: Some(output),
             });
         }
-        let delay = waiter_delay(
+        let delay = poll_delay(
             spec.min_delay,
             spec.max_delay,
-            polls,
+            now.saturating_sub(started),
             environment.random.as_ref(),
         );
         environment.sleep(delay.min(deadline - now)).await;

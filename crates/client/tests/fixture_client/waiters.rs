@@ -33,8 +33,8 @@ pub static THING_READY: hwc_client::runtime::WaiterSpec = hwc_client::runtime::W
 impl super::Client {
     /// Wait until the thing is ready.
     ///
-    /// Polls `GetThing` with backoff between 1s and 8s (jittered), never longer
-    /// than `max_wait`, with a last poll at the deadline.
+    /// Polls `GetThing` every tenth of the time waited, between 1s and 8s (jittered), never
+    /// longer than `max_wait`, with a last poll at the deadline.
     pub async fn wait_until_thing_ready(
         &self,
         params: &super::operations::GetThingParams,

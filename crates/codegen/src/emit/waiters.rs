@@ -58,8 +58,8 @@ pub fn emit(api: &Api, runtime: &syn::Path) -> TokenStream {
             let method_doc = [
                 format!(" {description}"),
                 String::new(),
-                format!(" Polls `{op_id}` with backoff between {min}s and {max}s (jittered), never longer"),
-                " than `max_wait`, with a last poll at the deadline.".to_owned(),
+                format!(" Polls `{op_id}` every tenth of the time waited, between {min}s and {max}s (jittered), never"),
+                " longer than `max_wait`, with a last poll at the deadline.".to_owned(),
             ];
             methods.push(quote! {
                 #(#[doc = #method_doc])*

@@ -9,6 +9,7 @@ use futures_util::future::BoxFuture;
 
 use hwc_client::runtime::{Credentials, Secret, VirtualTime};
 use hwc_client::{Client, Environment, Transport};
+use hwc_sandbox::scenario::{AomNode, AomWorkflow, NodeBehaviour};
 use hwc_sandbox::{ConnectionLimits, RunningSandbox, SandboxConfig, Scenario};
 use runbook_runner::{
     inputs, Checkpoint, Event, Intent, Observer, Resume, RunInput, RunState, Runner,
@@ -259,4 +260,27 @@ pub fn scenario_with_fault(operation: &str, fault: &str) -> Scenario {
         hwc_sandbox::DEFAULT_SCENARIO
     );
     Scenario::parse("faults.yaml", &text).unwrap()
+}
+
+/// The default scenario plus AOM workflow `id` of one node that succeeds after `duration`: an
+/// execution of it ends exactly `duration` after it starts.
+pub fn scenario_with_workflow_lasting(id: &str, duration: std::time::Duration) -> Scenario {
+    let mut scenario = Scenario::default_scenario();
+    let project = scenario
+        .projects
+        .iter_mut()
+        .find(|p| p.id == PROJECT)
+        .unwrap();
+    project.aom_workflows.push(AomWorkflow {
+        id: id.to_owned(),
+        description: String::new(),
+        nodes: vec![AomNode {
+            id: "only".to_owned(),
+            behaviour: NodeBehaviour::Succeed,
+            duration,
+            output: Value::Null,
+            fail_attempts: None,
+        }],
+    });
+    scenario
 }
