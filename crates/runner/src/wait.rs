@@ -71,7 +71,11 @@ pub(crate) async fn aom(
             .map(ToString::to_string)
             .unwrap_or_default();
         let mut result = to_json(&detail)?;
-        result["node_actions"] = Value::Array(node_actions.clone());
+        // The actions list grows with every restart: it is attached where it is read, not
+        // copied into every poll's result.
+        if wait.until.is_some() {
+            result = with_node_actions(result, &node_actions);
+        }
         if poller.reached(
             &status,
             &wait.until_status,
@@ -79,7 +83,7 @@ pub(crate) async fn aom(
             locals,
             &result,
         )? {
-            return Ok(result);
+            return Ok(with_node_actions(result, &node_actions));
         }
         let nodes = detail.execution_result_list.clone().unwrap_or_default();
         let node_in = |statuses: &[&str]| {
@@ -96,7 +100,7 @@ pub(crate) async fn aom(
                     "execution {} failed (no failed node reported)",
                     params.execution_id
                 ))
-                .with_result(result)
+                .with_result(with_node_actions(result, &node_actions))
                 .into());
             };
             let node_id = node.node_id.clone().unwrap_or_default();
@@ -121,7 +125,7 @@ pub(crate) async fn aom(
                     "execution {} failed at node `{node_id}`{why}; no `when_node_fails` rule applies",
                     params.execution_id
                 ))
-                .with_result(result)
+                .with_result(with_node_actions(result, &node_actions))
                 .into());
             };
             if rule.then == NodeAction::Restart {
@@ -179,7 +183,7 @@ pub(crate) async fn aom(
                 &params.execution_id,
                 &status,
                 &wait.until_status,
-                result,
+                with_node_actions(result, &node_actions),
             ));
         }
         if !acted {
@@ -236,6 +240,12 @@ pub(crate) async fn functiongraph(
         }
         poller.sleep(&status).await?;
     }
+}
+
+/// `result` (a poll's) with the node actions the wait has taken so far.
+fn with_node_actions(mut result: Value, node_actions: &[Value]) -> Value {
+    result["node_actions"] = Value::Array(node_actions.to_vec());
+    result
 }
 
 /// The execution reached a final status other than the wanted ones.
