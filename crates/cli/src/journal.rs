@@ -2,10 +2,11 @@
 //! `version`, the runner's checkpoints (one per step, what a resumed run goes on from) and
 //! intents, appended as it happens (deltas, never the whole state after each transition).
 //!
-//! Events go through a channel to one writer task, which appends whatever has queued up in
-//! one transaction without fsync. The intent of a request that starts or changes something
-//! is different: it is appended with everything before it, fsynced, and only then is the
-//! request sent ([`Observer::before_change`] waits for it).
+//! Events go through a channel to one writer task, which appends what arrives within a few
+//! milliseconds in one transaction without fsync. The intent of a request that starts or
+//! changes something is different: it is appended at once with everything before it (and
+//! the other intents queued with it), fsynced, and only then is the request sent
+//! ([`Observer::before_change`] waits for it).
 //!
 //! Under a lock, every append carries the holding's fence, so a process that lost its lock
 //! writes nothing more; the intent's fence also needs the lease to outlast the request. A
@@ -29,6 +30,9 @@ pub const JOURNAL_VERSION: u32 = 2;
 /// The most events one non-durable append takes, so one slow write cannot grow a batch
 /// without bound.
 const MAX_BATCH: usize = 512;
+
+/// How long the writer gathers events before it writes them.
+const GROUP_COMMIT: std::time::Duration = std::time::Duration::from_millis(5);
 
 enum Entry {
     Event(Value),
@@ -137,38 +141,58 @@ impl Writer {
     async fn write_entries(mut self, mut queue: mpsc::UnboundedReceiver<Entry>) {
         let mut batch: Vec<Value> = Vec::new();
         while let Some(first) = queue.recv().await {
+            let mut durable: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
+            let mut close = None;
+            // Group commit: a transaction per event costs more than a step, so the events of
+            // the next few milliseconds are written together. An intent (or the close) is
+            // written at once, with everything queued before it: its request waits for it.
+            let gathering_until = tokio::time::Instant::now() + GROUP_COMMIT;
             let mut next = Some(first);
             while let Some(entry) = next.take() {
                 match entry {
-                    Entry::Event(value) => {
-                        batch.push(value);
-                        if batch.len() < MAX_BATCH {
-                            next = queue.try_recv().ok();
-                        }
-                    }
+                    Entry::Event(value) => batch.push(value),
                     Entry::Durable(value, done) => {
                         batch.push(value);
-                        let written = self.write_intent(&batch).await;
-                        batch.clear();
-                        let answer = match (written, self.failure.take()) {
-                            (Err(error), _) => Err(error),
-                            (Ok(()), Some(earlier)) => Err(earlier),
-                            (Ok(()), None) => Ok(()),
-                        };
-                        let _ = done.send(answer);
+                        durable.push(done);
                     }
-                    Entry::Close(done) => {
-                        self.flush(&mut batch).await;
-                        if let Some(error) = self.failure.take() {
-                            errln!("warning: the run store missed some events: {error}");
-                        }
-                        let _ = done.send(());
-                        return;
-                    }
+                    Entry::Close(done) => close = Some(done),
+                }
+                if close.is_some() || batch.len() >= MAX_BATCH {
+                    break;
+                }
+                next = match queue.try_recv() {
+                    Ok(entry) => Some(entry),
+                    Err(_) if !durable.is_empty() => None,
+                    Err(_) => tokio::time::timeout_at(gathering_until, queue.recv())
+                        .await
+                        .ok()
+                        .flatten(),
+                };
+            }
+            if durable.is_empty() {
+                self.flush(&mut batch).await;
+            } else {
+                let written = self.write_intent(&batch).await;
+                batch.clear();
+                let answer = match (written, self.failure.take()) {
+                    (Err(error), _) => Err(error),
+                    (Ok(()), Some(earlier)) => Err(earlier),
+                    (Ok(()), None) => Ok(()),
+                };
+                for done in durable {
+                    let _ = done.send(answer.clone());
                 }
             }
-            self.flush(&mut batch).await;
+            if let Some(done) = close {
+                self.flush(&mut batch).await;
+                if let Some(error) = self.failure.take() {
+                    errln!("warning: the run store missed some events: {error}");
+                }
+                let _ = done.send(());
+                return;
+            }
         }
+        self.flush(&mut batch).await;
     }
 
     /// Appends `batch`, which ends with an intent, durably — under a lock, only while the
