@@ -19,7 +19,7 @@ use hwc_client::runtime::Clock;
 use runbook_runner::{Checkpoint, Event, Intent, Observer, RunState};
 use runbook_store::{RunStore, StoreError};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::lease::Holding;
 
@@ -46,6 +46,9 @@ enum Entry {
 #[derive(Clone)]
 pub struct Journal {
     entries: mpsc::UnboundedSender<Entry>,
+    /// Rung after an entry that must not wait out the gathering window (an intent, the
+    /// close): queued events alone never wake the writer.
+    urgent: Arc<Notify>,
     clock: Arc<dyn Clock>,
     run_id: String,
 }
@@ -60,15 +63,17 @@ impl Journal {
         holding: Option<Arc<Holding>>,
     ) -> Self {
         let (entries, queue) = mpsc::unbounded_channel();
+        let urgent = Arc::new(Notify::new());
         let writer = Writer {
             store,
             run_id: run_id.clone(),
             holding,
             failure: None,
         };
-        tokio::spawn(writer.write_entries(queue));
+        tokio::spawn(writer.write_entries(queue, urgent.clone()));
         Self {
             entries,
+            urgent,
             clock,
             run_id,
         }
@@ -92,6 +97,7 @@ impl Journal {
     pub async fn close(&self) {
         let (done, written) = oneshot::channel();
         if self.entries.send(Entry::Close(done)).is_ok() {
+            self.urgent.notify_one();
             let _ = written.await;
         }
     }
@@ -117,6 +123,7 @@ impl Observer for Journal {
             .entries
             .send(Entry::Durable(self.stamped(value), done))
             .is_ok();
+        self.urgent.notify_one();
         Box::pin(async move {
             if !sent {
                 return Err("the journal writer has stopped".to_owned());
@@ -138,15 +145,26 @@ struct Writer {
 }
 
 impl Writer {
-    async fn write_entries(mut self, mut queue: mpsc::UnboundedReceiver<Entry>) {
+    async fn write_entries(
+        mut self,
+        mut queue: mpsc::UnboundedReceiver<Entry>,
+        urgent: Arc<Notify>,
+    ) {
         let mut batch: Vec<Value> = Vec::new();
+        let mut backlog = false;
         while let Some(first) = queue.recv().await {
+            // Group commit: a transaction per event costs more than a step, so the events of
+            // the next few milliseconds are written together, and sending them wakes nobody.
+            // An intent (or the close) is written at once, with everything queued before it:
+            // its request waits for it.
+            if !backlog && matches!(first, Entry::Event(_)) {
+                tokio::select! {
+                    () = tokio::time::sleep(GROUP_COMMIT) => {}
+                    () = urgent.notified() => {}
+                }
+            }
             let mut durable: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
             let mut close = None;
-            // Group commit: a transaction per event costs more than a step, so the events of
-            // the next few milliseconds are written together. An intent (or the close) is
-            // written at once, with everything queued before it: its request waits for it.
-            let gathering_until = tokio::time::Instant::now() + GROUP_COMMIT;
             let mut next = Some(first);
             while let Some(entry) = next.take() {
                 match entry {
@@ -157,17 +175,11 @@ impl Writer {
                     }
                     Entry::Close(done) => close = Some(done),
                 }
-                if close.is_some() || batch.len() >= MAX_BATCH {
+                backlog = batch.len() >= MAX_BATCH;
+                if close.is_some() || backlog {
                     break;
                 }
-                next = match queue.try_recv() {
-                    Ok(entry) => Some(entry),
-                    Err(_) if !durable.is_empty() => None,
-                    Err(_) => tokio::time::timeout_at(gathering_until, queue.recv())
-                        .await
-                        .ok()
-                        .flatten(),
-                };
+                next = queue.try_recv().ok();
             }
             if durable.is_empty() {
                 self.flush(&mut batch).await;
