@@ -397,8 +397,8 @@ fn only<'r>(runs: &'r [RunRecord], ours: &[&str]) -> Vec<&'r str> {
         .collect()
 }
 
-/// Events in several batches (one empty, some durable) come back in order, as appended, and
-/// each run has its own journal.
+/// Events in several batches (one empty, some durable, one of a thousand: more than one
+/// statement's worth) come back in order, as appended, and each run has its own journal.
 pub async fn events_are_appended_in_order_across_batches_and_round_trip(store: &dyn RunStore) {
     let (r1, r2) = (unique("run"), unique("run"));
     for id in [&r1, &r2] {
@@ -414,6 +414,9 @@ pub async fn events_are_appended_in_order_across_batches_and_round_trip(store: &
     let batch2 =
         vec![json!({"version": 1, "event": "intent", "params": {"n": 1.5, "list": [null, true]}})];
     let batch3 = vec![json!({"event": "poll", "status": "executing"}); 3];
+    let batch4: Vec<Value> = (0..1000)
+        .map(|n| json!({"event": "poll", "n": n}))
+        .collect();
     store.append(&r1, &batch1, false, None).await.unwrap();
     store
         .append(&r2, &[json!({"other": "run"})], false, None)
@@ -422,8 +425,14 @@ pub async fn events_are_appended_in_order_across_batches_and_round_trip(store: &
     store.append(&r1, &batch2, true, None).await.unwrap();
     store.append(&r1, &[], true, None).await.unwrap();
     store.append(&r1, &batch3, false, None).await.unwrap();
+    store.append(&r1, &batch4, false, None).await.unwrap();
 
-    let expected: Vec<Value> = batch1.into_iter().chain(batch2).chain(batch3).collect();
+    let expected: Vec<Value> = batch1
+        .into_iter()
+        .chain(batch2)
+        .chain(batch3)
+        .chain(batch4)
+        .collect();
     assert_eq!(store.events(&r1).await.unwrap(), expected);
     assert_eq!(
         store.events(&r2).await.unwrap(),
