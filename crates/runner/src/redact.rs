@@ -105,19 +105,22 @@ impl Redactor {
         touches(&secrets, value)
     }
 
-    /// `value` with every secret replaced; keys are kept.
-    pub fn value(&self, value: &Value) -> Value {
+    /// `value` with every secret replaced; keys are kept. Replaced where it stands: a large
+    /// value with nothing to hide is not copied.
+    pub fn value(&self, mut value: Value) -> Value {
         let secrets = self.secrets.read().unwrap_or_else(PoisonError::into_inner);
-        if secrets.whole.is_empty() {
-            return value.clone();
+        if !secrets.whole.is_empty() {
+            redact_value(&secrets, &mut value);
         }
-        redact_value(&secrets, value)
+        value
     }
 
     /// `text` with every secret replaced: whole, or inside it when long enough.
     pub fn text(&self, text: &str) -> String {
         let secrets = self.secrets.read().unwrap_or_else(PoisonError::into_inner);
-        redact_text(&secrets, text)
+        let mut text = text.to_owned();
+        redact_text(&secrets, &mut text);
+        text
     }
 
     pub fn optional_text(&self, text: Option<&str>) -> Option<String> {
@@ -125,37 +128,31 @@ impl Redactor {
     }
 }
 
-fn redact_text(secrets: &Secrets, text: &str) -> String {
-    if secrets.whole.contains(text) {
-        return MASK.to_owned();
+fn redact_text(secrets: &Secrets, text: &mut String) {
+    if secrets.whole.contains(text.as_str()) {
+        MASK.clone_into(text);
+        return;
     }
-    let mut text = text.to_owned();
     for form in &secrets.inside {
         if text.contains(form.as_str()) {
-            text = text.replace(form.as_str(), MASK);
+            *text = text.replace(form.as_str(), MASK);
         }
     }
-    text
 }
 
-fn redact_value(secrets: &Secrets, value: &Value) -> Value {
+fn redact_value(secrets: &Secrets, value: &mut Value) {
     match value {
-        Value::String(text) => Value::String(redact_text(secrets, text)),
+        Value::String(text) => redact_text(secrets, text),
         Value::Number(_) | Value::Bool(_) if secrets.whole.contains(&value.to_string()) => {
-            Value::String(MASK.to_owned())
+            *value = Value::String(MASK.to_owned());
         }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|item| redact_value(secrets, item))
-                .collect(),
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, item)| (key.clone(), redact_value(secrets, item)))
-                .collect(),
-        ),
-        other => other.clone(),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| redact_value(secrets, item)),
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|item| redact_value(secrets, item)),
+        Value::Null | Value::Number(_) | Value::Bool(_) => {}
     }
 }
 
@@ -186,7 +183,7 @@ mod tests {
         assert_eq!(redactor.text("exit_code: 1"), "exit_code: 1");
         assert_eq!(redactor.text("e"), MASK);
         assert_eq!(
-            redactor.value(&json!({"exit_code": "e", "k": ":", "n": "e:"})),
+            redactor.value(json!({"exit_code": "e", "k": ":", "n": "e:"})),
             json!({"exit_code": MASK, "k": MASK, "n": "e:"})
         );
     }
@@ -214,6 +211,6 @@ mod tests {
         let clone = redactor.clone();
         redactor.add_value(&json!({"user": "bob", "pin": 1234}));
         assert!(clone.touches(&json!(["x", 1234])));
-        assert_eq!(clone.value(&json!([1234, "bob"])), json!([MASK, MASK]));
+        assert_eq!(clone.value(json!([1234, "bob"])), json!([MASK, MASK]));
     }
 }

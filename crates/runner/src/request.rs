@@ -170,7 +170,7 @@ impl Call<'_> {
                 index: change.index,
                 service: change.operation.service.name.to_owned(),
                 operation: change.operation.id.to_owned(),
-                params: run.redactor().value(&change.params),
+                params: run.redactor().value(change.params.clone()),
                 at: sent_at.clone(),
             };
             run.observer()

@@ -172,7 +172,7 @@ impl Runner {
             run_id.clone(),
             runbook,
             rfc3339(self.environment.clock.now_utc()),
-            match redactor.value(&Value::Object(shown_inputs)) {
+            match redactor.value(Value::Object(shown_inputs)) {
                 Value::Object(shown) => shown,
                 _ => Map::new(),
             },
@@ -654,15 +654,15 @@ impl Run {
     }
 
     pub(crate) fn set_vars(&self, vars: Map<String, Value>) {
-        let shown: Map<String, Value> = vars
-            .iter()
-            .map(|(name, value)| (name.clone(), self.redactor.value(value)))
-            .collect();
         self.changed_vars
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .extend(vars.keys().cloned());
         self.template_values.set_vars(&vars);
+        let shown: Map<String, Value> = vars
+            .into_iter()
+            .map(|(name, value)| (name, self.redactor.value(value)))
+            .collect();
         self.with_state(|state| state.vars.extend(shown));
     }
 
@@ -867,7 +867,7 @@ impl Run {
         if let Some(result) = &result {
             self.template_values.record_result(id, result);
         }
-        let result = result.map(|result| self.redactor.value(&result));
+        let result = result.map(|result| self.redactor.value(result));
         let error = error.map(|error| self.redactor.text(&error));
         self.with_state(|state| {
             if let Some(step) = state.steps.get_mut(id) {
@@ -1111,7 +1111,7 @@ impl Run {
             let value = self.render(value, &Vec::new(), &format!("output `{name}`"))?;
             outputs.insert(name.clone(), value);
         }
-        let shown = match self.redactor.value(&Value::Object(outputs)) {
+        let shown = match self.redactor.value(Value::Object(outputs)) {
             Value::Object(shown) => shown,
             _ => Map::new(),
         };
