@@ -121,8 +121,8 @@ fn hostile_inputs_neither_crash_nor_hang_nor_bloat() {
     for (case, outcome) in selected.iter().zip(&outcomes) {
         let found = judge_known(case, outcome);
         let label = format!("{}/{}", case.class, case.name);
-        if AWAITING_LINEAR_RUNS.contains(&label.as_str()) && judge(case, outcome).is_empty() {
-            println!("{label} is within the limits this time: take it off AWAITING_LINEAR_RUNS");
+        if AWAITING_FASTER_RUNS.contains(&label.as_str()) && judge(case, outcome).is_empty() {
+            println!("{label} is within the limits this time: take it off AWAITING_FASTER_RUNS");
         }
         let label = format!("{}/{}", case.class, shown(&case.name));
         let verdict = if found.is_empty() {
@@ -511,29 +511,29 @@ fn rss_kb(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Cases that are correct but over 5 s or 256 MB, because a run's cost per step (and per
-/// poll) grows with what the run has done: every render copies every earlier step's result
-/// into its context. That is issue 15 ("Speed: linear cost per step"); until it is fixed these
-/// cases may be killed at the time limit or pass the memory limit (the 1 GB guard still
-/// applies), but every other check holds: no crash, no panic, no raw escape. A listed case
-/// that passes is named in the output, to be taken off the list.
-const AWAITING_LINEAR_RUNS: &[&str] = &[
-    "huge/huge_10000_steps.run.yaml",
+/// Cases that are correct and bounded but over 5 s or 256 MB in the debug build this harness
+/// runs; every other check holds for them (no crash, no panic, no raw escape), and a listed
+/// case that passes is named in the output, to be taken off the list. Why each is still slow:
+/// - the waits make 10,000 polls (the most one wait may) on the simulated clock, each a request
+///   to the in-process sandbox at about 0.45 ms in debug (0.2 ms in release); memory is flat;
+/// - 100,000 attempts of one step (`MAX_STEP_ATTEMPTS`) and 10,000 starts cost the same per
+///   request;
+/// - a 1 MiB JSON of two-key maps is about 40 MB as values, and a run holds several copies of a
+///   variable (the value, its step's result, its checkpoint, its template value).
+const AWAITING_FASTER_RUNS: &[&str] = &[
     "duration/poll_min_for_a_year.run.yaml",
     "duration/poll_min_for_10_minutes.run.yaml",
     "jumps/restart_max_10000.run.yaml",
     "retry/attempts_max_times_for_each_max.run.yaml",
-    "for_each/over_previous_results_squared.run.yaml",
     "concurrency/concurrency_1000_starting_10000.run.yaml",
     "set_doubling/dict_nesting_40.run.yaml",
-    "set_doubling/list_of_itself_40.run.yaml",
 ];
 
-/// [`judge`], with the time and memory limits waived for [`AWAITING_LINEAR_RUNS`].
+/// [`judge`], with the time and memory limits waived for [`AWAITING_FASTER_RUNS`].
 fn judge_known(case: &Case, outcome: &Outcome) -> Vec<(Cause, String)> {
     let label = format!("{}/{}", case.class, case.name);
     let found = judge(case, outcome);
-    if !AWAITING_LINEAR_RUNS.contains(&label.as_str()) {
+    if !AWAITING_FASTER_RUNS.contains(&label.as_str()) {
         return found;
     }
     found
