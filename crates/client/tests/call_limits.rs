@@ -133,3 +133,32 @@ async fn whether_a_failed_request_may_have_taken_effect() {
     .unwrap_err();
     assert!(!refused.may_have_taken_effect(), "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_max_in_flight_requests_are_on_the_wire_and_the_others_wait_their_turn() {
+    let server = ScriptedServer::start().await;
+    server.always(
+        Answer::json(200, json!({"status": "executing"})).delayed(Duration::from_millis(50)),
+    );
+    for (limit, most) in [(3, 3..=3), (16, 4..=16)] {
+        let client = server.client(virtual_env().0, |config| config.max_in_flight = limit);
+        let calls: Vec<_> = (0..16)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    client
+                        .search_workflow_execution_detail(&status_params())
+                        .await
+                })
+            })
+            .collect();
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        assert!(
+            most.contains(&server.most_in_flight()),
+            "max_in_flight {limit}: {} requests were answered at once",
+            server.most_in_flight()
+        );
+    }
+}

@@ -57,6 +57,10 @@ pub struct TransportConfig {
     /// Limit for one attempt, answer included.
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
+    /// Requests on the wire at once; more wait their turn, in order. A thousand-item fan-out
+    /// then holds this many connections (and their buffers), not a thousand, and the API
+    /// sees a bounded burst.
+    pub max_in_flight: usize,
 }
 
 impl TransportConfig {
@@ -70,9 +74,13 @@ impl TransportConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
+
+/// See [`TransportConfig::max_in_flight`].
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 /// What happened to one attempt, for observers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +119,7 @@ struct Inner {
     config: TransportConfig,
     environment: Environment,
     middleware: Vec<Arc<dyn Middleware>>,
+    in_flight: tokio::sync::Semaphore,
 }
 
 /// Limits a caller puts on one call, as instants on the environment clock's `elapsed()`.
@@ -167,6 +176,11 @@ impl TransportBuilder {
                 "retry.max_attempts must be at least 1".to_owned(),
             ));
         }
+        if self.config.max_in_flight == 0 {
+            return Err(ApiError::Config(
+                "max_in_flight must be at least 1".to_owned(),
+            ));
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(self.config.connect_timeout)
             .user_agent(concat!("hwc-client/", env!("CARGO_PKG_VERSION")))
@@ -175,9 +189,10 @@ impl TransportBuilder {
         Ok(Transport {
             inner: Arc::new(Inner {
                 http,
-                config: self.config,
                 environment: self.environment.unwrap_or_else(Environment::system),
                 middleware: self.middleware,
+                in_flight: tokio::sync::Semaphore::new(self.config.max_in_flight),
+                config: self.config,
             }),
             limits: None,
         })
@@ -445,6 +460,11 @@ impl Transport {
         &self,
         request: reqwest::Request,
     ) -> Result<(u16, HeaderMap, Vec<u8>), (TransportErrorKind, String, Option<String>)> {
+        // Never closed, so acquiring only waits; the turn is held until the body is read.
+        let _turn = self.inner.in_flight.acquire().await.map_err(|_| {
+            let message = "the transport was shut down".to_owned();
+            (TransportErrorKind::Other, message, None)
+        })?;
         let response = self.inner.http.execute(request).await.map_err(|e| {
             let (kind, message) = classify(e);
             (kind, message, None)

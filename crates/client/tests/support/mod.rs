@@ -131,6 +131,9 @@ struct Script {
     queue: VecDeque<Answer>,
     default: Option<Answer>,
     seen: Vec<Recorded>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 #[derive(Clone)]
@@ -174,6 +177,11 @@ impl ScriptedServer {
     /// each call on its own.
     pub fn take_requests(&self) -> Vec<Recorded> {
         std::mem::take(&mut self.script.lock().unwrap().seen)
+    }
+
+    /// The most requests this server was answering at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.script.lock().unwrap().most_in_flight
     }
 
     /// How many queued answers no request has consumed yet.
@@ -258,6 +266,8 @@ async fn answer(
     let answer = {
         let mut script = script.lock().unwrap();
         script.seen.push(recorded);
+        script.in_flight += 1;
+        script.most_in_flight = script.most_in_flight.max(script.in_flight);
         script
             .queue
             .pop_front()
@@ -267,6 +277,7 @@ async fn answer(
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }
+    script.lock().unwrap().in_flight -= 1;
     let mut response = Response::builder().status(StatusCode::from_u16(answer.status).unwrap());
     for (name, value) in &answer.headers {
         response = response.header(name, value);
