@@ -110,7 +110,7 @@ impl Observer for Journal {
         }
     }
 
-    fn checkpoint(&self, checkpoint: &Checkpoint) {
+    fn checkpoint(&self, checkpoint: &Checkpoint<'_>) {
         if let Ok(value) = serde_json::to_value(checkpoint) {
             let _ = self.entries.send(Entry::Event(self.stamped(value)));
         }

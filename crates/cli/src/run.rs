@@ -368,7 +368,7 @@ impl Observer for Observers {
         }
     }
 
-    fn checkpoint(&self, checkpoint: &Checkpoint) {
+    fn checkpoint(&self, checkpoint: &Checkpoint<'_>) {
         if let Some(journal) = self.journal.get() {
             journal.checkpoint(checkpoint);
         }

@@ -270,7 +270,7 @@ pub trait Observer: Send + Sync {
 
     /// Called when a step ends (redacted): a journal records it so a resumed run can go on
     /// from there.
-    fn checkpoint(&self, _checkpoint: &Checkpoint) {}
+    fn checkpoint(&self, _checkpoint: &Checkpoint<'_>) {}
 
     /// The executions of `workflow_id` that other runs started and recorded since `since`
     /// (RFC 3339): reconciling a lost start ignores them. A run store answers this.

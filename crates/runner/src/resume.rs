@@ -14,7 +14,8 @@
 //!   intent with no answer is reconciled through the API (`reconcile.rs`) instead of being
 //!   sent again.
 
-use std::collections::{HashMap, VecDeque};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
@@ -49,17 +50,18 @@ impl Position {
 
 /// The end of a step (or, with no `step`, of the main steps): written to the journal so a
 /// resumed run neither repeats the step nor loses what it computed. Every value in it is
-/// redacted, like the state.
+/// redacted, like the state. The run emits it borrowing its state (a step's result may be
+/// large, and most observers only serialise it); read back from a journal it owns its values.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename = "checkpoint")]
-pub struct Checkpoint {
+pub struct Checkpoint<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<StepState>,
+    pub state: Option<Cow<'a, StepState>>,
     /// The variables set since the previous checkpoint.
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub vars: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, Cow<'a, Value>>,
     pub next: Position,
     pub status: RunStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,7 +73,7 @@ pub struct Checkpoint {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finally_error: Option<String>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub outputs: Map<String, Value>,
+    pub outputs: Cow<'a, Map<String, Value>>,
 }
 
 /// A run read back from its journal, ready to go on: give it to [`crate::Runner::resume`].
@@ -81,7 +83,7 @@ pub struct Resume {
     pub started_at: String,
     /// What a person decided about the change the run stopped at, if it stopped for one.
     pub decision: Option<Decision>,
-    pub(crate) checkpoints: Vec<Checkpoint>,
+    pub(crate) checkpoints: Vec<Checkpoint<'static>>,
     pub(crate) position: Position,
     pub(crate) executions: Vec<StartedExecution>,
     pub(crate) unknown_outcomes: Vec<UnknownOutcome>,
@@ -134,7 +136,7 @@ impl Resume {
             };
             match tag {
                 "checkpoint" => {
-                    let checkpoint: Checkpoint =
+                    let checkpoint: Checkpoint<'static> =
                         serde_json::from_value(entry.clone()).map_err(unreadable)?;
                     resume.position = checkpoint.next;
                     resume.ledger.clear();
@@ -250,17 +252,22 @@ impl Resume {
                     restored.results.insert(id.clone(), result.clone());
                 }
                 if let Some(slot) = state.steps.get_mut(id) {
-                    *slot = step.clone();
+                    *slot = step.clone().into_owned();
                 }
             }
-            restored.vars.extend(checkpoint.vars);
+            restored.vars.extend(
+                checkpoint
+                    .vars
+                    .into_iter()
+                    .map(|(name, value)| (name, value.into_owned())),
+            );
             state.status = checkpoint.status;
             state.current_step = checkpoint.current_step;
             state.error = checkpoint.error;
             state.handled_failure = checkpoint.handled_failure;
             state.finally_error = checkpoint.finally_error;
             if !checkpoint.outputs.is_empty() {
-                state.outputs = checkpoint.outputs;
+                state.outputs = checkpoint.outputs.into_owned();
             }
         }
         state.started_at = self.started_at;

@@ -5,6 +5,7 @@
 //! virtual time makes a 10-minute wait instant and deterministic; deadlines are checked
 //! against that clock rather than by racing a timer.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -730,22 +731,26 @@ impl Run {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
-        let checkpoint = self.read_state(|state| Checkpoint {
-            step: step.map(str::to_owned),
-            state: step.and_then(|id| state.steps.get(id).cloned()),
-            vars: changed
-                .iter()
-                .filter_map(|name| Some((name.clone(), state.vars.get(name)?.clone())))
-                .collect(),
-            next,
-            status: state.status,
-            current_step: state.current_step.clone(),
-            error: state.error.clone(),
-            handled_failure: state.handled_failure.clone(),
-            finally_error: state.finally_error.clone(),
-            outputs: state.outputs.clone(),
+        // Built and observed under the state's lock, borrowing the step's result and the
+        // variables rather than copying them.
+        self.read_state(|state| {
+            let checkpoint = Checkpoint {
+                step: step.map(str::to_owned),
+                state: step.and_then(|id| state.steps.get(id)).map(Cow::Borrowed),
+                vars: changed
+                    .iter()
+                    .filter_map(|name| Some((name.clone(), Cow::Borrowed(state.vars.get(name)?))))
+                    .collect(),
+                next,
+                status: state.status,
+                current_step: state.current_step.clone(),
+                error: state.error.clone(),
+                handled_failure: state.handled_failure.clone(),
+                finally_error: state.finally_error.clone(),
+                outputs: Cow::Borrowed(&state.outputs),
+            };
+            self.runner.observer.checkpoint(&checkpoint);
         });
-        self.runner.observer.checkpoint(&checkpoint);
     }
 
     /// The main steps are over (the run succeeded, or stopped at a step): recorded unless

@@ -84,7 +84,7 @@ impl Observer for Recorder {
         self.journal(serde_json::to_value(event).unwrap());
     }
 
-    fn checkpoint(&self, checkpoint: &Checkpoint) {
+    fn checkpoint(&self, checkpoint: &Checkpoint<'_>) {
         self.journal(serde_json::to_value(checkpoint).unwrap());
     }
 
