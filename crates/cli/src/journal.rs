@@ -207,7 +207,7 @@ impl Writer {
         self.flush(&mut batch).await;
     }
 
-    /// Appends `batch`, which ends with an intent, durably — under a lock, only while the
+    /// Appends `batch`, which holds one or more intents, durably — under a lock, only while the
     /// lease outlasts the request, by the store's clock and by this process's (before and
     /// after the write, so a process frozen in between does not send).
     async fn write_intent(&self, batch: &[Value]) -> Result<(), String> {
