@@ -48,6 +48,7 @@ fn every_limit_is_in_the_readme_with_its_value() {
         ("MAX_FOR_EACH_ITEMS", MAX_FOR_EACH_ITEMS.to_string()),
         ("MAX_CONCURRENCY", MAX_CONCURRENCY.to_string()),
         ("MAX_RETRY_ATTEMPTS", MAX_RETRY_ATTEMPTS.to_string()),
+        ("MAX_STEP_ATTEMPTS", MAX_STEP_ATTEMPTS.to_string()),
         ("MAX_JUMPS", MAX_JUMPS.to_string()),
         ("MAX_DURATION", duration(MAX_DURATION)),
         ("MIN_POLL_DELAY", duration(MIN_POLL_DELAY)),
