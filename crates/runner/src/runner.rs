@@ -1006,7 +1006,8 @@ impl Run {
             if !allowed {
                 break Err(Failure::new(format!(
                     "the step made {MAX_STEP_ATTEMPTS} attempts over its elements and \
-                     retries, the most one step may make in a run"
+                     retries, the most one step may make in a run; lower `retry.attempts` \
+                     or split the `for_each` list over several steps"
                 ))
                 .into());
             }
