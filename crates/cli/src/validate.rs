@@ -50,8 +50,13 @@ pub fn load_with_text(path: &Path) -> Result<(runbook_lang::Runbook, String), St
         Ok(source) => source,
         Err(not_text) => return Err(report(not_text.render(), &name, 1)),
     };
-    match runbook_lang::parse(&source) {
-        Ok(runbook) => Ok((runbook, source.text)),
+    match runbook_lang::parse_with_warnings(&source) {
+        Ok((runbook, warnings)) => {
+            if !warnings.is_empty() {
+                errln!("{}", source.render(&warnings));
+            }
+            Ok((runbook, source.text))
+        }
         Err(diagnostics) => Err(report(
             source.render(&diagnostics),
             &source.name,

@@ -25,10 +25,12 @@ const AOM_STATUSES: &[&str] = AomExecutionStatus::KNOWN;
 const FUNCTIONGRAPH_STATUSES: &[&str] = FunctionGraphExecutionStatus::KNOWN;
 const FUNCTIONGRAPH_SYNC_STATUSES: &[&str] = FunctionGraphSyncExecutionStatus::KNOWN;
 
-/// Every check, for a runbook whose steps all parsed.
-pub(crate) fn check(reporter: &mut Reporter<'_>, runbook: &Runbook) {
+/// Every check. `unparsed` lists the steps (by index in `steps` then `finally`) that did not
+/// parse and stand in as outlines: they are not checked themselves, and what depends on
+/// every step being known (reachability) is left for the next pass.
+pub(crate) fn check(reporter: &mut Reporter<'_>, runbook: &Runbook, unparsed: &[usize]) {
     check_partial(reporter, runbook);
-    let ids = step_ids(reporter, runbook);
+    let ids = step_ids(reporter, runbook, unparsed);
     let engine = Engine::default();
     let vars = vars_set(runbook);
     // Outputs see every step and variable; each step narrows this.
@@ -42,13 +44,18 @@ pub(crate) fn check(reporter: &mut Reporter<'_>, runbook: &Runbook) {
         vars: &vars,
     };
     for (index, step) in runbook.all_steps().enumerate() {
+        if unparsed.contains(&index) {
+            continue;
+        }
         let path = step_path(runbook, index);
         check_step(reporter, runbook, &ids, index, step, &path);
         within_limits::check_step(reporter, step, &path);
         check_templates(reporter, &engine, run_wide, index, step, &path);
     }
     check_outputs(reporter, &engine, run_wide);
-    check_reachability(reporter, runbook, &ids);
+    if unparsed.is_empty() {
+        check_reachability(reporter, runbook, &ids);
+    }
 }
 
 /// The checks that do not need every step: the header.
@@ -264,9 +271,17 @@ fn step_path(runbook: &Runbook, index: usize) -> Path {
 
 /// Step ids (of `steps` and `finally`, which share one namespace) and their positions;
 /// reports bad and duplicate ids.
-fn step_ids(reporter: &mut Reporter<'_>, runbook: &Runbook) -> HashMap<String, usize> {
+fn step_ids(
+    reporter: &mut Reporter<'_>,
+    runbook: &Runbook,
+    unparsed: &[usize],
+) -> HashMap<String, usize> {
     let mut ids: HashMap<String, usize> = HashMap::new();
     for (index, step) in runbook.all_steps().enumerate() {
+        // An outline without an id had a broken one, already reported.
+        if step.id.is_empty() && unparsed.contains(&index) {
+            continue;
+        }
         let path = step_path(runbook, index).key("id");
         let short = within_limits::check_name(reporter, &path, Part::Value, &step.id);
         if short && !is_identifier(&step.id) {
@@ -349,6 +364,7 @@ fn check_step(
             "a `timeout` of zero can never pass",
         );
     }
+    check_timeout_within_run(reporter, runbook, index, step, path);
     if let Some(Goto { max: Some(0), .. }) = step.on_failure.goto() {
         reporter
             .error(
@@ -549,6 +565,40 @@ fn check_step(
             check_call(reporter, &path.key("call"), &call.operation, &call.params)
         }
         _ => {}
+    }
+}
+
+/// A step's `timeout` longer than the run's (or `finally`'s) can never be reached: the
+/// shorter deadline ends the step first. Likely a unit mistake, but the run is still
+/// bounded, so a warning.
+fn check_timeout_within_run(
+    reporter: &mut Reporter<'_>,
+    runbook: &Runbook,
+    index: usize,
+    step: &Step,
+    path: &Path,
+) {
+    let Some(timeout) = step.timeout else {
+        return;
+    };
+    let (limit, whose) = if runbook.is_finally(index) {
+        (Some(runbook.finally_timeout()), "`finally_timeout`")
+    } else {
+        (runbook.timeout.map(|t| t.0), "the run's `timeout`")
+    };
+    let Some(limit) = limit else {
+        return;
+    };
+    if timeout.0 > limit {
+        let diagnostic = reporter.warning(
+            &path.key("timeout"),
+            Part::Value,
+            format!(
+                "the step's timeout of {timeout} is longer than {whose} of {}; the shorter one ends the step",
+                crate::duration::format(limit)
+            ),
+        );
+        diagnostic.help = Some("check the unit (`m` is minutes, `h` hours, `d` days)".into());
     }
 }
 

@@ -27,6 +27,15 @@ pub struct Diagnostic {
     /// Byte spans of the source that must not be shown (a secret input's default): the
     /// rendered line shows `***` there.
     pub concealed: Vec<Range<usize>>,
+    pub severity: Severity,
+}
+
+/// An error stops the runbook from running; a warning is shown and the run goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Severity {
+    #[default]
+    Error,
+    Warning,
 }
 
 impl Diagnostic {
@@ -54,6 +63,7 @@ impl Diagnostic {
             message: message.into(),
             help: None,
             concealed: Vec::new(),
+            severity: Severity::Error,
         }
     }
 
@@ -94,12 +104,17 @@ impl Diagnostic {
             message: message.into(),
             help: None,
             concealed: Vec::new(),
+            severity: Severity::Error,
         }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 
     /// The source line with every concealed span in it replaced by `***`. (The caret's
@@ -128,8 +143,9 @@ impl Diagnostic {
 
     /// `file:line:col: message`, one line.
     pub fn short(&self) -> String {
+        let warning = if self.is_error() { "" } else { "warning: " };
         format!(
-            "{}:{}:{}: {}",
+            "{}:{}:{}: {warning}{}",
             self.file, self.line, self.column, self.message
         )
     }
@@ -172,11 +188,15 @@ impl Diagnostic {
                 .saturating_sub(line_start)
                 .clamp(start, line_text.len()),
         );
-        let mut message = Level::Error.title(&self.message).snippet(
+        let level = match self.severity {
+            Severity::Error => Level::Error,
+            Severity::Warning => Level::Warning,
+        };
+        let mut message = level.title(&self.message).snippet(
             Snippet::source(line_text)
                 .line_start(self.line)
                 .origin(&self.file)
-                .annotation(Level::Error.span(start..end.max(start)).label("")),
+                .annotation(level.span(start..end.max(start)).label("")),
         );
         if let Some(help) = &self.help {
             message = message.footer(Level::Help.title(help));

@@ -4,6 +4,7 @@
 
 mod check;
 pub mod diagnostic;
+pub mod duration;
 pub mod encoding;
 pub mod limits;
 pub mod locate;
@@ -14,10 +15,10 @@ pub mod template;
 mod within_limits;
 pub mod yaml;
 
-pub use diagnostic::Diagnostic;
+pub use diagnostic::{Diagnostic, Severity};
 pub use encoding::NotText;
 pub use model::*;
-pub use parse::{parse, Source};
+pub use parse::{parse, parse_with_warnings, Source};
 
 /// The JSON Schema of a runbook file.
 pub fn schema() -> schemars::Schema {

@@ -80,10 +80,10 @@ pub const MAX_STEP_ATTEMPTS: u32 = 100_000;
 /// `max` of a `goto` jump, and of a workflow node's `restart`.
 pub const MAX_JUMPS: u32 = 10_000;
 
-/// The longest duration a runbook may write (a timeout, poll, delay or sleep): one year of
-/// 365.25 days (`1year` to humantime). Longer is a mistake, and time arithmetic on it
-/// (deadlines, the virtual clock) would overflow.
-pub const MAX_DURATION: Duration = Duration::from_secs(31_557_600);
+/// The longest duration a runbook may write (a timeout, poll, delay or sleep): `365d`.
+/// Longer is a mistake, and time arithmetic on it (deadlines, the virtual clock) would
+/// overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
 
 /// Polls one wait makes (a 10,000-poll wait at the default `poll.max` of 30 s lasts about
 /// three and a half days): a long wait should poll less often, not more.

@@ -200,7 +200,7 @@ pub struct Target {
 }
 
 /// One step: an `id`, exactly one action, and the options every step has.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = exactly_one_action)]
 pub struct Step {
@@ -782,7 +782,7 @@ pub use crate::limits::MAX_DURATION;
 
 impl fmt::Display for DurationText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", humantime::format_duration(self.0))
+        f.write_str(&crate::duration::format(self.0))
     }
 }
 
@@ -802,17 +802,9 @@ impl<'de> Deserialize<'de> for DurationText {
                 )))
             }
         };
-        let duration = humantime::parse_duration(text.trim()).map_err(|error| {
-            serde::de::Error::custom(format!(
-                "`{text}` is not a duration ({error}); write e.g. `30s`, `5m`, `1h 30m`"
-            ))
+        let duration = crate::duration::parse(&text).map_err(|error| {
+            serde::de::Error::custom(format!("{}; {}", error.message, error.help))
         })?;
-        if duration > MAX_DURATION {
-            return Err(serde::de::Error::custom(format!(
-                "`{text}` is longer than {}, the longest duration a runbook may give",
-                humantime::format_duration(MAX_DURATION)
-            )));
-        }
         Ok(DurationText(duration))
     }
 }

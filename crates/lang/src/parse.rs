@@ -81,10 +81,27 @@ impl Reporter<'_> {
         let last = self.diagnostics.len() - 1;
         &mut self.diagnostics[last]
     }
+
+    pub fn warning(
+        &mut self,
+        path: &Path,
+        part: Part,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let diagnostic = self.error(path, part, message);
+        diagnostic.severity = crate::diagnostic::Severity::Warning;
+        diagnostic
+    }
 }
 
 /// Parses and checks a runbook. On failure, every diagnostic found, in file order.
 pub fn parse(source: &Source) -> Result<Runbook, Vec<Diagnostic>> {
+    parse_with_warnings(source).map(|(runbook, _)| runbook)
+}
+
+/// Parses and checks a runbook; a runbook that has only warnings is returned with them. On
+/// failure, every diagnostic found (warnings too), in file order.
+pub fn parse_with_warnings(source: &Source) -> Result<(Runbook, Vec<Diagnostic>), Vec<Diagnostic>> {
     if source.text.len() > MAX_RUNBOOK_BYTES {
         let message = format!(
             "the runbook is {} KiB; at most {} KiB",
@@ -111,9 +128,6 @@ pub fn parse(source: &Source) -> Result<Runbook, Vec<Diagnostic>> {
     };
     let secret_inputs = secret_inputs(&document);
     let runbook = read(&mut reporter, document);
-    if let Some(runbook) = &runbook {
-        check::check(&mut reporter, runbook);
-    }
     let secret_defaults = if reporter.diagnostics.is_empty() {
         Vec::new()
     } else {
@@ -123,13 +137,13 @@ pub fn parse(source: &Source) -> Result<Runbook, Vec<Diagnostic>> {
     for diagnostic in &mut diagnostics {
         diagnostic.concealed.clone_from(&secret_defaults);
     }
+    diagnostics.sort_by_key(|d| (d.line, d.column));
+    diagnostics.dedup();
     match runbook {
-        Some(runbook) if diagnostics.is_empty() => Ok(runbook),
-        _ => {
-            diagnostics.sort_by_key(|d| (d.line, d.column));
-            diagnostics.dedup();
-            Err(diagnostics)
+        Some(runbook) if !diagnostics.iter().any(Diagnostic::is_error) => {
+            Ok((runbook, diagnostics))
         }
+        _ => Err(diagnostics),
     }
 }
 
@@ -248,7 +262,7 @@ fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
                     header_ok = false;
                     continue;
                 };
-                match deserialize(reporter, &root.key("inputs").key(name.clone()), spec) {
+                match deserialize(reporter, &root.key("inputs").key(name.clone()), &spec) {
                     Some(spec) => {
                         input_specs.insert(name, spec);
                     }
@@ -267,41 +281,64 @@ fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
         }
     }
     let target = match target {
-        Some(target) => deserialize(reporter, &root.key("target"), target),
+        Some(target) => deserialize(reporter, &root.key("target"), &target),
         None => Some(Default::default()),
     };
     header_ok &= target.is_some();
-    let header: Option<Runbook> = deserialize(reporter, &root, Yaml::Mapping(mapping));
+    let header: Option<Runbook> = deserialize(reporter, &root, &Yaml::Mapping(mapping));
 
-    let (steps, mut steps_ok) = read_steps(reporter, &root.key("steps"), steps_value);
-    let (finally, finally_ok) = match finally_value {
-        Some(Yaml::Null) | None => (Vec::new(), true),
+    let (steps, mut unparsed, steps_ok) = read_steps(reporter, &root.key("steps"), steps_value);
+    let (finally, finally_unparsed, finally_ok) = match finally_value {
+        Some(Yaml::Null) | None => (Vec::new(), Vec::new(), true),
         value => read_steps(reporter, &root.key("finally"), value),
     };
-    steps_ok &= finally_ok;
-    // Steps that parsed are still checked for what can be checked, so one run of
-    // `validate` shows as much as possible.
+    unparsed.extend(finally_unparsed.iter().map(|index| index + steps.len()));
+    // What parsed is still checked, so one run of `validate` shows as much as possible: the
+    // steps that did not parse stand in as outlines (their id and the variables they set).
     let mut runbook = header?;
     runbook.inputs = input_specs;
     runbook.target = target.unwrap_or_default();
     runbook.steps = steps;
     runbook.finally = finally;
-    if steps_ok && header_ok {
-        Some(runbook)
-    } else {
+    if !header_ok {
         check::check_partial(reporter, &runbook);
-        None
+        return None;
+    }
+    check::check(reporter, &runbook, &unparsed);
+    (steps_ok && finally_ok && unparsed.is_empty()).then_some(runbook)
+}
+
+/// What can be read of a step that did not parse, so that the steps around it are checked
+/// as if it were there.
+fn outline(item: &Yaml) -> Step {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Outline {
+        id: Option<String>,
+        set: Option<indexmap::IndexMap<String, serde_json::Value>>,
+    }
+    let outline = <Outline as serde::Deserialize>::deserialize(item).unwrap_or_default();
+    Step {
+        id: outline.id.unwrap_or_default(),
+        set: outline.set.map(|set| {
+            set.into_keys()
+                .map(|name| (name, serde_json::Value::Null))
+                .collect()
+        }),
+        ..Step::default()
     }
 }
 
 /// Reads a list of steps (`steps` or `finally`), each step on its own so one mistake does not
-/// hide the next. Says whether every step parsed.
+/// hide the next. A step that does not parse is given as its [`outline`], and its index
+/// listed; the flag says whether the list itself is sound.
 fn read_steps(
     reporter: &mut Reporter<'_>,
     steps_path: &Path,
     value: Option<Yaml>,
-) -> (Vec<Step>, bool) {
+) -> (Vec<Step>, Vec<usize>, bool) {
     let mut steps = Vec::new();
+    let mut unparsed = Vec::new();
     let mut steps_ok = true;
     let name = match steps_path.0.last() {
         Some(Segment::Key(name)) => name.clone(),
@@ -331,7 +368,8 @@ fn read_steps(
                         Part::Value,
                         "a step is a mapping with an `id` and one action",
                     );
-                    steps_ok = false;
+                    unparsed.push(index);
+                    steps.push(Step::default());
                     continue;
                 }
                 if let Yaml::Mapping(entries) = &item {
@@ -350,13 +388,17 @@ fn read_steps(
                         );
                     }
                     if !empty.is_empty() {
-                        steps_ok = false;
+                        unparsed.push(index);
+                        steps.push(outline(&item));
                         continue;
                     }
                 }
-                match deserialize::<Step>(reporter, &path, item) {
+                match deserialize::<Step>(reporter, &path, &item) {
                     Some(step) => steps.push(step),
-                    None => steps_ok = false,
+                    None => {
+                        unparsed.push(index);
+                        steps.push(outline(&item));
+                    }
                 }
             }
         }
@@ -369,38 +411,159 @@ fn read_steps(
             steps_ok = false;
         }
     }
-    (steps, steps_ok)
+    (steps, unparsed, steps_ok)
 }
 
+/// Deserialises one value, reporting every mistake in it rather than the first: after each
+/// error the offending node is taken out of a copy of the value and the rest is read again,
+/// at most [`MAX_ERRORS_PER_VALUE`] times. A mistake that leaves nothing to take out (a
+/// missing key, a value wrong as a whole) ends the search.
 fn deserialize<T: DeserializeOwned>(
     reporter: &mut Reporter<'_>,
     at: &Path,
-    value: Yaml,
+    value: &Yaml,
 ) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(value) => Some(value),
-        Err(error) => {
-            let mut path = at.clone();
-            for segment in error.path().iter() {
-                match segment {
-                    serde_path_to_error::Segment::Seq { index } => {
-                        path.0.push(Segment::Index(*index))
+    // Copied at the first mistake: a value without one is read in place.
+    let mut value = std::borrow::Cow::Borrowed(value);
+    let mut removed: Vec<Removal> = Vec::new();
+    for _ in 0..MAX_ERRORS_PER_VALUE {
+        let error = match serde_path_to_error::deserialize::<_, T>(value.as_ref()) {
+            Ok(parsed) => return removed.is_empty().then_some(parsed),
+            Err(error) => error,
+        };
+        let mut relative = Vec::new();
+        for segment in error.path().iter() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => {
+                    relative.push(Segment::Index(*index))
+                }
+                serde_path_to_error::Segment::Map { key } => {
+                    relative.push(Segment::Key(key.clone()))
+                }
+                serde_path_to_error::Segment::Enum { .. }
+                | serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        let message = error.inner().to_string();
+        if let Some(field) = missing_field(&message) {
+            // A key taken out after its own error, or one an unknown key was taken for
+            // ("did you mean"), is not reported missing a second time.
+            let mut taken = relative.clone();
+            taken.push(Segment::Key(field.to_owned()));
+            let taken = Removal::to_original(&removed, taken);
+            if removed
+                .iter()
+                .any(|r| r.original == taken || r.meant.as_ref() == Some(&taken))
+            {
+                return None;
+            }
+        }
+        let mut path = at.clone();
+        path.0
+            .extend(Removal::to_original(&removed, relative.clone()));
+        let (culprit, meant) = report_serde_error(reporter, path, &message)?;
+        // The culprit in the copy's own coordinates: the reported path ends like `relative`.
+        let extra = culprit.0.len().checked_sub(at.0.len() + relative.len());
+        let mut current = relative;
+        if let (Some(1), Some(last)) = (extra, culprit.0.last()) {
+            current.push(last.clone());
+        }
+        if current.is_empty() || !take_out(value.to_mut(), &current) {
+            return None;
+        }
+        let original = Removal::to_original(&removed, current.clone());
+        let meant = meant.map(|key| {
+            let mut meant = original[..original.len() - 1].to_vec();
+            meant.push(Segment::Key(key));
+            meant
+        });
+        removed.push(Removal {
+            path: current,
+            original,
+            meant,
+        });
+    }
+    None
+}
+
+/// Mistakes reported in one step (or header, or input) before the rest of it is left alone.
+const MAX_ERRORS_PER_VALUE: usize = 16;
+
+/// A node taken out of the copy being read again, by its path in the copy at that moment
+/// and in the document.
+struct Removal {
+    path: Vec<Segment>,
+    original: Vec<Segment>,
+    /// For an unknown key with a "did you mean", the key it was probably meant as.
+    meant: Option<Vec<Segment>>,
+}
+
+impl Removal {
+    /// `path` (in the copy after this removal) as it was before it: an index at or after a
+    /// removed element of the same list moves one up.
+    fn original_of(&self, path: &[Segment]) -> Vec<Segment> {
+        let mut path = path.to_vec();
+        if let Some((Segment::Index(gone), parent)) = self.path.split_last() {
+            if path.len() > parent.len() && path.starts_with(parent) {
+                if let Segment::Index(index) = &mut path[parent.len()] {
+                    if *index >= *gone {
+                        *index += 1;
                     }
-                    serde_path_to_error::Segment::Map { key } => {
-                        path.0.push(Segment::Key(key.clone()))
-                    }
-                    serde_path_to_error::Segment::Enum { .. }
-                    | serde_path_to_error::Segment::Unknown => {}
                 }
             }
-            let message = error.inner().to_string();
-            report_serde_error(reporter, path, &message);
-            None
         }
+        path
+    }
+
+    /// A path in the latest copy as it is in the document, undoing every removal, the last
+    /// one first.
+    fn to_original(removed: &[Removal], path: Vec<Segment>) -> Vec<Segment> {
+        removed
+            .iter()
+            .rev()
+            .fold(path, |path, removal| removal.original_of(&path))
     }
 }
 
-fn report_serde_error(reporter: &mut Reporter<'_>, path: Path, message: &str) {
+/// Takes the node at `path` out of `value`; says whether there was one.
+fn take_out(value: &mut Yaml, path: &[Segment]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut node = value;
+    for segment in parents {
+        let next = match (segment, node) {
+            (Segment::Key(key), Yaml::Mapping(map)) => map.get_mut(key.as_str()),
+            (Segment::Index(index), Yaml::Sequence(items)) => items.get_mut(*index),
+            _ => None,
+        };
+        match next {
+            Some(next) => node = next,
+            None => return false,
+        }
+    }
+    match (last, node) {
+        (Segment::Key(key), Yaml::Mapping(map)) => map.remove(key.as_str()).is_some(),
+        (Segment::Index(index), Yaml::Sequence(items)) if *index < items.len() => {
+            items.remove(*index);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
+/// Reports one serde error; returns the path of the node at fault (and, for an unknown key,
+/// the key it was probably meant as), or `None` when the fault is something absent.
+fn report_serde_error(
+    reporter: &mut Reporter<'_>,
+    path: Path,
+    message: &str,
+) -> Option<(Path, Option<String>)> {
     let message = strip_position(message);
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
@@ -414,24 +577,24 @@ fn report_serde_error(reporter: &mut Reporter<'_>, path: Path, message: &str) {
             }
             _ => (path.key(field), path),
         };
-        let help = suggestion(&mut reporter.suggester, field, &expected, &parent);
+        let (help, meant) = suggestion(&mut reporter.suggester, field, &expected, &parent);
         let diagnostic = reporter.error(&at, Part::Key, format!("unknown key `{field}`"));
         diagnostic.help = help;
-        return;
+        return Some((at, meant));
     }
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        let field = rest.split('`').next().unwrap_or(rest);
+    if let Some(field) = missing_field(&message) {
         reporter.error(&path, Part::Key, format!("missing `{field}`"));
-        return;
+        return None;
     }
     if let Some(rest) = message.strip_prefix("unknown variant `") {
         let (variant, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let expected: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
         let diagnostic = reporter.error(&path, Part::Value, format!("unknown value `{variant}`"));
         diagnostic.help = Some(format!("expected one of: {}", expected.join(", ")));
-        return;
+        return Some((path, None));
     }
     reporter.error(&path, Part::Value, plain_types(&message));
+    Some((path, None))
 }
 
 /// serde names Rust types (`u32`, `struct AomStart`); say what to write instead.
@@ -456,12 +619,13 @@ fn plain_types(message: &str) -> String {
     text
 }
 
+/// The help for an unknown key, and the known key it is probably a misspelling of.
 fn suggestion(
     suggester: &mut Suggester,
     field: &str,
     expected: &[&str],
     path: &Path,
-) -> Option<String> {
+) -> (Option<String>, Option<String>) {
     let in_target = path.0.last() == Some(&Segment::Key("target".into()));
     if in_target
         && [
@@ -475,11 +639,17 @@ fn suggestion(
         ]
         .contains(&field)
     {
-        return Some("credentials never go in a runbook: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK in the environment".into());
+        return (Some("credentials never go in a runbook: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK in the environment".into()), None);
     }
     match suggester.closest(field, expected.iter().copied(), 0.8) {
-        Some(candidate) => Some(format!("did you mean `{candidate}`?")),
-        None if expected.is_empty() => None,
-        None => Some(format!("expected one of: {}", expected.join(", "))),
+        Some(candidate) => (
+            Some(format!("did you mean `{candidate}`?")),
+            Some(candidate.to_owned()),
+        ),
+        None if expected.is_empty() => (None, None),
+        None => (
+            Some(format!("expected one of: {}", expected.join(", "))),
+            None,
+        ),
     }
 }

@@ -119,7 +119,7 @@ pub(crate) fn check_poll(reporter: &mut Reporter<'_>, path: &Path, poll: &Poll) 
                 Part::Value,
                 format!(
                     "a poll delay of {delay}; at least {}",
-                    humantime::format_duration(MIN_POLL_DELAY)
+                    crate::duration::format(MIN_POLL_DELAY)
                 ),
             );
         }

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use runbook_lang::{parse, Diagnostic, Source};
+use runbook_lang::{parse, parse_with_warnings, Diagnostic, Source};
 
 const MIN_CORPUS_FILES: usize = 30;
 
@@ -96,10 +96,10 @@ fn corpus_of_broken_runbooks() {
         );
 
         let source = Source::new(name.clone(), text);
-        let diagnostics = match parse(&source) {
-            Ok(_) => panic!("{name}: parsed without diagnostics, but it is broken"),
-            Err(diagnostics) => diagnostics,
-        };
+        let diagnostics = all_diagnostics(&source);
+        if diagnostics.is_empty() {
+            panic!("{name}: parsed without diagnostics, but it is broken");
+        }
         assert!(!diagnostics.is_empty(), "{name}: failed with no diagnostic");
         for expectation in &expected {
             assert!(
@@ -135,12 +135,12 @@ fn valid_runbooks_parse_cleanly() {
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
         let text = fs::read_to_string(&path).unwrap();
         let source = Source::new(format!("runbooks/{name}"), text);
-        if let Err(diagnostics) = parse(&source) {
-            panic!(
-                "runbooks/{name} should be valid:\n{}",
-                source.render(&diagnostics)
-            );
-        }
+        let diagnostics = all_diagnostics(&source);
+        assert!(
+            diagnostics.is_empty(),
+            "runbooks/{name} should be valid, without warnings:\n{}",
+            source.render(&diagnostics)
+        );
     }
 }
 
@@ -160,15 +160,20 @@ fn a_byte_order_mark_is_not_part_of_the_runbook() {
     assert!(parse(&Source::new("ok.yaml", valid)).is_ok());
 }
 
+/// Every diagnostic, errors and warnings, whether or not the runbook parsed.
+fn all_diagnostics(source: &Source) -> Vec<Diagnostic> {
+    match parse_with_warnings(source) {
+        Ok((_, warnings)) => warnings,
+        Err(diagnostics) => diagnostics,
+    }
+}
+
 /// Each diagnostic as `line:col message`.
 fn positions(source: &Source) -> Vec<String> {
-    match parse(source) {
-        Ok(_) => Vec::new(),
-        Err(diagnostics) => diagnostics
-            .iter()
-            .map(|d| format!("{}:{} {}", d.line, d.column, d.message))
-            .collect(),
-    }
+    all_diagnostics(source)
+        .iter()
+        .map(|d| format!("{}:{} {}", d.line, d.column, d.message))
+        .collect()
 }
 
 #[test]

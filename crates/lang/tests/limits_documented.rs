@@ -14,7 +14,7 @@ fn bytes(n: usize) -> String {
 }
 
 fn duration(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
+    runbook_lang::duration::format(d)
 }
 
 #[test]
