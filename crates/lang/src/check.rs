@@ -566,6 +566,41 @@ fn check_step(
         }
         _ => {}
     }
+    if let Some(action) = step.action() {
+        check_id_segments(reporter, path, step, &action);
+    }
+}
+
+/// The ids every workflow action puts in its request's path. The client refuses a bad one
+/// for every caller; a literal one is caught here, before the run.
+const PATH_ID_FIELDS: [&str; 2] = ["workflow_id", "execution_id"];
+
+fn check_id_segments(reporter: &mut Reporter<'_>, path: &Path, step: &Step, action: &Action<'_>) {
+    let key = action.key();
+    if matches!(action, Action::Call(_)) || !key.contains('.') {
+        return;
+    }
+    let Ok(Value::Object(mut step_fields)) = serde_json::to_value(step) else {
+        return;
+    };
+    let Some(Value::Object(fields)) = step_fields.remove(key) else {
+        return;
+    };
+    for field in PATH_ID_FIELDS {
+        if let Some(Value::String(text)) = fields.get(field) {
+            check_path_segment(reporter, &path.key(key).key(field), field, text);
+        }
+    }
+}
+
+/// A literal value that cannot be one path segment (`.`, `..`, empty).
+fn check_path_segment(reporter: &mut Reporter<'_>, path: &Path, field: &str, text: &str) {
+    if template::shape(text) != template::Shape::Literal {
+        return;
+    }
+    if let Some(problem) = hwc_client::runtime::path_segment_problem(text) {
+        reporter.error(path, Part::Value, format!("`{field}` {problem}"));
+    }
 }
 
 /// A step's `timeout` longer than the run's (or `finally`'s) can never be reached: the
@@ -744,6 +779,14 @@ fn check_call(reporter: &mut Reporter<'_>, path: &Path, operation: &str, params:
                 .collect();
             if meta.body.as_ref().is_some_and(|b| b.required) {
                 required.push("body");
+            }
+            for param in meta.params.iter().filter(|p| {
+                p.location == hwc_client::runtime::ParamLocation::Path && p.client_param.is_none()
+            }) {
+                if let Some(Value::String(text)) = map.get(param.field) {
+                    let at = path.key("params").key(param.field);
+                    check_path_segment(reporter, &at, param.field, text);
+                }
             }
             for name in required {
                 if !map.contains_key(name) {

@@ -23,7 +23,7 @@ pub use invoke::{into_json_response, parse_params};
 pub use meta::{
     BodyMeta, HttpMethod, OperationMeta, ParamKind, ParamLocation, ParamMeta, ServiceMeta,
 };
-pub use request::{ApiResponse, Request};
+pub use request::{path_segment_problem, ApiResponse, Request};
 pub use transport::{
     AttemptEvent, AttemptOutcome, CallLimits, Middleware, RetryPolicy, Transport, TransportBuilder,
     TransportConfig,

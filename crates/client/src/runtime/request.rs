@@ -82,10 +82,10 @@ impl Request {
                         message: "is required".to_owned(),
                     })?,
             };
-            if value.is_empty() {
+            if let Some(problem) = path_segment_problem(&value) {
                 return Err(ApiError::InvalidParameter {
                     name: param.field.to_owned(),
-                    message: "must not be empty (it is a path segment)".to_owned(),
+                    message: problem.to_owned(),
                 });
             }
             path = path.replace(
@@ -94,6 +94,19 @@ impl Request {
             );
         }
         Ok(path)
+    }
+}
+
+/// Why a value cannot be one path segment. A `/` is encoded and stays inside its segment,
+/// but `.` and `..` are removed by URL normalisation (in proxies, gateways and the server),
+/// turning `…/workflow/../executions` into a request for another resource.
+pub fn path_segment_problem(value: &str) -> Option<&'static str> {
+    match value {
+        "" => Some("must not be empty (it is a path segment)"),
+        "." | ".." => Some(
+            "must not be `.` or `..`: as a path segment it would name another resource once the URL is normalised",
+        ),
+        _ => None,
     }
 }
 
