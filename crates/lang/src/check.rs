@@ -77,6 +77,16 @@ pub(crate) fn check_partial(reporter: &mut Reporter<'_>, runbook: &Runbook) {
     if runbook.name.trim().is_empty() {
         reporter.error(&root.key("name"), Part::Value, "`name` is empty");
     }
+    check_not_rendered(reporter, &root.key("name"), "the runbook's `name`", &runbook.name);
+    if let Some(description) = &runbook.description {
+        check_not_rendered(reporter, &root.key("description"), "`description`", description);
+    }
+    for (name, spec) in &runbook.inputs {
+        if let Some(description) = &spec.description {
+            let at = root.key("inputs").key(name.clone()).key("description");
+            check_not_rendered(reporter, &at, "an input's `description`", description);
+        }
+    }
     for (name, spec) in &runbook.inputs {
         check_input(reporter, name, spec, &root.key("inputs").key(name.clone()));
     }
@@ -861,6 +871,10 @@ fn check_templates(
         if keys.first() == Some(&"id") {
             continue;
         }
+        if keys == ["name"] {
+            check_not_rendered(reporter, &at, "a step's `name`", &text);
+            continue;
+        }
         let is_condition = is_condition_path(&keys);
         let scope = Scope {
             step: Some(index),
@@ -870,6 +884,19 @@ fn check_templates(
             ..run_wide
         };
         check_string(reporter, engine, &scope, &at, &text, is_condition);
+    }
+}
+
+/// Text that is shown as written: a template in it would never be filled in.
+fn check_not_rendered(reporter: &mut Reporter<'_>, at: &Path, what: &str, text: &str) {
+    if template::shape(text) != template::Shape::Literal {
+        reporter
+            .error(
+                at,
+                Part::Value,
+                format!("{what} is shown as written; the template in it is never rendered"),
+            )
+            .help = Some("write plain text here; use `log:` to show a rendered value".into());
     }
 }
 
