@@ -24,9 +24,28 @@ const STATEMENTS: &[&str] = &[
 /// can double it), `debug` dumps the whole context, secrets included.
 const REFUSED_FUNCTIONS: &[&str] = &["namespace", "debug"];
 
+/// The filters (`x | name`) and tests (`x is name`) a template names, found by the same
+/// scan: minijinja looks them up only when it renders, so the validator asks for them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Named {
+    pub filters: Vec<String>,
+    pub tests: Vec<String>,
+}
+
 /// Checks a runbook string that may hold `{{ }}`, `{% %}` and `{# #}`.
 pub fn check_template(text: &str) -> Result<(), TemplateError> {
+    measure_template(text).map(drop)
+}
+
+/// Checks a bare expression (a condition, or the inside of a lone `{{ }}`).
+pub fn check_expression(expr: &str) -> Result<(), TemplateError> {
+    measure_expression(expr).map(drop)
+}
+
+/// [`check_template`], returning the filters and tests the template names.
+pub fn measure_template(text: &str) -> Result<Named, TemplateError> {
     check_size(text)?;
+    let mut named = Named::default();
     let bytes = text.as_bytes();
     let mut repeated = 0usize;
     let mut at = 0;
@@ -34,12 +53,12 @@ pub fn check_template(text: &str) -> Result<(), TemplateError> {
         at = open + 1;
         match bytes.get(open + 1) {
             Some(b'{') => {
-                let block = scan(bytes, open + 2, Block::Expression)?;
+                let block = scan(bytes, open + 2, Block::Expression, &mut named)?;
                 repeated = add_repeated(repeated, block.repeated)?;
                 at = block.end;
             }
             Some(b'%') => {
-                let block = scan(bytes, open + 2, Block::Statement)?;
+                let block = scan(bytes, open + 2, Block::Statement, &mut named)?;
                 repeated = add_repeated(repeated, block.repeated)?;
                 at = if block.raw {
                     skip_raw(bytes, block.end)
@@ -53,14 +72,23 @@ pub fn check_template(text: &str) -> Result<(), TemplateError> {
             _ => {}
         }
     }
-    Ok(())
+    Ok(named)
 }
 
-/// Checks a bare expression (a condition, or the inside of a lone `{{ }}`).
-pub fn check_expression(expr: &str) -> Result<(), TemplateError> {
+/// [`check_expression`], returning the filters and tests the expression names.
+pub fn measure_expression(expr: &str) -> Result<Named, TemplateError> {
     check_size(expr)?;
-    let block = scan(expr.as_bytes(), 0, Block::Bare)?;
-    add_repeated(0, block.repeated).map(drop)
+    let mut named = Named::default();
+    let block = scan(expr.as_bytes(), 0, Block::Bare, &mut named)?;
+    add_repeated(0, block.repeated).map(|_| named)
+}
+
+/// What the previous token makes of the next word.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum After {
+    Pipe,
+    Is,
+    Other,
 }
 
 fn check_size(text: &str) -> Result<(), TemplateError> {
@@ -105,7 +133,13 @@ struct Scanned {
 }
 
 /// One block, from just after its opening delimiter to just past its closing one.
-fn scan(bytes: &[u8], start: usize, block: Block) -> Result<Scanned, TemplateError> {
+fn scan(
+    bytes: &[u8],
+    start: usize,
+    block: Block,
+    named: &mut Named,
+) -> Result<Scanned, TemplateError> {
+    let mut after = After::Other;
     let mut at = start;
     let mut depth = 0usize;
     let mut operators = 0usize;
@@ -119,9 +153,12 @@ fn scan(bytes: &[u8], start: usize, block: Block) -> Result<Scanned, TemplateErr
     while at < bytes.len() {
         let byte = bytes[at];
         let mut number = None;
+        let before = after;
+        after = After::Other;
         match byte {
             b' ' | b'\t' | b'\n' | b'\r' => {
                 at += 1;
+                after = before;
                 continue;
             }
             b'\'' | b'"' => {
@@ -143,6 +180,13 @@ fn scan(bytes: &[u8], start: usize, block: Block) -> Result<Scanned, TemplateErr
             b'A'..=b'Z' | b'a'..=b'z' | b'_' => {
                 let next = word_end(bytes, at);
                 let word = std::str::from_utf8(&bytes[at..next]).unwrap_or_default();
+                match (before, word) {
+                    (After::Pipe, _) => named.filters.push(word.to_owned()),
+                    (After::Is, "not") => after = After::Is,
+                    (After::Is, _) => named.tests.push(word.to_owned()),
+                    (After::Other, "is") => after = After::Is,
+                    (After::Other, _) => {}
+                }
                 if block == Block::Statement && first_word {
                     if word == "raw" {
                         raw = true;
@@ -213,6 +257,9 @@ fn scan(bytes: &[u8], start: usize, block: Block) -> Result<Scanned, TemplateErr
                 continue;
             }
             _ if byte.is_ascii_punctuation() => {
+                if byte == b'|' {
+                    after = After::Pipe;
+                }
                 operators += 1;
                 at += 1;
                 while at < bytes.len() && is_operator_tail(bytes[at]) {

@@ -128,6 +128,15 @@ impl From<Error> for TemplateError {
 /// The engine.
 pub struct Engine {
     env: Environment<'static>,
+    /// Filter and test names already looked up, with whether they exist: minijinja offers no
+    /// list of them, so each is asked once by compiling a use of it.
+    known_names: std::sync::Mutex<std::collections::HashMap<(NameKind, String), bool>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum NameKind {
+    Filter,
+    Test,
 }
 
 impl fmt::Debug for Engine {
@@ -153,7 +162,57 @@ impl Engine {
         let uuid = sources.uuid;
         env.add_function("uuid", move || uuid());
         env.add_filter("jsonpath", jsonpath);
-        Self { env }
+        Self {
+            env,
+            known_names: Default::default(),
+        }
+    }
+
+    /// Refuses a filter or test the engine does not have, which minijinja would find only
+    /// when the template is rendered, in the middle of a run.
+    fn check_named(&self, named: &bounds::Named) -> Result<(), TemplateError> {
+        let uses = named
+            .filters
+            .iter()
+            .map(|name| (NameKind::Filter, name))
+            .chain(named.tests.iter().map(|name| (NameKind::Test, name)));
+        for (kind, name) in uses {
+            if !self.has(kind, name) {
+                let what = match kind {
+                    NameKind::Filter => "filter",
+                    NameKind::Test => "test",
+                };
+                return Err(TemplateError(format!("unknown {what} `{name}`")));
+            }
+        }
+        Ok(())
+    }
+
+    fn has(&self, kind: NameKind, name: &str) -> bool {
+        let mut known = self
+            .known_names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&exists) = known.get(&(kind, name.to_owned())) {
+            return exists;
+        }
+        let probe = match kind {
+            NameKind::Filter => format!("none | {name}"),
+            NameKind::Test => format!("none is {name}"),
+        };
+        let unknown = match kind {
+            NameKind::Filter => minijinja::ErrorKind::UnknownFilter,
+            NameKind::Test => minijinja::ErrorKind::UnknownTest,
+        };
+        // Any other outcome (a missing argument, a type error) means the name was found.
+        let exists = match self.env.compile_expression(&probe) {
+            Ok(expression) => expression
+                .eval(())
+                .map_or_else(|error| error.kind() != unknown, |_| true),
+            Err(error) => error.kind() != unknown,
+        };
+        known.insert((kind, name.to_owned()), exists);
+        exists
     }
 
     /// Checks the syntax of a runbook string and returns the dotted names it reads
@@ -162,13 +221,13 @@ impl Engine {
         let names = match shape(text) {
             Shape::Literal => Default::default(),
             Shape::Expression(expr) => {
-                bounds::check_template(text)?;
+                self.check_named(&bounds::measure_template(text)?)?;
                 self.env
                     .compile_expression(expr)?
                     .undeclared_variables(true)
             }
             Shape::Template => {
-                bounds::check_template(text)?;
+                self.check_named(&bounds::measure_template(text)?)?;
                 self.env.template_from_str(text)?.undeclared_variables(true)
             }
         };
@@ -182,7 +241,7 @@ impl Engine {
                 "a condition is a bare expression: drop the `{{ }}`".to_owned(),
             ));
         }
-        bounds::check_expression(expr)?;
+        self.check_named(&bounds::measure_expression(expr)?)?;
         Ok(self
             .env
             .compile_expression(expr)?
