@@ -56,7 +56,16 @@ async fn dots_inside_a_value_and_slashes_stay_in_their_segment() {
             .unwrap();
     }
     let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
-    assert!(paths[0].ends_with("/cms/workflow/.../executions"), "{paths:?}");
-    assert!(paths[1].ends_with("/cms/workflow/wf..1/executions"), "{paths:?}");
-    assert!(paths[2].ends_with("/cms/workflow/..%2Fx/executions"), "{paths:?}");
+    assert!(
+        paths[0].ends_with("/cms/workflow/.../executions"),
+        "{paths:?}"
+    );
+    assert!(
+        paths[1].ends_with("/cms/workflow/wf..1/executions"),
+        "{paths:?}"
+    );
+    assert!(
+        paths[2].ends_with("/cms/workflow/..%2Fx/executions"),
+        "{paths:?}"
+    );
 }

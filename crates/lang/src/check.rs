@@ -12,6 +12,7 @@ use crate::model::{
     ACTION_KEYS, LANGUAGE_VERSION,
 };
 use crate::parse::Reporter;
+use crate::results::{self, ResultShape};
 use crate::suggest::{list_or_none, Suggester};
 use crate::template::{self, Engine, RUN_FIELDS};
 use crate::within_limits;
@@ -77,9 +78,19 @@ pub(crate) fn check_partial(reporter: &mut Reporter<'_>, runbook: &Runbook) {
     if runbook.name.trim().is_empty() {
         reporter.error(&root.key("name"), Part::Value, "`name` is empty");
     }
-    check_not_rendered(reporter, &root.key("name"), "the runbook's `name`", &runbook.name);
+    check_not_rendered(
+        reporter,
+        &root.key("name"),
+        "the runbook's `name`",
+        &runbook.name,
+    );
     if let Some(description) = &runbook.description {
-        check_not_rendered(reporter, &root.key("description"), "`description`", description);
+        check_not_rendered(
+            reporter,
+            &root.key("description"),
+            "`description`",
+            description,
+        );
     }
     for (name, spec) in &runbook.inputs {
         if let Some(description) = &spec.description {
@@ -1028,7 +1039,11 @@ fn check_name(
                     format!("`steps.{field}` is read before step `{field}` runs"),
                     Some("a step can read the results of the steps above it".into()),
                 )),
-                _ => None,
+                (Some(&target), _) => {
+                    let result_field = parts.next()?;
+                    let step = runbook.step_at(target)?;
+                    check_result_field(step, result_field, suggester)
+                }
             }
         }
         "vars" => {
@@ -1101,6 +1116,43 @@ fn check_name(
             format!("unknown name `{other}`"),
             Some(format!("templates read {}", template::ROOTS.join(", "))),
         )),
+    }
+}
+
+/// `steps.<id>.<field>` against what the step's action returns. `steps.<id>['field']` is
+/// not checked: the way to read a field the API may add before the spec says so.
+fn check_result_field(
+    step: &Step,
+    field: &str,
+    suggester: &mut Suggester,
+) -> Option<(String, Option<String>)> {
+    let shape = results::of_step(step);
+    if shape.has(field) {
+        return None;
+    }
+    let id = &step.id;
+    let escape = format!("a field the API may add is read as `steps.{id}['{field}']`");
+    match shape {
+        ResultShape::List => Some((
+            format!("`steps.{id}` is a list (one result per `for_each` item); it has no `{field}`"),
+            Some(format!(
+                "read one item's with `steps.{id}[0].{field}`, or all with `steps.{id} | map(attribute='{field}')`"
+            )),
+        )),
+        ResultShape::Fields(fields) => {
+            let mut known = fields.clone();
+            known.push(results::ALWAYS);
+            let help = match suggester.did_you_mean(field, known.iter().copied()) {
+                Some(meant) => format!("{meant} ({escape})"),
+                None => format!("its result has: {} ({escape})", known.join(", ")),
+            };
+            let action = step.action().map_or("", |action| action.key());
+            Some((
+                format!("`steps.{id}.{field}`: the result of `{action}` has no `{field}`"),
+                Some(help),
+            ))
+        }
+        ResultShape::Open => None,
     }
 }
 

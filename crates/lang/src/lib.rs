@@ -10,6 +10,7 @@ pub mod limits;
 pub mod locate;
 pub mod model;
 mod parse;
+pub mod results;
 mod suggest;
 pub mod template;
 mod within_limits;

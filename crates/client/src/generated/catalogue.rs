@@ -67,6 +67,7 @@ pub static LIST_WORKFLOW_EXECUTIONS: crate::runtime::OperationMeta = crate::runt
     success_status: 200u16,
     success_is_object: false,
     success_is_string: false,
+    success_fields: &[],
     error_statuses: &[400u16, 401u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -109,6 +110,7 @@ pub static EXECUTE_WORKFLOW: crate::runtime::OperationMeta = crate::runtime::Ope
     success_status: 200u16,
     success_is_object: true,
     success_is_string: false,
+    success_fields: &["execution_id"],
     error_statuses: &[401u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -190,6 +192,7 @@ pub static START_PAUSING_WORKFLOW_EXECUTIONS: crate::runtime::OperationMeta = cr
     success_status: 200u16,
     success_is_object: true,
     success_is_string: false,
+    success_fields: &["result"],
     error_statuses: &[401u16, 500u16],
     waiters: &[],
 };
@@ -245,6 +248,19 @@ pub static SEARCH_WORKFLOW_EXECUTION_DETAIL: crate::runtime::OperationMeta = cra
     success_status: 200u16,
     success_is_object: true,
     success_is_string: false,
+    success_fields: &[
+        "workflow_id",
+        "execution_id",
+        "status",
+        "begin_time",
+        "end_time",
+        "last_update_time",
+        "execution_result_list",
+        "approve_user_name_list",
+        "project_id",
+        "workflow_edit_time",
+        "last_record_id_with_snapshot",
+    ],
     error_statuses: &[400u16, 401u16, 500u16],
     waiters: &[&super::waiters::AOM_EXECUTION_SUCCEEDED],
 };
@@ -300,6 +316,7 @@ pub static STOP_EXECUTION: crate::runtime::OperationMeta = crate::runtime::Opera
     success_status: 200u16,
     success_is_object: false,
     success_is_string: true,
+    success_fields: &[],
     error_statuses: &[400u16, 401u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -345,6 +362,14 @@ pub static START_SYNC_WORKFLOW_EXECUTION: crate::runtime::OperationMeta = crate:
     success_status: 200u16,
     success_is_object: true,
     success_is_string: false,
+    success_fields: &[
+        "execution_id",
+        "status",
+        "output",
+        "errors",
+        "begin_time",
+        "end_time",
+    ],
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -454,6 +479,7 @@ pub static LIST_FUNCTION_GRAPH_WORKFLOW_EXECUTIONS: crate::runtime::OperationMet
     success_status: 200u16,
     success_is_object: true,
     success_is_string: false,
+    success_fields: &["executions"],
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -538,6 +564,7 @@ pub static START_WORKFLOW_EXECUTION: crate::runtime::OperationMeta = crate::runt
     success_status: 200u16,
     success_is_object: true,
     success_is_string: false,
+    success_fields: &["execution_id"],
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -606,6 +633,20 @@ pub static SHOW_WORKFLOW_EXECUTION: crate::runtime::OperationMeta = crate::runti
     success_status: 200u16,
     success_is_object: true,
     success_is_string: false,
+    success_fields: &[
+        "workflow_id",
+        "workflow_urn",
+        "execution_id",
+        "status",
+        "headers",
+        "input",
+        "output",
+        "begin_time",
+        "end_time",
+        "last_update_time",
+        "created_by",
+        "node_execution_details",
+    ],
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[&super::waiters::FUNCTION_GRAPH_EXECUTION_SUCCEEDED],
 };
@@ -661,6 +702,7 @@ pub static STOP_WORK_FLOW: crate::runtime::OperationMeta = crate::runtime::Opera
     success_status: 200u16,
     success_is_object: false,
     success_is_string: false,
+    success_fields: &[],
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };
@@ -732,6 +774,7 @@ pub static CREATE_CALLBACK_WORKFLOW: crate::runtime::OperationMeta = crate::runt
     success_status: 200u16,
     success_is_object: true,
     success_is_string: false,
+    success_fields: &["execution_id"],
     error_statuses: &[400u16, 404u16, 500u16],
     waiters: &[],
 };

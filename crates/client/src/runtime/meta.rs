@@ -95,6 +95,9 @@ pub struct OperationMeta {
     /// Whether the success body is a string in the spec. The SDKs take a body that is not
     /// JSON as that string, so the transport does too (AOM's `StopExecution`).
     pub success_is_string: bool,
+    /// The JSON names of the success object's fields, as the spec documents them (empty
+    /// when the answer is not an object): what a runbook may read of a `call` step's result.
+    pub success_fields: &'static [&'static str],
     /// The error statuses the documentation lists.
     pub error_statuses: &'static [u16],
     pub waiters: &'static [&'static WaiterSpec],

@@ -157,6 +157,15 @@ fn operation_meta(api: &Api, op: &Operation, runtime: &syn::Path) -> TokenStream
         Some(TypeRef::Named(name)) if matches!(api.schemas.get(name).map(|s| &s.kind), Some(SchemaKind::Object { .. }))
     );
     let success_is_string = op.success.ty == Some(TypeRef::String);
+    let success_fields: Vec<&str> = match &op.success.ty {
+        Some(TypeRef::Named(name)) => match api.schemas.get(name).map(|s| &s.kind) {
+            Some(SchemaKind::Object { fields }) => {
+                fields.iter().map(|f| f.json_name.as_str()).collect()
+            }
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
     let errors = op.errors.iter().map(|e| e.status);
     let waiters = op.waiters.iter().map(|w| {
         let c = const_ident(&w.name);
@@ -176,6 +185,7 @@ fn operation_meta(api: &Api, op: &Operation, runtime: &syn::Path) -> TokenStream
             success_status: #success,
             success_is_object: #success_is_object,
             success_is_string: #success_is_string,
+            success_fields: &[#(#success_fields),*],
             error_statuses: &[#(#errors),*],
             waiters: &[#(#waiters),*],
         };
