@@ -68,8 +68,11 @@ pub enum Part {
 /// The byte spans of every key and value in a document.
 #[derive(Debug, Default)]
 pub struct Locations {
+    /// The last occurrence of each key (a duplicate key replaces the first).
     keys: HashMap<Path, Range<usize>>,
     values: HashMap<Path, Range<usize>>,
+    /// Keys written more than once in their mapping: the first occurrence.
+    first_of_duplicates: HashMap<Path, Range<usize>>,
     lines: LineIndex,
 }
 
@@ -90,6 +93,18 @@ impl Locations {
         let mut parser = Parser::new_from_str(source);
         let _partial_is_fine = parser.load(&mut builder, false);
         builder.locations
+    }
+
+    /// Keys written twice in one mapping, in file order of their second occurrence: the
+    /// key's path, its first and its second span.
+    pub fn duplicate_keys(&self) -> Vec<(&Path, Range<usize>, Range<usize>)> {
+        let mut found: Vec<_> = self
+            .first_of_duplicates
+            .iter()
+            .filter_map(|(path, first)| Some((path, first.clone(), self.keys.get(path)?.clone())))
+            .collect();
+        found.sort_by_key(|(_, _, second)| second.start);
+        found
     }
 
     /// The source's lines.
@@ -242,7 +257,10 @@ impl MarkedEventReceiver for Builder<'_> {
                             path, pending_key, ..
                         }) = self.stack.last_mut()
                         {
-                            self.locations.keys.insert(path.key(value.clone()), span);
+                            let key = path.key(value.clone());
+                            if let Some(first) = self.locations.keys.insert(key.clone(), span) {
+                                self.locations.first_of_duplicates.entry(key).or_insert(first);
+                            }
                             *pending_key = Some(value);
                         }
                     }
