@@ -178,12 +178,21 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     let env: Map<String, Value> = runbook
         .env
         .iter()
-        .filter_map(|name| {
-            std::env::var(name)
+        .filter_map(|var| {
+            std::env::var(&var.name)
                 .ok()
-                .map(|v| (name.clone(), Value::String(v)))
+                .map(|v| (var.name.clone(), Value::String(v)))
         })
         .collect();
+    // A variable the runbook marks secret is redacted like the credentials.
+    let mut secrets = connection.secrets.clone();
+    secrets.extend(
+        runbook
+            .env
+            .iter()
+            .filter(|var| var.secret)
+            .filter_map(|var| env.get(&var.name)?.as_str().map(str::to_owned)),
+    );
     let timing = LeaseTiming {
         lease: args.options.lease,
         heartbeat: args.options.heartbeat,
@@ -299,7 +308,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
             .as_ref()
             .map_or(run_id, |run| run.run_id().to_owned()),
         inputs,
-        secrets: connection.secrets.clone(),
+        secrets,
         env,
     };
     let running = async {

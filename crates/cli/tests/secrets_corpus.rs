@@ -23,6 +23,8 @@ struct Case {
     forms: Vec<String>,
     /// A scenario other than the built-in one (for credential cases).
     scenario: Option<String>,
+    /// Environment variables of the run (for `env:` cases).
+    envs: Vec<(&'static str, String)>,
 }
 
 const LONG: &str = "hunter2 very/secret";
@@ -36,6 +38,7 @@ fn case(name: &'static str, inputs: &str, steps: &str, secret: &str, derived: &[
         args: vec!["-i".into(), format!("s={secret}")],
         forms,
         scenario: None,
+        envs: Vec::new(),
     }
 }
 
@@ -100,9 +103,10 @@ fn cases() -> Vec<Case> {
             &["h u n t e r 2"],
         ),
         case(
-            "long_urlencode",
+            // minijinja is built without `urlencode`; the same form, by hand.
+            "long_percent_encoded",
             SECRET_S,
-            &log("{{ inputs.s | urlencode }}"),
+            &log("{{ inputs.s | replace(' ', '%20') | replace('/', '%2F') }}"),
             LONG,
             &["hunter2%20very%2Fsecret"],
         ),
@@ -276,6 +280,25 @@ fn cases() -> Vec<Case> {
         );
         cases.push(case);
     }
+    // An environment variable the runbook marks secret, read directly and through a filter.
+    let mut env = case(
+        "env_secret",
+        SECRET_S,
+        &log("token {{ env.DEPLOY_TOKEN }} / {{ env.DEPLOY_TOKEN | upper }}"),
+        "env-token-value",
+        &["ENV-TOKEN-VALUE"],
+    );
+    env.runbook = env.runbook.replace(
+        "\ninputs:",
+        "\nenv: [REGION_NAME, {name: DEPLOY_TOKEN, secret: true}]\ninputs:",
+    );
+    // The secret input holds something else, so only the `env:` marking can hide the token.
+    env.args = vec!["-i".into(), "s=an-unrelated-input".into()];
+    env.envs = vec![
+        ("DEPLOY_TOKEN", "env-token-value".into()),
+        ("REGION_NAME", "region-one".into()),
+    ];
+    cases.push(env);
     cases
 }
 
@@ -344,6 +367,7 @@ fn no_secret_or_derived_form_reaches_any_output() {
             if let Some(scenario) = &scenario {
                 command.args(["--scenario", scenario]);
             }
+            command.envs(case.envs.iter().map(|(name, value)| (name, value)));
             if (log, output) == ("plain", "json") {
                 command.arg("--state-dir").arg(&state);
             }

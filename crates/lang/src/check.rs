@@ -101,8 +101,12 @@ pub(crate) fn check_partial(reporter: &mut Reporter<'_>, runbook: &Runbook) {
     for (name, spec) in &runbook.inputs {
         check_input(reporter, name, spec, &root.key("inputs").key(name.clone()));
     }
-    for (index, name) in runbook.env.iter().enumerate() {
-        let path = root.key("env").index(index);
+    for (index, var) in runbook.env.iter().enumerate() {
+        let name = &var.name;
+        let mut path = root.key("env").index(index);
+        if var.secret {
+            path = path.key("name");
+        }
         if !is_identifier(name) {
             reporter.error(
                 &path,
@@ -1068,7 +1072,7 @@ fn check_name(
         }
         "env" => {
             let field = field?;
-            if runbook.env.iter().any(|e| e == field) {
+            if runbook.env.iter().any(|var| var.name == field) {
                 None
             } else {
                 Some((

@@ -259,7 +259,10 @@ impl MarkedEventReceiver for Builder<'_> {
                         {
                             let key = path.key(value.clone());
                             if let Some(first) = self.locations.keys.insert(key.clone(), span) {
-                                self.locations.first_of_duplicates.entry(key).or_insert(first);
+                                self.locations
+                                    .first_of_duplicates
+                                    .entry(key)
+                                    .or_insert(first);
                             }
                             *pending_key = Some(value);
                         }

@@ -32,9 +32,11 @@ pub struct Runbook {
     /// Where the run goes. Never credentials: those come from the environment.
     #[serde(default)]
     pub target: Target,
-    /// Environment variables templates may read as `env.<NAME>`; no others are visible.
+    /// Environment variables templates may read as `env.<NAME>`; no others are visible. A
+    /// name, or `{name: NAME, secret: true}` for a value that must never be shown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub env: Vec<String>,
+    #[schemars(with = "Vec<EnvEntry>")]
+    pub env: Vec<EnvVar>,
     /// The whole run's deadline, e.g. `30m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationText>,
@@ -771,6 +773,55 @@ impl<'de> Deserialize<'de> for Condition {
             Text::Expression(text) => Condition(text),
             Text::Literal(value) => Condition(value.to_string()),
         })
+    }
+}
+
+/// An environment variable a runbook may read, and whether its value is a secret (redacted
+/// like a secret input wherever the run shows it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "EnvEntry", into = "EnvEntry")]
+pub struct EnvVar {
+    pub name: String,
+    pub secret: bool,
+}
+
+/// `env:` entries as written: `NAME` or `{name: NAME, secret: true}`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "a variable name, or `{name: NAME, secret: true}`"
+)]
+pub enum EnvEntry {
+    Name(String),
+    Declared {
+        name: String,
+        #[serde(default)]
+        secret: bool,
+    },
+}
+
+impl From<EnvEntry> for EnvVar {
+    fn from(entry: EnvEntry) -> Self {
+        match entry {
+            EnvEntry::Name(name) => Self {
+                name,
+                secret: false,
+            },
+            EnvEntry::Declared { name, secret } => Self { name, secret },
+        }
+    }
+}
+
+impl From<EnvVar> for EnvEntry {
+    fn from(var: EnvVar) -> Self {
+        if var.secret {
+            Self::Declared {
+                name: var.name,
+                secret: true,
+            }
+        } else {
+            Self::Name(var.name)
+        }
     }
 }
 

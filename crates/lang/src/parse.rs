@@ -230,7 +230,9 @@ fn quote_opened_at(message: &str) -> Option<(usize, usize)> {
     if !message.contains("end of stream") && !message.contains("document indicator") {
         return None;
     }
-    let rest = message.split("while scanning a quoted scalar at line ").nth(1)?;
+    let rest = message
+        .split("while scanning a quoted scalar at line ")
+        .nth(1)?;
     let (line, rest) = rest.split_once(" column ")?;
     let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
     Some((line.parse().ok()?, column.parse().ok()?))
@@ -356,7 +358,14 @@ fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
         None => Some(Default::default()),
     };
     header_ok &= target.is_some();
-    let header: Option<Runbook> = deserialize(reporter, &root, &Yaml::Mapping(mapping));
+    let header =
+        match deserialize_around_mistakes::<Runbook>(reporter, &root, &Yaml::Mapping(mapping)) {
+            Some((header, clean)) => {
+                header_ok &= clean;
+                Some(header)
+            }
+            None => None,
+        };
 
     let (steps, mut unparsed, steps_ok) = read_steps(reporter, &root.key("steps"), steps_value);
     let (finally, finally_unparsed, finally_ok) = match finally_value {
@@ -494,12 +503,28 @@ fn deserialize<T: DeserializeOwned>(
     at: &Path,
     value: &Yaml,
 ) -> Option<T> {
+    match deserialize_around_mistakes(reporter, at, value) {
+        Some((parsed, true)) => Some(parsed),
+        _ => None,
+    }
+}
+
+/// [`deserialize`], also giving what was read once every mistake was taken out, and whether
+/// there were none: the header is still checked for what it got right.
+fn deserialize_around_mistakes<T: DeserializeOwned>(
+    reporter: &mut Reporter<'_>,
+    at: &Path,
+    value: &Yaml,
+) -> Option<(T, bool)> {
     // Copied at the first mistake: a value without one is read in place.
     let mut value = std::borrow::Cow::Borrowed(value);
     let mut removed: Vec<Removal> = Vec::new();
     for _ in 0..MAX_ERRORS_PER_VALUE {
         let error = match serde_path_to_error::deserialize::<_, T>(value.as_ref()) {
-            Ok(parsed) => return removed.is_empty().then_some(parsed),
+            // With a list item taken out, the later items' positions no longer match the
+            // document, so what was read cannot be checked further.
+            Ok(_) if removed.iter().any(Removal::shifts_a_list) => return None,
+            Ok(parsed) => return Some((parsed, removed.is_empty())),
             Err(error) => error,
         };
         let mut relative = Vec::new();
@@ -570,6 +595,10 @@ struct Removal {
 }
 
 impl Removal {
+    fn shifts_a_list(&self) -> bool {
+        matches!(self.path.last(), Some(Segment::Index(_)))
+    }
+
     /// `path` (in the copy after this removal) as it was before it: an index at or after a
     /// removed element of the same list moves one up.
     fn original_of(&self, path: &[Segment]) -> Vec<Segment> {
