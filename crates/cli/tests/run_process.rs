@@ -203,6 +203,64 @@ steps:
         .as_u64()
         .unwrap_or(0);
     assert!(jumps < 10_000, "the loop ran to its end");
+    // The step the loop stopped at shows this pass, not the pass before (issue 17): the
+    // signal mostly lands in `tick`'s render, and the run stops before `again`, which
+    // failed on every earlier pass.
+    let stopped_at = summary["run"]["current_step"].as_str().unwrap();
+    assert_eq!(
+        summary["run"]["steps"][stopped_at]["status"], "cancelled",
+        "{summary:#}"
+    );
+}
+
+/// A `when` that cannot be evaluated is the runbook's mistake: the `goto` that would loop on
+/// it 1,000 times is not taken, and the summary says which step and why (issue 17).
+#[test]
+fn a_when_that_cannot_be_evaluated_fails_the_run_and_the_summary_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_temp(
+        &dir,
+        "when.yaml",
+        r#"
+version: 1
+name: when
+steps:
+  - id: a
+    set: {count: 3}
+  - id: b
+    when: "steps.a.count + 'x' > 1"
+    log: never
+    on_failure: {goto: a, max: 1000}
+  - id: c
+    log: never
+"#,
+    );
+    let output = runbook()
+        .args(["run", &file, "--sandbox", "--log-format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("when: FAILED"), "{stdout}");
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["ok", "a", "set"]
+    );
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["FAIL", "b", "log", "failed"]
+    );
+    assert_eq!(
+        lines[3].split_whitespace().collect::<Vec<_>>(),
+        ["-", "c", "log"]
+    );
+    assert!(
+        lines[4].starts_with(
+            "error: step `b`: `when: steps.a.count + 'x' > 1` could not be evaluated: "
+        ),
+        "{stdout}"
+    );
 }
 
 #[test]

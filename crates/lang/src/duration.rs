@@ -61,6 +61,12 @@ pub fn parse(text: &str) -> Result<Duration, NotADuration> {
             ));
         }
         let (number, after) = rest.split_at(digits);
+        if after.starts_with(['.', ',']) {
+            return Err(not(
+                format!("`{text}` is not a duration: the numbers are whole"),
+                "write fractions in a smaller unit, e.g. `1h 30m` for an hour and a half".into(),
+            ));
+        }
         let after = after.trim_start();
         let unit_len = after.len() - after.trim_start_matches(|c: char| c.is_alphabetic()).len();
         let (unit, after) = after.split_at(unit_len);
@@ -167,7 +173,7 @@ mod tests {
         assert!(parse("1h30").unwrap_err().message.contains("has no unit"));
         assert!(parse("").is_err());
         assert!(parse("h").is_err());
-        assert!(parse("1.5h").is_err());
+        assert!(parse("1.5h").unwrap_err().message.contains("whole"));
     }
 
     #[test]

@@ -358,14 +358,23 @@ fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
         None => Some(Default::default()),
     };
     header_ok &= target.is_some();
-    let header =
-        match deserialize_around_mistakes::<Runbook>(reporter, &root, &Yaml::Mapping(mapping)) {
-            Some((header, clean)) => {
-                header_ok &= clean;
-                Some(header)
-            }
-            None => None,
-        };
+    // A header read without a mistaken key is checked in full unless that key is one the
+    // steps' checks rely on (a missing `timeout` would make every wait "unbounded").
+    let mut header_complete = header_ok;
+    let header = match deserialize_around_mistakes::<Runbook>(
+        reporter,
+        &root,
+        &Yaml::Mapping(mapping),
+    ) {
+        Some((header, taken_out)) => {
+            header_ok &= taken_out.is_empty();
+            header_complete &= !taken_out.iter().any(|path| {
+                    matches!(path.first(), Some(Segment::Key(key)) if RELIED_ON.contains(&key.as_str()))
+                });
+            Some(header)
+        }
+        None => None,
+    };
 
     let (steps, mut unparsed, steps_ok) = read_steps(reporter, &root.key("steps"), steps_value);
     let (finally, finally_unparsed, finally_ok) = match finally_value {
@@ -380,13 +389,23 @@ fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
     runbook.target = target.unwrap_or_default();
     runbook.steps = steps;
     runbook.finally = finally;
-    if !header_ok {
+    if !header_complete {
         check::check_partial(reporter, &runbook);
         return None;
     }
     check::check(reporter, &runbook, &unparsed);
-    (steps_ok && finally_ok && unparsed.is_empty()).then_some(runbook)
+    (header_ok && steps_ok && finally_ok && unparsed.is_empty()).then_some(runbook)
 }
+
+/// Header keys whose value the checks of steps read.
+const RELIED_ON: [&str; 6] = [
+    "version",
+    "env",
+    "timeout",
+    "finally_timeout",
+    "lock",
+    "outputs",
+];
 
 /// What can be read of a step that did not parse, so that the steps around it are checked
 /// as if it were there.
@@ -504,18 +523,18 @@ fn deserialize<T: DeserializeOwned>(
     value: &Yaml,
 ) -> Option<T> {
     match deserialize_around_mistakes(reporter, at, value) {
-        Some((parsed, true)) => Some(parsed),
+        Some((parsed, taken_out)) if taken_out.is_empty() => Some(parsed),
         _ => None,
     }
 }
 
-/// [`deserialize`], also giving what was read once every mistake was taken out, and whether
-/// there were none: the header is still checked for what it got right.
+/// [`deserialize`], also giving what was read once every mistake was taken out, and the
+/// paths (below `at`) of what was: the header is still checked for what it got right.
 fn deserialize_around_mistakes<T: DeserializeOwned>(
     reporter: &mut Reporter<'_>,
     at: &Path,
     value: &Yaml,
-) -> Option<(T, bool)> {
+) -> Option<(T, Vec<Vec<Segment>>)> {
     // Copied at the first mistake: a value without one is read in place.
     let mut value = std::borrow::Cow::Borrowed(value);
     let mut removed: Vec<Removal> = Vec::new();
@@ -524,7 +543,10 @@ fn deserialize_around_mistakes<T: DeserializeOwned>(
             // With a list item taken out, the later items' positions no longer match the
             // document, so what was read cannot be checked further.
             Ok(_) if removed.iter().any(Removal::shifts_a_list) => return None,
-            Ok(parsed) => return Some((parsed, removed.is_empty())),
+            Ok(parsed) => {
+                let taken_out = removed.into_iter().map(|r| r.original).collect();
+                return Some((parsed, taken_out));
+            }
             Err(error) => error,
         };
         let mut relative = Vec::new();

@@ -20,6 +20,10 @@ pub enum StepError {
     /// The run stops so it can be resumed: SIGTERM, or a change whose outcome only a person
     /// can settle (the state's `needs_decision` says which).
     Suspended(String),
+    /// The runbook itself is wrong in a way only running it shows: a `when` that cannot be
+    /// evaluated. No `on_failure` handles it: a `goto` would meet the same mistake on every
+    /// pass, and `continue` would hide it; the runbook has to be fixed.
+    Runbook(String),
 }
 
 /// Whose deadline passed.
@@ -57,6 +61,7 @@ impl fmt::Display for StepError {
             }
             Self::Cancelled => f.write_str("cancelled"),
             Self::Suspended(reason) => write!(f, "suspended: {reason}"),
+            Self::Runbook(message) => f.write_str(message),
         }
     }
 }

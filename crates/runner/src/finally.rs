@@ -66,6 +66,7 @@ impl Run {
             let fatal = matches!(
                 error,
                 StepError::Cancelled
+                    | StepError::Runbook(_)
                     | StepError::TimedOut {
                         scope: Scope::Finally,
                         ..

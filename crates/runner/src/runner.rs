@@ -675,7 +675,10 @@ impl Run {
             let step = &steps[index];
             self.with_state(|state| state.current_step = Some(step.id.clone()));
             let outcome = match self.yield_and_check(run_deadline).await {
-                Err(error) => Err(error),
+                Err(error) => {
+                    self.stopped_before(step, &error);
+                    Err(error)
+                }
                 Ok(()) => match self.should_run(step) {
                     Ok(true) => self.run_step(step, run_deadline).await,
                     Ok(false) => {
@@ -786,11 +789,18 @@ impl Run {
         });
     }
 
+    /// Whether `step` runs. A `when` that cannot be evaluated is a [`StepError::Runbook`]:
+    /// the step's `on_failure` is for what the step does, not for whether it runs.
     pub(crate) fn should_run(&self, step: &Step) -> Result<bool, StepError> {
-        match &step.when {
-            Some(condition) => self.condition(&condition.0, &Vec::new(), "when"),
-            None => Ok(true),
-        }
+        let Some(condition) = &step.when else {
+            return Ok(true);
+        };
+        let expr = &condition.0;
+        self.engine
+            .condition(expr, &self.context(&Vec::new()))
+            .map_err(|error| {
+                StepError::Runbook(format!("`when: {expr}` could not be evaluated: {error}"))
+            })
     }
 
     /// Where the run goes after `step` failed: the next index, or `None` to stop.
@@ -798,6 +808,7 @@ impl Run {
         match &error {
             StepError::Cancelled
             | StepError::Suspended(_)
+            | StepError::Runbook(_)
             | StepError::TimedOut {
                 scope: Scope::Run, ..
             } => {
@@ -842,6 +853,22 @@ impl Run {
         None
     }
 
+    /// The run stops at `step` before it begins (cancelled, or past its deadline). A step an
+    /// earlier pass of a `goto` loop ran is marked with how the run stopped, or the state
+    /// would show that pass's outcome as its last; one that never ran stays pending, so
+    /// `steps.<id>` reads `not_run`.
+    fn stopped_before(&self, step: &Step, error: &StepError) {
+        let ran = self.read_state(|state| {
+            state
+                .steps
+                .get(&step.id)
+                .is_some_and(|s| s.status != StepStatus::Pending)
+        });
+        if ran {
+            self.mark(&step.id, step_status(error), None, Some(error.to_string()));
+        }
+    }
+
     /// Ends the run at `step` with `error`.
     pub(crate) fn stop(&self, step: &Step, error: StepError) {
         let suspending = self.runner.suspending.load(Ordering::SeqCst);
@@ -850,7 +877,7 @@ impl Run {
             StepError::Cancelled if suspending => RunStatus::Suspended,
             StepError::Cancelled => RunStatus::Cancelled,
             StepError::TimedOut { .. } => RunStatus::TimedOut,
-            StepError::Failed(_) => RunStatus::Failed,
+            StepError::Failed(_) | StepError::Runbook(_) => RunStatus::Failed,
         };
         let message = self.redactor.text(&format!("step `{}`: {error}", step.id));
         self.with_state(|state| {
@@ -887,9 +914,8 @@ impl Run {
                 if result.is_some() {
                     step.result = result;
                 }
-                if error.is_some() {
-                    step.error = error;
-                }
+                // The error is the last pass's: a step a loop skips after it failed has none.
+                step.error = error;
             }
         });
     }
@@ -947,11 +973,7 @@ impl Run {
                 Ok(())
             }
             Err(error) => {
-                let status = match &error {
-                    StepError::Cancelled | StepError::Suspended(_) => StepStatus::Cancelled,
-                    StepError::TimedOut { .. } => StepStatus::TimedOut,
-                    StepError::Failed(_) => StepStatus::Failed,
-                };
+                let status = step_status(&error);
                 let result = match &error {
                     StepError::Failed(failure) => failure.result.clone(),
                     _ => None,
@@ -1123,6 +1145,15 @@ impl Run {
         };
         self.with_state(|state| state.outputs = shown);
         Ok(())
+    }
+}
+
+/// How a step that ended with `error` is shown.
+fn step_status(error: &StepError) -> StepStatus {
+    match error {
+        StepError::Cancelled | StepError::Suspended(_) => StepStatus::Cancelled,
+        StepError::TimedOut { .. } => StepStatus::TimedOut,
+        StepError::Failed(_) | StepError::Runbook(_) => StepStatus::Failed,
     }
 }
 

@@ -1,5 +1,5 @@
 //! Durations: `sleep: 9000y`, u64::MAX seconds in sleep, poll, retry delays and timeouts,
-//! `1ns` polls, around `MAX_DURATION` (a year) and `MIN_POLL_DELAY` (10 ms); runs that poll
+//! `1ns` polls, around `MAX_DURATION` (365 days) and `MIN_POLL_DELAY` (10 ms); runs that poll
 //! or sleep a lot on the sandbox's simulated clock; the command line's durations.
 
 use runbook_lang::limits::{MAX_DURATION, MIN_POLL_DELAY};
@@ -55,10 +55,10 @@ pub fn cases() -> Vec<Case> {
             format!("{U64_MAX} 999999999ns"),
             Refuse,
         ),
-        ("sleep_1year", "1year".to_owned(), Accept),
+        ("sleep_365d", "365d".to_owned(), Accept),
         ("sleep_max_seconds", format!("{year}s"), Accept),
         ("sleep_max_plus_1s", format!("{}s", year + 1), Refuse),
-        ("sleep_1year_1ns", "1year 1ns".to_owned(), Refuse),
+        ("sleep_365d_1ms", "365d 1ms".to_owned(), Refuse),
         ("sleep_0s", "0s".to_owned(), Survive),
         ("sleep_negative", "-1s".to_owned(), Refuse),
         ("sleep_1e400s", "1e400s".to_owned(), Refuse),
@@ -91,17 +91,17 @@ pub fn cases() -> Vec<Case> {
         case.expect = expect;
         case
     };
-    cases.push(run("sleep_1year", sleeping("s", "1year"), Accept));
+    cases.push(run("sleep_365d", sleeping("s", "365d"), Accept));
     cases.push(run("sleep_9000y", sleeping("s", "9000y"), Refuse));
     cases.push(run("sleep_u64_max_seconds", sleeping("s", U64_MAX), Refuse));
     cases.push(run(
-        "sleep_1year_x10000_concurrently",
-        steps("s", "  - id: nap\n    for_each: \"{{ range(10000) | list }}\"\n    concurrency: 1000\n    sleep: 1year\n"),
+        "sleep_365d_x10000_concurrently",
+        steps("s", "  - id: nap\n    for_each: \"{{ range(10000) | list }}\"\n    concurrency: 1000\n    sleep: 365d\n"),
         Survive,
     ));
     cases.push(run(
         "poll_1ns_for_a_year",
-        waiting("p", "wf-pause", "{min: 1ns, max: 1ns}", "1year"),
+        waiting("p", "wf-pause", "{min: 1ns, max: 1ns}", "365d"),
         Refuse,
     ));
     cases.push(run(
@@ -110,7 +110,7 @@ pub fn cases() -> Vec<Case> {
             "p",
             "wf-pause",
             &format!("{{min: {min_poll}ms, max: {min_poll}ms}}"),
-            "1year",
+            "365d",
         ),
         Survive,
     ));

@@ -109,7 +109,7 @@ pub fn cases() -> Vec<Case> {
         "restart_max_u32_max",
         steps(
             "r",
-            "  - id: start\n    aom.start: {workflow_id: wf-broken}\n  - id: wait\n    timeout: 1year\n    aom.wait:\n      workflow_id: wf-broken\n      execution_id: \"{{ steps.start.execution_id }}\"\n      poll: {min: 10ms, max: 10ms}\n      when_node_fails: [{then: restart, max: 4294967295}]\n",
+            "  - id: start\n    aom.start: {workflow_id: wf-broken}\n  - id: wait\n    timeout: 365d\n    aom.wait:\n      workflow_id: wf-broken\n      execution_id: \"{{ steps.start.execution_id }}\"\n      poll: {min: 10ms, max: 10ms}\n      when_node_fails: [{then: restart, max: 4294967295}]\n",
         ),
         Refuse,
     ));
@@ -118,7 +118,7 @@ pub fn cases() -> Vec<Case> {
         &format!("restart_max_{jumps}.run.yaml"),
         steps(
             "r",
-            &format!("  - id: start\n    aom.start: {{workflow_id: wf-broken}}\n  - id: wait\n    timeout: 1year\n    aom.wait:\n      workflow_id: wf-broken\n      execution_id: \"{{{{ steps.start.execution_id }}}}\"\n      poll: {{min: 10ms, max: 10ms}}\n      when_node_fails: [{{then: restart, max: {jumps}}}]\n"),
+            &format!("  - id: start\n    aom.start: {{workflow_id: wf-broken}}\n  - id: wait\n    timeout: 365d\n    aom.wait:\n      workflow_id: wf-broken\n      execution_id: \"{{{{ steps.start.execution_id }}}}\"\n      poll: {{min: 10ms, max: 10ms}}\n      when_node_fails: [{{then: restart, max: {jumps}}}]\n"),
         ),
     ));
 

@@ -28,6 +28,9 @@ pub enum Cut {
 /// Says, for each journal entry, whether the process dies there.
 pub type CrashAt = Box<dyn Fn(&Value) -> Option<Cut> + Send + Sync>;
 
+/// What a test does when the run emits an event.
+pub type OnEvent = Box<dyn Fn(&Event) + Send + Sync>;
+
 pub const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
 #[derive(Default)]
@@ -47,6 +50,9 @@ pub struct Recorder {
     /// Keeps another run's entries out of the journal.
     pub muted: AtomicBool,
     pub clock: Mutex<Option<Arc<dyn hwc_client::runtime::Clock>>>,
+    /// Called with every event as the run emits it, so a test can act at an exact point of
+    /// the run (cancel it, move the clock on) instead of racing it.
+    pub on_event: Mutex<Option<OnEvent>>,
 }
 
 impl Recorder {
@@ -82,6 +88,9 @@ impl Observer for Recorder {
     fn event(&self, event: &Event) {
         self.events.lock().unwrap().push(event.clone());
         self.journal(serde_json::to_value(event).unwrap());
+        if let Some(on_event) = self.on_event.lock().unwrap().as_ref() {
+            on_event(event);
+        }
     }
 
     fn checkpoint(&self, checkpoint: &Checkpoint<'_>) {
