@@ -593,15 +593,16 @@ fn a_closed_stdout_ends_the_command_quietly_with_141() {
         &["schema"][..],
         &["sandbox", "scenario"][..],
     ] {
-        let mut child = runbook()
+        // The reader is gone before the command starts: closing it after the spawn would race
+        // a command fast enough to fill the pipe's buffer first (and then exit 0).
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = runbook()
             .args(args)
-            .stdout(std::process::Stdio::piped())
+            .stdout(writer)
             .stderr(std::process::Stdio::piped())
-            .spawn()
+            .output()
             .unwrap();
-        // The reader goes away before the command writes anything.
-        drop(child.stdout.take());
-        let output = child.wait_with_output().unwrap();
         assert_eq!(output.status.code(), Some(141), "{args:?}: {output:?}");
         assert!(output.stderr.is_empty(), "{args:?}: {output:?}");
     }

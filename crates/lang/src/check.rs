@@ -592,29 +592,39 @@ fn check_step(
         _ => {}
     }
     if let Some(action) = step.action() {
-        check_id_segments(reporter, path, step, &action);
+        check_id_segments(reporter, path, &action);
     }
 }
 
-/// The ids every workflow action puts in its request's path. The client refuses a bad one
-/// for every caller; a literal one is caught here, before the run.
-const PATH_ID_FIELDS: [&str; 2] = ["workflow_id", "execution_id"];
-
-fn check_id_segments(reporter: &mut Reporter<'_>, path: &Path, step: &Step, action: &Action<'_>) {
-    let key = action.key();
-    if matches!(action, Action::Call(_)) || !key.contains('.') {
-        return;
-    }
-    let Ok(Value::Object(mut step_fields)) = serde_json::to_value(step) else {
-        return;
+/// The ids a workflow action puts in its request's path. The client refuses a bad one for
+/// every caller; a literal one is caught here, before the run.
+fn check_id_segments(reporter: &mut Reporter<'_>, path: &Path, action: &Action<'_>) {
+    let ids: Vec<(&str, &str)> = match action {
+        Action::AomStart(start) => vec![("workflow_id", &start.workflow_id)],
+        Action::FunctionGraphStart(start) => vec![("workflow_id", &start.workflow_id)],
+        Action::FunctionGraphRunSync(sync) => vec![("workflow_id", &sync.workflow_id)],
+        Action::FunctionGraphCallback(callback) => vec![("workflow_id", &callback.workflow_id)],
+        Action::AomWait(wait) => vec![
+            ("workflow_id", &wait.workflow_id),
+            ("execution_id", &wait.execution_id),
+        ],
+        Action::FunctionGraphWait(wait) => vec![
+            ("workflow_id", &wait.workflow_id),
+            ("execution_id", &wait.execution_id),
+        ],
+        Action::AomNode(node) => vec![
+            ("workflow_id", &node.workflow_id),
+            ("execution_id", &node.execution_id),
+        ],
+        Action::AomStop(stop) | Action::FunctionGraphStop(stop) => vec![
+            ("workflow_id", &stop.workflow_id),
+            ("execution_id", &stop.execution_id),
+        ],
+        _ => return,
     };
-    let Some(Value::Object(fields)) = step_fields.remove(key) else {
-        return;
-    };
-    for field in PATH_ID_FIELDS {
-        if let Some(Value::String(text)) = fields.get(field) {
-            check_path_segment(reporter, &path.key(key).key(field), field, text);
-        }
+    let at = path.key(action.key());
+    for (field, text) in ids {
+        check_path_segment(reporter, &at.key(field), field, text);
     }
 }
 
