@@ -15,7 +15,6 @@ use runbook_store::{
     StoreError,
 };
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -613,10 +612,7 @@ fn new_run(
         run_id: begin.run_id.to_owned(),
         runbook_name: begin.runbook.name.clone(),
         runbook_path: begin.path.display().to_string(),
-        runbook_digest: format!(
-            "sha256:{}",
-            hex::encode(Sha256::digest(begin.text.as_bytes()))
-        ),
+        runbook_digest: crate::plan::runbook_digest(begin.text),
         inputs: Value::Object(begin.shown_inputs.clone()),
         lock_key,
         started_at,

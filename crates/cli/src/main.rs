@@ -21,6 +21,7 @@ mod files;
 mod fire;
 mod journal;
 mod lease;
+mod plan;
 mod refused;
 mod report;
 mod resume_cmd;
@@ -64,6 +65,11 @@ enum Command {
     Run(run::RunArgs),
     /// Resume an unfinished run by id, e.g. with the decision a lost request needs.
     Resume(resume_cmd::ResumeArgs),
+    /// Show what a run would do, for review before it runs: every step, the operation it
+    /// sends, its parameters as far as the inputs decide them, what it changes, its guards
+    /// and where it goes next (text, JSON or a Mermaid flowchart). With -o, pin the plan for
+    /// `runbook run --plan`.
+    Plan(plan::PlanArgs),
     /// Check runbook files (or directories of them) without running anything.
     ///
     /// Reports every problem at once, each as file:line:col with the offending line and a
@@ -137,6 +143,7 @@ async fn dispatch(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(args) => run::run(args).await,
         Command::Resume(args) => resume_cmd::resume(args).await,
+        Command::Plan(args) => plan::plan(&args),
         Command::Runs(args) => runs_cmd::runs(args).await,
         Command::Store(args) => store_cmd::store(args).await,
         Command::Validate { paths } => match validate::validate(&paths) {

@@ -64,6 +64,7 @@ pub async fn resume(args: ResumeArgs) -> u8 {
         real_time: false,
         seed: 1,
         new: false,
+        plan: None,
         fire_key: None,
         fire_window: None,
         options: args.options,

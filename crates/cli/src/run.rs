@@ -44,6 +44,10 @@ pub struct RunArgs {
     /// that run is marked abandoned.
     #[arg(long)]
     pub new: bool,
+    /// Run only what was reviewed: refuse (exit 2) unless the runbook, its non-secret inputs
+    /// and the API spec are those `runbook plan … -o FILE` pinned.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
     /// The schedule fire this run is for, e.g. the scheduled minute
     /// ($(date -u +%Y-%m-%dT%H:%M)): of the runs of this runbook and target given the same
     /// fire, on any host sharing the store, only the first runs; the others exit 75.
@@ -166,6 +170,12 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
             return exit::INVALID;
         }
     };
+    if let Some(pins) = &args.plan {
+        if let Err(problem) = crate::plan::check_pins(pins, &runbook, &text, &inputs) {
+            errln!("error: {problem}");
+            return exit::INVALID;
+        }
+    }
     // Connecting reads flags, the runbook's target and the environment, never inputs, so its
     // errors cannot quote a secret input.
     let connection = match crate::connect::connect(&args, &runbook).await {
@@ -415,14 +425,37 @@ fn without_quoted(message: &str) -> String {
 
 /// The inputs file first, then `-i` (which wins).
 fn given_inputs(args: &RunArgs) -> Result<Vec<(String, Given)>, String> {
+    given_inputs_from(
+        &args.recorded_inputs,
+        args.options.inputs_file.as_deref(),
+        &args.options.inputs,
+    )
+}
+
+/// The inputs given to a runbook, typed and with defaults applied, or every problem with
+/// them: `recorded` first, then the inputs file, then `-i` pairs.
+pub fn resolve_inputs(
+    runbook: &runbook_lang::Runbook,
+    recorded: &Map<String, Value>,
+    inputs_file: Option<&std::path::Path>,
+    pairs: &[String],
+) -> Result<Map<String, Value>, Vec<String>> {
+    let given = given_inputs_from(recorded, inputs_file, pairs).map_err(|problem| vec![problem])?;
+    inputs::resolve(runbook, given)
+}
+
+fn given_inputs_from(
+    recorded: &Map<String, Value>,
+    inputs_file: Option<&std::path::Path>,
+    pairs: &[String],
+) -> Result<Vec<(String, Given)>, String> {
     // By name, so that a later source replaces an earlier one in constant time: an inputs
     // file may name a great many.
-    let mut given: indexmap::IndexMap<String, Given> = args
-        .recorded_inputs
+    let mut given: indexmap::IndexMap<String, Given> = recorded
         .iter()
         .map(|(name, value)| (name.clone(), Given::Value(value.clone())))
         .collect();
-    if let Some(path) = &args.options.inputs_file {
+    if let Some(path) = inputs_file {
         let text = crate::files::read_text(path, &crate::files::INPUTS)?;
         // The parser's message quotes what it found, which may be a secret: say where and what
         // kind of thing, never the content.
@@ -444,7 +477,7 @@ fn given_inputs(args: &RunArgs) -> Result<Vec<(String, Given)>, String> {
             given.insert(name, Given::Value(value));
         }
     }
-    for pair in &args.options.inputs {
+    for pair in pairs {
         let Some((name, value)) = pair.split_once('=') else {
             return Err(format!("`-i {pair}`: write inputs as NAME=VALUE"));
         };

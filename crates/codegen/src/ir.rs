@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone)]
 pub struct Api {
     pub title: String,
+    /// The SHA-256 of the spec's text, in hex: what a pinned plan names the spec by.
+    pub spec_sha256: String,
     pub services: Vec<Service>,
     pub schemas: BTreeMap<String, Schema>,
     pub operations: Vec<Operation>,

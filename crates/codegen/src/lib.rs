@@ -14,6 +14,7 @@ pub mod ir;
 mod lower;
 mod names;
 
+use sha2::Digest;
 use std::fmt;
 
 /// Knobs of one generation run.
@@ -70,7 +71,8 @@ pub fn generate(
     spec_yaml: &str,
     options: &Options,
 ) -> Result<Vec<GeneratedFile>, Vec<SpecProblem>> {
-    let api = load(spec_yaml)?;
+    let mut api = load(spec_yaml)?;
+    api.spec_sha256 = hex::encode(sha2::Sha256::digest(spec_yaml.as_bytes()));
     emit::emit(&api, options).map_err(|message| {
         vec![SpecProblem {
             pointer: String::new(),

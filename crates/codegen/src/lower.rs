@@ -783,6 +783,7 @@ pub fn lower(doc: &OpenAPI) -> Result<Api, Vec<SpecProblem>> {
     if lowering.problems.is_empty() {
         Ok(Api {
             title: doc.info.title.clone(),
+            spec_sha256: String::new(),
             services,
             schemas,
             operations,

@@ -383,6 +383,27 @@ impl Action<'_> {
             _ => false,
         }
     }
+
+    /// The API operation the action sends (a wait: the one it polls); `None` for the actions
+    /// that run in the runner alone, and for a `call` of an operation the spec lacks.
+    pub fn operation(&self) -> Option<&'static hwc_client::runtime::OperationMeta> {
+        use hwc_client::catalogue as op;
+        Some(match self {
+            Self::AomStart(_) => &op::EXECUTE_WORKFLOW,
+            Self::AomWait(_) => &op::SEARCH_WORKFLOW_EXECUTION_DETAIL,
+            Self::AomNode(_) => &op::START_PAUSING_WORKFLOW_EXECUTIONS,
+            Self::AomStop(_) => &op::STOP_EXECUTION,
+            Self::FunctionGraphStart(_) => &op::START_WORKFLOW_EXECUTION,
+            Self::FunctionGraphRunSync(_) => &op::START_SYNC_WORKFLOW_EXECUTION,
+            Self::FunctionGraphWait(_) => &op::SHOW_WORKFLOW_EXECUTION,
+            Self::FunctionGraphCallback(_) => &op::CREATE_CALLBACK_WORKFLOW,
+            Self::FunctionGraphStop(_) => &op::STOP_WORK_FLOW,
+            Self::Call(call) => return op::operation(&call.operation),
+            Self::Set(_) | Self::Assert(_) | Self::Fail(_) | Self::Sleep(_) | Self::Log(_) => {
+                return None
+            }
+        })
+    }
 }
 
 impl Step {

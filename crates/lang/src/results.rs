@@ -4,8 +4,6 @@
 //! runner builds itself is listed here, and the runner's tests hold it to that
 //! (`crates/runner/tests/result_fields.rs`).
 
-use hwc_client::catalogue;
-
 use crate::model::{Action, Step};
 
 /// Every step's result may be `{"status": …}` instead: a skipped step, or one that failed
@@ -44,32 +42,33 @@ pub fn of_step(step: &Step) -> ResultShape<'_> {
         .map_or(ResultShape::Open, |action| of_action(&action))
 }
 
-fn answer(operation: &hwc_client::runtime::OperationMeta) -> Vec<&'static str> {
-    operation.success_fields.to_vec()
-}
-
 /// The shape of one run of an action.
 pub fn of_action<'a>(action: &Action<'a>) -> ResultShape<'a> {
-    let ids = || vec!["workflow_id", "execution_id"];
+    let answer = || {
+        action
+            .operation()
+            .map_or_else(Vec::new, |op| op.success_fields.to_vec())
+    };
     let fields = match action {
-        Action::AomStart(_) | Action::FunctionGraphStart(_) | Action::FunctionGraphStop(_) => ids(),
+        Action::AomStart(_) | Action::FunctionGraphStart(_) | Action::FunctionGraphStop(_) => {
+            vec!["workflow_id", "execution_id"]
+        }
         Action::AomStop(_) => vec!["workflow_id", "execution_id", "result"],
         Action::AomNode(_) => vec!["node_id", "action", "result"],
         Action::AomWait(_) => {
-            let mut fields = answer(&catalogue::SEARCH_WORKFLOW_EXECUTION_DETAIL);
+            let mut fields = answer();
             fields.push("node_actions");
             fields
         }
-        Action::FunctionGraphWait(_) => answer(&catalogue::SHOW_WORKFLOW_EXECUTION),
-        Action::FunctionGraphRunSync(_) => answer(&catalogue::START_SYNC_WORKFLOW_EXECUTION),
+        Action::FunctionGraphWait(_) | Action::FunctionGraphRunSync(_) => answer(),
         Action::FunctionGraphCallback(_) => {
             // A callback whose answer was lost and found applied is recorded by its run.
-            let mut fields = answer(&catalogue::CREATE_CALLBACK_WORKFLOW);
+            let mut fields = answer();
             fields.push("execution_id");
             fields
         }
-        Action::Call(call) => match catalogue::operation(&call.operation) {
-            Some(operation) if operation.success_is_object => answer(operation),
+        Action::Call(_) => match action.operation() {
+            Some(operation) if operation.success_is_object => answer(),
             _ => return ResultShape::Open,
         },
         Action::Set(values) => values.keys().map(String::as_str).collect(),

@@ -11,6 +11,9 @@ pub static FUNCTIONGRAPH_SERVICE: crate::runtime::ServiceMeta = crate::runtime::
     endpoint_template: "https://functiongraph.{region}.myhuaweicloud.com",
 };
 /// The services of the spec, each with its endpoint template.
+/// The SHA-256 of the spec this catalogue was generated from (hex): a pinned plan
+/// records it, so a run refuses a plan reviewed against another API.
+pub const SPEC_SHA256: &str = "f5d8439433fb4c6534fba057f93b80bd6a9ca5d9e2c69e88af39f26be56603ea";
 pub static SERVICES: &[&crate::runtime::ServiceMeta] = &[
     &AOM_SERVICE,
     &FUNCTIONGRAPH_SERVICE,

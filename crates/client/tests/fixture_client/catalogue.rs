@@ -11,6 +11,9 @@ pub static BETA_SERVICE: hwc_client::runtime::ServiceMeta = hwc_client::runtime:
     endpoint_template: "https://beta.{region}.example.com",
 };
 /// The services of the spec, each with its endpoint template.
+/// The SHA-256 of the spec this catalogue was generated from (hex): a pinned plan
+/// records it, so a run refuses a plan reviewed against another API.
+pub const SPEC_SHA256: &str = "1acee7509ce9c08c82dbd427aeee75cca75f7a36ae296d8e8acf7be0ed4cd0e3";
 pub static SERVICES: &[&hwc_client::runtime::ServiceMeta] = &[
     &ALPHA_SERVICE,
     &BETA_SERVICE,

@@ -10,6 +10,7 @@ use crate::ir::{Api, HttpMethod, Operation, ParamLocation, SchemaKind, TypeRef};
 use crate::names::{const_ident, params_type, snake_ident};
 
 pub fn emit(api: &Api, runtime: &syn::Path) -> TokenStream {
+    let spec_sha256 = &api.spec_sha256;
     let services = api.services.iter().map(|s| {
         let constant = quote::format_ident!("{}_SERVICE", const_ident(&s.name));
         let (name, template) = (&s.name, &s.endpoint_template);
@@ -54,6 +55,9 @@ pub fn emit(api: &Api, runtime: &syn::Path) -> TokenStream {
         #(#services)*
 
         /// The services of the spec, each with its endpoint template.
+        /// The SHA-256 of the spec this catalogue was generated from (hex): a pinned plan
+        /// records it, so a run refuses a plan reviewed against another API.
+        pub const SPEC_SHA256: &str = #spec_sha256;
         pub static SERVICES: &[&#runtime::ServiceMeta] = &[#(#service_refs),*];
 
         #(#metas)*

@@ -16,6 +16,7 @@ use crate::limits::{MAX_EXPRESSION_DEPTH, MAX_JSONPATH_BYTES, MAX_RENDERED_BYTES
 
 mod bounds;
 mod filters;
+pub mod preview;
 
 /// The names a template may start from, besides the scoped ones (`item`, `node`, …).
 pub const ROOTS: &[&str] = &["inputs", "steps", "vars", "run", "env"];
