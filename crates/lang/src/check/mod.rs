@@ -1,0 +1,375 @@
+//! The semantic checks serde cannot do: one action per step, ids, references between steps,
+//! template syntax and the names templates read, `on_failure` jumps, reachability, and the
+//! limits of each action.
+
+use std::collections::HashMap;
+
+use crate::locate::{Part, Path};
+use crate::model::{InputSpec, InputType, Runbook, LANGUAGE_VERSION};
+use crate::parse::Reporter;
+use crate::template::{self, Engine};
+use crate::within_limits;
+
+mod references;
+mod step;
+
+use references::{check_not_rendered, check_outputs, check_templates, vars_set, Scope};
+use step::check_step;
+
+use hwc_client::models::{
+    AomExecutionStatus, FunctionGraphExecutionStatus, FunctionGraphSyncExecutionStatus,
+};
+
+const AOM_STATUSES: &[&str] = AomExecutionStatus::KNOWN;
+const FUNCTIONGRAPH_STATUSES: &[&str] = FunctionGraphExecutionStatus::KNOWN;
+const FUNCTIONGRAPH_SYNC_STATUSES: &[&str] = FunctionGraphSyncExecutionStatus::KNOWN;
+
+/// Every check. `unparsed` lists the steps (by index in `steps` then `finally`) that did not
+/// parse and stand in as outlines: they are not checked themselves, and what depends on
+/// every step being known (reachability) is left for the next pass.
+pub(crate) fn check(reporter: &mut Reporter<'_>, runbook: &Runbook, unparsed: &[usize]) {
+    check_partial(reporter, runbook);
+    let ids = step_ids(reporter, runbook, unparsed);
+    let engine = Engine::default();
+    let vars = vars_set(runbook);
+    let run_wide = Scope::run_wide(runbook, &ids, &vars);
+    for (index, step) in runbook.all_steps().enumerate() {
+        if unparsed.contains(&index) {
+            continue;
+        }
+        let path = step_path(runbook, index);
+        check_step(reporter, runbook, &ids, index, step, &path);
+        within_limits::check_step(reporter, step, &path);
+        check_templates(reporter, &engine, run_wide, index, step, &path);
+    }
+    check_outputs(reporter, &engine, run_wide);
+    if unparsed.is_empty() {
+        check_reachability(reporter, runbook, &ids);
+    }
+}
+
+/// The checks that do not need every step: the header.
+pub(crate) fn check_partial(reporter: &mut Reporter<'_>, runbook: &Runbook) {
+    let root = Path::root();
+    if runbook.version != LANGUAGE_VERSION {
+        reporter
+            .error(
+                &root.key("version"),
+                Part::Value,
+                format!(
+                    "unsupported language version {}; this build reads version {LANGUAGE_VERSION}",
+                    runbook.version
+                ),
+            )
+            .help = Some(format!("set `version: {LANGUAGE_VERSION}`"));
+    }
+    within_limits::check_header(reporter, runbook);
+    if runbook.name.trim().is_empty() {
+        reporter.error(&root.key("name"), Part::Value, "`name` is empty");
+    }
+    check_not_rendered(
+        reporter,
+        &root.key("name"),
+        "the runbook's `name`",
+        &runbook.name,
+    );
+    if let Some(description) = &runbook.description {
+        check_not_rendered(
+            reporter,
+            &root.key("description"),
+            "`description`",
+            description,
+        );
+    }
+    for (name, spec) in &runbook.inputs {
+        if let Some(description) = &spec.description {
+            let at = root.key("inputs").key(name.clone()).key("description");
+            check_not_rendered(reporter, &at, "an input's `description`", description);
+        }
+    }
+    for (name, spec) in &runbook.inputs {
+        check_input(reporter, name, spec, &root.key("inputs").key(name.clone()));
+    }
+    for (index, var) in runbook.env.iter().enumerate() {
+        let name = &var.name;
+        let mut path = root.key("env").index(index);
+        if var.secret {
+            path = path.key("name");
+        }
+        if !is_identifier(name) {
+            reporter.error(
+                &path,
+                Part::Value,
+                format!("`{name}` is not an environment variable name"),
+            );
+        } else if is_credential_env(name) {
+            reporter
+                .error(
+                    &path,
+                    Part::Value,
+                    format!("`{name}` holds a credential; templates may not read it"),
+                )
+                .help = Some("credentials reach the client from the environment directly".into());
+        }
+    }
+    if let Some(key) = runbook.lock.as_ref().and_then(|lock| lock.key.as_ref()) {
+        check_lock_key(reporter, runbook, &root.key("lock").key("key"), key);
+    }
+    let target = root.key("target");
+    if let Some(endpoint) = &runbook.target.endpoint {
+        check_url(reporter, &target.key("endpoint"), endpoint);
+    }
+    for (service, endpoint) in &runbook.target.endpoints {
+        let path = target.key("endpoints").key(service.clone());
+        if !["aom", "functiongraph"].contains(&service.as_str()) {
+            reporter
+                .error(&path, Part::Key, format!("unknown service `{service}`"))
+                .help = Some("expected `aom` or `functiongraph`".into());
+        }
+        check_url(reporter, &path, endpoint);
+    }
+}
+
+/// A lock key names runs in the store and in messages, so it may read only non-secret inputs.
+fn check_lock_key(reporter: &mut Reporter<'_>, runbook: &Runbook, path: &Path, key: &str) {
+    let mut names = match Engine::default().references(key) {
+        Ok(names) => names,
+        Err(error) => {
+            reporter.error(path, Part::Value, format!("invalid template: {error}"));
+            return;
+        }
+    };
+    // The engine misses reads inside slices; a secret input must not slip through one.
+    names.extend(
+        template::names_written(key)
+            .into_iter()
+            .filter(|name| name.split('.').next() == Some("inputs")),
+    );
+    for name in names {
+        let mut parts = name.split('.');
+        let (root, field) = (parts.next().unwrap_or_default(), parts.next());
+        let spec = field.and_then(|field| runbook.inputs.get(field));
+        let problem = match (root, spec) {
+            ("inputs", Some(spec)) if spec.secret => Some((
+                format!("the lock key reads the secret input `{name}`"),
+                "a lock key is stored and printed; build it from non-secret inputs",
+            )),
+            ("inputs", Some(_)) => None,
+            ("inputs", None) if field.is_none() => Some((
+                "the lock key reads all of `inputs`".to_owned(),
+                "name the non-secret inputs it is built from, e.g. `inputs.environment`",
+            )),
+            ("inputs", None) => Some((
+                format!("`{name}` is not a declared input"),
+                "declare it under `inputs:`",
+            )),
+            _ => Some((
+                format!("the lock key reads `{name}`"),
+                "a lock key is known before the run starts: it may read only `inputs`",
+            )),
+        };
+        if let Some((message, help)) = problem {
+            reporter.error(path, Part::Value, message).help = Some(help.into());
+        }
+    }
+}
+
+fn check_url(reporter: &mut Reporter<'_>, path: &Path, url: &str) {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        reporter.error(path, Part::Value, format!("`{url}` is not an http(s) URL"));
+    }
+}
+
+pub(super) fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The variables credentials come from; templates may never read them.
+fn is_credential_env(name: &str) -> bool {
+    use hwc_client::runtime::credential_env::{AK, AUTH_TOKEN, SECURITY_TOKEN, SK};
+    [AK, SK, SECURITY_TOKEN, AUTH_TOKEN]
+        .iter()
+        .any(|names| names.contains(&name))
+}
+
+fn check_input(reporter: &mut Reporter<'_>, name: &str, spec: &InputSpec, path: &Path) {
+    if !is_identifier(name) {
+        reporter
+            .error(
+                path,
+                Part::Key,
+                format!("input name `{name}` cannot be read as `inputs.{name}`"),
+            )
+            .help = Some("use letters, digits and `_`, starting with a letter".into());
+    }
+    if let Some(default) = &spec.default {
+        if !spec.kind.accepts(default) {
+            reporter.error(
+                &path.key("default"),
+                Part::Value,
+                format!(
+                    "default is {}, but the input's type is {}",
+                    template::json_type(default),
+                    spec.kind.name()
+                ),
+            );
+        }
+        if spec.required {
+            reporter
+                .error(
+                    &path.key("required"),
+                    Part::Value,
+                    "a required input cannot have a default",
+                )
+                .help = Some("drop `required: true` or the `default`".into());
+        }
+    }
+    if let Some(allowed) = &spec.allowed {
+        for (index, value) in allowed.iter().enumerate() {
+            if !spec.kind.accepts(value) {
+                reporter.error(
+                    &path.key("enum").index(index),
+                    Part::Value,
+                    format!(
+                        "enum value is {}, but the input's type is {}",
+                        template::json_type(value),
+                        spec.kind.name()
+                    ),
+                );
+            }
+        }
+        if let Some(default) = &spec.default {
+            if !allowed.contains(default) {
+                reporter.error(
+                    &path.key("default"),
+                    Part::Value,
+                    "the default is not one of the `enum` values",
+                );
+            }
+        }
+    }
+    if let Some(pattern) = &spec.pattern {
+        if spec.kind != InputType::String {
+            reporter.error(
+                &path.key("pattern"),
+                Part::Key,
+                "`pattern` applies to string inputs only",
+            );
+        } else if let Err(error) = regex::Regex::new(pattern) {
+            reporter.error(
+                &path.key("pattern"),
+                Part::Value,
+                format!(
+                    "invalid regular expression: {}",
+                    error.to_string().lines().last().unwrap_or("")
+                ),
+            );
+        }
+    }
+}
+
+/// Where the step at `index` of [`Runbook::all_steps`] is written.
+fn step_path(runbook: &Runbook, index: usize) -> Path {
+    if runbook.is_finally(index) {
+        Path::root()
+            .key("finally")
+            .index(index - runbook.steps.len())
+    } else {
+        Path::root().key("steps").index(index)
+    }
+}
+
+/// Step ids (of `steps` and `finally`, which share one namespace) and their positions;
+/// reports bad and duplicate ids.
+fn step_ids(
+    reporter: &mut Reporter<'_>,
+    runbook: &Runbook,
+    unparsed: &[usize],
+) -> HashMap<String, usize> {
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    for (index, step) in runbook.all_steps().enumerate() {
+        // An outline without an id had a broken one, already reported.
+        if step.id.is_empty() && unparsed.contains(&index) {
+            continue;
+        }
+        let path = step_path(runbook, index).key("id");
+        let short = within_limits::check_name(reporter, &path, Part::Value, &step.id);
+        if short && !is_identifier(&step.id) {
+            reporter
+                .error(
+                    &path,
+                    Part::Value,
+                    format!(
+                        "step id `{}` cannot be read as `steps.{}`",
+                        step.id, step.id
+                    ),
+                )
+                .help = Some("use letters, digits and `_`, starting with a letter".into());
+        }
+        if let Some(first) = ids.get(&step.id) {
+            let first_line = reporter
+                .locations()
+                .span(&step_path(runbook, *first).key("id"), Part::Value);
+            let (line, _) = reporter
+                .locations()
+                .lines()
+                .line_col(&reporter.source.text, first_line.start);
+            reporter
+                .error(
+                    &path,
+                    Part::Value,
+                    format!("duplicate step id `{}`", step.id),
+                )
+                .help = Some(format!(
+                "the first step with this id is on line {line}; ids must be unique"
+            ));
+        } else {
+            ids.insert(step.id.clone(), index);
+        }
+    }
+    ids
+}
+
+/// Reports steps no path reaches: after an unconditional `fail` that does not jump.
+fn check_reachability(
+    reporter: &mut Reporter<'_>,
+    runbook: &Runbook,
+    ids: &HashMap<String, usize>,
+) {
+    let count = runbook.steps.len();
+    let mut reachable = vec![false; count];
+    let mut stack = vec![0usize];
+    while let Some(index) = stack.pop() {
+        if index >= count || reachable[index] {
+            continue;
+        }
+        reachable[index] = true;
+        let step = &runbook.steps[index];
+        let always_fails = step.fail.is_some() && step.when.is_none();
+        if !always_fails || step.on_failure.continues() {
+            stack.push(index + 1);
+        }
+        if let Some(target) = step.on_failure.goto().and_then(|g| ids.get(&g.goto)) {
+            stack.push(*target);
+        }
+    }
+    for (index, step) in runbook.steps.iter().enumerate() {
+        if !reachable[index] {
+            reporter
+                .error(
+                    &Path::root().key("steps").index(index).key("id"),
+                    Part::Value,
+                    format!("step `{}` can never run", step.id),
+                )
+                .help = Some(
+                "the step before it always fails; give that step a `when`, or remove this one"
+                    .into(),
+            );
+            break;
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The names templates read: `inputs`, `steps` (earlier ones, and the fields their actions
+//! return), `vars`, `env`, `run` and the scoped names, in steps and in `outputs`; templates
+//! where nothing renders them.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use crate::locate::{Part, Path};
+use crate::model::{Runbook, Step};
+use crate::parse::Reporter;
+use crate::results::{self, ResultShape};
+use crate::suggest::{list_or_none, Suggester};
+use crate::template::{self, Engine, RUN_FIELDS};
+
+/// What names a template at some place in a step may read.
+#[derive(Clone, Copy)]
+pub(super) struct Scope<'a> {
+    runbook: &'a Runbook,
+    ids: &'a HashMap<String, usize>,
+    /// The step the template belongs to; `None` for `outputs`.
+    step: Option<usize>,
+    item: bool,
+    node: bool,
+    result: bool,
+    /// Variables set by any `set` step, with the first step that sets each.
+    vars: &'a HashMap<String, usize>,
+}
+
+impl<'a> Scope<'a> {
+    /// What outputs see: every step and variable. Each step narrows it.
+    pub(super) fn run_wide(
+        runbook: &'a Runbook,
+        ids: &'a HashMap<String, usize>,
+        vars: &'a HashMap<String, usize>,
+    ) -> Self {
+        Self {
+            runbook,
+            ids,
+            step: None,
+            item: false,
+            node: false,
+            result: false,
+            vars,
+        }
+    }
+}
+
+pub(super) fn vars_set(runbook: &Runbook) -> HashMap<String, usize> {
+    let mut vars = HashMap::new();
+    for (index, step) in runbook.all_steps().enumerate() {
+        if let Some(set) = &step.set {
+            for name in set.keys() {
+                vars.entry(name.clone()).or_insert(index);
+            }
+        }
+    }
+    vars
+}
+
+pub(super) fn check_templates(
+    reporter: &mut Reporter<'_>,
+    engine: &Engine,
+    run_wide: Scope<'_>,
+    index: usize,
+    step: &Step,
+    path: &Path,
+) {
+    let Ok(value) = serde_json::to_value(step) else {
+        return;
+    };
+    let mut strings = Vec::new();
+    collect_strings(&value, path.clone(), &mut strings);
+    for (at, text) in strings {
+        let keys: Vec<String> =
+            at.0.iter()
+                .skip(path.0.len())
+                .filter_map(|s| match s {
+                    crate::locate::Segment::Key(k) => Some(k.clone()),
+                    crate::locate::Segment::Index(_) => None,
+                })
+                .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        if keys.first() == Some(&"id") {
+            continue;
+        }
+        if keys == ["name"] {
+            check_not_rendered(reporter, &at, "a step's `name`", &text);
+            continue;
+        }
+        let is_condition = is_condition_path(&keys);
+        let scope = Scope {
+            step: Some(index),
+            item: step.for_each.is_some() && !matches!(keys.first(), Some(&"for_each" | &"when")),
+            node: is_condition && keys.len() == 3,
+            result: is_condition && keys.len() == 2 && keys[1] == "until",
+            ..run_wide
+        };
+        check_string(reporter, engine, &scope, &at, &text, is_condition);
+    }
+}
+
+/// Text that is shown as written: a template in it would never be filled in.
+pub(super) fn check_not_rendered(reporter: &mut Reporter<'_>, at: &Path, what: &str, text: &str) {
+    if template::shape(text) != template::Shape::Literal {
+        reporter
+            .error(
+                at,
+                Part::Value,
+                format!("{what} is shown as written; the template in it is never rendered"),
+            )
+            .help = Some("write plain text here; use `log:` to show a rendered value".into());
+    }
+}
+
+/// Checks one runbook string: its syntax, then every name it reads against `scope`.
+fn check_string(
+    reporter: &mut Reporter<'_>,
+    engine: &Engine,
+    scope: &Scope<'_>,
+    at: &Path,
+    text: &str,
+    is_condition: bool,
+) {
+    let (references, kind) = if is_condition {
+        (engine.condition_references(text), "condition")
+    } else {
+        (engine.references(text), "template")
+    };
+    match references {
+        Ok(names) => check_names(reporter, scope, at, &names),
+        Err(error) => {
+            reporter.error(at, Part::Value, format!("invalid {kind}: {error}"));
+        }
+    }
+}
+
+pub(super) fn check_outputs(reporter: &mut Reporter<'_>, engine: &Engine, scope: Scope<'_>) {
+    for (name, value) in &scope.runbook.outputs {
+        let mut strings = Vec::new();
+        collect_strings(
+            value,
+            Path::root().key("outputs").key(name.clone()),
+            &mut strings,
+        );
+        for (at, text) in strings {
+            check_string(reporter, engine, &scope, &at, &text, false);
+        }
+    }
+}
+
+/// Whether a string at these keys (below the step) is a bare-expression condition: the
+/// step's `when`, a wait's or retry's `until`, an assert's `that`, a node rule's `when`.
+fn is_condition_path(keys: &[&str]) -> bool {
+    const WAITS: [&str; 2] = ["aom.wait", "functiongraph.wait"];
+    match keys {
+        ["when"] => true,
+        [parent, "until"] => WAITS.contains(parent) || *parent == "retry",
+        ["assert", "that"] => true,
+        ["aom.wait", "when_node_fails" | "when_node_pauses", "when"] => true,
+        _ => false,
+    }
+}
+
+fn collect_strings(value: &Value, path: Path, out: &mut Vec<(Path, String)>) {
+    match value {
+        Value::String(text) => out.push((path, text.clone())),
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                collect_strings(item, path.index(index), out);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                collect_strings(item, path.key(key.clone()), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_names(
+    reporter: &mut Reporter<'_>,
+    scope: &Scope<'_>,
+    at: &Path,
+    names: &BTreeSet<String>,
+) {
+    for name in names {
+        if let Some((message, help)) = check_name(scope, name, &mut reporter.suggester) {
+            reporter.error(at, Part::Value, message).help = help;
+        }
+    }
+}
+
+fn check_name(
+    scope: &Scope<'_>,
+    name: &str,
+    suggester: &mut Suggester,
+) -> Option<(String, Option<String>)> {
+    let mut parts = name.split('.');
+    let root = parts.next().unwrap_or_default();
+    let field = parts.next();
+    let runbook = scope.runbook;
+    match root {
+        "inputs" => {
+            let field = field?;
+            if runbook.inputs.contains_key(field) {
+                return None;
+            }
+            let known: Vec<&str> = runbook.inputs.keys().map(String::as_str).collect();
+            Some((
+                format!("`inputs.{field}` is not a declared input"),
+                suggester.did_you_mean(field, known.iter().copied()).or_else(|| {
+                    Some(format!(
+                        "declare it under `inputs:` (declared: {})",
+                        list_or_none(&known)
+                    ))
+                }),
+            ))
+        }
+        "steps" => {
+            let field = field?;
+            match (scope.ids.get(field), scope.step) {
+                (None, _) => {
+                    let known = runbook.all_steps().map(|s| s.id.as_str());
+                    Some((
+                        format!("`steps.{field}`: there is no step `{field}`"),
+                        suggester.did_you_mean(field, known),
+                    ))
+                }
+                // Only outputs check with no current step; they are computed before `finally`.
+                (Some(&target), None) if runbook.is_finally(target) => Some((
+                    format!("`steps.{field}` is a `finally` step, which runs after outputs are computed"),
+                    None,
+                )),
+                (Some(&target), Some(current)) if target == current => Some((
+                    format!("step `{field}` cannot read its own result"),
+                    Some("in `until`, the latest result is `result`".into()),
+                )),
+                (Some(&target), Some(current)) if target > current => Some((
+                    format!("`steps.{field}` is read before step `{field}` runs"),
+                    Some("a step can read the results of the steps above it".into()),
+                )),
+                (Some(&target), _) => {
+                    let result_field = parts.next()?;
+                    let step = runbook.step_at(target)?;
+                    check_result_field(step, result_field, suggester)
+                }
+            }
+        }
+        "vars" => {
+            let field = field?;
+            match (scope.vars.get(field), scope.step) {
+                (None, _) => Some((
+                    format!("`vars.{field}` is never set"),
+                    Some(format!(
+                        "set it with a `set:` step above this one, e.g. `set: {{{field}: ...}}`"
+                    )),
+                )),
+                (Some(&setter), None) if runbook.is_finally(setter) => Some((
+                    format!("`vars.{field}` is set in `finally`, which runs after outputs are computed"),
+                    None,
+                )),
+                (Some(&setter), Some(current)) if setter > current => Some((
+                    format!("`vars.{field}` is read before the step that sets it"),
+                    None,
+                )),
+                _ => None,
+            }
+        }
+        "env" => {
+            let field = field?;
+            if runbook.env.iter().any(|var| var.name == field) {
+                None
+            } else {
+                Some((
+                    format!("`env.{field}` is not in the runbook's `env` allow-list"),
+                    Some(format!("add `{field}` to `env:` at the top of the runbook")),
+                ))
+            }
+        }
+        "run" => {
+            let field = field?;
+            if RUN_FIELDS.contains(&field) {
+                None
+            } else {
+                Some((
+                    format!("`run.{field}` does not exist"),
+                    Some(format!("`run` has: {}", RUN_FIELDS.join(", "))),
+                ))
+            }
+        }
+        "item" | "index" if scope.item => None,
+        "item" | "index"
+            if scope
+                .step
+                .and_then(|i| runbook.step_at(i))
+                .is_some_and(|step| step.for_each.is_some()) =>
+        {
+            Some((
+                format!("`{root}` is not available here"),
+                Some("`when` and `for_each` are evaluated once, before the loop; use `item` in the action's fields".into()),
+            ))
+        }
+        "item" | "index" => Some((
+            format!("`{root}` exists only in a step with `for_each`"),
+            None,
+        )),
+        "node" if scope.node => None,
+        "node" => Some((
+            "`node` exists only in `when_node_fails` / `when_node_pauses` rules".into(),
+            None,
+        )),
+        "result" if scope.result => None,
+        "result" => Some(("`result` exists only in `until` conditions".into(), None)),
+        name if template::is_function(name) => None,
+        other => Some((
+            format!("unknown name `{other}`"),
+            Some(format!("templates read {}", template::ROOTS.join(", "))),
+        )),
+    }
+}
+
+/// `steps.<id>.<field>` against what the step's action returns. `steps.<id>['field']` is
+/// not checked: the way to read a field the API may add before the spec says so.
+fn check_result_field(
+    step: &Step,
+    field: &str,
+    suggester: &mut Suggester,
+) -> Option<(String, Option<String>)> {
+    let shape = results::of_step(step);
+    if shape.has(field) {
+        return None;
+    }
+    let id = &step.id;
+    let escape = format!("a field the API may add is read as `steps.{id}['{field}']`");
+    match shape {
+        ResultShape::List => Some((
+            format!("`steps.{id}` is a list (one result per `for_each` item); it has no `{field}`"),
+            Some(format!(
+                "read one item's with `steps.{id}[0].{field}`, or all with `steps.{id} | map(attribute='{field}')`"
+            )),
+        )),
+        ResultShape::Fields(fields) => {
+            let mut known = fields.clone();
+            known.push(results::ALWAYS);
+            let help = match suggester.did_you_mean(field, known.iter().copied()) {
+                Some(meant) => format!("{meant} ({escape})"),
+                None => format!("its result has: {} ({escape})", known.join(", ")),
+            };
+            let action = step.action().map_or("", |action| action.key());
+            Some((
+                format!("`steps.{id}.{field}`: the result of `{action}` has no `{field}`"),
+                Some(help),
+            ))
+        }
+        ResultShape::Open => None,
+    }
+}
