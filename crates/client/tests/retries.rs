@@ -296,3 +296,27 @@ async fn secrets_never_appear_in_errors_or_debug_output() {
         assert!(!text.contains(support::SK), "{text}");
     }
 }
+
+#[tokio::test]
+async fn a_501_is_never_retried_and_took_no_effect() {
+    // The service lacks the operation (the sandbox answers so for one it does not emulate):
+    // another attempt meets the same answer, so a read makes one, not five.
+    let server = ScriptedServer::start().await;
+    server.always(Answer::json(
+        501,
+        json!({"error_code": "SANDBOX.501", "error_msg": "not emulated", "http_code": 501}),
+    ));
+    let (env, time) = virtual_env();
+    let client = server.client(env, retry_policy);
+
+    let error = client
+        .search_workflow_execution_detail(&status_params())
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.status(), Some(501), "{error}");
+    assert_eq!(server.requests().len(), 1);
+    assert!(time.sleeps().is_empty());
+    assert!(!error.is_retryable(), "{error:?}");
+    assert!(!error.may_have_taken_effect(), "{error:?}");
+}

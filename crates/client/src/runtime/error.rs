@@ -128,7 +128,7 @@ impl ApiError {
     /// operation; the transport only resends what cannot start anything twice.)
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Http(http) => http.status == 429 || http.status >= 500,
+            Self::Http(http) => http.status == 429 || passing_server_failure(http.status),
             Self::Transport { kind, .. } => {
                 matches!(
                     kind,
@@ -145,7 +145,7 @@ impl ApiError {
     /// so does an error raised before sending.
     pub fn may_have_taken_effect(&self) -> bool {
         match self {
-            Self::Http(http) => http.status >= 500,
+            Self::Http(http) => http.status >= 500 && http.status != NOT_IMPLEMENTED,
             Self::Transport { kind, .. } => *kind != TransportErrorKind::Connect,
             Self::Decode { .. } => true,
             Self::InvalidParameter { .. } | Self::Config(_) => false,
@@ -192,6 +192,15 @@ pub enum InvokeError {
     },
     #[error(transparent)]
     Api(#[from] ApiError),
+}
+
+/// 501: the service does not implement the operation. No attempt changes that, and nothing
+/// was done.
+const NOT_IMPLEMENTED: u16 = 501;
+
+/// A 5xx another attempt may not meet: every server error but 501.
+pub(crate) fn passing_server_failure(status: u16) -> bool {
+    status >= 500 && status != NOT_IMPLEMENTED
 }
 
 #[cfg(test)]

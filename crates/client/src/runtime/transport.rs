@@ -17,7 +17,7 @@ use url::Url;
 use super::backoff::full_jitter;
 use super::credentials::Credentials;
 use super::environment::Environment;
-use super::error::{ApiError, HttpError, ServiceError, TransportErrorKind};
+use super::error::{passing_server_failure, ApiError, HttpError, ServiceError, TransportErrorKind};
 use super::meta::{HttpMethod, OperationMeta, ServiceMeta};
 use super::request::{ApiResponse, Request};
 
@@ -311,7 +311,8 @@ impl Transport {
                 });
             let (retryable, retry_after, event_outcome) = match &outcome {
                 Ok((status, headers, _)) => (
-                    *status == 429 || (*status >= 500 && op.method.is_idempotent_read()),
+                    *status == 429
+                        || (passing_server_failure(*status) && op.method.is_idempotent_read()),
                     retry_after(headers),
                     AttemptOutcome::Status(*status),
                 ),
