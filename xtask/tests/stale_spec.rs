@@ -35,7 +35,6 @@ fn adding_a_status_value_makes_the_check_fail_until_regenerated() {
         "crates/client/src/generated",
         "crates/codegen/tests/fixture.openapi.yaml",
         "crates/client/tests/fixture_client",
-        "runbooks/schema.json",
     ] {
         copy(&real, root, part);
     }
@@ -66,4 +65,46 @@ fn adding_a_status_value_makes_the_check_fail_until_regenerated() {
     assert!(models.contains("Hibernating"));
     assert!(models.contains("\"hibernating\" => Self::Hibernating"));
     codegen(root, Mode::Check).expect("fresh after regeneration");
+}
+
+/// A generated file broken as a rebase leaves it (conflict markers) is rewritten: `xtask`
+/// links only the generator, so it builds however broken the client is.
+#[test]
+fn codegen_repairs_a_broken_generated_file() {
+    let real = workspace_root();
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    for part in [
+        "spec",
+        "crates/client/src/generated",
+        "crates/codegen/tests/fixture.openapi.yaml",
+        "crates/client/tests/fixture_client",
+    ] {
+        copy(&real, root, part);
+    }
+    let models = root.join("crates/client/src/generated/models.rs");
+    let text = fs::read_to_string(&models).unwrap();
+    fs::write(
+        &models,
+        format!("<<<<<<< HEAD\n{text}=======\npub struct Half {{\n>>>>>>> theirs\n"),
+    )
+    .unwrap();
+    let error = codegen(root, Mode::Check).unwrap_err().to_string();
+    assert!(error.contains("models.rs"), "{error}");
+
+    codegen(root, Mode::Write).unwrap();
+    assert_eq!(fs::read_to_string(&models).unwrap(), text);
+    codegen(root, Mode::Check).expect("repaired");
+
+    let manifest = fs::read_to_string(real.join("xtask/Cargo.toml")).unwrap();
+    let dependencies = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .and_then(|rest| rest.split("\n[").next())
+        .unwrap();
+    let ours: Vec<&str> = dependencies
+        .lines()
+        .filter(|line| line.starts_with("hwc-") || line.starts_with("runbook-"))
+        .collect();
+    assert_eq!(ours, ["hwc-codegen.workspace = true"], "{dependencies}");
 }
