@@ -1,0 +1,186 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+//! ARCHITECTURE.md's table of crates holds the code to its map: every crate of the workspace
+//! has a row, and each one's `[dependencies]` name only the crates of ours its row allows.
+//! Dev-dependencies are free (tests may use anything). Each check is shown failing on a
+//! planted drift.
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use xtask::workspace_root;
+
+/// A row: the crate's path and the crates of ours it may depend on.
+#[derive(Debug)]
+struct Row {
+    path: String,
+    allowed: Vec<String>,
+}
+
+/// The first backticked word of a cell.
+fn ticked(cell: &str) -> Vec<String> {
+    cell.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn table(architecture: &str) -> BTreeMap<String, Row> {
+    let section = architecture
+        .split("## Crates and what each may depend on")
+        .nth(1)
+        .expect("ARCHITECTURE.md has the crates table");
+    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
+    let mut above: Vec<String> = Vec::new();
+    for line in section.lines().skip_while(|l| !l.starts_with('|')) {
+        if !line.starts_with('|') {
+            break;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() < 6 || cells[1] == "crate" || cells[1].starts_with("---") {
+            continue;
+        }
+        let name = ticked(cells[1]).into_iter().next().unwrap_or_default();
+        let path = ticked(cells[2]).into_iter().next().unwrap_or_default();
+        let may = cells[cells.len() - 2];
+        let allowed = if may.starts_with("nothing of ours") {
+            Vec::new()
+        } else if may.starts_with("everything above") {
+            above.clone()
+        } else {
+            // What follows a dash names what is refused, not allowed.
+            ticked(may.split('—').next().unwrap_or_default())
+        };
+        above.push(name.clone());
+        rows.insert(name, Row { path, allowed });
+    }
+    rows
+}
+
+/// The crates of ours a manifest's `[dependencies]` names.
+fn dependencies_of_ours(manifest: &str, ours: &[&String]) -> Vec<String> {
+    let Some(section) = manifest.split("\n[dependencies]\n").nth(1) else {
+        return Vec::new();
+    };
+    let section = section.split("\n[").next().unwrap_or_default();
+    section
+        .lines()
+        .filter_map(|line| {
+            let name = line.split(['.', ' ', '=']).next()?.trim();
+            ours.iter()
+                .any(|o| o.as_str() == name)
+                .then(|| name.to_owned())
+        })
+        .collect()
+}
+
+/// Every way the table and the manifests disagree. `manifest` reads a crate's Cargo.toml
+/// by its path; `members` are the workspace's crate paths.
+fn disagreements(
+    architecture: &str,
+    members: &[String],
+    manifest: impl Fn(&str) -> String,
+) -> Vec<String> {
+    let rows = table(architecture);
+    let mut problems = Vec::new();
+    for member in members {
+        if !rows.values().any(|row| &row.path == member) {
+            problems.push(format!(
+                "`{member}` has no row in ARCHITECTURE.md's crates table"
+            ));
+        }
+    }
+    let ours: Vec<&String> = rows.keys().collect();
+    for (name, row) in &rows {
+        for dependency in dependencies_of_ours(&manifest(&row.path), &ours) {
+            if !row.allowed.contains(&dependency) {
+                problems.push(format!(
+                    "`{name}` depends on `{dependency}`, which its row in ARCHITECTURE.md does not allow (allowed: {:?})",
+                    row.allowed
+                ));
+            }
+        }
+    }
+    problems
+}
+
+fn members() -> Vec<String> {
+    let root = workspace_root();
+    let mut members: Vec<String> = fs::read_dir(root.join("crates"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("Cargo.toml").is_file())
+        .map(|path| format!("crates/{}", path.file_name().unwrap().to_string_lossy()))
+        .collect();
+    members.push("xtask".into());
+    members.sort();
+    members
+}
+
+fn real_manifest(path: &str) -> String {
+    fs::read_to_string(workspace_root().join(path).join("Cargo.toml")).unwrap_or_default()
+}
+
+fn architecture() -> String {
+    fs::read_to_string(workspace_root().join("ARCHITECTURE.md")).unwrap()
+}
+
+#[test]
+fn the_crates_table_matches_the_manifests() {
+    let problems = disagreements(&architecture(), &members(), real_manifest);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(table(&architecture()).len() >= 10);
+}
+
+#[test]
+fn a_dependency_the_table_does_not_allow_is_found() {
+    // The sandbox reaching for the runner, in a scratch copy of its manifest.
+    let planted = |path: &str| {
+        let text = real_manifest(path);
+        if path == "crates/sandbox" {
+            text.replacen(
+                "[dependencies]\n",
+                "[dependencies]\nrunbook-runner.workspace = true\n",
+                1,
+            )
+        } else {
+            text
+        }
+    };
+    let problems = disagreements(&architecture(), &members(), planted);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("`hwc-sandbox` depends on `runbook-runner`"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_row_that_drifts_from_the_code_is_found() {
+    // The client's row forgets the signer, and a new crate has no row.
+    let text = architecture().replacen(
+        "(hand-written). | `hwc-signer` |",
+        "(hand-written). | nothing of ours |",
+        1,
+    );
+    assert_ne!(
+        text,
+        architecture(),
+        "the client's row changed shape; update this test"
+    );
+    let mut members = members();
+    members.push("crates/new-thing".into());
+    let problems = disagreements(&text, &members, real_manifest);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("`hwc-client` depends on `hwc-signer`")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("`crates/new-thing` has no row")),
+        "{problems:?}"
+    );
+}
