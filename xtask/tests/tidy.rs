@@ -184,3 +184,59 @@ fn a_row_that_drifts_from_the_code_is_found() {
         "{problems:?}"
     );
 }
+
+/// `1.94`, `1.89.0` → comparable parts.
+fn version(text: &str) -> [u64; 3] {
+    let mut parts = text.split('.').map(|part| part.parse().unwrap_or(0));
+    [(); 3].map(|()| parts.next().unwrap_or(0))
+}
+
+/// The packages whose declared `rust-version` is newer than `ours`.
+fn needing_newer(metadata: &serde_json::Value, ours: &str) -> Vec<String> {
+    let ours = version(ours);
+    metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|package| {
+            let needs = package["rust_version"].as_str()?;
+            (version(needs) > ours).then(|| {
+                format!(
+                    "{} {} needs Rust {needs}",
+                    package["name"], package["version"]
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn the_declared_rust_version_is_true() {
+    let root = workspace_root();
+    let manifest = fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let declared = manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("rust-version = "))
+        .expect("the workspace declares a rust-version")
+        .trim_matches('"')
+        .to_owned();
+    let output = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let newer = needing_newer(&metadata, &declared);
+    assert!(
+        newer.is_empty(),
+        "rust-version = \"{declared}\" is false; raise it:\n{}",
+        newer.join("\n")
+    );
+    // Planted: a declaration older than what the dependencies need is caught.
+    assert!(!needing_newer(&metadata, "1.60").is_empty());
+}
