@@ -81,19 +81,28 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
         out.push(path.to_owned());
         return Ok(());
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|error| format!("cannot list {}: {error}", path.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for entry in entries {
-        if entry.is_dir() {
-            collect(&entry, out)?;
-        } else if entry
-            .extension()
-            .is_some_and(|ext| ext == "yaml" || ext == "yml")
-        {
-            out.push(entry);
+    // Links are followed (a linked directory of runbooks is common), and a link back into
+    // its own ancestors is named rather than walked again and again.
+    for entry in walkdir::WalkDir::new(path)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|error| match error.loop_ancestor() {
+            Some(ancestor) => format!(
+                "{} links back to {}, a directory above it (a loop); remove the link or validate the files directly",
+                error.path().unwrap_or(path).display(),
+                ancestor.display()
+            ),
+            None => format!("cannot list {}: {error}", path.display()),
+        })?;
+        // A pipe or a device named like a runbook is listed, and reading it says what it is.
+        let is_runbook = !entry.file_type().is_dir()
+            && entry
+                .path()
+                .extension()
+                .is_some_and(|ext| ext == "yaml" || ext == "yml");
+        if is_runbook {
+            out.push(entry.into_path());
         }
     }
     Ok(())

@@ -607,3 +607,28 @@ fn a_closed_stdout_ends_the_command_quietly_with_141() {
         assert!(output.stderr.is_empty(), "{args:?}: {output:?}");
     }
 }
+
+/// A directory that links back to itself is walked once: each runbook validated once, and
+/// the loop named, not followed forty levels deep until the kernel says no.
+#[test]
+fn validate_names_a_symlink_loop_instead_of_following_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let books = dir.path().join("books");
+    std::fs::create_dir(&books).unwrap();
+    std::fs::copy(
+        workspace().join("runbooks/aom-execute.yaml"),
+        books.join("a.yaml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&books, books.join("loop")).unwrap();
+    let output = runbook().arg("validate").arg(&books).output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stdout.lines().count() <= 1, "{stdout}");
+    assert!(stderr.contains("loop"), "{stderr}");
+    assert!(
+        stderr.contains(&books.join("loop").display().to_string()),
+        "{stderr}"
+    );
+}
