@@ -12,9 +12,11 @@ use crate::within_limits;
 
 mod references;
 mod step;
+mod texts;
 
 use references::{check_not_rendered, check_outputs, check_templates, vars_set, Scope};
 use step::check_step;
+use texts::SHOWN_AS_WRITTEN_HELP;
 
 use hwc_client::models::{
     AomExecutionStatus, FunctionGraphExecutionStatus, FunctionGraphSyncExecutionStatus,
@@ -71,6 +73,7 @@ pub(crate) fn check_partial(reporter: &mut Reporter<'_>, runbook: &Runbook) {
         reporter,
         &root.key("name"),
         "the runbook's `name`",
+        SHOWN_AS_WRITTEN_HELP,
         &runbook.name,
     );
     if let Some(description) = &runbook.description {
@@ -78,13 +81,20 @@ pub(crate) fn check_partial(reporter: &mut Reporter<'_>, runbook: &Runbook) {
             reporter,
             &root.key("description"),
             "`description`",
+            SHOWN_AS_WRITTEN_HELP,
             description,
         );
     }
     for (name, spec) in &runbook.inputs {
         if let Some(description) = &spec.description {
             let at = root.key("inputs").key(name.clone()).key("description");
-            check_not_rendered(reporter, &at, "an input's `description`", description);
+            check_not_rendered(
+                reporter,
+                &at,
+                "an input's `description`",
+                SHOWN_AS_WRITTEN_HELP,
+                description,
+            );
         }
     }
     for (name, spec) in &runbook.inputs {

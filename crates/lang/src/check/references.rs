@@ -4,8 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use serde_json::Value;
-
+use super::texts::{step_texts, value_texts, Role};
 use crate::locate::{Part, Path};
 use crate::model::{Runbook, Step};
 use crate::parse::Reporter;
@@ -66,42 +65,51 @@ pub(super) fn check_templates(
     step: &Step,
     path: &Path,
 ) {
-    let Ok(value) = serde_json::to_value(step) else {
-        return;
-    };
-    let mut strings = Vec::new();
-    collect_strings(&value, path.clone(), &mut strings);
-    for (at, text) in strings {
-        let keys: Vec<String> =
-            at.0.iter()
-                .skip(path.0.len())
-                .filter_map(|s| match s {
-                    crate::locate::Segment::Key(k) => Some(k.clone()),
-                    crate::locate::Segment::Index(_) => None,
-                })
-                .collect();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        if keys.first() == Some(&"id") {
-            continue;
-        }
-        if keys == ["name"] {
-            check_not_rendered(reporter, &at, "a step's `name`", &text);
-            continue;
-        }
-        let is_condition = is_condition_path(&keys);
-        let scope = Scope {
+    for text in step_texts(step, path) {
+        let scope = |node, result| Scope {
             step: Some(index),
-            item: step.for_each.is_some() && !matches!(keys.first(), Some(&"for_each" | &"when")),
-            node: is_condition && keys.len() == 3,
-            result: is_condition && keys.len() == 2 && keys[1] == "until",
+            item: text.per_item,
+            node,
+            result,
             ..run_wide
         };
-        check_string(reporter, engine, &scope, &at, &text, is_condition);
+        match text.role {
+            Role::Template => {
+                check_string(
+                    reporter,
+                    engine,
+                    &scope(false, false),
+                    &text.at,
+                    text.text,
+                    false,
+                );
+            }
+            Role::Condition { result, node } => {
+                check_string(
+                    reporter,
+                    engine,
+                    &scope(node, result),
+                    &text.at,
+                    text.text,
+                    true,
+                );
+            }
+            Role::AsWritten { what, help } => {
+                check_not_rendered(reporter, &text.at, what, help, text.text);
+            }
+            Role::Name => {}
+        }
     }
 }
 
 /// Text that is shown as written: a template in it would never be filled in.
-pub(super) fn check_not_rendered(reporter: &mut Reporter<'_>, at: &Path, what: &str, text: &str) {
+pub(super) fn check_not_rendered(
+    reporter: &mut Reporter<'_>,
+    at: &Path,
+    what: &str,
+    help: &str,
+    text: &str,
+) {
     if template::shape(text) != template::Shape::Literal {
         reporter
             .error(
@@ -109,7 +117,7 @@ pub(super) fn check_not_rendered(reporter: &mut Reporter<'_>, at: &Path, what: &
                 Part::Value,
                 format!("{what} is shown as written; the template in it is never rendered"),
             )
-            .help = Some("write plain text here; use `log:` to show a rendered value".into());
+            .help = Some(help.into());
     }
 }
 
@@ -137,45 +145,9 @@ fn check_string(
 
 pub(super) fn check_outputs(reporter: &mut Reporter<'_>, engine: &Engine, scope: Scope<'_>) {
     for (name, value) in &scope.runbook.outputs {
-        let mut strings = Vec::new();
-        collect_strings(
-            value,
-            Path::root().key("outputs").key(name.clone()),
-            &mut strings,
-        );
-        for (at, text) in strings {
-            check_string(reporter, engine, &scope, &at, &text, false);
+        for text in value_texts(Path::root().key("outputs").key(name.clone()), value) {
+            check_string(reporter, engine, &scope, &text.at, text.text, false);
         }
-    }
-}
-
-/// Whether a string at these keys (below the step) is a bare-expression condition: the
-/// step's `when`, a wait's or retry's `until`, an assert's `that`, a node rule's `when`.
-fn is_condition_path(keys: &[&str]) -> bool {
-    const WAITS: [&str; 2] = ["aom.wait", "functiongraph.wait"];
-    match keys {
-        ["when"] => true,
-        [parent, "until"] => WAITS.contains(parent) || *parent == "retry",
-        ["assert", "that"] => true,
-        ["aom.wait", "when_node_fails" | "when_node_pauses", "when"] => true,
-        _ => false,
-    }
-}
-
-fn collect_strings(value: &Value, path: Path, out: &mut Vec<(Path, String)>) {
-    match value {
-        Value::String(text) => out.push((path, text.clone())),
-        Value::Array(items) => {
-            for (index, item) in items.iter().enumerate() {
-                collect_strings(item, path.index(index), out);
-            }
-        }
-        Value::Object(map) => {
-            for (key, item) in map {
-                collect_strings(item, path.key(key.clone()), out);
-            }
-        }
-        _ => {}
     }
 }
 
