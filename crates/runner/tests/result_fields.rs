@@ -7,6 +7,7 @@ mod support;
 
 use hwc_sandbox::Scenario;
 use runbook_lang::results::{self, ResultShape};
+use runbook_lang::ACTION_KEYS;
 use runbook_runner::RunStatus;
 use support::{harness, run, runbook};
 
@@ -66,6 +67,9 @@ steps:
   - id: hosts
     for_each: [a, b]
     log: "{{ item }}"
+  - id: refuse
+    on_failure: continue
+    fail: "no result: a failed step records none"
 "#;
 
 #[tokio::test]
@@ -74,7 +78,14 @@ async fn every_field_of_every_result_is_one_the_validator_allows() {
     let book = runbook(EVERY_ACTION);
     let state = run(&harness, &book).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
-    for step in &book.steps {
+    let run: std::collections::BTreeSet<&str> = book
+        .steps
+        .iter()
+        .filter_map(|step| step.action().map(|action| action.key()))
+        .collect();
+    let all: std::collections::BTreeSet<&str> = ACTION_KEYS.iter().copied().collect();
+    assert_eq!(run, all, "EVERY_ACTION must run every action");
+    for step in book.steps.iter().filter(|step| step.fail.is_none()) {
         let result = state.steps[&step.id]
             .result
             .as_ref()

@@ -243,59 +243,9 @@ mod tests {
     use crate::model::ACTION_KEYS;
     use crate::{parse, Source};
 
-    /// Every action, every field that holds text set. A new action or field is added here,
+    /// Every action, every field that holds text set. A new action or field is added there,
     /// or `every_string_of_a_step_is_listed` cannot vouch for it.
-    const EVERY_FIELD: &str = r#"
-version: 1
-name: every-field
-inputs:
-  items: {type: array, default: [a, b]}
-steps:
-  - id: start
-    name: Start it
-    when: inputs.items | length > 0
-    for_each: "{{ inputs.items }}"
-    retry: {attempts: 2, on: [retryable, AOM.31001306], until: result.execution_id != ""}
-    on_failure: {goto: log, max: 1}
-    aom.start: {workflow_id: "wf-{{ item }}"}
-  - id: wait
-    timeout: 1h
-    aom.wait:
-      workflow_id: wf
-      execution_id: "{{ steps.start[0].execution_id }}"
-      until_status: [success]
-      until: result.status == "success"
-      when_node_fails: [{nodes: [a], when: node.restarts < 2, then: restart, max: 2}]
-      when_node_pauses: [{nodes: [b], then: continue}]
-  - id: node
-    aom.node: {workflow_id: wf, execution_id: e, node_id: n, action: skip}
-  - id: aom_stop
-    aom.stop: {workflow_id: wf, execution_id: e}
-  - id: fg_start
-    functiongraph.start: {workflow_id: wf, input: {a: "{{ 1 }}"}, headers: {h: v}}
-  - id: fg_sync
-    functiongraph.run_sync: {workflow_id: wf, input: [x], headers: {h: v}, accept_status: [success]}
-  - id: fg_wait
-    timeout: 1h
-    functiongraph.wait: {workflow_id: wf, execution_id: e, until_status: [success], until: "true"}
-  - id: callback
-    functiongraph.callback: {workflow_id: wf, run_id: r, state_id: s, result: fail, output: {o: p}, error: boom}
-  - id: fg_stop
-    functiongraph.stop: {workflow_id: wf, execution_id: e}
-  - id: call
-    call: {operation: ListFunctionGraphWorkflowExecutions, params: {workflow_id: wf, limit: 10}}
-  - id: set
-    set: {a: x, b: [y, {c: z}]}
-  - id: assert
-    assert: {that: vars.a == "x", message: "a is {{ vars.a }}"}
-  - id: fail
-    when: "false"
-    fail: no
-  - id: sleep
-    sleep: 1s
-  - id: log
-    log: done
-"#;
+    const EVERY_FIELD: &str = include_str!("../../tests/fixtures/every_field.yaml");
 
     /// The strings of `value` as `(path, text)`, as serde writes the step.
     fn serialised_strings(value: &Value, at: Path, out: &mut BTreeSet<(String, String)>) {
