@@ -1,0 +1,200 @@
+//! One step: its deadline, its `for_each` elements (see `fan_out.rs`), and each element's
+//! attempts as `retry` says.
+
+use runbook_lang::limits::MAX_STEP_ATTEMPTS;
+use runbook_lang::Step;
+use serde_json::Value;
+
+use crate::event::Event;
+use crate::failure::{Failure, Scope, StepError};
+use crate::state::StepStatus;
+
+use super::{Deadline, Locals, Run};
+
+/// How a step that ended with `error` is shown.
+pub(super) fn step_status(error: &StepError) -> StepStatus {
+    match error {
+        StepError::Cancelled | StepError::Suspended(_) => StepStatus::Cancelled,
+        StepError::TimedOut { .. } => StepStatus::TimedOut,
+        StepError::Failed(_) | StepError::Runbook(_) => StepStatus::Failed,
+    }
+}
+
+/// Whether `retry.on` covers this failure. `retryable` on a step that starts or changes
+/// something covers only failures that provably had no effect.
+fn retries_on(retry: &runbook_lang::Retry, failure: &Failure, mutating: bool) -> bool {
+    retry.on.iter().any(|on| match on {
+        runbook_lang::RetryOn::Status(status) => failure.status == Some(*status),
+        runbook_lang::RetryOn::Name(name) => match name.as_str() {
+            "any" => true,
+            "retryable" if mutating => failure.retryable && !failure.may_have_taken_effect,
+            "retryable" => failure.retryable,
+            code => failure.error_code.as_deref() == Some(code),
+        },
+    })
+}
+
+impl Run {
+    /// Runs one step (all its `for_each` elements, with retries) and records the outcome.
+    pub(crate) async fn run_step(
+        &self,
+        step: &Step,
+        run_deadline: Deadline,
+    ) -> Result<(), StepError> {
+        let began = self.began(&step.id);
+        let step_deadline = step.timeout.map(|timeout| began.saturating_add(timeout.0));
+        let deadline = match step_deadline {
+            Some(at) if run_deadline.at.is_none_or(|run_at| at < run_at) => Deadline {
+                at: Some(at),
+                scope: Scope::Step,
+                since: began,
+            },
+            _ => run_deadline,
+        };
+        self.mark(&step.id, StepStatus::Running, None, None);
+        let outcome = match &step.for_each {
+            None => self.attempts(step, None, Vec::new(), deadline).await,
+            Some(list) => self.fan_out(step, list, deadline).await,
+        };
+        let elapsed_ms = self.elapsed_ms(began);
+        match outcome {
+            Ok(result) => {
+                self.mark(&step.id, StepStatus::Succeeded, Some(result), None);
+                self.emit(Event::StepFinished {
+                    step: step.id.clone(),
+                    index: None,
+                    status: StepStatus::Succeeded,
+                    elapsed_ms,
+                    error: None,
+                });
+                Ok(())
+            }
+            Err(error) => {
+                let status = step_status(&error);
+                let result = match &error {
+                    StepError::Failed(failure) => failure.result.clone(),
+                    _ => None,
+                };
+                self.mark(&step.id, status, result, Some(error.to_string()));
+                self.emit(Event::StepFinished {
+                    step: step.id.clone(),
+                    index: None,
+                    status,
+                    elapsed_ms,
+                    error: Some(error.to_string()),
+                });
+                Err(error)
+            }
+        }
+    }
+
+    /// One element of a step: the action, retried as `retry` says.
+    pub(crate) async fn attempts(
+        &self,
+        step: &Step,
+        index: Option<usize>,
+        locals: Locals,
+        deadline: Deadline,
+    ) -> Result<Value, StepError> {
+        // Each element of a fan-out starts here: a cancelled one starts no more of them.
+        self.yield_and_check(deadline).await?;
+        let began = self.now();
+        self.emit(Event::StepStarted {
+            step: step.id.clone(),
+            label: step.label().to_owned(),
+            action: step.action().map_or("", |a| a.key()).to_owned(),
+            index,
+        });
+        let Some(action) = step.action() else {
+            return Err(Failure::new("the step has no single action").into());
+        };
+        let attempts = step.retry.as_ref().map_or(1, |r| r.attempts.max(1));
+        // A resumed step goes on with the attempts it had left.
+        let mut attempt = self.ledger.retries(&step.id, index);
+        let outcome = loop {
+            attempt = attempt.saturating_add(1);
+            let allowed = self.with_state(|state| {
+                state.steps.get_mut(&step.id).is_none_or(|s| {
+                    let allowed = s.attempts < MAX_STEP_ATTEMPTS;
+                    if allowed {
+                        s.attempts += 1;
+                    }
+                    allowed
+                })
+            });
+            if !allowed {
+                break Err(Failure::new(format!(
+                    "the step made {MAX_STEP_ATTEMPTS} attempts over its elements and \
+                     retries, the most one step may make in a run; lower `retry.attempts` \
+                     or split the `for_each` list over several steps"
+                ))
+                .into());
+            }
+            let result =
+                crate::actions::execute(self, step, action, index, &locals, deadline).await;
+            let Some(retry) = &step.retry else {
+                break result;
+            };
+            let reason = match &result {
+                Ok(value) => match &retry.until {
+                    None => break result,
+                    Some(until) => {
+                        let mut scoped = locals.clone();
+                        scoped.push(("result", value.clone()));
+                        match self.condition(&until.0, &scoped, "retry.until") {
+                            Ok(true) => break result,
+                            Ok(false) => format!("`until: {}` does not hold yet", until.0),
+                            Err(error) => break Err(error),
+                        }
+                    }
+                },
+                Err(StepError::Failed(failure))
+                    if retries_on(retry, failure, action.is_mutating()) =>
+                {
+                    failure.message.clone()
+                }
+                Err(_) => break result,
+            };
+            if attempt >= attempts {
+                break match result {
+                    Ok(_) => {
+                        Err(Failure::new(format!("{reason} after {attempts} attempt(s)")).into())
+                    }
+                    Err(error) => Err(error),
+                };
+            }
+            let delay = if retry.jitter {
+                hwc_client::runtime::full_jitter(
+                    retry.delay.0,
+                    retry.max_delay.0,
+                    attempt,
+                    self.random(),
+                )
+            } else {
+                hwc_client::runtime::exponential(retry.delay.0, retry.max_delay.0, attempt)
+            };
+            self.emit(Event::Retry {
+                step: step.id.clone(),
+                index,
+                attempt,
+                delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                reason,
+            });
+            self.pause(delay, deadline).await?;
+        };
+        if index.is_some() {
+            self.emit(Event::StepFinished {
+                step: step.id.clone(),
+                index,
+                status: if outcome.is_ok() {
+                    StepStatus::Succeeded
+                } else {
+                    StepStatus::Failed
+                },
+                elapsed_ms: self.elapsed_ms(began),
+                error: outcome.as_ref().err().map(ToString::to_string),
+            });
+        }
+        outcome
+    }
+}
