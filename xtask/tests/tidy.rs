@@ -1,7 +1,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 //! ARCHITECTURE.md's table of crates holds the code to its map: every crate of the workspace
 //! has a row, and each one's `[dependencies]` name only the crates of ours its row allows.
-//! Dev-dependencies are free (tests may use anything). Each check is shown failing on a
+//! Dev-dependencies are free (tests may use anything). Every file name it mentions exists, so
+//! a module renamed or removed cannot leave the map behind. Each check is shown failing on a
 //! planted drift.
 
 use std::collections::BTreeMap;
@@ -239,4 +240,71 @@ fn the_declared_rust_version_is_true() {
     );
     // Planted: a declaration older than what the dependencies need is caught.
     assert!(!needing_newer(&metadata, "1.60").is_empty());
+}
+
+/// The file names ARCHITECTURE.md mentions in backticks (`wait.rs`, `check/texts.rs`,
+/// `crates/lang/tests/action_names.rs`, `runner/`): each the end of a path in the tree.
+fn named_files(architecture: &str) -> Vec<String> {
+    const ENDINGS: [&str; 5] = [".rs", ".yaml", ".py", ".sh", ".json"];
+    ticked(architecture)
+        .into_iter()
+        .filter(|word| {
+            !word.contains(' ')
+                && !word.contains('*')
+                && !word.contains('{')
+                && (ENDINGS.iter().any(|end| word.ends_with(end)) || word.ends_with('/'))
+        })
+        .collect()
+}
+
+/// The named files that no path of `tree` ends with.
+fn missing_files(named: &[String], tree: &[String]) -> Vec<String> {
+    named
+        .iter()
+        .filter(|name| {
+            let name = name.trim_start_matches("./");
+            !tree.iter().any(|path| {
+                let path = format!("/{path}");
+                path.ends_with(&format!("/{name}")) || path.contains(&format!("/{name}"))
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// Every file git tracks.
+fn tracked_files() -> Vec<String> {
+    let out = std::process::Command::new("git")
+        .args(["ls-files"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git ls-files failed");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_file_architecture_names_exists() {
+    let architecture = fs::read_to_string(workspace_root().join("ARCHITECTURE.md")).unwrap();
+    let named = named_files(&architecture);
+    assert!(named.len() > 40, "too few file names found: {named:?}");
+    let missing = missing_files(&named, &tracked_files());
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md names files the tree does not have (renamed or removed?): {missing:?}"
+    );
+}
+
+#[test]
+fn a_file_renamed_away_from_the_map_is_named() {
+    let tree = tracked_files();
+    let planted = "The run loop lives in `crates/runner/src/run_loop.rs` and `gone/`.";
+    assert_eq!(
+        missing_files(&named_files(planted), &tree),
+        ["crates/runner/src/run_loop.rs", "gone/"]
+    );
 }
