@@ -185,6 +185,52 @@ async fn waiter_comparators_any_and_all() {
     );
 }
 
+#[test]
+fn a_waiter_names_the_values_it_stops_at() {
+    use hwc_client::runtime::AcceptorState::{Failure, Success};
+    let waiter = fixture::catalogue::operation("GetThing").unwrap().waiters[0];
+    // Success and failure `stringEquals` acceptors on the path, in spec order; the `retry`
+    // one (`warming`) keeps polling, so it is no terminal value.
+    assert_eq!(
+        waiter.stops_at("state").collect::<Vec<_>>(),
+        [("ready", Success), ("scrapped", Failure)]
+    );
+    assert_eq!(
+        waiter.terminal_values("state").collect::<Vec<_>>(),
+        ["ready", "scrapped"]
+    );
+    // `anyStringEquals` / `allStringEquals` look at many values at once: none of them alone
+    // ends the waiter.
+    assert_eq!(waiter.stops_at("parts[].state").count(), 0);
+    assert_eq!(waiter.stops_at("no.such.path").count(), 0);
+}
+
+#[test]
+fn operation_ids_name_every_operation_and_parse_back() {
+    use fixture::catalogue::{OperationId, OPERATIONS};
+    assert_eq!(
+        OperationId::ALL,
+        [
+            OperationId::GetThing,
+            OperationId::CreateThing,
+            OperationId::Ping
+        ]
+    );
+    assert_eq!(OperationId::ALL.len(), OPERATIONS.len());
+    for (&id, &meta) in OperationId::ALL.iter().zip(OPERATIONS) {
+        assert!(std::ptr::eq(id.meta(), meta), "{id}");
+        assert_eq!((id.as_str(), id.to_string()), (meta.id, meta.id.to_owned()));
+        assert_eq!(meta.id.parse::<OperationId>(), Ok(id));
+    }
+    // The spec's spelling exactly: ids are case-sensitive, as `catalogue::operation` is.
+    let unknown = "getThing".parse::<OperationId>().unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        "`getThing` is not an operation of the spec"
+    );
+    assert!(fixture::catalogue::operation("getThing").is_none());
+}
+
 #[tokio::test]
 async fn the_catalogue_invokes_by_id_with_json() {
     let server = ScriptedServer::start().await;

@@ -299,8 +299,8 @@ async fn secrets_never_appear_in_errors_or_debug_output() {
 
 #[tokio::test]
 async fn a_501_is_never_retried_and_took_no_effect() {
-    // The service lacks the operation (the sandbox answers so for one it does not emulate):
-    // another attempt meets the same answer, so a read makes one, not five.
+    // The service lacks the operation (a region or gateway without it): another attempt
+    // meets the same answer, so a read makes one, not five.
     let server = ScriptedServer::start().await;
     server.always(Answer::json(
         501,

@@ -10,7 +10,8 @@ use hwc_client::operations::{
     SearchWorkflowExecutionDetailParams, ShowWorkflowExecutionParams,
     StartPausingWorkflowExecutionsParams,
 };
-use hwc_client::runtime::poll_delay;
+use hwc_client::runtime::{poll_delay, WaiterSpec};
+use hwc_client::waiters::{AOM_EXECUTION_SUCCEEDED, FUNCTION_GRAPH_EXECUTION_SUCCEEDED};
 use runbook_lang::limits::{MAX_POLLS, MIN_POLL_DELAY};
 use runbook_lang::{AomWait, FunctionGraphWait, NodeAction, NodeRule, Poll, Step};
 use serde_json::{json, Value};
@@ -20,10 +21,21 @@ use crate::event::Event;
 use crate::failure::{Failure, StepError};
 use crate::runner::{Deadline, Locals, Run};
 
-/// AOM statuses after which nothing more happens without us.
-const AOM_FINAL: &[&str] = &["success", "cancel", "approvalFailed"];
 const AOM_PAUSED: &[&str] = &["pausing", "waitApproval"];
-const FUNCTIONGRAPH_FINAL: &[&str] = &["success", "fail", "timeout", "cancel"];
+
+/// Whether an execution with this `status` has stopped where `waiter` stops: the spec's
+/// terminal statuses (its `x-waiters` acceptors on `status`, success and failure alike), read
+/// from the generated waiter, never copied here.
+///
+/// AOM's waiter also stops at `fail`, and so does an AOM wait, unless a `when_node_fails`
+/// rule restarts or skips the failed node: a failed AOM execution waits for that (it has not
+/// ended: it can still be stopped). `aom` handles `fail` before asking this, so a rule gets
+/// its turn; with none, the wait fails there.
+fn is_terminal(waiter: &WaiterSpec, status: &str) -> bool {
+    waiter
+        .terminal_values("status")
+        .any(|value| value == status)
+}
 
 pub(crate) async fn aom(
     run: &Run,
@@ -178,7 +190,7 @@ pub(crate) async fn aom(
                     acted = true;
                 }
             }
-        } else if AOM_FINAL.contains(&status.as_str()) {
+        } else if is_terminal(&AOM_EXECUTION_SUCCEEDED, &status) {
             return Err(ended_as(
                 &params.execution_id,
                 &status,
@@ -230,7 +242,7 @@ pub(crate) async fn functiongraph(
         )? {
             return Ok(result);
         }
-        if FUNCTIONGRAPH_FINAL.contains(&status.as_str()) {
+        if is_terminal(&FUNCTION_GRAPH_EXECUTION_SUCCEEDED, &status) {
             return Err(ended_as(
                 &params.execution_id,
                 &status,

@@ -106,6 +106,70 @@ steps:
     assert_eq!(executions["functiongraph"][0]["status"], "cancel");
 }
 
+/// The statuses a wait stops at come from the spec's waiters: an execution stopped under a
+/// wait (`cancel`, a failure terminal of both waiters) ends the wait at the next poll, as a
+/// failure naming the status, instead of polling on to the step's timeout. An AOM `fail`
+/// also ends the AOM waiter, but only after the wait's `when_node_fails` rules had their turn:
+/// here the failed node is restarted and the wait succeeds.
+#[tokio::test]
+async fn a_wait_ends_at_the_specs_terminal_statuses_and_rules_act_on_aom_fail_first() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let stopped = runbook(
+        r#"
+version: 1
+name: stopped
+steps:
+  - id: aom
+    aom.start: {workflow_id: wf-long}
+  - id: fg
+    functiongraph.start: {workflow_id: fg-callback}
+  - id: stop_aom
+    aom.stop: {workflow_id: wf-long, execution_id: "{{ steps.aom.execution_id }}"}
+  - id: stop_fg
+    functiongraph.stop: {workflow_id: fg-callback, execution_id: "{{ steps.fg.execution_id }}"}
+  - id: wait_aom
+    timeout: 1h
+    on_failure: continue
+    aom.wait: {workflow_id: wf-long, execution_id: "{{ steps.aom.execution_id }}"}
+  - id: wait_fg
+    timeout: 1h
+    on_failure: continue
+    functiongraph.wait: {workflow_id: fg-callback, execution_id: "{{ steps.fg.execution_id }}"}
+"#,
+    );
+    let state = run(&harness, &stopped).await;
+    for wait in ["wait_aom", "wait_fg"] {
+        let step = &state.steps[wait];
+        assert_eq!(step.status, StepStatus::Failed, "{wait}: {:?}", step.error);
+        let error = step.error.as_deref().unwrap();
+        assert!(error.contains("ended as `cancel`"), "{wait}: {error}");
+        assert_eq!(step.polls, 1, "{wait}: stopped at the first poll");
+    }
+
+    let restarted = runbook(
+        r#"
+version: 1
+name: restarted
+steps:
+  - id: start
+    aom.start: {workflow_id: wf-flaky}
+  - id: wait
+    timeout: 10m
+    aom.wait:
+      workflow_id: wf-flaky
+      execution_id: "{{ steps.start.execution_id }}"
+      when_node_fails: [{then: restart, max: 1}]
+"#,
+    );
+    let state = run(&harness, &restarted).await;
+    assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
+    let actions = &state.steps["wait"].result.as_ref().unwrap()["node_actions"];
+    assert_eq!(
+        actions,
+        &serde_json::json!([{"node": "migrate", "action": "restart"}])
+    );
+}
+
 #[tokio::test]
 async fn a_stop_is_not_resent_after_a_500_unless_the_runbook_says_so() {
     let harness = harness(scenario_with_fault("StopWorkFlow", "{error_500: 1.0}")).await;

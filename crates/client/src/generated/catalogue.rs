@@ -795,6 +795,112 @@ pub static OPERATIONS: &[&crate::runtime::OperationMeta] = &[
     &STOP_WORK_FLOW,
     &CREATE_CALLBACK_WORKFLOW,
 ];
+/// Every operation of the spec by its `operationId`, one variant each. Match on it
+/// without a wildcard arm and an operation added to the spec is a compile error
+/// until it is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OperationId {
+    /// `ListWorkflowExecutions`: GET /v1/{project_id}/cms/workflow/{workflow_id}/executions
+    ListWorkflowExecutions,
+    /// `ExecuteWorkflow`: POST /v1/{project_id}/cms/workflow/{workflow_id}/executions
+    ExecuteWorkflow,
+    /// `StartPausingWorkflowExecutions`: POST /v1/{project_id}/cms/workflow/{workflow_id}/executions/{execution_id}/operation
+    StartPausingWorkflowExecutions,
+    /// `SearchWorkflowExecutionDetail`: GET /v1/{project_id}/cms/workflow/{workflow_id}/executions/{execution_id}/status
+    SearchWorkflowExecutionDetail,
+    /// `StopExecution`: POST /v1/{project_id}/cms/workflow/{workflow_id}/executions/{execution_id}/terminate
+    StopExecution,
+    /// `StartSyncWorkflowExecution`: POST /v2/{project_id}/fgs/workflows/{workflow_id}/sync-executions
+    StartSyncWorkflowExecution,
+    /// `ListFunctionGraphWorkflowExecutions`: GET /v2/{project_id}/fgs/workflows/{workflow_id}/executions
+    ListFunctionGraphWorkflowExecutions,
+    /// `StartWorkflowExecution`: POST /v2/{project_id}/fgs/workflows/{workflow_id}/executions
+    StartWorkflowExecution,
+    /// `ShowWorkflowExecution`: GET /v2/{project_id}/fgs/workflows/{workflow_id}/executions/{execution_id}
+    ShowWorkflowExecution,
+    /// `StopWorkFlow`: POST /v2/{project_id}/fgs/workflows/{workflow_id}/executions/{execution_id}/terminate
+    StopWorkFlow,
+    /// `CreateCallbackWorkflow`: POST /v2/{project_id}/fgs/workflows/{workflow_id}/callback
+    CreateCallbackWorkflow,
+}
+impl OperationId {
+    /// Every operation, in spec order (the order of [`OPERATIONS`]).
+    pub const ALL: &'static [OperationId] = &[
+        Self::ListWorkflowExecutions,
+        Self::ExecuteWorkflow,
+        Self::StartPausingWorkflowExecutions,
+        Self::SearchWorkflowExecutionDetail,
+        Self::StopExecution,
+        Self::StartSyncWorkflowExecution,
+        Self::ListFunctionGraphWorkflowExecutions,
+        Self::StartWorkflowExecution,
+        Self::ShowWorkflowExecution,
+        Self::StopWorkFlow,
+        Self::CreateCallbackWorkflow,
+    ];
+    /// The `operationId` as the spec writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ListWorkflowExecutions => "ListWorkflowExecutions",
+            Self::ExecuteWorkflow => "ExecuteWorkflow",
+            Self::StartPausingWorkflowExecutions => "StartPausingWorkflowExecutions",
+            Self::SearchWorkflowExecutionDetail => "SearchWorkflowExecutionDetail",
+            Self::StopExecution => "StopExecution",
+            Self::StartSyncWorkflowExecution => "StartSyncWorkflowExecution",
+            Self::ListFunctionGraphWorkflowExecutions => {
+                "ListFunctionGraphWorkflowExecutions"
+            }
+            Self::StartWorkflowExecution => "StartWorkflowExecution",
+            Self::ShowWorkflowExecution => "ShowWorkflowExecution",
+            Self::StopWorkFlow => "StopWorkFlow",
+            Self::CreateCallbackWorkflow => "CreateCallbackWorkflow",
+        }
+    }
+    /// The operation's metadata in [`OPERATIONS`].
+    pub fn meta(self) -> &'static crate::runtime::OperationMeta {
+        match self {
+            Self::ListWorkflowExecutions => &LIST_WORKFLOW_EXECUTIONS,
+            Self::ExecuteWorkflow => &EXECUTE_WORKFLOW,
+            Self::StartPausingWorkflowExecutions => &START_PAUSING_WORKFLOW_EXECUTIONS,
+            Self::SearchWorkflowExecutionDetail => &SEARCH_WORKFLOW_EXECUTION_DETAIL,
+            Self::StopExecution => &STOP_EXECUTION,
+            Self::StartSyncWorkflowExecution => &START_SYNC_WORKFLOW_EXECUTION,
+            Self::ListFunctionGraphWorkflowExecutions => {
+                &LIST_FUNCTION_GRAPH_WORKFLOW_EXECUTIONS
+            }
+            Self::StartWorkflowExecution => &START_WORKFLOW_EXECUTION,
+            Self::ShowWorkflowExecution => &SHOW_WORKFLOW_EXECUTION,
+            Self::StopWorkFlow => &STOP_WORK_FLOW,
+            Self::CreateCallbackWorkflow => &CREATE_CALLBACK_WORKFLOW,
+        }
+    }
+}
+impl std::fmt::Display for OperationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl std::str::FromStr for OperationId {
+    type Err = crate::runtime::UnknownOperation;
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        match id {
+            "ListWorkflowExecutions" => Ok(Self::ListWorkflowExecutions),
+            "ExecuteWorkflow" => Ok(Self::ExecuteWorkflow),
+            "StartPausingWorkflowExecutions" => Ok(Self::StartPausingWorkflowExecutions),
+            "SearchWorkflowExecutionDetail" => Ok(Self::SearchWorkflowExecutionDetail),
+            "StopExecution" => Ok(Self::StopExecution),
+            "StartSyncWorkflowExecution" => Ok(Self::StartSyncWorkflowExecution),
+            "ListFunctionGraphWorkflowExecutions" => {
+                Ok(Self::ListFunctionGraphWorkflowExecutions)
+            }
+            "StartWorkflowExecution" => Ok(Self::StartWorkflowExecution),
+            "ShowWorkflowExecution" => Ok(Self::ShowWorkflowExecution),
+            "StopWorkFlow" => Ok(Self::StopWorkFlow),
+            "CreateCallbackWorkflow" => Ok(Self::CreateCallbackWorkflow),
+            _ => Err(crate::runtime::UnknownOperation(id.to_owned())),
+        }
+    }
+}
 /// Looks an operation up by its `operationId`.
 pub fn operation(operation_id: &str) -> Option<&'static crate::runtime::OperationMeta> {
     OPERATIONS.iter().copied().find(|op| op.id == operation_id)

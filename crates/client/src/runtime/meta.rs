@@ -109,3 +109,9 @@ impl OperationMeta {
         self.method.is_idempotent_read()
     }
 }
+
+/// A string that names no operation of the spec: what parsing a generated catalogue's
+/// `OperationId` from text gives for an unknown id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an operation of the spec")]
+pub struct UnknownOperation(pub String);

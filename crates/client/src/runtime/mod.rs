@@ -22,6 +22,7 @@ pub use error::{ApiError, HttpError, InvokeError, ServiceError, TransportErrorKi
 pub use invoke::{into_json_response, parse_params};
 pub use meta::{
     BodyMeta, HttpMethod, OperationMeta, ParamKind, ParamLocation, ParamMeta, ServiceMeta,
+    UnknownOperation,
 };
 pub use request::{path_segment_problem, ApiResponse, Request};
 pub use transport::{

@@ -65,6 +65,35 @@ impl WaiterSpec {
     pub fn evaluate(&self, output: &serde_json::Value) -> Option<&Acceptor> {
         self.acceptors.iter().find(|a| a.matches(output))
     }
+
+    /// The values of the output's `path` at which this waiter stops, each with the state it
+    /// stops in: the `expected` of every `stringEquals` acceptor on `path` that says success
+    /// or failure, in spec order. Any other value keeps it polling (a `retry` acceptor says so
+    /// explicitly). For a waiter on an execution's `status` these are the statuses the spec
+    /// calls terminal, and callers that poll on their own (the runner's wait steps) read them
+    /// here rather than keeping a copy.
+    ///
+    /// Derived from the generated acceptors rather than emitted beside them: a second
+    /// generated list could only repeat them, and might one day disagree.
+    pub fn stops_at<'s>(
+        &'s self,
+        path: &'s str,
+    ) -> impl Iterator<Item = (&'static str, AcceptorState)> + 's {
+        self.acceptors
+            .iter()
+            .filter(move |a| {
+                a.path == path
+                    && a.comparator == Comparator::StringEquals
+                    && a.state != AcceptorState::Retry
+            })
+            .map(|a| (a.expected, a.state))
+    }
+
+    /// The values of `path` that end this waiter, success and failure alike (`stops_at`
+    /// without the state): for an execution's `status`, its terminal statuses.
+    pub fn terminal_values<'s>(&'s self, path: &'s str) -> impl Iterator<Item = &'static str> + 's {
+        self.stops_at(path).map(|(value, _)| value)
+    }
 }
 
 /// Selects values by a dot path; `items[]` projects the rest of the path over an array.

@@ -13,7 +13,7 @@ pub static BETA_SERVICE: hwc_client::runtime::ServiceMeta = hwc_client::runtime:
 /// The services of the spec, each with its endpoint template.
 /// The SHA-256 of the spec this catalogue was generated from (hex): a pinned plan
 /// records it, so a run refuses a plan reviewed against another API.
-pub const SPEC_SHA256: &str = "1acee7509ce9c08c82dbd427aeee75cca75f7a36ae296d8e8acf7be0ed4cd0e3";
+pub const SPEC_SHA256: &str = "79e96802ec1dcb2f0b698294ac9592228ae9e188329bdd17f8ab392dc9bdd114";
 pub static SERVICES: &[&hwc_client::runtime::ServiceMeta] = &[
     &ALPHA_SERVICE,
     &BETA_SERVICE,
@@ -232,6 +232,58 @@ pub static OPERATIONS: &[&hwc_client::runtime::OperationMeta] = &[
     &CREATE_THING,
     &PING,
 ];
+/// Every operation of the spec by its `operationId`, one variant each. Match on it
+/// without a wildcard arm and an operation added to the spec is a compile error
+/// until it is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OperationId {
+    /// `GetThing`: GET /v1/{project_id}/things/{thing_id}
+    GetThing,
+    /// `CreateThing`: POST /v2/{project_id}/things
+    CreateThing,
+    /// `Ping`: DELETE /v2/ping
+    Ping,
+}
+impl OperationId {
+    /// Every operation, in spec order (the order of [`OPERATIONS`]).
+    pub const ALL: &'static [OperationId] = &[
+        Self::GetThing,
+        Self::CreateThing,
+        Self::Ping,
+    ];
+    /// The `operationId` as the spec writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::GetThing => "GetThing",
+            Self::CreateThing => "CreateThing",
+            Self::Ping => "Ping",
+        }
+    }
+    /// The operation's metadata in [`OPERATIONS`].
+    pub fn meta(self) -> &'static hwc_client::runtime::OperationMeta {
+        match self {
+            Self::GetThing => &GET_THING,
+            Self::CreateThing => &CREATE_THING,
+            Self::Ping => &PING,
+        }
+    }
+}
+impl std::fmt::Display for OperationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl std::str::FromStr for OperationId {
+    type Err = hwc_client::runtime::UnknownOperation;
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        match id {
+            "GetThing" => Ok(Self::GetThing),
+            "CreateThing" => Ok(Self::CreateThing),
+            "Ping" => Ok(Self::Ping),
+            _ => Err(hwc_client::runtime::UnknownOperation(id.to_owned())),
+        }
+    }
+}
 /// Looks an operation up by its `operationId`.
 pub fn operation(
     operation_id: &str,

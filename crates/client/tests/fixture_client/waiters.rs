@@ -28,6 +28,18 @@ pub static THING_READY: hwc_client::runtime::WaiterSpec = hwc_client::runtime::W
             comparator: hwc_client::runtime::Comparator::AllStringEquals,
             expected: "pending",
         },
+        hwc_client::runtime::Acceptor {
+            state: hwc_client::runtime::AcceptorState::Failure,
+            path: "state",
+            comparator: hwc_client::runtime::Comparator::StringEquals,
+            expected: "scrapped",
+        },
+        hwc_client::runtime::Acceptor {
+            state: hwc_client::runtime::AcceptorState::Retry,
+            path: "state",
+            comparator: hwc_client::runtime::Comparator::StringEquals,
+            expected: "warming",
+        },
     ],
 };
 impl super::Client {

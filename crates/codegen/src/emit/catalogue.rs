@@ -33,6 +33,7 @@ pub fn emit(api: &Api, runtime: &syn::Path) -> TokenStream {
         let c = const_ident(&op.id);
         quote!(&#c)
     });
+    let operation_id = operation_id_enum(api, runtime);
     let invoke_arms = api.operations.iter().map(|op| {
         let id = &op.id;
         let params_ty = params_type(&op.id);
@@ -65,6 +66,8 @@ pub fn emit(api: &Api, runtime: &syn::Path) -> TokenStream {
         /// Every operation of the spec, in spec order.
         pub static OPERATIONS: &[&#runtime::OperationMeta] = &[#(#op_refs),*];
 
+        #operation_id
+
         /// Looks an operation up by its `operationId`.
         pub fn operation(operation_id: &str) -> Option<&'static #runtime::OperationMeta> {
             OPERATIONS.iter().copied().find(|op| op.id == operation_id)
@@ -88,6 +91,77 @@ pub fn emit(api: &Api, runtime: &syn::Path) -> TokenStream {
             match operation_id {
                 #(#schema_arms)*
                 _ => None,
+            }
+        }
+    }
+}
+
+/// `OperationId`: one variant per operation, named as its `operationId` (already PascalCase
+/// ASCII, which `lower` checks). It exists so that code handling operations one by one (the
+/// sandbox's dispatch) can `match` on it without a wildcard arm: an operation added to the
+/// spec then fails to compile there until it is handled, instead of failing at run time.
+///
+/// `OperationMeta` does not carry it: the runtime type is shared by every generated client
+/// (the generator's snapshot has a catalogue of its own), so it cannot name one catalogue's
+/// enum. The enum leads to the metadata instead (`meta`).
+fn operation_id_enum(api: &Api, runtime: &syn::Path) -> TokenStream {
+    let variants: Vec<_> = api
+        .operations
+        .iter()
+        .map(|op| quote::format_ident!("{}", op.id))
+        .collect();
+    let ids: Vec<&str> = api.operations.iter().map(|op| op.id.as_str()).collect();
+    let metas: Vec<_> = api
+        .operations
+        .iter()
+        .map(|op| const_ident(&op.id))
+        .collect();
+    let docs = api
+        .operations
+        .iter()
+        .map(|op| format!(" `{}`: {} {}", op.id, op.method.as_str(), op.path));
+    quote! {
+        /// Every operation of the spec by its `operationId`, one variant each. Match on it
+        /// without a wildcard arm and an operation added to the spec is a compile error
+        /// until it is handled.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum OperationId {
+            #(#[doc = #docs] #variants,)*
+        }
+
+        impl OperationId {
+            /// Every operation, in spec order (the order of [`OPERATIONS`]).
+            pub const ALL: &'static [OperationId] = &[#(Self::#variants),*];
+
+            /// The `operationId` as the spec writes it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    #(Self::#variants => #ids,)*
+                }
+            }
+
+            /// The operation's metadata in [`OPERATIONS`].
+            pub fn meta(self) -> &'static #runtime::OperationMeta {
+                match self {
+                    #(Self::#variants => &#metas,)*
+                }
+            }
+        }
+
+        impl std::fmt::Display for OperationId {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for OperationId {
+            type Err = #runtime::UnknownOperation;
+
+            fn from_str(id: &str) -> Result<Self, Self::Err> {
+                match id {
+                    #(#ids => Ok(Self::#variants),)*
+                    _ => Err(#runtime::UnknownOperation(id.to_owned())),
+                }
             }
         }
     }
