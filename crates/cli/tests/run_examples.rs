@@ -259,6 +259,84 @@ fn fan_out_respects_its_concurrency_limit() {
     assert_eq!(overlap(&naps, "nap"), (2, 5));
 }
 
+/// Each element's `elapsed_ms` for `step`, by index.
+fn elements_elapsed(run: &support::Run, step: &str) -> Vec<u64> {
+    let mut elapsed: Vec<(u64, u64)> = run
+        .events_of("step_finished")
+        .into_iter()
+        .filter(|e| e["step"] == step && e["index"].is_u64())
+        .map(|e| {
+            let index = e["index"].as_u64().unwrap();
+            (index, e["elapsed_ms"].as_u64().unwrap())
+        })
+        .collect();
+    elapsed.sort_unstable();
+    elapsed.into_iter().map(|(_, ms)| ms).collect()
+}
+
+#[test]
+fn concurrent_sleeps_overlap_on_simulated_time_as_in_real_time() {
+    // Issue 21: simulated time added the five sleeps up, and the step timed out at 700 ms.
+    let dir = tempfile::tempdir().unwrap();
+    let file = support::write_temp(
+        &dir,
+        "naps.yaml",
+        "version: 1\nname: naps\nsteps:\n  - id: nap\n    for_each: [1, 2, 3, 4, 5]\n    concurrency: 5\n    timeout: 700ms\n    sleep: 200ms\n",
+    );
+    for clock in [&[][..], &["--real-time"][..]] {
+        let naps = run_in_sandbox(&file, clock);
+        assert_eq!(naps.code, 0, "{clock:?}: {}", naps.stderr);
+        assert_eq!(naps.step_status("nap"), "succeeded", "{clock:?}");
+        assert_eq!(overlap(&naps, "nap"), (5, 5), "{clock:?}");
+        let finished = naps.events_of("run_finished");
+        let elapsed = finished[0]["elapsed_ms"].as_u64().unwrap();
+        if clock.is_empty() {
+            // Simulated: exactly the one sleep's length, each element's too.
+            assert_eq!(elapsed, 200, "{}", naps.stderr);
+            assert_eq!(elements_elapsed(&naps, "nap"), vec![200; 5]);
+        } else {
+            assert!((200..700).contains(&elapsed), "{}", naps.stderr);
+        }
+    }
+}
+
+#[test]
+fn concurrent_waits_each_take_their_own_executions_time_on_simulated_time() {
+    // wf-success runs 4 s and wf-long 10 min (the default scenario). A wait sees the end
+    // `T` into it within `max(min, min(max, T/10))` (the poll delay's bound): 1 s and 10 s
+    // here, whatever the other waits do. Simulated time that added the elements' sleeps up
+    // moved the clock on by every element's poll delay between two polls of each.
+    let dir = tempfile::tempdir().unwrap();
+    let file = support::write_temp(
+        &dir,
+        "waits.yaml",
+        r#"version: 1
+name: waits
+steps:
+  - id: start
+    for_each: [wf-success, wf-long, wf-success]
+    concurrency: 3
+    aom.start: {workflow_id: "{{ item }}"}
+  - id: wait
+    for_each: "{{ steps.start }}"
+    concurrency: 3
+    timeout: 11m
+    aom.wait:
+      workflow_id: "{{ item.workflow_id }}"
+      execution_id: "{{ item.execution_id }}"
+      poll: {min: 1s, max: 10s}
+"#,
+    );
+    let run = run_in_sandbox(&file, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let elapsed = elements_elapsed(&run, "wait");
+    let bounds = [(4_000, 1_000), (600_000, 10_000), (4_000, 1_000)];
+    assert_eq!(elapsed.len(), 3, "{}", run.stderr);
+    for ((lasting, late), took) in bounds.iter().zip(&elapsed) {
+        assert!((*lasting..=lasting + late).contains(took), "{elapsed:?}");
+    }
+}
+
 #[test]
 fn api_values_are_never_rendered_as_templates() {
     let run = run_in_sandbox(

@@ -2,7 +2,8 @@
 //!
 //! Each element is a task of its own, so elements use every worker thread, and a slot goes
 //! to the next element the moment one finishes, whatever the elements before it are doing;
-//! the results keep the list's order.
+//! the results keep the list's order. Each element is also a participant of virtual time,
+//! so elements that wait overlap there as they would in real time.
 
 use std::sync::Arc;
 
@@ -66,16 +67,18 @@ impl Run {
                 let Some((index, item)) = waiting.next() else {
                     break;
                 };
-                let (run, step) = (Arc::clone(&run), Arc::clone(&step));
-                running.spawn(async move {
+                let (element, step) = (Arc::clone(&run), Arc::clone(&step));
+                running.spawn(run.participate(async move {
                     let locals = vec![("item", item), ("index", Value::from(index))];
-                    let outcome = run.attempts(&step, Some(index), locals, deadline).await;
-                    (index, outcome)
-                });
+                    let outcome = element.attempts(&step, Some(index), locals, deadline).await;
+                    // The outcome is on its way to this loop, which is not yet awake: virtual
+                    // time must not move before it has been counted and its slot refilled.
+                    (index, outcome, element.outside())
+                }));
             }
             match running.join_next().await {
                 None => break,
-                Some(Ok((index, outcome))) => outcomes[index] = Some(outcome),
+                Some(Ok((index, outcome, _handed_over))) => outcomes[index] = Some(outcome),
                 // An element that panicked panics the step, as it would run inline.
                 Some(Err(error)) if error.is_panic() => {
                     std::panic::resume_unwind(error.into_panic())

@@ -173,15 +173,15 @@ impl Call<'_> {
                 params: run.redactor().value(change.params.clone()),
                 at: sent_at.clone(),
             };
-            run.observer()
-                .before_change(&intent)
-                .await
-                .map_err(|error| {
-                    StepError::from(Failure::new(format!(
+            let outside = run.outside();
+            let recorded = run.observer().before_change(&intent).await;
+            drop(outside);
+            recorded.map_err(|error| {
+                StepError::from(Failure::new(format!(
                     "{} was not sent: its intent could not be recorded in the run store ({error})",
                     change.operation.id
                 )))
-                })?;
+            })?;
         }
         tokio::pin!(request);
         let answer = tokio::select! {

@@ -1,5 +1,5 @@
 //! Time, sleep and randomness, injected so that waits, retries and timeouts run instantly and
-//! deterministically in tests.
+//! deterministically in tests (virtual time: `virtual_time.rs`).
 
 use std::fmt;
 use std::future::Future;
@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
+
+use super::virtual_time::{InFlight, Participant, VirtualTime, YieldNow};
 
 pub type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -33,6 +35,9 @@ pub struct Environment {
     pub clock: Arc<dyn Clock>,
     pub sleeper: Arc<dyn Sleeper>,
     pub random: Arc<dyn Random>,
+    /// The scheduler behind `clock` and `sleeper` on virtual time, which participants and
+    /// in-flight work report to.
+    virtual_time: Option<VirtualTime>,
 }
 
 impl Environment {
@@ -44,29 +49,57 @@ impl Environment {
             }),
             sleeper: Arc::new(TokioSleeper),
             random: Arc::new(SeededRandom::new(fastrand::u64(..))),
+            virtual_time: None,
         }
     }
 
-    /// Virtual time starting at `start`: every sleep returns at once and moves the clock on,
-    /// and randomness comes from `seed`. The returned handle reads and moves the clock.
+    /// Virtual time starting at `start`, and randomness from `seed`. A sleep ends when the
+    /// clock reaches its deadline, and the clock jumps to the next deadline once every
+    /// participant waits and nothing is in flight (see `virtual_time.rs`): concurrent sleeps
+    /// overlap as they would in real time, without taking any. The returned handle reads and
+    /// moves the clock.
     pub fn virtual_time(start: OffsetDateTime, seed: u64) -> (Self, VirtualTime) {
-        let time = VirtualTime {
-            state: Arc::new(Mutex::new(VirtualState {
-                start,
-                elapsed: Duration::ZERO,
-                sleeps: Vec::new(),
-            })),
-        };
+        let time = VirtualTime::new(start);
         let env = Self {
             clock: Arc::new(time.clone()),
             sleeper: Arc::new(time.clone()),
             random: Arc::new(SeededRandom::new(seed)),
+            virtual_time: Some(time.clone()),
         };
         (env, time)
     }
 
     pub fn sleep(&self, duration: Duration) -> SleepFuture {
         self.sleeper.sleep(duration)
+    }
+
+    /// `future` as a task virtual time waits for: the clock does not move while it runs or is
+    /// about to, only while it waits. Wrap a whole task's future (a run, a `for_each`
+    /// element). On system time, the future itself.
+    pub fn participate<F: Future>(&self, future: F) -> Participant<F> {
+        match &self.virtual_time {
+            Some(time) => time.participate(future),
+            None => Participant::plain(future),
+        }
+    }
+
+    /// Holds virtual time while something outside the participants is under way (a request,
+    /// an answer from another thread, a result handed to the task that awaits it), so that
+    /// nobody's deadline passes meanwhile. Drop it when that ends. Nothing on system time.
+    pub fn in_flight(&self) -> InFlight {
+        match &self.virtual_time {
+            Some(time) => time.in_flight(),
+            None => InFlight::none(),
+        }
+    }
+
+    /// Lets other tasks run. On virtual time the caller stays runnable throughout, so the
+    /// clock does not move under it while it yields.
+    pub async fn yield_now(&self) {
+        match &self.virtual_time {
+            Some(_) => YieldNow::new().await,
+            None => tokio::task::yield_now().await,
+        }
     }
 }
 
@@ -119,55 +152,6 @@ pub fn saturating_after(at: OffsetDateTime, by: Duration) -> OffsetDateTime {
 /// `at` moved `by` earlier, stopping at the first representable date.
 pub fn saturating_before(at: OffsetDateTime, by: Duration) -> OffsetDateTime {
     at.saturating_sub(time::Duration::try_from(by).unwrap_or(time::Duration::MAX))
-}
-
-#[derive(Debug)]
-struct VirtualState {
-    start: OffsetDateTime,
-    elapsed: Duration,
-    sleeps: Vec<Duration>,
-}
-
-/// Virtual time shared by a clock and a sleeper: sleeping advances it instantly.
-#[derive(Debug, Clone)]
-pub struct VirtualTime {
-    state: Arc<Mutex<VirtualState>>,
-}
-
-impl VirtualTime {
-    fn with<R>(&self, f: impl FnOnce(&mut VirtualState) -> R) -> R {
-        f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Moves the clock on without a sleep.
-    pub fn advance(&self, by: Duration) {
-        self.with(|s| s.elapsed = s.elapsed.saturating_add(by));
-    }
-
-    /// Every sleep taken so far, in order.
-    pub fn sleeps(&self) -> Vec<Duration> {
-        self.with(|s| s.sleeps.clone())
-    }
-}
-
-impl Clock for VirtualTime {
-    fn now_utc(&self) -> OffsetDateTime {
-        self.with(|s| saturating_after(s.start, s.elapsed))
-    }
-
-    fn elapsed(&self) -> Duration {
-        self.with(|s| s.elapsed)
-    }
-}
-
-impl Sleeper for VirtualTime {
-    fn sleep(&self, duration: Duration) -> SleepFuture {
-        self.with(|s| {
-            s.elapsed = s.elapsed.saturating_add(duration);
-            s.sleeps.push(duration);
-        });
-        Box::pin(std::future::ready(()))
-    }
 }
 
 #[cfg(test)]

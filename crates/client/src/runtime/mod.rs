@@ -10,13 +10,14 @@ mod meta;
 mod request;
 mod transport;
 mod validate;
+mod virtual_time;
 mod waiter;
 
 pub use backoff::{exponential, full_jitter, poll_delay};
 pub use credentials::{env as credential_env, Credentials, CredentialsError, Secret};
 pub use environment::{
     saturating_after, saturating_before, Clock, Environment, Random, SeededRandom, SleepFuture,
-    Sleeper, VirtualTime,
+    Sleeper,
 };
 pub use error::{ApiError, HttpError, InvokeError, ServiceError, TransportErrorKind};
 pub use invoke::{into_json_response, parse_params};
@@ -30,6 +31,7 @@ pub use transport::{
     TransportConfig,
 };
 pub use validate::{check_length, check_range};
+pub use virtual_time::{InFlight, Participant, VirtualTime};
 
 /// How the client writes a value into a URL path or query (percent-encoding all but
 /// `A-Za-z0-9-_.~`, as the SDKs do), for callers that must find a value in a message that

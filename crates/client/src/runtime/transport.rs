@@ -461,6 +461,9 @@ impl Transport {
         &self,
         request: reqwest::Request,
     ) -> Result<(u16, HeaderMap, Vec<u8>), (TransportErrorKind, String, Option<String>)> {
+        // Virtual time holds still until the answer's body is read (or the attempt is dropped):
+        // the service acts meanwhile, and a retry's backoff sleep comes after this attempt.
+        let _on_the_wire = self.inner.environment.in_flight();
         // Never closed, so acquiring only waits; the turn is held until the body is read.
         let _turn = self.inner.in_flight.acquire().await.map_err(|_| {
             let message = "the transport was shut down".to_owned();

@@ -61,7 +61,7 @@ impl Run {
     /// never wait on anything, so without the yield a signal's task could not run on a
     /// single-threaded runtime and a busy worker would never see it on time.
     pub(crate) async fn yield_and_check(&self, deadline: Deadline) -> Result<(), StepError> {
-        tokio::task::yield_now().await;
+        self.runner.environment.yield_now().await;
         self.check(deadline)
     }
 

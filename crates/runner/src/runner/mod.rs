@@ -141,14 +141,17 @@ impl Runner {
 
     /// Runs `runbook` to the end and returns its final state.
     pub async fn run(&self, runbook: &Runbook, input: RunInput) -> RunState {
-        self.go(runbook, input, None).await
+        // A participant of virtual time: the clock moves only while the run waits.
+        let run = self.go(runbook, input, None);
+        self.environment.participate(run).await
     }
 
     /// Goes on with a run read back from its journal: finished steps keep their results, the
     /// interrupted step runs again and settles every change it had sent (see `resume.rs`).
     /// `input.run_id` must be the run's id; secret inputs are given again.
     pub async fn resume(&self, runbook: &Runbook, input: RunInput, resume: Resume) -> RunState {
-        self.go(runbook, input, Some(resume)).await
+        let run = self.go(runbook, input, Some(resume));
+        self.environment.participate(run).await
     }
 
     async fn go(&self, runbook: &Runbook, input: RunInput, resume: Option<Resume>) -> RunState {
@@ -322,6 +325,20 @@ impl Run {
 
     pub(crate) fn observer(&self) -> &dyn Observer {
         &*self.runner.observer
+    }
+
+    /// Held while the run awaits something outside its tasks (an observer's answer, which a
+    /// journal gives from another thread): virtual time holds still meanwhile.
+    pub(crate) fn outside(&self) -> hwc_client::runtime::InFlight {
+        self.runner.environment.in_flight()
+    }
+
+    /// `future` as a task of the run that virtual time waits for (a `for_each` element).
+    pub(crate) fn participate<F: std::future::Future>(
+        &self,
+        future: F,
+    ) -> hwc_client::runtime::Participant<F> {
+        self.runner.environment.participate(future)
     }
 
     pub(crate) fn redactor(&self) -> &Redactor {

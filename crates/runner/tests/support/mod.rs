@@ -274,22 +274,29 @@ pub fn scenario_with_fault(operation: &str, fault: &str) -> Scenario {
 /// The default scenario plus AOM workflow `id` of one node that succeeds after `duration`: an
 /// execution of it ends exactly `duration` after it starts.
 pub fn scenario_with_workflow_lasting(id: &str, duration: std::time::Duration) -> Scenario {
+    scenario_with_workflows_lasting(&[(id, duration)])
+}
+
+/// As [`scenario_with_workflow_lasting`], for each `(id, duration)`.
+pub fn scenario_with_workflows_lasting(lasting: &[(&str, std::time::Duration)]) -> Scenario {
     let mut scenario = Scenario::default_scenario();
     let project = scenario
         .projects
         .iter_mut()
         .find(|p| p.id == PROJECT)
         .unwrap();
-    project.aom_workflows.push(AomWorkflow {
-        id: id.to_owned(),
-        description: String::new(),
-        nodes: vec![AomNode {
-            id: "only".to_owned(),
-            behaviour: NodeBehaviour::Succeed,
-            duration,
-            output: Value::Null,
-            fail_attempts: None,
-        }],
-    });
+    for &(id, duration) in lasting {
+        project.aom_workflows.push(AomWorkflow {
+            id: id.to_owned(),
+            description: String::new(),
+            nodes: vec![AomNode {
+                id: "only".to_owned(),
+                behaviour: NodeBehaviour::Succeed,
+                duration,
+                output: Value::Null,
+                fail_attempts: None,
+            }],
+        });
+    }
     scenario
 }
