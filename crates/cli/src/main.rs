@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 // First: its macros (`outln!`, `errln!`) are used by every module after it.
 #[macro_use]
@@ -21,6 +21,7 @@ mod files;
 mod fire;
 mod journal;
 mod lease;
+mod man;
 mod plan;
 mod refused;
 mod report;
@@ -33,6 +34,14 @@ mod store_cmd;
 mod store_select;
 mod validate;
 
+/// The version and the commit it was built from (`build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("RUNBOOK_COMMIT"),
+    ")"
+);
+
 /// Declarative runbooks for Huawei Cloud's workflow APIs (AOM automation workflows and
 /// FunctionGraph workflows).
 ///
@@ -44,7 +53,7 @@ mod validate;
 /// lock or has this schedule fire, the run was suspended or lost its lock, or the run store
 /// cannot be reached), 130 cancelled (SIGINT), 141 stdout closed by its reader (`| head`).
 #[derive(Debug, Parser)]
-#[command(name = "runbook", version, about, long_about, verbatim_doc_comment)]
+#[command(name = "runbook", version = VERSION, about, long_about, verbatim_doc_comment)]
 struct Cli {
     /// The exit code for "try later" (skipped: another run holds the lock or has this
     /// schedule fire; suspended; lost the lock; the store cannot be reached). Kubernetes Jobs
@@ -95,6 +104,23 @@ enum Command {
     Runs(runs_cmd::RunsArgs),
     /// The run store itself: migrate its schema.
     Store(store_cmd::StoreCmdArgs),
+    /// Print a shell completion script.
+    ///
+    /// bash: `runbook completions bash > ~/.local/share/bash-completion/completions/runbook`
+    /// zsh: `runbook completions zsh > "${fpath[1]}/_runbook"`
+    /// fish: `runbook completions fish > ~/.config/fish/completions/runbook.fish`
+    /// PowerShell: `runbook completions powershell >> $PROFILE`
+    #[command(verbatim_doc_comment)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages into a directory (for packagers; `man/` holds the same pages).
+    #[command(hide = true)]
+    Man {
+        /// The directory to write `runbook.1` and one page per subcommand into.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +170,22 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Run(args) => run::run(args).await,
         Command::Resume(args) => resume_cmd::resume(args).await,
         Command::Plan(args) => plan::plan(&args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut script);
+            out::stdout_text(format_args!("{}", String::from_utf8_lossy(&script)));
+            exit::SUCCESS
+        }
+        Command::Man { dir } => match man::write_pages(&dir) {
+            Ok(()) => exit::SUCCESS,
+            Err(error) => {
+                errln!(
+                    "error: cannot write the man pages into {}: {error}",
+                    dir.display()
+                );
+                exit::INVALID
+            }
+        },
         Command::Runs(args) => runs_cmd::runs(args).await,
         Command::Store(args) => store_cmd::store(args).await,
         Command::Validate { paths } => match validate::validate(&paths) {
