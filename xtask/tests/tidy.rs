@@ -272,10 +272,10 @@ fn missing_files(named: &[String], tree: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Every file git tracks.
+/// Every file of the tree: tracked, or new and not ignored.
 fn tracked_files() -> Vec<String> {
     let out = std::process::Command::new("git")
-        .args(["ls-files"])
+        .args(["ls-files", "--cached", "--others", "--exclude-standard"])
         .current_dir(workspace_root())
         .output()
         .expect("git runs");
