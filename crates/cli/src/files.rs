@@ -36,6 +36,14 @@ pub const SCENARIO: Kind = Kind {
     limit: MAX_RUNBOOK_BYTES,
 };
 
+/// A run's JSON, for `runbook report`: its steps' results make it larger than a runbook, but a
+/// run whose record passes this is not one a report could show anyway.
+pub const RUN_STATE: Kind = Kind {
+    noun: "run file",
+    one: "a run's JSON",
+    limit: 64 * 1024 * 1024,
+};
+
 /// The file's bytes, at most `kind`'s limit of them.
 pub fn read_bytes(path: &Path, kind: &Kind) -> Result<Vec<u8>, String> {
     let cannot = |why: &dyn std::fmt::Display| {

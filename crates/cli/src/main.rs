@@ -25,6 +25,7 @@ mod man;
 mod plan;
 mod refused;
 mod report;
+mod reports;
 mod resume_cmd;
 mod run;
 mod runs_cmd;
@@ -104,6 +105,12 @@ enum Command {
     Runs(runs_cmd::RunsArgs),
     /// The run store itself: migrate its schema.
     Store(store_cmd::StoreCmdArgs),
+    /// A report of a finished run, for a ticket or a CI job's summary: Markdown or JUnit XML,
+    /// from the JSON `runbook run --output json` prints.
+    ///
+    /// GitHub Actions: `runbook report run.json >> "$GITHUB_STEP_SUMMARY"`
+    #[command(verbatim_doc_comment)]
+    Report(reports::ReportArgs),
     /// Print a shell completion script.
     ///
     /// bash: `runbook completions bash > ~/.local/share/bash-completion/completions/runbook`
@@ -170,6 +177,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Run(args) => run::run(args).await,
         Command::Resume(args) => resume_cmd::resume(args).await,
         Command::Plan(args) => plan::plan(&args),
+        Command::Report(args) => reports::report(&args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut script);

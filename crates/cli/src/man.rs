@@ -55,7 +55,7 @@ mod tests {
         for (name, text) in &fresh {
             fs::write(checked_in.join(name), text).unwrap();
         }
-        let changed: Vec<&String> = fresh
+        let changed: std::collections::BTreeSet<&String> = fresh
             .keys()
             .chain(old.keys())
             .filter(|name| old.get(*name) != fresh.get(*name))

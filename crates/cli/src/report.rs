@@ -355,8 +355,18 @@ fn mark(status: StepStatus) -> &'static str {
 /// The end-of-run summary.
 pub fn summary(runbook: &Runbook, state: &RunState, format: OutputFormat, exit_code: u8) -> String {
     if format == OutputFormat::Json {
-        let value = serde_json::json!({"exit_code": exit_code, "run": state});
-        return serde_json::to_string_pretty(&value).unwrap_or_default();
+        // A struct, not `json!`: a `Value` map sorts its keys, and the steps would lose the
+        // runbook's order.
+        #[derive(serde::Serialize)]
+        struct Printed<'a> {
+            exit_code: u8,
+            run: &'a RunState,
+        }
+        let printed = Printed {
+            exit_code,
+            run: state,
+        };
+        return serde_json::to_string_pretty(&printed).unwrap_or_default();
     }
     text_summary(state, exit_code, &|id| {
         runbook
