@@ -6,7 +6,7 @@ use runbook_lang::Runbook;
 use crate::durable;
 use crate::exit;
 use crate::lease::Holding;
-use crate::report::OutputFormat;
+use crate::report::{LogFormat, OutputFormat};
 
 /// What a run that did not start prints, and its exit code.
 pub fn refusal(runbook: &Runbook, refused: durable::Refused, output: OutputFormat) -> u8 {
@@ -88,4 +88,90 @@ pub fn lost_lock(runbook: &Runbook, run_id: &str, holding: &Holding) {
         holding.why_lost().unwrap_or_default(),
         exit::SKIPPED
     );
+}
+
+/// Why a run did not start: its runbook, inputs or configuration would not do.
+pub struct NotStarted {
+    /// `invalid_runbook`, `invalid_inputs` or `configuration`.
+    reason: &'static str,
+    /// What a person reads, as printed without `--log-format json`.
+    text: String,
+    /// The same, one object per problem, for `--log-format json`.
+    errors: Vec<serde_json::Value>,
+}
+
+impl NotStarted {
+    pub fn inputs(problems: Vec<String>) -> Self {
+        Self::messages("invalid_inputs", problems)
+    }
+
+    pub fn configuration(problem: String) -> Self {
+        Self::messages("configuration", vec![problem])
+    }
+
+    fn messages(reason: &'static str, problems: Vec<String>) -> Self {
+        let text = problems
+            .iter()
+            .map(|problem| format!("error: {problem}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let errors = problems
+            .into_iter()
+            .map(|message| serde_json::json!({ "message": message }))
+            .collect();
+        Self {
+            reason,
+            text,
+            errors,
+        }
+    }
+}
+
+impl From<crate::validate::NotLoaded> for NotStarted {
+    fn from(not_loaded: crate::validate::NotLoaded) -> Self {
+        let mut errors: Vec<serde_json::Value> = not_loaded
+            .diagnostics
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "file": d.file, "line": d.line, "column": d.column,
+                    "severity": match d.severity {
+                        runbook_lang::Severity::Error => "error",
+                        runbook_lang::Severity::Warning => "warning",
+                    },
+                    "message": d.message, "help": d.help,
+                })
+            })
+            .collect();
+        if errors.is_empty() {
+            // Not read as a runbook at all (missing, too large, not text): the report says why.
+            errors.push(
+                serde_json::json!({ "message": not_loaded.text.trim_start_matches("error: ") }),
+            );
+        }
+        Self {
+            reason: "invalid_runbook",
+            text: not_loaded.text,
+            errors,
+        }
+    }
+}
+
+/// Says why the run did not start, as the log format asks: the text a person reads, or under
+/// `--log-format json` one JSON line (`"event": "run_not_started"`) that a log pipeline can
+/// parse like every other line of a run. Exits 2.
+pub fn not_started(format: LogFormat, not_started: NotStarted) -> u8 {
+    if format == LogFormat::Json {
+        let line = serde_json::json!({
+            "event": "run_not_started",
+            "ts": runbook_runner::rfc3339(time::OffsetDateTime::now_utc()),
+            "reason": not_started.reason,
+            "exit_code": exit::INVALID,
+            "errors": not_started.errors,
+        });
+        errln!("{line}");
+    } else {
+        errln!("{}", not_started.text);
+    }
+    exit::INVALID
 }

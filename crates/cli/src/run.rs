@@ -17,6 +17,7 @@ use crate::durable;
 use crate::exit;
 use crate::journal::Journal;
 use crate::lease::LeaseTiming;
+use crate::refused::{self, NotStarted};
 use crate::report::{self, LogFormat, OutputFormat, Reporter};
 use crate::store_select::StoreArgs;
 
@@ -147,43 +148,29 @@ pub async fn run(args: RunArgs) -> u8 {
 
 /// `runbook run`, or with [`durable::Mode::Resume`], `runbook resume`.
 pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
+    let format = args.options.log_format;
     let (runbook, text) = match crate::validate::load_with_text(&args.file) {
         Ok(loaded) => loaded,
-        Err(report) => {
-            errln!("{report}");
-            return exit::INVALID;
-        }
+        Err(not_loaded) => return refused::not_started(format, not_loaded.into()),
     };
     let given = match given_inputs(&args) {
         Ok(given) => given,
-        Err(problem) => {
-            errln!("error: {problem}");
-            return exit::INVALID;
-        }
+        Err(problem) => return refused::not_started(format, NotStarted::inputs(vec![problem])),
     };
     let inputs = match inputs::resolve(&runbook, given) {
         Ok(inputs) => inputs,
-        Err(problems) => {
-            for problem in problems {
-                errln!("error: {problem}");
-            }
-            return exit::INVALID;
-        }
+        Err(problems) => return refused::not_started(format, NotStarted::inputs(problems)),
     };
     if let Some(pins) = &args.plan {
         if let Err(problem) = crate::plan::check_pins(pins, &runbook, &text, &inputs) {
-            errln!("error: {problem}");
-            return exit::INVALID;
+            return refused::not_started(format, NotStarted::configuration(problem));
         }
     }
     // Connecting reads flags, the runbook's target and the environment, never inputs, so its
     // errors cannot quote a secret input.
     let connection = match crate::connect::connect(&args, &runbook).await {
         Ok(connection) => connection,
-        Err(problem) => {
-            errln!("error: {problem}");
-            return exit::INVALID;
-        }
+        Err(problem) => return refused::not_started(format, NotStarted::configuration(problem)),
     };
     let env: Map<String, Value> = runbook
         .env
@@ -210,10 +197,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     };
     let timing = match timing.check() {
         Ok(timing) => timing,
-        Err(problem) => {
-            errln!("error: {problem}");
-            return exit::INVALID;
-        }
+        Err(problem) => return refused::not_started(format, NotStarted::configuration(problem)),
     };
     let fire = crate::fire::fire(
         args.fire_key.as_deref(),
@@ -222,10 +206,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     );
     let fire = match fire {
         Ok(fire) => fire,
-        Err(problem) => {
-            errln!("error: {problem}");
-            return exit::INVALID;
-        }
+        Err(problem) => return refused::not_started(format, NotStarted::configuration(problem)),
     };
     // The store and the lock protect runs that can overlap and be resumed; an in-process
     // sandbox dies with the process, so `--sandbox` uses them only when asked.

@@ -38,17 +38,30 @@ pub fn validate(paths: &[PathBuf]) -> Result<Validation, String> {
 
 /// Reads and parses one runbook; on failure, the rendered diagnostics.
 pub fn load(path: &Path) -> Result<runbook_lang::Runbook, String> {
-    load_with_text(path).map(|(runbook, _)| runbook)
+    load_with_text(path)
+        .map(|(runbook, _)| runbook)
+        .map_err(|not_loaded| not_loaded.text)
+}
+
+/// Why a runbook could not be used: the report a person reads, and the diagnostics behind it
+/// (none when the file could not be read as text at all).
+pub struct NotLoaded {
+    pub text: String,
+    pub diagnostics: Vec<runbook_lang::Diagnostic>,
 }
 
 /// The runbook and the text it was read from (whose digest the run store records).
-pub fn load_with_text(path: &Path) -> Result<(runbook_lang::Runbook, String), String> {
+pub fn load_with_text(path: &Path) -> Result<(runbook_lang::Runbook, String), NotLoaded> {
+    let unreadable = |text| NotLoaded {
+        text,
+        diagnostics: Vec::new(),
+    };
     let bytes = crate::files::read_bytes(path, &crate::files::RUNBOOK)
-        .map_err(|problem| format!("error: {problem}"))?;
+        .map_err(|problem| unreadable(format!("error: {problem}")))?;
     let name = path.display().to_string();
     let source = match Source::from_bytes(name.clone(), &bytes) {
         Ok(source) => source,
-        Err(not_text) => return Err(report(not_text.render(), &name, 1)),
+        Err(not_text) => return Err(unreadable(report(not_text.render(), &name, 1))),
     };
     match runbook_lang::parse_with_warnings(&source) {
         Ok((runbook, warnings)) => {
@@ -57,11 +70,10 @@ pub fn load_with_text(path: &Path) -> Result<(runbook_lang::Runbook, String), St
             }
             Ok((runbook, source.text))
         }
-        Err(diagnostics) => Err(report(
-            source.render(&diagnostics),
-            &source.name,
-            diagnostics.len(),
-        )),
+        Err(diagnostics) => Err(NotLoaded {
+            text: report(source.render(&diagnostics), &source.name, diagnostics.len()),
+            diagnostics,
+        }),
     }
 }
 

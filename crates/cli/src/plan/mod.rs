@@ -102,8 +102,8 @@ pub struct Edge {
 pub fn plan(args: &PlanArgs) -> u8 {
     let (runbook, text) = match crate::validate::load_with_text(&args.file) {
         Ok(loaded) => loaded,
-        Err(report) => {
-            errln!("{report}");
+        Err(not_loaded) => {
+            errln!("{}", not_loaded.text);
             return exit::INVALID;
         }
     };
