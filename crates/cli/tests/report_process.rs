@@ -8,24 +8,11 @@ mod support;
 
 use std::process::Output;
 
-use support::{runbook, workspace, write_temp};
+use support::{runbook, sandbox_run, workspace, write_temp};
 
 /// Runs `file` on the sandbox and returns the JSON it printed (`--output json`).
 fn run_json(file: &str, args: &[&str]) -> String {
-    let out = runbook()
-        .args([
-            "run",
-            file,
-            "--sandbox",
-            "--log-format",
-            "json",
-            "--output",
-            "json",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(sandbox_run(file, args).stdout).unwrap()
 }
 
 fn report(dir: &tempfile::TempDir, json: &str, format: &str) -> Output {

@@ -112,7 +112,12 @@ pub fn parse(output: Output) -> Run {
 
 /// `runbook run FILE --sandbox ARGS… --log-format json --output json`.
 pub fn run_in_sandbox(file: &str, args: &[&str]) -> Run {
-    let output = runbook()
+    parse(sandbox_run(file, args))
+}
+
+/// `runbook run FILE --sandbox --log-format json --output json ARGS…`, as it ended.
+pub fn sandbox_run(file: &str, args: &[&str]) -> Output {
+    runbook()
         .args([
             "run",
             file,
@@ -124,8 +129,7 @@ pub fn run_in_sandbox(file: &str, args: &[&str]) -> Run {
         ])
         .args(args)
         .output()
-        .unwrap();
-    parse(output)
+        .unwrap()
 }
 
 /// Reads a run's JSON log lines until one satisfies `seen`, then sends `signal` (`INT`,
