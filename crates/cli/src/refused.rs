@@ -143,12 +143,12 @@ impl From<crate::validate::NotLoaded> for NotStarted {
                 })
             })
             .collect();
-        if errors.is_empty() {
-            // Not read as a runbook at all (missing, too large, not text): the report says why.
-            errors.push(
-                serde_json::json!({ "message": not_loaded.text.trim_start_matches("error: ") }),
-            );
-        }
+        // A file not read as a runbook at all (missing, too large) has no place, only a why.
+        errors.extend(
+            not_loaded
+                .unreadable
+                .map(|message| serde_json::json!({ "message": message })),
+        );
         Self {
             reason: "invalid_runbook",
             text: not_loaded.text,

@@ -43,25 +43,32 @@ pub fn load(path: &Path) -> Result<runbook_lang::Runbook, String> {
         .map_err(|not_loaded| not_loaded.text)
 }
 
-/// Why a runbook could not be used: the report a person reads, and the diagnostics behind it
-/// (none when the file could not be read as text at all).
+/// Why a runbook could not be used: the report a person reads, and what it is made of — the
+/// diagnostics, or for a file that could not be read at all, why not.
 pub struct NotLoaded {
     pub text: String,
     pub diagnostics: Vec<runbook_lang::Diagnostic>,
+    pub unreadable: Option<String>,
 }
 
 /// The runbook and the text it was read from (whose digest the run store records).
 pub fn load_with_text(path: &Path) -> Result<(runbook_lang::Runbook, String), NotLoaded> {
-    let unreadable = |text| NotLoaded {
-        text,
-        diagnostics: Vec::new(),
-    };
-    let bytes = crate::files::read_bytes(path, &crate::files::RUNBOOK)
-        .map_err(|problem| unreadable(format!("error: {problem}")))?;
+    let bytes =
+        crate::files::read_bytes(path, &crate::files::RUNBOOK).map_err(|problem| NotLoaded {
+            text: format!("error: {problem}"),
+            diagnostics: Vec::new(),
+            unreadable: Some(problem),
+        })?;
     let name = path.display().to_string();
     let source = match Source::from_bytes(name.clone(), &bytes) {
         Ok(source) => source,
-        Err(not_text) => return Err(unreadable(report(not_text.render(), &name, 1))),
+        Err(not_text) => {
+            return Err(NotLoaded {
+                text: report(not_text.render(), &name, 1),
+                diagnostics: vec![not_text.diagnostic],
+                unreadable: None,
+            })
+        }
     };
     match runbook_lang::parse_with_warnings(&source) {
         Ok((runbook, warnings)) => {
@@ -73,6 +80,7 @@ pub fn load_with_text(path: &Path) -> Result<(runbook_lang::Runbook, String), No
         Err(diagnostics) => Err(NotLoaded {
             text: report(source.render(&diagnostics), &source.name, diagnostics.len()),
             diagnostics,
+            unreadable: None,
         }),
     }
 }

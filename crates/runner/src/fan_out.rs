@@ -73,7 +73,7 @@ impl Run {
                     let outcome = element.attempts(&step, Some(index), locals, deadline).await;
                     // The outcome is on its way to this loop, which is not yet awake: virtual
                     // time must not move before it has been counted and its slot refilled.
-                    (index, outcome, element.outside())
+                    (index, outcome, element.hold_time())
                 }));
             }
             match running.join_next().await {

@@ -151,12 +151,12 @@ impl Run {
         let skew = self.reconcile_skew();
         let sent = OffsetDateTime::parse(sent_at, &Rfc3339).unwrap_or_else(|_| self.now_utc());
         let from = saturating_before(sent, skew);
-        let outside = self.outside();
         let others = self
-            .observer()
-            .known_executions(workflow_id, &rfc3339(from))
+            .outside(
+                self.observer()
+                    .known_executions(workflow_id, &rfc3339(from)),
+            )
             .await;
-        drop(outside);
         let others = others.map_err(|error| {
             Failure::new(format!(
                 "cannot tell which executions of {workflow_id} other runs started: {error}"

@@ -173,9 +173,7 @@ impl Call<'_> {
                 params: run.redactor().value(change.params.clone()),
                 at: sent_at.clone(),
             };
-            let outside = run.outside();
-            let recorded = run.observer().before_change(&intent).await;
-            drop(outside);
+            let recorded = run.outside(run.observer().before_change(&intent)).await;
             recorded.map_err(|error| {
                 StepError::from(Failure::new(format!(
                     "{} was not sent: its intent could not be recorded in the run store ({error})",

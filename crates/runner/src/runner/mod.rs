@@ -327,9 +327,16 @@ impl Run {
         &*self.runner.observer
     }
 
-    /// Held while the run awaits something outside its tasks (an observer's answer, which a
-    /// journal gives from another thread): virtual time holds still meanwhile.
-    pub(crate) fn outside(&self) -> hwc_client::runtime::InFlight {
+    /// Awaits `work` done outside the run's tasks (an observer's answer, which a journal gives
+    /// from another thread): virtual time holds still meanwhile.
+    pub(crate) async fn outside<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+        let _held = self.runner.environment.in_flight();
+        work.await
+    }
+
+    /// Holds virtual time until dropped: a finished element's outcome on its way to the step
+    /// that awaits it.
+    pub(crate) fn hold_time(&self) -> hwc_client::runtime::InFlight {
         self.runner.environment.in_flight()
     }
 
