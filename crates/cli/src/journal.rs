@@ -17,8 +17,8 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use hwc_client::runtime::Clock;
 use runbook_runner::{Checkpoint, Event, Intent, Observer, RunState};
-use runbook_store::{RunStore, StoreError};
-use serde_json::{json, Value};
+use runbook_store::{NewEvent, RunStore, StoreError};
+use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::lease::Holding;
@@ -35,9 +35,9 @@ const MAX_BATCH: usize = 512;
 const GROUP_COMMIT: std::time::Duration = std::time::Duration::from_millis(5);
 
 enum Entry {
-    Event(Value),
+    Event(NewEvent),
     /// Appended durably; the sender learns when it is on disk.
-    Durable(Value, oneshot::Sender<Result<(), String>>),
+    Durable(NewEvent, oneshot::Sender<Result<(), String>>),
     /// Everything before it is written; then the writer stops.
     Close(oneshot::Sender<()>),
 }
@@ -79,18 +79,40 @@ impl Journal {
         }
     }
 
-    fn stamped(&self, mut value: Value) -> Value {
-        crate::report::stamp(&mut value, &*self.clock, &self.run_id);
-        if let Some(object) = value.as_object_mut() {
-            object.insert("version".into(), JOURNAL_VERSION.into());
+    /// `fields` as the journal holds them (`names_run`: they carry the run id already).
+    /// `None` only for what serde cannot write as JSON, which no event is.
+    fn stamped<T: Serialize>(&self, fields: &T, names_run: bool) -> Option<NewEvent> {
+        let ts = runbook_runner::rfc3339(self.clock.now_utc());
+        let json = crate::report::Stamped {
+            fields,
+            run_id: (!names_run).then_some(self.run_id.as_str()),
+            ts: &ts,
+            version: Some(JOURNAL_VERSION),
         }
-        value
+        .to_json()?;
+        Some(NewEvent { at: Some(ts), json })
+    }
+
+    fn record<T: Serialize>(&self, fields: &T, names_run: bool) {
+        if let Some(entry) = self.stamped(fields, names_run) {
+            let _ = self.entries.send(Entry::Event(entry));
+        }
     }
 
     /// Records the run's final state once, for `runbook runs show`.
     pub fn final_state(&self, state: &RunState, exit_code: u8) {
-        let entry = json!({"event": "final_state", "exit_code": exit_code, "state": state});
-        let _ = self.entries.send(Entry::Event(self.stamped(entry)));
+        #[derive(Serialize)]
+        struct FinalState<'a> {
+            event: &'static str,
+            exit_code: u8,
+            state: &'a RunState,
+        }
+        let entry = FinalState {
+            event: "final_state",
+            exit_code,
+            state,
+        };
+        self.record(&entry, false);
     }
 
     /// Waits until everything recorded so far is written.
@@ -105,24 +127,19 @@ impl Journal {
 
 impl Observer for Journal {
     fn event(&self, event: &Event) {
-        if let Ok(value) = serde_json::to_value(event) {
-            let _ = self.entries.send(Entry::Event(self.stamped(value)));
-        }
+        self.record(event, event.run_id().is_some());
     }
 
     fn checkpoint(&self, checkpoint: &Checkpoint<'_>) {
-        if let Ok(value) = serde_json::to_value(checkpoint) {
-            let _ = self.entries.send(Entry::Event(self.stamped(value)));
-        }
+        self.record(checkpoint, false);
     }
 
     fn before_change(&self, intent: &Intent) -> BoxFuture<'_, Result<(), String>> {
-        let value = serde_json::to_value(intent).unwrap_or(Value::Null);
         let (done, written) = oneshot::channel();
-        let sent = self
-            .entries
-            .send(Entry::Durable(self.stamped(value), done))
-            .is_ok();
+        let sent = match self.stamped(intent, false) {
+            Some(entry) => self.entries.send(Entry::Durable(entry, done)).is_ok(),
+            None => false,
+        };
         self.urgent.notify_one();
         Box::pin(async move {
             if !sent {
@@ -150,7 +167,7 @@ impl Writer {
         mut queue: mpsc::UnboundedReceiver<Entry>,
         urgent: Arc<Notify>,
     ) {
-        let mut batch: Vec<Value> = Vec::new();
+        let mut batch: Vec<NewEvent> = Vec::new();
         let mut backlog = false;
         while let Some(first) = queue.recv().await {
             // Group commit: a transaction per event costs more than a step, so the events of
@@ -210,7 +227,7 @@ impl Writer {
     /// Appends `batch`, which holds one or more intents, durably — under a lock, only while the
     /// lease outlasts the request, by the store's clock and by this process's (before and
     /// after the write, so a process frozen in between does not send).
-    async fn write_intent(&self, batch: &[Value]) -> Result<(), String> {
+    async fn write_intent(&self, batch: &[NewEvent]) -> Result<(), String> {
         let Some(holding) = &self.holding else {
             return self
                 .store
@@ -243,7 +260,7 @@ impl Writer {
         Ok(())
     }
 
-    async fn flush(&mut self, batch: &mut Vec<Value>) {
+    async fn flush(&mut self, batch: &mut Vec<NewEvent>) {
         if batch.is_empty() {
             return;
         }

@@ -153,10 +153,7 @@ enum SandboxCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_for(&cli.command).enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             errln!("error: cannot start the async runtime: {error}");
@@ -170,6 +167,22 @@ fn main() -> ExitCode {
     } else {
         code
     })
+}
+
+/// One thread for everything but the sandbox server. A run is a chain of requests, each
+/// waiting on the last: on a second worker its task, the connection's task and the journal
+/// hand every request back and forth between threads (about 8 context switches a step
+/// instead of 1.5, and a 1,000-step chain 30% slower on two cores), while a fan-out's own
+/// work is small next to its waiting (1,000 start + wait items took the same wall time on
+/// one thread as on two; `bash bench/compare.sh`). The server answers many clients at once
+/// and keeps a worker per core.
+fn runtime_for(command: &Command) -> tokio::runtime::Builder {
+    match command {
+        Command::Sandbox(SandboxCommand::Serve { .. }) => {
+            tokio::runtime::Builder::new_multi_thread()
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    }
 }
 
 async fn dispatch(cli: Cli) -> u8 {

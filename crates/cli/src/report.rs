@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use runbook_lang::limits::MAX_NAME_CHARS;
 use runbook_lang::Runbook;
 use runbook_runner::{Event, Observer, RunState, RunStatus, StepStatus};
+use serde::Serialize;
 
 use crate::out::escape_controls;
 
@@ -57,14 +58,34 @@ pub fn observer(format: LogFormat, clock: Arc<dyn Clock>, run_id: String) -> Arc
     }
 }
 
-/// Adds `ts` (from the run's clock) and `run_id` to one JSON event, as the JSON log and the
-/// journal both write it.
-pub fn stamp(value: &mut serde_json::Value, clock: &dyn Clock, run_id: &str) {
-    if let Some(object) = value.as_object_mut() {
-        let ts = runbook_runner::rfc3339(clock.now_utc());
-        object.insert("ts".into(), ts.into());
-        object.insert("run_id".into(), run_id.into());
+/// One JSON object as the JSON log and the journal write it: its own fields, then `run_id`
+/// (unless it names its run itself), `ts` from the run's clock and, in the journal,
+/// `version`. Written straight to text, once per consumer: a step records several events,
+/// and building a tree of each first cost more than the step's request.
+#[derive(Serialize)]
+pub struct Stamped<'a, T: Serialize> {
+    #[serde(flatten)]
+    pub fields: &'a T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<&'a str>,
+    pub ts: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+}
+
+impl<T: Serialize> Stamped<'_, T> {
+    /// The JSON text; `None` for a value serde cannot write as JSON (a map with non-text
+    /// keys), which no event has.
+    pub fn to_json(&self) -> Option<String> {
+        serde_json::to_string(self).ok()
     }
+}
+
+/// A free-form note, as the JSON log writes it.
+#[derive(Serialize)]
+struct Note<'a> {
+    event: &'static str,
+    message: &'a str,
 }
 
 /// One JSON object per event on stderr, with the run id and a timestamp from the run's
@@ -75,28 +96,39 @@ struct JsonLines {
 }
 
 impl JsonLines {
-    fn write(&self, mut value: serde_json::Value) {
+    fn write<T: Serialize>(&self, fields: &T, names_run: bool) {
         let run_id = self
             .run_id
             .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        stamp(&mut value, &*self.clock, &run_id);
-        errln!("{value}");
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ts = runbook_runner::rfc3339(self.clock.now_utc());
+        let line = Stamped {
+            fields,
+            run_id: (!names_run).then_some(run_id.as_str()),
+            ts: &ts,
+            version: None,
+        };
+        if let Some(line) = line.to_json() {
+            errln!("{line}");
+        }
     }
 }
 
 impl Observer for JsonLines {
     fn event(&self, event: &Event) {
-        if let Ok(value) = serde_json::to_value(event) {
-            self.write(value);
-        }
+        self.write(event, event.run_id().is_some());
     }
 }
 
 impl Reporter for JsonLines {
     fn note(&self, message: &str) {
-        self.write(serde_json::json!({"event": "note", "message": message}));
+        self.write(
+            &Note {
+                event: "note",
+                message,
+            },
+            false,
+        );
     }
 
     fn finish(&self) {}

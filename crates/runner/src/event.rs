@@ -130,6 +130,27 @@ pub enum Event {
 }
 
 impl Event {
+    /// The run the event names in its own fields (`run_started`, `run_resumed`); a log line
+    /// of any other event gets the run id added.
+    pub fn run_id(&self) -> Option<&str> {
+        match self {
+            Self::RunStarted { run_id, .. } | Self::RunResumed { run_id, .. } => Some(run_id),
+            Self::StepStarted { .. }
+            | Self::StepSkipped { .. }
+            | Self::Poll { .. }
+            | Self::NodeAction { .. }
+            | Self::Retry { .. }
+            | Self::Log { .. }
+            | Self::ExecutionStarted { .. }
+            | Self::AwaitingAnswer { .. }
+            | Self::OutcomeUnknown { .. }
+            | Self::OutcomeReconciled { .. }
+            | Self::FinallyStarted { .. }
+            | Self::StepFinished { .. }
+            | Self::RunFinished { .. } => None,
+        }
+    }
+
     /// The event as observers see it: every value that could hold a secret passes through
     /// `redactor`; names the program makes (the tag, step ids, indexes, statuses, counts,
     /// operation and service names) are kept as they are.

@@ -14,6 +14,8 @@
 //! timer; everything else goes through the run's `Environment`.
 
 use std::future::Future;
+
+use futures_util::future::BoxFuture;
 use std::time::Duration;
 
 use hwc_client::runtime::{ApiError, CallLimits, InvokeError, OperationMeta};
@@ -153,7 +155,18 @@ impl Call<'_> {
     }
 
     /// Sends `request`. A change is not sent past the deadline; a read is (the last look).
-    pub(crate) async fn send<T, E: RequestError>(
+    ///
+    /// The sending is boxed: a request in flight (the client's retries, the HTTP stack's
+    /// futures) takes kilobytes, and inline it would be part of every step's and fan-out
+    /// element's future all along, also while it sleeps between polls.
+    pub(crate) fn send<'a, T: Send + 'a, E: RequestError + Send + 'a>(
+        &'a self,
+        request: impl Future<Output = Result<ApiResponse<T>, E>> + Send + 'a,
+    ) -> BoxFuture<'a, Result<T, StepError>> {
+        Box::pin(self.sending(request))
+    }
+
+    async fn sending<T, E: RequestError>(
         &self,
         request: impl Future<Output = Result<ApiResponse<T>, E>>,
     ) -> Result<T, StepError> {

@@ -110,8 +110,8 @@ mod time_format;
 pub use error::{StoreError, TakenFire};
 pub use host::{default_state_dir, host_name, process_is_alive, HOST_ENV};
 pub use model::{
-    Fence, Fire, Gone, Lease, LockHolder, LockOutcome, NewRun, Previous, RunFilter, RunRecord,
-    RUNNING,
+    Fence, Fire, Gone, Lease, LockHolder, LockOutcome, NewEvent, NewRun, Previous, RunFilter,
+    RunRecord, RUNNING,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{

@@ -7,6 +7,30 @@ use serde::{Deserialize, Serialize};
 /// The status a run has from `begin_run` until `finish_run`; `prune` never deletes it.
 pub const RUNNING: &str = "running";
 
+/// An event as the journal hands it over: the JSON object already written out as text (it is
+/// serialised once, where it happens, not held as a tree) and its time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// RFC 3339, normally the event's own `ts`; `None`, or a time that does not parse,
+    /// means the time of the append.
+    pub at: Option<String>,
+    /// One JSON object. The store keeps it as it is, and reads it back as JSON.
+    pub json: String,
+}
+
+impl NewEvent {
+    /// An event held as a JSON value, timed by its `ts` field.
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        Self {
+            at: value
+                .get("ts")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            json: value.to_string(),
+        }
+    }
+}
+
 /// A run as it starts: what `begin_run` records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewRun {

@@ -14,8 +14,8 @@ use crate::lease::{lease_too_short, millis};
 use crate::rows::{self, run_columns, Unreadable};
 use crate::time_format::{self, normalize};
 use crate::{
-    Fence, Gone, Lease, LockHolder, LockOutcome, NewRun, Previous, RunFilter, RunRecord, RunStore,
-    StoreError, TakenFire, RUNNING,
+    Fence, Gone, Lease, LockHolder, LockOutcome, NewEvent, NewRun, Previous, RunFilter, RunRecord,
+    RunStore, StoreError, TakenFire, RUNNING,
 };
 
 /// The database's file name inside the state directory.
@@ -496,7 +496,7 @@ impl RunStore for SqliteStore {
     async fn append(
         &self,
         run_id: &str,
-        events: &[serde_json::Value],
+        events: &[NewEvent],
         durable: bool,
         fence: Option<&Fence>,
     ) -> Result<(), StoreError> {
@@ -534,15 +534,15 @@ impl RunStore for SqliteStore {
         }
         // One statement per chunk, not per event: each statement is a round trip to the
         // connection's thread, and a step records several events.
-        let rows: Vec<(i64, String, String)> = (last_seq + 1..)
+        let rows: Vec<(i64, String, &str)> = (last_seq + 1..)
             .zip(events)
             .map(|(seq, event)| {
                 let at = event
-                    .get("ts")
-                    .and_then(serde_json::Value::as_str)
+                    .at
+                    .as_deref()
                     .and_then(|ts| normalize("ts", ts).ok())
                     .unwrap_or_else(|| append_time.clone());
-                (seq, at, event.to_string())
+                (seq, at, event.json.as_str())
             })
             .collect();
         for chunk in rows.chunks(ROWS_PER_INSERT) {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::{Fence, LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, StoreError};
+use crate::{Fence, LockHolder, LockOutcome, NewEvent, NewRun, RunFilter, RunRecord, StoreError};
 
 /// Runs, their journal of events, and the locks against overlapping runs.
 ///
@@ -60,8 +60,8 @@ pub trait RunStore: Send + Sync {
     async fn release_lock(&self, key: &str, run_id: &str) -> Result<bool, StoreError>;
 
     /// Appends `events` to the run's journal in one transaction, numbered on from the last
-    /// (`seq` 1, 2, …). Each event's `at` is its `ts` field when that is an RFC 3339 string,
-    /// else the time of the append. With `durable`, the commit is on disk (fsynced) before
+    /// (`seq` 1, 2, …). Each event's `at` is [`NewEvent::at`] when that is an RFC 3339
+    /// string, else the time of the append. With `durable`, the commit is on disk (fsynced) before
     /// this returns — for the intent of a request that changes something; without, it
     /// survives this process crashing but maybe not the machine losing power.
     /// [`StoreError::UnknownRun`] for a run never begun.
@@ -71,7 +71,7 @@ pub trait RunStore: Send + Sync {
     async fn append(
         &self,
         run_id: &str,
-        events: &[serde_json::Value],
+        events: &[NewEvent],
         durable: bool,
         fence: Option<&Fence>,
     ) -> Result<(), StoreError>;

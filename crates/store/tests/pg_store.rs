@@ -312,7 +312,7 @@ async fn appends_from_many_stores_to_one_run_are_numbered_without_gaps() {
                         json!({"writer": writer, "n": n, "half": 1}),
                     ];
                     store
-                        .append(&run_id, &batch, n % 2 == 0, None)
+                        .append(&run_id, &conformance::new_events(&batch), n % 2 == 0, None)
                         .await
                         .unwrap();
                 }
@@ -363,15 +363,30 @@ async fn durable_and_plain_appends_share_one_sequence_and_at_is_the_events_ts() 
         .unwrap();
     let stamped = json!({"event": "run_started", "ts": "2025-03-01T11:00:00.1+01:00"});
     store
-        .append(&run_id, &[stamped, json!({"event": "a"})], false, None)
+        .append(
+            &run_id,
+            &conformance::new_events(&[stamped, json!({"event": "a"})]),
+            false,
+            None,
+        )
         .await
         .unwrap();
     store
-        .append(&run_id, &[json!({"event": "b"})], true, None)
+        .append(
+            &run_id,
+            &conformance::new_events(&[json!({"event": "b"})]),
+            true,
+            None,
+        )
         .await
         .unwrap();
     store
-        .append(&run_id, &vec![json!({"event": "c"}); 3], false, None)
+        .append(
+            &run_id,
+            &conformance::new_events(&vec![json!({"event": "c"}); 3]),
+            false,
+            None,
+        )
         .await
         .unwrap();
     let mut conn = raw(&url).await;
@@ -408,7 +423,12 @@ async fn the_journal_refuses_changes_and_deletes_while_its_run_is_running() {
         .await
         .unwrap();
     store
-        .append(&run_id, &[json!({"event": "intent"})], true, None)
+        .append(
+            &run_id,
+            &conformance::new_events(&[json!({"event": "intent"})]),
+            true,
+            None,
+        )
         .await
         .unwrap();
     let mut conn = raw(&url).await;
@@ -724,7 +744,12 @@ async fn a_session_the_server_ended_is_replaced_without_the_caller_noticing() {
         "{ended:?}"
     );
     store
-        .append(&run_id, &[json!({"event": "after"})], true, None)
+        .append(
+            &run_id,
+            &conformance::new_events(&[json!({"event": "after"})]),
+            true,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(store.events(&run_id).await.unwrap().len(), 1);

@@ -74,7 +74,12 @@ async fn open_creates_a_private_directory_and_file_and_reopening_keeps_the_runs(
         .await
         .unwrap();
     store
-        .append("r1", &[json!({"event": "run_started"})], true, None)
+        .append(
+            "r1",
+            &conformance::new_events(&[json!({"event": "run_started"})]),
+            true,
+            None,
+        )
         .await
         .unwrap();
     store.close().await;
@@ -316,15 +321,30 @@ async fn durable_and_plain_appends_share_one_sequence_and_at_is_the_events_ts() 
         .unwrap();
     let stamped = json!({"event": "run_started", "ts": "2025-03-01T11:00:00.1+01:00"});
     store
-        .append("r1", &[stamped, json!({"event": "a"})], false, None)
+        .append(
+            "r1",
+            &conformance::new_events(&[stamped, json!({"event": "a"})]),
+            false,
+            None,
+        )
         .await
         .unwrap();
     store
-        .append("r1", &[json!({"event": "b"})], true, None)
+        .append(
+            "r1",
+            &conformance::new_events(&[json!({"event": "b"})]),
+            true,
+            None,
+        )
         .await
         .unwrap();
     store
-        .append("r1", &vec![json!({"event": "c"}); 3], false, None)
+        .append(
+            "r1",
+            &conformance::new_events(&vec![json!({"event": "c"}); 3]),
+            false,
+            None,
+        )
         .await
         .unwrap();
 
@@ -356,7 +376,12 @@ async fn the_journal_refuses_changes_and_deletes_while_its_run_is_running() {
         .await
         .unwrap();
     store
-        .append("r1", &[json!({"event": "intent"})], true, None)
+        .append(
+            "r1",
+            &conformance::new_events(&[json!({"event": "intent"})]),
+            true,
+            None,
+        )
         .await
         .unwrap();
     let mut conn = raw(temp.path()).await;

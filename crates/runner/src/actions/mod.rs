@@ -29,31 +29,57 @@ pub(crate) async fn execute(
     locals: &Locals,
     deadline: Deadline,
 ) -> Result<Value, StepError> {
+    // Each action's future is boxed: held inline, every step and fan-out element would carry
+    // the largest of them (a wait's or a start's, kilobytes), and a thousand elements waiting
+    // at once would hold a thousand of them.
     match action {
-        Action::AomStart(start) => aom::start(run, step, start, index, locals, deadline).await,
-        Action::AomWait(wait) => wait::aom(run, step, wait, index, locals, deadline).await,
-        Action::AomNode(node) => aom::node(run, step, node, index, locals, deadline).await,
-        Action::AomStop(stop) => aom::stop(run, step, stop, index, locals, deadline).await,
+        Action::AomStart(start) => {
+            Box::pin(aom::start(run, step, start, index, locals, deadline)).await
+        }
+        Action::AomWait(wait) => {
+            Box::pin(wait::aom(run, step, wait, index, locals, deadline)).await
+        }
+        Action::AomNode(node) => {
+            Box::pin(aom::node(run, step, node, index, locals, deadline)).await
+        }
+        Action::AomStop(stop) => {
+            Box::pin(aom::stop(run, step, stop, index, locals, deadline)).await
+        }
         Action::FunctionGraphStart(start) => {
-            functiongraph::start(run, step, start, index, locals, deadline).await
+            Box::pin(functiongraph::start(
+                run, step, start, index, locals, deadline,
+            ))
+            .await
         }
         Action::FunctionGraphRunSync(sync) => {
-            functiongraph::run_sync(run, step, sync, index, locals, deadline).await
+            Box::pin(functiongraph::run_sync(
+                run, step, sync, index, locals, deadline,
+            ))
+            .await
         }
         Action::FunctionGraphWait(wait) => {
-            wait::functiongraph(run, step, wait, index, locals, deadline).await
+            Box::pin(wait::functiongraph(
+                run, step, wait, index, locals, deadline,
+            ))
+            .await
         }
         Action::FunctionGraphCallback(callback) => {
-            functiongraph::callback(run, step, callback, index, locals, deadline).await
+            Box::pin(functiongraph::callback(
+                run, step, callback, index, locals, deadline,
+            ))
+            .await
         }
         Action::FunctionGraphStop(stop) => {
-            functiongraph::stop(run, step, stop, index, locals, deadline).await
+            Box::pin(functiongraph::stop(
+                run, step, stop, index, locals, deadline,
+            ))
+            .await
         }
-        Action::Call(call) => local::call(run, step, call, index, locals, deadline).await,
+        Action::Call(call) => Box::pin(local::call(run, step, call, index, locals, deadline)).await,
         Action::Set(values) => local::set(run, values, locals),
         Action::Assert(assert) => local::assert(run, assert, locals),
         Action::Fail(message) => Err(Failure::new(run.text(message, locals, "fail")?).into()),
-        Action::Sleep(duration) => local::sleep(run, duration, deadline).await,
+        Action::Sleep(duration) => Box::pin(local::sleep(run, duration, deadline)).await,
         Action::Log(message) => local::log(run, step, message, locals),
     }
 }

@@ -14,8 +14,8 @@ use crate::lease::millis;
 use crate::rows::{self, run_columns};
 use crate::time_format::{self, normalize};
 use crate::{
-    Fence, LockHolder, LockOutcome, NewRun, RunFilter, RunRecord, RunStore, StoreError, TakenFire,
-    RUNNING,
+    Fence, LockHolder, LockOutcome, NewEvent, NewRun, RunFilter, RunRecord, RunStore, StoreError,
+    TakenFire, RUNNING,
 };
 
 /// The longest lease the server is asked for (about 31 years): longer ones are as good as
@@ -190,7 +190,7 @@ impl RunStore for PgStore {
     async fn append(
         &self,
         run_id: &str,
-        events: &[serde_json::Value],
+        events: &[NewEvent],
         durable: bool,
         fence: Option<&Fence>,
     ) -> Result<(), StoreError> {
@@ -203,15 +203,15 @@ impl RunStore for PgStore {
             "writing events"
         };
         let append_time = time_format::now();
-        let batch: Vec<(String, String)> = events
+        let batch: Vec<(String, &str)> = events
             .iter()
             .map(|event| {
                 let at = event
-                    .get("ts")
-                    .and_then(serde_json::Value::as_str)
+                    .at
+                    .as_deref()
                     .and_then(|ts| normalize("ts", ts).ok())
                     .unwrap_or_else(|| append_time.clone());
-                (at, event.to_string())
+                (at, event.json.as_str())
             })
             .collect();
         self.retrying(doing, || self.try_append(run_id, &batch, durable, fence))

@@ -207,7 +207,7 @@ impl PgStore {
     pub(super) async fn try_append(
         &self,
         run_id: &str,
-        batch: &[(String, String)],
+        batch: &[(String, &str)],
         durable: bool,
         fence: Option<&Fence>,
     ) -> Result<(), Failure> {
@@ -240,10 +240,8 @@ impl PgStore {
                 .fetch_one(&mut *tx)
                 .await?;
         let seqs: Vec<i64> = (last_seq + 1..).take(batch.len()).collect();
-        let (ats, texts): (Vec<&str>, Vec<&str>) = batch
-            .iter()
-            .map(|(at, text)| (at.as_str(), text.as_str()))
-            .unzip();
+        let (ats, texts): (Vec<&str>, Vec<&str>) =
+            batch.iter().map(|(at, text)| (at.as_str(), *text)).unzip();
         sqlx::query(
             "INSERT INTO events (run_id, seq, at, event) \
              SELECT $1, seq, at, event FROM UNNEST($2::bigint[], $3::text[], $4::text[]) \

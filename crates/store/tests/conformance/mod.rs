@@ -34,10 +34,15 @@ macro_rules! every_check {
 pub(crate) use every_check;
 
 use runbook_store::{
-    Fence, Fire, Gone, Lease, LockHolder, LockOutcome, NewRun, Previous, RunFilter, RunRecord,
-    RunStore, StoreError, RUNNING,
+    Fence, Fire, Gone, Lease, LockHolder, LockOutcome, NewEvent, NewRun, Previous, RunFilter,
+    RunRecord, RunStore, StoreError, RUNNING,
 };
 use serde_json::{json, Value};
+
+/// Events to append, each timed by its `ts` as the journal's are.
+pub fn new_events(values: &[Value]) -> Vec<NewEvent> {
+    values.iter().map(NewEvent::from_value).collect()
+}
 
 /// Ids no other check (or earlier test run against the same database) uses.
 pub fn unique(what: &str) -> String {
@@ -161,7 +166,12 @@ pub async fn a_newer_holder_fences_off_the_old_ones_writes(store: &dyn RunStore)
     let old = acquired(store, &key, &holder(&run_id, "host-a"), ms(300)).await;
     let old_fence = Fence::of(&old);
     store
-        .append(&run_id, &[json!({"event": "one"})], false, Some(&old_fence))
+        .append(
+            &run_id,
+            &new_events(&[json!({"event": "one"})]),
+            false,
+            Some(&old_fence),
+        )
         .await
         .unwrap();
     tokio::time::sleep(ms(450)).await;
@@ -172,7 +182,7 @@ pub async fn a_newer_holder_fences_off_the_old_ones_writes(store: &dyn RunStore)
         let refused = store
             .append(
                 &run_id,
-                &[json!({"event": "stale"})],
+                &new_events(&[json!({"event": "stale"})]),
                 durable,
                 Some(&old_fence),
             )
@@ -210,7 +220,12 @@ pub async fn a_newer_holder_fences_off_the_old_ones_writes(store: &dyn RunStore)
 
     let new_fence = Fence::of(&new);
     store
-        .append(&run_id, &[json!({"event": "two"})], true, Some(&new_fence))
+        .append(
+            &run_id,
+            &new_events(&[json!({"event": "two"})]),
+            true,
+            Some(&new_fence),
+        )
         .await
         .unwrap();
     store
@@ -231,7 +246,7 @@ pub async fn a_newer_holder_fences_off_the_old_ones_writes(store: &dyn RunStore)
     let refused = store
         .append(
             &run_id,
-            &[json!({"event": "late"})],
+            &new_events(&[json!({"event": "late"})]),
             false,
             Some(&new_fence),
         )
@@ -253,7 +268,7 @@ pub async fn an_intent_needs_a_lease_that_outlasts_its_request(store: &dyn RunSt
     let refused = store
         .append(
             &run_id,
-            &[json!({"event": "intent"})],
+            &new_events(&[json!({"event": "intent"})]),
             true,
             Some(&needs(ms(30_000))),
         )
@@ -265,7 +280,7 @@ pub async fn an_intent_needs_a_lease_that_outlasts_its_request(store: &dyn RunSt
     store
         .append(
             &run_id,
-            &[json!({"event": "intent"})],
+            &new_events(&[json!({"event": "intent"})]),
             true,
             Some(&needs(ms(500))),
         )
@@ -417,15 +432,30 @@ pub async fn events_are_appended_in_order_across_batches_and_round_trip(store: &
     let batch4: Vec<Value> = (0..1000)
         .map(|n| json!({"event": "poll", "n": n}))
         .collect();
-    store.append(&r1, &batch1, false, None).await.unwrap();
     store
-        .append(&r2, &[json!({"other": "run"})], false, None)
+        .append(&r1, &new_events(&batch1), false, None)
         .await
         .unwrap();
-    store.append(&r1, &batch2, true, None).await.unwrap();
-    store.append(&r1, &[], true, None).await.unwrap();
-    store.append(&r1, &batch3, false, None).await.unwrap();
-    store.append(&r1, &batch4, false, None).await.unwrap();
+    store
+        .append(&r2, &new_events(&[json!({"other": "run"})]), false, None)
+        .await
+        .unwrap();
+    store
+        .append(&r1, &new_events(&batch2), true, None)
+        .await
+        .unwrap();
+    store
+        .append(&r1, &new_events(&[]), true, None)
+        .await
+        .unwrap();
+    store
+        .append(&r1, &new_events(&batch3), false, None)
+        .await
+        .unwrap();
+    store
+        .append(&r1, &new_events(&batch4), false, None)
+        .await
+        .unwrap();
 
     let expected: Vec<Value> = batch1
         .into_iter()
@@ -446,7 +476,7 @@ pub async fn appending_to_or_reading_an_unknown_run_fails_by_name(store: &dyn Ru
     let nope = unique("nope");
     for durable in [false, true] {
         let err = store
-            .append(&nope, &[json!({})], durable, None)
+            .append(&nope, &new_events(&[json!({})]), durable, None)
             .await
             .unwrap_err();
         assert!(
@@ -607,7 +637,7 @@ async fn history(store: &dyn RunStore, day: &str) -> History {
         run.lock_key = None;
         store.begin_run(&run).await.unwrap();
         store
-            .append(id, &[json!({"run": id})], false, None)
+            .append(id, &new_events(&[json!({"run": id})]), false, None)
             .await
             .unwrap();
         if let Some(status) = status {
