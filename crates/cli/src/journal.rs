@@ -106,11 +106,15 @@ impl Journal {
             event: &'static str,
             exit_code: u8,
             state: &'a RunState,
+            /// The steps in the runbook's order: a reader's JSON objects keep their keys
+            /// sorted, and `state.steps` would come back in name order.
+            step_order: Vec<&'a str>,
         }
         let entry = FinalState {
             event: "final_state",
             exit_code,
             state,
+            step_order: state.steps.keys().map(String::as_str).collect(),
         };
         self.record(&entry, false);
     }

@@ -105,10 +105,12 @@ enum Command {
     Runs(runs_cmd::RunsArgs),
     /// The run store itself: migrate its schema.
     Store(store_cmd::StoreCmdArgs),
-    /// A report of a finished run, for a ticket or a CI job's summary: Markdown or JUnit XML,
-    /// from the JSON `runbook run --output json` prints.
+    /// A report of a finished run, for a ticket or a CI job's summary: Markdown, an HTML
+    /// timeline or JUnit XML, of a run in the run store or of the JSON `runbook run --output
+    /// json` prints.
     ///
     /// GitHub Actions: `runbook report run.json >> "$GITHUB_STEP_SUMMARY"`
+    /// A recorded run:  `runbook report 01a2… --format html -o run.html`
     #[command(verbatim_doc_comment)]
     Report(reports::ReportArgs),
     /// Print a shell completion script.
@@ -190,7 +192,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Run(args) => run::run(args).await,
         Command::Resume(args) => resume_cmd::resume(args).await,
         Command::Plan(args) => plan::plan(&args),
-        Command::Report(args) => reports::report(&args),
+        Command::Report(args) => reports::report(&args).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut script);

@@ -126,7 +126,7 @@ fn line(run: &RunRecord) -> String {
     )
 }
 
-async fn find(store: &dyn RunStore, run_id: &str) -> Result<RunRecord, String> {
+pub(crate) async fn find(store: &dyn RunStore, run_id: &str) -> Result<RunRecord, String> {
     store
         .get_run(run_id)
         .await
@@ -135,9 +135,21 @@ async fn find(store: &dyn RunStore, run_id: &str) -> Result<RunRecord, String> {
 }
 
 /// The state the journal's last entry recorded, when the run finished.
-fn final_state(events: &[Value]) -> Option<(RunState, u8)> {
+pub(crate) fn final_state(events: &[Value]) -> Option<(RunState, u8)> {
     let entry = events.iter().rev().find(|e| e["event"] == "final_state")?;
-    let state = serde_json::from_value(entry["state"].clone()).ok()?;
+    let mut state: RunState = serde_json::from_value(entry["state"].clone()).ok()?;
+    // Put back the runbook's order, which reading the JSON sorted away (journals written
+    // before `step_order` keep name order).
+    if let Some(order) = entry["step_order"].as_array() {
+        let rank: std::collections::HashMap<&str, usize> = order
+            .iter()
+            .enumerate()
+            .filter_map(|(at, id)| Some((id.as_str()?, at)))
+            .collect();
+        state
+            .steps
+            .sort_by_cached_key(|id, _| rank.get(id.as_str()).copied().unwrap_or(usize::MAX));
+    }
     let code = entry["exit_code"]
         .as_u64()
         .and_then(|c| u8::try_from(c).ok())?;

@@ -2,7 +2,9 @@
 //! `runbook report`, as a process, on what `runbook run --output json` printed: the Markdown
 //! and the JUnit XML of a run that succeeded and of one that failed (snapshots, with ids,
 //! times and durations blanked), the JUnit read back by an XML parser, no secret in either,
-//! the 1 MiB bound of the Markdown, and a clear refusal of a file that is not a run.
+//! the 1 MiB bound of the Markdown, and a clear refusal of a file that is not a run; a run
+//! recorded in a run store, reported by its id, with the journal's polls and node actions on
+//! the HTML timeline (tests/browser/report.sh renders it in Chromium).
 
 mod support;
 
@@ -135,12 +137,93 @@ outputs:
     );
     let json = run_json(&book, &["-i", &format!("token={secret}")]);
     assert!(json.contains("secret-report"), "{json}");
-    for format in ["md", "junit"] {
-        let text = String::from_utf8(report(&dir, &json, format).stdout).unwrap();
-        assert!(text.contains("leak"), "{format}: {text}");
-        assert!(!text.contains(secret), "{format}: {text}");
-        assert!(!text.contains(&secret.to_uppercase()), "{format}: {text}");
+    let state_dir = dir.path().join("state").display().to_string();
+    let recorded = run_json(
+        &book,
+        &["-i", &format!("token={secret}"), "--state-dir", &state_dir],
+    );
+    let run_id = run_id_of(&recorded);
+    for format in ["md", "html", "junit"] {
+        let from_file = String::from_utf8(report(&dir, &json, format).stdout).unwrap();
+        let by_id = stdout(&report_by_id(&run_id, &state_dir, format));
+        for text in [from_file, by_id] {
+            assert!(text.contains("leak"), "{format}: {text}");
+            assert!(!text.contains(secret), "{format}: {text}");
+            assert!(!text.contains(&secret.to_uppercase()), "{format}: {text}");
+        }
     }
+}
+
+fn run_id_of(json: &str) -> String {
+    let printed: serde_json::Value = serde_json::from_str(json).unwrap();
+    printed["run"]["run_id"].as_str().unwrap().to_owned()
+}
+
+fn report_by_id(run_id: &str, state_dir: &str, format: &str) -> Output {
+    runbook()
+        .args([
+            "report",
+            run_id,
+            "--state-dir",
+            state_dir,
+            "--format",
+            format,
+        ])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_recorded_run_by_its_id_puts_the_journals_polls_and_node_actions_on_a_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("state").display().to_string();
+    let json = run_json(&canonical(), &["--state-dir", &state_dir]);
+    let printed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let run_id = run_id_of(&json);
+    // A unique prefix names the run too.
+    let html = stdout(&report_by_id(&run_id[..13], &state_dir, "html"));
+
+    let steps = printed["run"]["steps"].as_object().unwrap();
+    assert_eq!(
+        html.matches("class=\"row\" data-step=").count(),
+        steps.len()
+    );
+    let polls: u64 = steps.values().map(|s| s["polls"].as_u64().unwrap()).sum();
+    assert!(polls > 0);
+    assert_eq!(
+        html.matches("class=\"mark poll\"").count() as u64,
+        polls,
+        "{html}"
+    );
+    assert!(html.contains("class=\"mark node_action\""), "{html}");
+    // Self-contained: the policy forbids what is not inline, and nothing asks for it.
+    assert!(html.contains("Content-Security-Policy"), "{html}");
+    for outside in ["<script", "src=", "href=", "@import", "url("] {
+        assert!(!html.contains(outside), "{outside} in {html}");
+    }
+    // The same run from the file it printed has no journal: its bars, and a note why no marks.
+    let from_file = stdout(&report(&dir, &json, "html"));
+    assert_eq!(from_file.matches("class=\"row\"").count(), steps.len());
+    assert!(!from_file.contains("class=\"mark"), "{from_file}");
+    assert!(from_file.contains("runbook report RUN_ID"), "{from_file}");
+    // The Markdown and JUnit of the recorded run are those of its printed state.
+    for format in ["md", "junit"] {
+        let recorded = stdout(&report_by_id(&run_id, &state_dir, format));
+        let printed = stdout(&report(&dir, &json, format));
+        assert_eq!(blanked(&recorded), blanked(&printed), "{format}");
+    }
+}
+
+#[test]
+fn a_run_id_not_in_the_store_is_refused_with_where_to_look() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("state").display().to_string();
+    run_json(&canonical(), &["--state-dir", &state_dir]);
+    let out = report_by_id("no-such-run", &state_dir, "html");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("no run `no-such-run`"), "{stderr}");
+    assert!(stderr.contains("runbook runs list"), "{stderr}");
 }
 
 #[test]
