@@ -92,8 +92,10 @@ pub fn lost_lock(runbook: &Runbook, run_id: &str, holding: &Holding) {
 
 /// Why a run did not start: its runbook, inputs or configuration would not do.
 pub struct NotStarted {
-    /// `invalid_runbook`, `invalid_inputs` or `configuration`.
+    /// `invalid_runbook`, `invalid_inputs`, `configuration` or `run_store`.
     reason: &'static str,
+    /// 2, or 75 ("try later") for a run store that cannot be reached.
+    exit_code: u8,
     /// What a person reads, as printed without `--log-format json`.
     text: String,
     /// The same, one object per problem, for `--log-format json`.
@@ -109,6 +111,14 @@ impl NotStarted {
         Self::messages("configuration", vec![problem])
     }
 
+    /// The run store could not be opened; trying later may help (exit 75) or not (2).
+    pub fn store(problem: crate::store_select::Unopened) -> Self {
+        Self {
+            exit_code: problem.code,
+            ..Self::messages("run_store", vec![problem.message])
+        }
+    }
+
     fn messages(reason: &'static str, problems: Vec<String>) -> Self {
         let text = problems
             .iter()
@@ -121,6 +131,7 @@ impl NotStarted {
             .collect();
         Self {
             reason,
+            exit_code: exit::INVALID,
             text,
             errors,
         }
@@ -151,6 +162,7 @@ impl From<crate::validate::NotLoaded> for NotStarted {
         );
         Self {
             reason: "invalid_runbook",
+            exit_code: exit::INVALID,
             text: not_loaded.text,
             errors,
         }
@@ -159,19 +171,19 @@ impl From<crate::validate::NotLoaded> for NotStarted {
 
 /// Says why the run did not start, as the log format asks: the text a person reads, or under
 /// `--log-format json` one JSON line (`"event": "run_not_started"`) that a log pipeline can
-/// parse like every other line of a run. Exits 2.
+/// parse like every other line of a run. Exits 2, or 75 when trying later may help.
 pub fn not_started(format: LogFormat, not_started: NotStarted) -> u8 {
     if format == LogFormat::Json {
         let line = serde_json::json!({
             "event": "run_not_started",
             "ts": runbook_runner::rfc3339(time::OffsetDateTime::now_utc()),
             "reason": not_started.reason,
-            "exit_code": exit::INVALID,
+            "exit_code": not_started.exit_code,
             "errors": not_started.errors,
         });
         errln!("{line}");
     } else {
         errln!("{}", not_started.text);
     }
-    exit::INVALID
+    not_started.exit_code
 }

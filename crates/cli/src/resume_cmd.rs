@@ -36,8 +36,8 @@ pub async fn resume(args: ResumeArgs) -> u8 {
     let record = match find(&args).await {
         Ok(record) => record,
         Err(problem) => {
-            errln!("error: {}", problem.message);
-            return problem.code;
+            let format = args.options.log_format;
+            return crate::refused::not_started(format, crate::refused::NotStarted::store(problem));
         }
     };
     // The inputs it ran with, except secrets (stored as `***`), which the command gives.

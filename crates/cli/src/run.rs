@@ -215,10 +215,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     } else {
         match crate::store_select::open(&args.options.store).await {
             Ok(store) => Some(store),
-            Err(problem) => {
-                errln!("error: {}", problem.message);
-                return problem.code;
-            }
+            Err(problem) => return refused::not_started(format, NotStarted::store(problem)),
         }
     };
     // Unique across runs and hosts, and sortable by start time; never from the sandbox's

@@ -2,7 +2,8 @@
 //! Under `--log-format json`, a run that does not start says why in one JSON line on stderr
 //! (`"event": "run_not_started"`), like every other line of a run, so a log pipeline never
 //! meets a stray text line: an invalid runbook (with each diagnostic's file, line and column,
-//! the same as the text report's), invalid inputs, and configuration (no credentials).
+//! the same as the text report's), invalid inputs, configuration (no credentials), and a run
+//! store that cannot be opened (exit 2) or reached (exit 75, try later).
 
 mod support;
 
@@ -113,4 +114,46 @@ fn without_json_the_same_refusal_is_text() {
         stderr.starts_with("error: unknown input `nope`"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_run_store_that_cannot_be_opened_or_reached_says_so_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_dir = dir.path().join("file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let state_dir = not_a_dir.join("state").display().to_string();
+    let canonical = file("runbooks/canonical.yaml");
+    let line = not_started(&[
+        "run",
+        &canonical,
+        "--sandbox",
+        "--state-dir",
+        &state_dir,
+        "--log-format",
+        "json",
+    ]);
+    assert_eq!(line["reason"], "run_store");
+    let message = line["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot create the state directory"),
+        "{line}"
+    );
+
+    // Nothing listens on port 1: the store cannot be reached, and trying later may help.
+    let unreachable = "postgres://runbook@127.0.0.1:1/runbook";
+    for command in [vec!["run", &canonical, "--sandbox"], vec!["resume", "01a2"]] {
+        let out = runbook()
+            .args(&command)
+            .args(["--store", unreachable, "--log-format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(75), "{out:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let line: Value = serde_json::from_str(stderr.trim()).unwrap();
+        assert_eq!(line["event"], "run_not_started", "{line}");
+        assert_eq!(line["reason"], "run_store", "{line}");
+        assert_eq!(line["exit_code"], 75, "{line}");
+        let message = line["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("cannot be reached"), "{line}");
+    }
 }
