@@ -21,6 +21,7 @@ mod files;
 mod fire;
 mod journal;
 mod lease;
+mod live;
 mod man;
 mod plan;
 mod refused;

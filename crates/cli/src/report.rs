@@ -4,18 +4,15 @@
 //! written (`out.rs`).
 
 use std::io::IsTerminal;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::ValueEnum;
 use hwc_client::runtime::Clock;
-use indicatif::{ProgressBar, ProgressStyle};
 use runbook_lang::limits::MAX_NAME_CHARS;
 use runbook_lang::Runbook;
 use runbook_runner::{Event, Observer, RunState, RunStatus, StepStatus};
 use serde::Serialize;
-
-use crate::out::escape_controls;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -44,17 +41,11 @@ pub fn observer(format: LogFormat, clock: Arc<dyn Clock>, run_id: String) -> Arc
             clock,
             run_id: std::sync::RwLock::new(run_id),
         }),
-        LogFormat::Plain => Arc::new(Plain::new(clock, None)),
+        LogFormat::Plain => Arc::new(Plain { clock }),
         LogFormat::Auto if std::io::stderr().is_terminal() => {
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {wide_msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            Arc::new(Plain::new(clock, Some(bar)))
+            Arc::new(crate::live::Live::new(clock))
         }
-        LogFormat::Auto => Arc::new(Plain::new(clock, None)),
+        LogFormat::Auto => Arc::new(Plain { clock }),
     }
 }
 
@@ -141,60 +132,41 @@ impl Reporter for JsonLines {
     }
 }
 
-/// Plain lines on stderr, each with a timestamp from the run's clock; on a terminal, also a
-/// live line with the current step, its status, elapsed time and polls.
+/// Plain lines on stderr, each with a timestamp from the run's clock.
 struct Plain {
     clock: Arc<dyn Clock>,
-    bar: Option<ProgressBar>,
-    current: Mutex<String>,
 }
 
 impl Plain {
-    fn new(clock: Arc<dyn Clock>, bar: Option<ProgressBar>) -> Self {
-        Self {
-            clock,
-            bar,
-            current: Mutex::new(String::new()),
-        }
-    }
-
     fn line(&self, text: &str) {
-        let now = self.clock.now_utc();
-        let now = now.replace_nanosecond(0).unwrap_or(now);
-        let text = format!("{} {text}", runbook_runner::rfc3339(now));
-        match &self.bar {
-            // indicatif draws the bar with its own escapes; only the text is escaped.
-            Some(bar) => bar.println(escape_controls(&text)),
-            None => errln!("{text}"),
-        }
-    }
-
-    fn live(&self, text: String) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(escape_controls(&text).into_owned());
-        }
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = text;
+        errln!("{}", stamped_line(&*self.clock, text));
     }
 }
 
-fn element(step: &str, index: Option<usize>) -> String {
+/// `text` after the time now by `clock`, to the second, as every plain line starts.
+pub(crate) fn stamped_line(clock: &dyn Clock, text: &str) -> String {
+    let now = clock.now_utc();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    format!("{} {text}", runbook_runner::rfc3339(now))
+}
+
+pub(crate) fn element(step: &str, index: Option<usize>) -> String {
     match index {
         Some(index) => format!("{step}[{index}]"),
         None => step.to_owned(),
     }
 }
 
-fn millis(ms: u64) -> String {
+pub(crate) fn millis(ms: u64) -> String {
     humantime::format_duration(Duration::from_millis(ms / 100 * 100)).to_string()
 }
 
-/// What the plain format says about one event: a line for the log, and the live line's new
-/// text (on a terminal). Live replay (`runbook runs logs`) uses the same words.
+/// What the plain format says about one event: a line for the log. The live view on a
+/// terminal and replay (`runbook runs logs`) use the same words.
 #[derive(Default)]
 pub struct PlainText {
     pub line: Option<String>,
-    pub live: Option<String>,
-    /// Said only when there is no live line (a poll on a terminal just updates it).
+    /// Said only where there is no live view (on a terminal a poll updates its step's line).
     pub quiet_line: Option<String>,
 }
 
@@ -235,14 +207,15 @@ pub fn plain_text(event: &Event) -> PlainText {
             label,
             action,
             index,
+            items,
         } => {
             let name = element(step, *index);
+            let items = items.map(|n| format!(", {n} items")).unwrap_or_default();
             if label == step {
-                out.line = Some(format!("start {name} ({action})"));
+                out.line = Some(format!("start {name} ({action}{items})"));
             } else {
-                out.line = Some(format!("start {name}: {label} ({action})"));
+                out.line = Some(format!("start {name}: {label} ({action}{items})"));
             }
-            out.live = Some(format!("{name}: {action}"));
         }
         Event::StepSkipped { step, reason } => out.line = Some(format!("skip  {step}: {reason}")),
         Event::Poll {
@@ -253,9 +226,10 @@ pub fn plain_text(event: &Event) -> PlainText {
             elapsed_ms,
         } => {
             let name = element(step, *index);
-            let text = format!("{name}: {status} (poll {poll}, {})", millis(*elapsed_ms));
-            out.quiet_line = Some(format!("      {text}"));
-            out.live = Some(text);
+            out.quiet_line = Some(format!(
+                "      {name}: {status} (poll {poll}, {})",
+                millis(*elapsed_ms)
+            ));
         }
         Event::NodeAction {
             step,
@@ -348,16 +322,8 @@ pub fn plain_text(event: &Event) -> PlainText {
 impl Observer for Plain {
     fn event(&self, event: &Event) {
         let text = plain_text(event);
-        if let Some(line) = text.line {
+        for line in [text.line, text.quiet_line].into_iter().flatten() {
             self.line(&line);
-        }
-        if self.bar.is_none() {
-            if let Some(line) = text.quiet_line {
-                self.line(&line);
-            }
-        }
-        if let Some(live) = text.live {
-            self.live(live);
         }
     }
 }
@@ -367,14 +333,10 @@ impl Reporter for Plain {
         self.line(message);
     }
 
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
+    fn finish(&self) {}
 }
 
-fn mark(status: StepStatus) -> &'static str {
+pub(crate) fn mark(status: StepStatus) -> &'static str {
     match status {
         StepStatus::Succeeded => "ok",
         StepStatus::Skipped => "skip",
@@ -475,8 +437,19 @@ pub fn text_summary(
         if step.status != StepStatus::Pending && step.status != StepStatus::Succeeded {
             line.push_str(&format!("  {}", step.status.name()));
         }
-        if step.attempts > 1 {
-            line.push_str(&format!("  {} attempts", step.attempts));
+        match step.items {
+            // A fan-out's attempts are its elements' and their retries.
+            Some(items) => {
+                line.push_str(&format!("  {items} items"));
+                let retries = (step.attempts as usize).saturating_sub(items);
+                if retries > 0 {
+                    line.push_str(&format!("  {retries} retries"));
+                }
+            }
+            None if step.attempts > 1 => {
+                line.push_str(&format!("  {} attempts", step.attempts));
+            }
+            None => {}
         }
         if step.polls > 0 {
             line.push_str(&format!("  {} polls", step.polls));

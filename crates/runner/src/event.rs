@@ -35,6 +35,10 @@ pub enum Event {
         /// The `for_each` element, when the step fans out.
         #[serde(skip_serializing_if = "Option::is_none")]
         index: Option<usize>,
+        /// A `for_each` step (no `index`): how many elements its list has. Each element
+        /// then starts with its own `index`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        items: Option<usize>,
     },
     StepSkipped {
         step: String,

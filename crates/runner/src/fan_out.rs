@@ -12,6 +12,7 @@ use runbook_lang::Step;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
+use crate::event::Event;
 use crate::failure::{Failure, StepError};
 use crate::runner::{Deadline, Run};
 
@@ -39,6 +40,18 @@ impl Run {
             ))
             .into());
         }
+        self.with_state(|state| {
+            if let Some(recorded) = state.steps.get_mut(&step.id) {
+                recorded.items = Some(items.len());
+            }
+        });
+        self.emit(Event::StepStarted {
+            step: step.id.clone(),
+            label: step.label().to_owned(),
+            action: step.action().map_or("", |a| a.key()).to_owned(),
+            index: None,
+            items: Some(items.len()),
+        });
         let concurrency = step.concurrency.unwrap_or(1).max(1) as usize;
         let results = self.elements(step, items, concurrency, deadline).await;
         combine(results)

@@ -65,6 +65,9 @@ pub struct StepState {
     pub attempts: u32,
     /// Status polls made by a wait.
     pub polls: u32,
+    /// A `for_each` step: how many elements its list had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,6 +104,7 @@ impl StepState {
             status: StepStatus::Pending,
             attempts: 0,
             polls: 0,
+            items: None,
             started_at: None,
             finished_at: None,
             result: None,

@@ -104,6 +104,7 @@ impl Run {
             label: step.label().to_owned(),
             action: step.action().map_or("", |a| a.key()).to_owned(),
             index,
+            items: None,
         });
         let Some(action) = step.action() else {
             return Err(Failure::new("the step has no single action").into());
