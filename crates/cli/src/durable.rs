@@ -367,11 +367,11 @@ async fn resume_run(
     );
     let written_by_older = events
         .iter()
-        .any(|e| e["version"].as_u64() != Some(u64::from(crate::journal::JOURNAL_VERSION)));
+        .any(|e| e["version"].as_u64() != Some(u64::from(runbook_runner::FORMAT_VERSION)));
     let why = if written_by_older {
         Some(format!(
             "its journal was written by another version of runbook (journal version {} here), which this one cannot resume from",
-            crate::journal::JOURNAL_VERSION
+            runbook_runner::FORMAT_VERSION
         ))
     } else if record.runbook_digest != run.runbook_digest {
         Some(format!(

@@ -23,10 +23,6 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::lease::Holding;
 
-/// The version of the journal's event format; bumped when an event changes shape. Version 2
-/// added the runner's checkpoints, which resuming needs.
-pub const JOURNAL_VERSION: u32 = 2;
-
 /// The most events one non-durable append takes, so one slow write cannot grow a batch
 /// without bound.
 const MAX_BATCH: usize = 512;
@@ -87,7 +83,7 @@ impl Journal {
             fields,
             run_id: (!names_run).then_some(self.run_id.as_str()),
             ts: &ts,
-            version: Some(JOURNAL_VERSION),
+            version: runbook_runner::FORMAT_VERSION,
         }
         .to_json()?;
         Some(NewEvent { at: Some(ts), json })

@@ -96,8 +96,12 @@ enum Command {
     /// `# yaml-language-server: $schema=./schema.json` on a runbook's first line.
     Schema {
         /// Print the parameters schema of one operation (for `call` steps) instead.
-        #[arg(long, value_name = "OPERATION_ID")]
+        #[arg(long, value_name = "OPERATION_ID", conflicts_with = "of")]
         operation: Option<String>,
+        /// Which schema: of a runbook, of what `run --output json` prints, or of a line of
+        /// `--log-format json` (each carries `version`; schemas/ holds the last two).
+        #[arg(long, value_enum, default_value = "runbook")]
+        of: SchemaOf,
     },
     /// The local emulator of the workflow endpoints.
     #[command(subcommand)]
@@ -227,7 +231,7 @@ async fn dispatch(cli: Cli) -> u8 {
                 exit::INVALID
             }
         },
-        Command::Schema { operation } => schema(operation.as_deref()),
+        Command::Schema { operation, of } => schema(operation.as_deref(), of),
         Command::Sandbox(SandboxCommand::Scenario) => {
             sandbox_cmd::print_scenario();
             exit::SUCCESS
@@ -246,9 +250,23 @@ async fn dispatch(cli: Cli) -> u8 {
     }
 }
 
-fn schema(operation: Option<&str>) -> u8 {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SchemaOf {
+    /// A runbook (runbooks/schema.json).
+    Runbook,
+    /// What `runbook run --output json` prints (schemas/run.json).
+    Run,
+    /// One line of `--log-format json`, which the journal also holds (schemas/log-line.json).
+    LogLine,
+}
+
+fn schema(operation: Option<&str>, of: SchemaOf) -> u8 {
     let schema = match operation {
-        None => runbook_lang::schema(),
+        None => match of {
+            SchemaOf::Runbook => runbook_lang::schema(),
+            SchemaOf::Run => schemars::schema_for!(report::PrintedRun<'static>),
+            SchemaOf::LogLine => schemars::schema_for!(report::LogLine<'static>),
+        },
         Some(id) => match hwc_client::catalogue::params_schema(id) {
             Some(schema) => schema,
             None => {

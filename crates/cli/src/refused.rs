@@ -169,19 +169,37 @@ impl From<crate::validate::NotLoaded> for NotStarted {
     }
 }
 
+/// The JSON line of a run that did not start.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct NotStartedLine<'a> {
+    #[schemars(extend("const" = "run_not_started"))]
+    pub event: &'static str,
+    pub ts: String,
+    pub version: u32,
+    /// `invalid_runbook`, `invalid_inputs`, `configuration` or `run_store`.
+    pub reason: &'static str,
+    pub exit_code: u8,
+    /// One object per problem: its `message`; a runbook's also `file`, `line`, `column`,
+    /// `severity` and `help`.
+    pub errors: &'a [serde_json::Value],
+}
+
 /// Says why the run did not start, as the log format asks: the text a person reads, or under
 /// `--log-format json` one JSON line (`"event": "run_not_started"`) that a log pipeline can
 /// parse like every other line of a run. Exits 2, or 75 when trying later may help.
 pub fn not_started(format: LogFormat, not_started: NotStarted) -> u8 {
     if format == LogFormat::Json {
-        let line = serde_json::json!({
-            "event": "run_not_started",
-            "ts": runbook_runner::rfc3339(time::OffsetDateTime::now_utc()),
-            "reason": not_started.reason,
-            "exit_code": not_started.exit_code,
-            "errors": not_started.errors,
-        });
-        errln!("{line}");
+        let line = NotStartedLine {
+            event: "run_not_started",
+            ts: runbook_runner::rfc3339(time::OffsetDateTime::now_utc()),
+            version: runbook_runner::FORMAT_VERSION,
+            reason: not_started.reason,
+            exit_code: not_started.exit_code,
+            errors: &not_started.errors,
+        };
+        if let Ok(line) = serde_json::to_string(&line) {
+            errln!("{line}");
+        }
     } else {
         errln!("{}", not_started.text);
     }

@@ -12,6 +12,7 @@ use hwc_client::runtime::Clock;
 use runbook_lang::limits::MAX_NAME_CHARS;
 use runbook_lang::Runbook;
 use runbook_runner::{Event, Observer, RunState, RunStatus, StepStatus};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -50,18 +51,20 @@ pub fn observer(format: LogFormat, clock: Arc<dyn Clock>, run_id: String) -> Arc
 }
 
 /// One JSON object as the JSON log and the journal write it: its own fields, then `run_id`
-/// (unless it names its run itself), `ts` from the run's clock and, in the journal,
-/// `version`. Written straight to text, once per consumer: a step records several events,
+/// (unless it names its run itself), `ts` from the run's clock and `version`. Written straight to text, once per consumer: a step records several events,
 /// and building a tree of each first cost more than the step's request.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(bound = "T: JsonSchema")]
 pub struct Stamped<'a, T: Serialize> {
     #[serde(flatten)]
     pub fields: &'a T,
+    /// The run, unless the event names it itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<&'a str>,
+    /// When it happened, RFC 3339, by the run's clock.
     pub ts: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<u32>,
+    /// [`runbook_runner::FORMAT_VERSION`].
+    pub version: u32,
 }
 
 impl<T: Serialize> Stamped<'_, T> {
@@ -72,11 +75,26 @@ impl<T: Serialize> Stamped<'_, T> {
     }
 }
 
+/// One line of `--log-format json`, for its JSON Schema: an event of the run, a note, or why
+/// the run did not start.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[expect(
+    dead_code,
+    reason = "only its schema is used: each line is written as its variant's type"
+)]
+pub enum LogLine<'a> {
+    Event(Stamped<'a, Event>),
+    Note(Stamped<'a, Note<'a>>),
+    NotStarted(crate::refused::NotStartedLine<'a>),
+}
+
 /// A free-form note, as the JSON log writes it.
-#[derive(Serialize)]
-struct Note<'a> {
-    event: &'static str,
-    message: &'a str,
+#[derive(Serialize, JsonSchema)]
+pub struct Note<'a> {
+    #[schemars(extend("const" = "note"))]
+    pub event: &'static str,
+    pub message: &'a str,
 }
 
 /// One JSON object per event on stderr, with the run id and a timestamp from the run's
@@ -97,7 +115,7 @@ impl JsonLines {
             fields,
             run_id: (!names_run).then_some(run_id.as_str()),
             ts: &ts,
-            version: None,
+            version: runbook_runner::FORMAT_VERSION,
         };
         if let Some(line) = line.to_json() {
             errln!("{line}");
@@ -346,17 +364,21 @@ pub(crate) fn mark(status: StepStatus) -> &'static str {
     }
 }
 
+/// What `runbook run --output json` prints. A struct, not `json!`: a `Value` map sorts its
+/// keys, and the steps would lose the runbook's order.
+#[derive(Serialize, JsonSchema)]
+pub struct PrintedRun<'a> {
+    /// [`runbook_runner::FORMAT_VERSION`].
+    pub version: u32,
+    pub exit_code: u8,
+    pub run: &'a RunState,
+}
+
 /// The end-of-run summary.
 pub fn summary(runbook: &Runbook, state: &RunState, format: OutputFormat, exit_code: u8) -> String {
     if format == OutputFormat::Json {
-        // A struct, not `json!`: a `Value` map sorts its keys, and the steps would lose the
-        // runbook's order.
-        #[derive(serde::Serialize)]
-        struct Printed<'a> {
-            exit_code: u8,
-            run: &'a RunState,
-        }
-        let printed = Printed {
+        let printed = PrintedRun {
+            version: runbook_runner::FORMAT_VERSION,
             exit_code,
             run: state,
         };

@@ -1,6 +1,7 @@
 //! What a run reports as it goes: one event per step start, poll, node action, retry, log
 //! and finish. Observers turn them into progress, plain lines or JSON lines.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::redact::Redactor;
@@ -11,7 +12,7 @@ use crate::state::{Intent, RunState, RunStatus, StepStatus, UnknownOutcome};
 
 /// Serialised with its `event` tag, as the JSON log and the journal hold it; read back to
 /// replay a journal.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     RunStarted {

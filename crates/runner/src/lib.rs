@@ -23,6 +23,14 @@ mod template_values;
 mod wait;
 
 pub use event::{Event, Observer};
+
+/// The version of the JSON the runner's types are written as — the run state (`--output
+/// json`), the log's events, and the journal, which holds the same events and the runner's
+/// checkpoints — carried as `version` by each. Bumped when a shape changes so that an older
+/// reader would misread it (a field removed, renamed or retyped, a meaning changed); a new
+/// optional field or a new event does not bump it, and readers ignore what they do not know.
+/// Version 2 added the checkpoints, which resuming needs.
+pub const FORMAT_VERSION: u32 = 2;
 pub use redact::Redactor;
 pub use resume::{Checkpoint, Resume};
 pub use runner::{rfc3339, RunInput, Runner, Suspender, DEFAULT_GRACE, DEFAULT_RECONCILE_SKEW};

@@ -2,10 +2,11 @@
 //! write it out after each change, and a resumed run can read which executions it started.
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
@@ -18,7 +19,7 @@ pub enum RunStatus {
     Suspended,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Pending,
@@ -58,7 +59,7 @@ impl StepStatus {
 }
 
 /// One step's progress.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct StepState {
     pub status: StepStatus,
     /// Attempts made (retries included), summed over `for_each` elements.
@@ -115,7 +116,7 @@ impl StepState {
 }
 
 /// An execution the run started: what a resumed run re-attaches to instead of starting again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StartedExecution {
     pub step: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,7 +130,7 @@ pub struct StartedExecution {
 /// A request that starts or changes something, sent but with no answer that says whether it
 /// took effect (a lost answer, a timeout, a 5xx, or a cancellation that outlasted the grace).
 /// Someone must look before the run is repeated: resending could apply it twice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UnknownOutcome {
     pub step: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -199,13 +200,13 @@ pub struct Intent {
     pub at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HandledFailure {
     pub step: String,
     pub error: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RunState {
     pub run_id: String,
     pub runbook: String,
@@ -245,7 +246,7 @@ pub struct RunState {
 /// A change whose outcome is unknown and that the API could not settle: several executions
 /// could be the one it started, or the operation cannot be looked up at all. A person
 /// decides with `runbook resume RUN_ID --adopt EXECUTION_ID` or `--start`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NeedsDecision {
     pub step: String,
     #[serde(skip_serializing_if = "Option::is_none")]
