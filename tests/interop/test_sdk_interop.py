@@ -5,6 +5,7 @@ models; answers are read back through the SDK's response models, and errors thro
 exceptions. The sandbox runs on real time here, so the tests poll with short sleeps.
 """
 
+import re
 import time
 
 import pytest
@@ -161,13 +162,16 @@ def test_flaky_fails_then_restart_succeeds(aom):
     assert nodes(failed) == [("prepare", "success"), ("migrate", "fail")]
     migrate = failed.execution_result_list[1]
     assert "failed (attempt 1)" in migrate.output["error"]
-    assert migrate.function_execution_id == f"{execution}-migrate-1"
+    first_attempt = migrate.function_execution_id
+    # Opaque, as the service's are: nothing of the execution or the node shows in it.
+    assert re.fullmatch(r"[0-9a-f]{32}", first_attempt), first_attempt
 
     operate(aom, "wf-flaky", execution, "restart", "migrate")
     done = wait_aom(aom, "wf-flaky", execution, "success")
     assert nodes(done) == [("prepare", "success"), ("migrate", "success"), ("finish", "success")]
     assert done.execution_result_list[1].output == {"migrated": 3}
-    assert done.execution_result_list[1].function_execution_id == f"{execution}-migrate-2"
+    second_attempt = done.execution_result_list[1].function_execution_id
+    assert re.fullmatch(r"[0-9a-f]{32}", second_attempt) and second_attempt != first_attempt
     assert done.end_time >= done.begin_time
     assert done.approve_user_name_list == []
 
@@ -310,6 +314,14 @@ def test_sync_echo_fail_and_timeout(fg):
     timed_out = sync_run(fg, "fg-timeout", {})
     assert timed_out.status == "timeout"
     assert timed_out.output is None
+
+
+def test_an_input_that_is_no_object_is_refused(fg):
+    # The SDK sends whatever it is given; the service takes an object only.
+    for payload in ["text", [1, 2]]:
+        with pytest.raises(ClientRequestException) as excinfo:
+            sync_run(fg, "fg-echo", payload)
+        assert _error(excinfo) == (400, "FGS.3002", "input must be a JSON object.")
 
 
 def test_sync_of_a_standard_workflow_is_400(fg):
@@ -476,6 +488,8 @@ def test_functiongraph_wrong_secret_key_is_401(sandbox_url):
     status, code, message = _error(excinfo)
     assert (status, code) == (401, "APIGW.0301")
     assert message.startswith("Incorrect IAM authentication information")
+    # The gateway's request ids: 32 hex digits, no counter in them.
+    assert re.fullmatch(r"[0-9a-f]{32}", excinfo.value.request_id), excinfo.value.request_id
 
 
 # The SDK serialises boolean headers with str(), so the sandbox must accept `True`.

@@ -225,7 +225,7 @@ impl AomExecution {
                     "node_id": n.id,
                     "begin_time": n.begin_ms,
                     "end_time": n.end_ms,
-                    "function_execution_id": format!("{}-{}-{}", self.id, n.id, n.attempts),
+                    "function_execution_id": crate::ids::opaque(&[&self.id, &n.id, &n.attempts.to_string()]),
                     "output": n.output,
                     "status": n.status,
                 })
@@ -242,7 +242,7 @@ impl AomExecution {
             "approve_user_name_list": [],
             "project_id": self.project_id,
             "workflow_edit_time": self.begin_ms,
-            "last_record_id_with_snapshot": format!("{}-{}", self.id, self.last_update_ms),
+            "last_record_id_with_snapshot": crate::ids::opaque(&[&self.id, &self.last_update_ms.to_string()]),
         })
     }
 }

@@ -440,7 +440,7 @@ impl FgExecution {
                         "begin_time": s.begin_ms,
                         "end_time": s.end_ms,
                         "error_message": s.error,
-                        "request_id": format!("{}-{}", self.id, s.spec.id),
+                        "request_id": crate::ids::opaque(&[&self.id, &s.spec.id]),
                     }],
                 })
             })

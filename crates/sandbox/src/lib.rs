@@ -8,6 +8,7 @@
 mod aom;
 mod connections;
 mod functiongraph;
+mod ids;
 mod inspect;
 pub mod limits;
 pub mod scenario;

@@ -84,6 +84,14 @@ impl World {
         (roll < edge).then_some(Injected::Throttle(fault.retry_after_secs))
     }
 
+    /// A request id as the API gateway writes them: 32 hex digits with nothing readable in
+    /// them (an execution id's counter shows; a request id's does not), deterministic from
+    /// the seed.
+    fn fresh_request_id(&mut self, seed: u64) -> String {
+        self.next_id += 1;
+        crate::ids::hex128(seed ^ self.next_id.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
     /// A fresh id shaped like a UUID, deterministic from the seed.
     fn fresh_id(&mut self, seed: u64) -> String {
         self.next_id += 1;
@@ -201,9 +209,18 @@ fn decode(text: &str) -> String {
 }
 
 /// A JSON answer; `Value::Null` stands for an operation documented with no body, and sends none.
+/// An error of the API gateway (`APIGW.*`: routing, throttling, authentication, a body it
+/// refuses) names the request in its body too, as the gateway does.
 fn json_response(status: u16, request_id: &str, body: &Value) -> Response<Body> {
+    let from_gateway = body["error_code"]
+        .as_str()
+        .is_some_and(|code| code.starts_with("APIGW."));
     let body = if body.is_null() {
         Body::empty()
+    } else if from_gateway && body.get("request_id").is_none() {
+        let mut body = body.clone();
+        body["request_id"] = Value::from(request_id);
+        Body::from(body.to_string())
     } else {
         Body::from(body.to_string())
     };
@@ -236,8 +253,9 @@ fn broken_response(request_id: &str) -> Response<Body> {
 /// Matches a request path against a catalogue path template, returning the decoded
 /// placeholders.
 fn match_path(template: &str, path: &str) -> Option<BTreeMap<String, String>> {
-    let template: Vec<&str> = template.trim_end_matches('/').split('/').collect();
-    let actual: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    // A trailing `/` is another path, which the gateway does not route.
+    let template: Vec<&str> = template.split('/').collect();
+    let actual: Vec<&str> = path.split('/').collect();
     if template.len() != actual.len() {
         return None;
     }
@@ -325,7 +343,7 @@ async fn handle_detached(
     if incoming.path.starts_with(ADMIN_PREFIX) {
         return crate::inspect::answer(&shared, peer, &incoming.method, &incoming.path);
     }
-    let request_id = shared.world().fresh_id(shared.seed);
+    let request_id = shared.world().fresh_request_id(shared.seed);
     let Some((id, path_values)) = routed else {
         return json_response(
             404,
@@ -525,14 +543,16 @@ fn validate(
         if param.min_length.is_some_and(|min| length < min)
             || param.max_length.is_some_and(|max| length > max)
         {
-            return Err(dialect.bad_request(format!(
-                "{} must be {}..={} characters, got {length}",
-                param.name,
-                param.min_length.unwrap_or(0),
-                param
-                    .max_length
-                    .map_or_else(|| "∞".to_owned(), |m| m.to_string())
-            )));
+            let limit = match (param.min_length, param.max_length) {
+                (Some(min), Some(max)) => format!("between {min} and {max} characters"),
+                (Some(min), None) => format!("at least {min} characters"),
+                (None, Some(max)) => format!("at most {max} characters"),
+                // Only reached when the spec gives a limit.
+                (None, None) => "within its limits".to_owned(),
+            };
+            return Err(
+                dialect.bad_request(format!("The length of {} must be {limit}.", param.name))
+            );
         }
         let kind_ok = match param.kind {
             ParamKind::Enum(values) => values.contains(&value),
@@ -571,22 +591,57 @@ fn out_of_range(param: &hwc_client::runtime::ParamMeta, value: &str) -> Option<S
     let below = param.minimum.is_some_and(|min| number < min);
     let above = param.maximum.is_some_and(|max| number > max);
     (below || above).then(|| {
-        let bound = |b: Option<f64>| b.map_or_else(|| "…".to_owned(), |b| b.to_string());
-        format!(
-            "{} must be in {}..={}, got {value}",
-            param.name,
-            bound(param.minimum),
-            bound(param.maximum)
-        )
+        let limit = match (param.minimum, param.maximum) {
+            (Some(min), Some(max)) => format!("between {min} and {max}"),
+            (Some(min), None) => format!("at least {min}"),
+            (None, Some(max)) => format!("at most {max}"),
+            // Only reached when the spec gives a limit.
+            (None, None) => "within its limits".to_owned(),
+        };
+        format!("The value of {} must be {limit}.", param.name)
     })
 }
 
+/// The request's JSON body, refused as the service refuses it: sent as anything but
+/// `application/json`, not JSON, or not of the operation's shape. The messages say what is
+/// wrong in the API's words, never the parser's.
 fn parse_body<T: serde::de::DeserializeOwned>(
     incoming: &Incoming,
     dialect: Dialect,
 ) -> Result<T, Failure> {
-    serde_json::from_slice(&incoming.body)
-        .map_err(|e| dialect.bad_request(format!("malformed body: {e}")))
+    let json = incoming.header("Content-Type").is_some_and(|value| {
+        let media = value.split(';').next().unwrap_or_default().trim();
+        media.eq_ignore_ascii_case("application/json")
+    });
+    if !json {
+        return Err(dialect.bad_request("The request body must be sent as application/json."));
+    }
+    serde_json::from_slice(&incoming.body).map_err(|error| {
+        let text = error.to_string();
+        let message = match text.strip_prefix("missing field `") {
+            Some(rest) => format!(
+                "{} is required.",
+                rest.split('`').next().unwrap_or_default()
+            ),
+            None if error.is_syntax() || error.is_eof() => {
+                "The request body is not valid JSON.".to_owned()
+            }
+            None => "The request body does not match the API's format.".to_owned(),
+        };
+        dialect.bad_request(message)
+    })
+}
+
+/// A function workflow's execution body: its `input` is a JSON object.
+fn parse_flow_body(
+    incoming: &Incoming,
+    dialect: Dialect,
+) -> Result<hwc_client::models::FlowExecuteBody, Failure> {
+    let body: hwc_client::models::FlowExecuteBody = parse_body(incoming, dialect)?;
+    if !body.input.is_object() {
+        return Err(dialect.bad_request("input must be a JSON object."));
+    }
+    Ok(body)
 }
 
 type Answer = Result<(u16, Value), Failure>;
@@ -659,7 +714,7 @@ fn execute(
             Ok((200, json!({"result": "success"})))
         }
         OperationId::StartSyncWorkflowExecution => {
-            let body: hwc_client::models::FlowExecuteBody = parse_body(incoming, dialect)?;
+            let body = parse_flow_body(incoming, dialect)?;
             let workflow = project
                 .fg_workflow(workflow_id)
                 .ok_or_else(fg_unknown_workflow)?;
@@ -683,7 +738,7 @@ fn execute(
             Ok((200, answer))
         }
         OperationId::StartWorkflowExecution => {
-            let body: hwc_client::models::FlowExecuteBody = parse_body(incoming, dialect)?;
+            let body = parse_flow_body(incoming, dialect)?;
             let workflow = project
                 .fg_workflow(workflow_id)
                 .ok_or_else(fg_unknown_workflow)?;

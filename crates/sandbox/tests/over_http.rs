@@ -594,32 +594,89 @@ fn fault_rates_are_checked() {
         .contains("`Nope`"));
 }
 
+/// Bodies the service refuses, each a 400 in its words (never the parser's, nor Rust's range
+/// syntax): not JSON, a missing field, `input` that is no object, sent as text, a parameter
+/// out of its limits; and a path with a trailing `/` is no API at all.
 #[tokio::test]
-async fn a_malformed_body_is_a_400_naming_the_problem() {
+async fn refused_bodies_and_paths_are_answered_in_the_apis_words() {
     let rig = Rig::start().await;
-    let url = format!(
+    let sync = format!(
         "{}/v2/{PROJECT}/fgs/workflows/fg-echo/sync-executions",
         rig.sandbox.url()
     );
-    let answer = reqwest::Client::new()
-        .post(url)
+    let http = reqwest::Client::new();
+    let send = |url: String, content_type: &'static str, body: &'static str| {
+        http.post(url)
+            .header("X-Auth-Token", "sandbox-iam-token-0001")
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+    };
+    for (content_type, body, message) in [
+        (
+            "application/json",
+            "{\"input\": {\"unterminated\": ",
+            "The request body is not valid JSON.",
+        ),
+        (
+            "application/json",
+            "{\"headers\": {}}",
+            "input is required.",
+        ),
+        (
+            "application/json",
+            "{\"input\": \"text\"}",
+            "input must be a JSON object.",
+        ),
+        (
+            "application/json;charset=UTF-8",
+            "{\"input\": [1]}",
+            "input must be a JSON object.",
+        ),
+        (
+            "text/plain",
+            "{\"input\": {}}",
+            "The request body must be sent as application/json.",
+        ),
+    ] {
+        let answer = send(sync.clone(), content_type, body).await.unwrap();
+        assert_eq!(answer.status().as_u16(), 400, "{body}");
+        assert!(answer.headers().contains_key("x-request-id"));
+        let answer: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(answer["error_code"], "FGS.3002", "{answer}");
+        assert_eq!(answer["error_msg"], message, "{body}: {answer}");
+    }
+    let good = send(
+        sync.clone(),
+        "application/json;charset=UTF-8",
+        "{\"input\": {\"a\": 1}}",
+    );
+    assert_eq!(good.await.unwrap().status().as_u16(), 200);
+
+    let trailing = send(format!("{sync}/"), "application/json", "{\"input\": {}}");
+    let trailing = trailing.await.unwrap();
+    assert_eq!(trailing.status().as_u16(), 404);
+    let trailing: serde_json::Value = trailing.json().await.unwrap();
+    assert_eq!(trailing["error_code"], "APIGW.0101", "{trailing}");
+
+    let listed = format!(
+        "{}/v2/{PROJECT}/fgs/workflows/fg-standard/executions?limit=501",
+        rig.sandbox.url()
+    );
+    let answer = http
+        .get(listed)
         .header("X-Auth-Token", "sandbox-iam-token-0001")
-        .header("Content-Type", "application/json")
-        .body("{\"input\": {\"unterminated\": ")
         .send()
         .await
         .unwrap();
     assert_eq!(answer.status().as_u16(), 400);
-    assert!(answer.headers().contains_key("x-request-id"));
-    let body: serde_json::Value = answer.json().await.unwrap();
-    assert_eq!(body["error_code"], "FGS.3002");
+    let answer: serde_json::Value = answer.json().await.unwrap();
+    let message = answer["error_msg"].as_str().unwrap();
     assert!(
-        body["error_msg"]
-            .as_str()
-            .unwrap()
-            .starts_with("malformed body"),
-        "{body}"
+        message.starts_with("The value of limit must be "),
+        "{answer}"
     );
+    assert!(!message.contains(".."), "{answer}");
 }
 
 // ------------------------------------------------------------------ listing and stopping
@@ -1220,4 +1277,55 @@ async fn a_sync_run_whose_answer_was_lost_is_found_by_listing() {
         shown.output,
         Some(json!({"echo": {"order": 7}, "workflow_id": "fg-echo"}))
     );
+}
+
+/// Request ids look like the API gateway's: 32 hex digits, no counter to read; an error the
+/// gateway answers (no such API, a request it cannot authenticate) names the request in its
+/// body as well as in `X-Request-Id`.
+#[tokio::test]
+async fn request_ids_are_the_gateways_and_its_errors_carry_them() {
+    let rig = Rig::start().await;
+    let gateway_shaped = |id: &str| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
+
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..3 {
+        let answer = rig
+            .client()
+            .search_workflow_execution_detail(&status_params("wf-success", "missing"))
+            .await
+            .unwrap_err();
+        let id = answer.request_id().unwrap().to_owned();
+        assert!(gateway_shaped(&id), "{id}");
+        assert!(seen.insert(id));
+    }
+
+    let http = reqwest::Client::new();
+    let base = rig.sandbox.url();
+    for (path, status, code) in [
+        (format!("/v1/{PROJECT}/no/such/api"), 404, "APIGW.0101"),
+        (
+            format!("/v2/{PROJECT}/fgs/workflows/fg-echo/sync-executions"),
+            401,
+            "APIGW.0301",
+        ),
+    ] {
+        let response = http
+            .post(format!("{base}{path}"))
+            .header("Content-Type", "application/json")
+            .header("X-Sdk-Date", "20260304T050607Z")
+            .header("Authorization", "SDK-HMAC-SHA256 Access=SANDBOXAKEXAMPLE0001, SignedHeaders=host;x-sdk-date, Signature=00")
+            .body(r#"{"input": {}}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        let header = response.headers()["X-Request-Id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error_code"], code, "{body}");
+        assert_eq!(body["request_id"], header.as_str(), "{body}");
+        assert!(gateway_shaped(&header), "{header}");
+    }
 }
