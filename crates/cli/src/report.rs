@@ -168,6 +168,7 @@ pub(crate) fn stamped_line(clock: &dyn Clock, text: &str) -> String {
     format!("{} {text}", runbook_runner::rfc3339(now))
 }
 
+/// A step, or one element of its `for_each` (`step[3]`), as every text names it.
 pub(crate) fn element(step: &str, index: Option<usize>) -> String {
     match index {
         Some(index) => format!("{step}[{index}]"),

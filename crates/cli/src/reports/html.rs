@@ -5,12 +5,12 @@
 
 use std::fmt::Write;
 
-use runbook_runner::{RunStatus, StepState, StepStatus};
+use runbook_runner::{StepState, StepStatus};
 use time::OffsetDateTime;
 
 use std::collections::HashMap;
 
-use super::{parse_time, took, Finished, Mark, MarkKind};
+use super::{facts, parse_time, status_text, step_took, took, Finished, Mark, MarkKind};
 
 /// The most steps drawn on the timeline (all of them are in the table).
 const TIMELINE_STEPS: usize = 500;
@@ -53,7 +53,7 @@ pub fn render(finished: &Finished) -> String {
         run.status.name(),
         run.status.name()
     );
-    facts(&mut out, finished);
+    facts_table(&mut out, finished);
     timeline(&mut out, finished);
     steps(&mut out, finished);
     executions(&mut out, finished);
@@ -69,33 +69,13 @@ pub fn render(finished: &Finished) -> String {
     out
 }
 
-fn facts(out: &mut String, finished: &Finished) {
+fn facts_table(out: &mut String, finished: &Finished) {
     let run = &finished.run;
     out.push_str("<table class=\"facts\">\n");
-    let mut fact = |name: &str, value: &str| {
-        let _ = writeln!(out, "<tr><th>{name}</th><td>{}</td></tr>", escape(value));
-    };
-    fact("run id", &run.run_id);
-    fact("started", &run.started_at);
-    if let Some(at) = &run.finished_at {
-        fact("finished", at);
-    }
-    if let Some(took) = took(Some(&run.started_at), run.finished_at.as_deref()) {
-        fact("took", &format!("{:.1} s", took.as_secs_f64()));
-    }
-    if let Some(code) = finished.exit_code {
-        fact("exit code", &code.to_string());
-    }
-    if let Some(step) = &run.current_step {
-        if run.status != RunStatus::Succeeded {
-            fact("stopped at", step);
-        }
-    }
-    if let Some(error) = &run.error {
-        fact("error", error);
-    }
-    if let Some(error) = &run.finally_error {
-        fact("finally", error);
+    let took = took(Some(&run.started_at), run.finished_at.as_deref())
+        .map(|took| ("took", format!("{:.1} s", took.as_secs_f64())));
+    for (name, value) in facts(finished).into_iter().chain(took) {
+        let _ = writeln!(out, "<tr><th>{name}</th><td>{}</td></tr>", escape(&value));
     }
     out.push_str("</table>\n");
 }
@@ -210,17 +190,12 @@ fn timeline(out: &mut String, finished: &Finished) {
 fn steps(out: &mut String, finished: &Finished) {
     out.push_str("<h2>Steps</h2>\n<table class=\"steps\"><tr><th>step</th><th>status</th><th>took</th><th>attempts</th><th>polls</th><th>error</th></tr>\n");
     for (id, step) in in_time_order(finished) {
-        let took = took(step.started_at.as_deref(), step.finished_at.as_deref())
-            .map(|d| format!("{:.1} s", d.as_secs_f64()))
-            .unwrap_or_default();
-        let status = match step.status {
-            StepStatus::Pending => "not reached",
-            other => other.name(),
-        };
         let _ = writeln!(
             out,
-            "<tr><td><code>{}</code></td><td>{status}</td><td>{took}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(id),
+            status_text(step.status),
+            step_took(step),
             step.attempts,
             step.polls,
             escape(step.error.as_deref().unwrap_or(""))
@@ -234,10 +209,7 @@ fn executions(out: &mut String, finished: &Finished) {
     if !run.executions.is_empty() {
         out.push_str("<h2>Executions started</h2>\n<table><tr><th>step</th><th>service</th><th>workflow</th><th>execution</th></tr>\n");
         for execution in &run.executions {
-            let step = match execution.index {
-                Some(index) => format!("{}[{index}]", execution.step),
-                None => execution.step.clone(),
-            };
+            let step = crate::report::element(&execution.step, execution.index);
             let _ = writeln!(
                 out,
                 "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",

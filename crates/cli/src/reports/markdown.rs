@@ -7,7 +7,8 @@ use std::fmt::Write;
 
 use runbook_runner::{RunStatus, StepStatus};
 
-use super::{took, Finished};
+use super::{facts, status_text, step_took, Finished};
+use crate::report::element;
 
 /// GitHub refuses a step summary larger than 1 MiB; keep well inside it.
 const BUDGET: usize = 900 * 1024;
@@ -27,29 +28,9 @@ pub fn render(finished: &Finished) -> String {
         run.status.name()
     );
     out.push_str("| | |\n|---|---|\n");
-    let mut fact = |name: &str, value: &str| {
-        let _ = writeln!(out, "| {name} | {} |", cell(value));
-    };
-    fact("run id", &run.run_id);
-    fact("started", &run.started_at);
-    if let Some(finished_at) = &run.finished_at {
-        fact("finished", finished_at);
+    for (name, value) in facts(finished) {
+        let _ = writeln!(out, "| {name} | {} |", cell(&value));
     }
-    if let Some(code) = finished.exit_code {
-        fact("exit code", &code.to_string());
-    }
-    if let Some(step) = &run.current_step {
-        if run.status != RunStatus::Succeeded {
-            fact("stopped at", step);
-        }
-    }
-    if let Some(error) = &run.error {
-        fact("error", error);
-    }
-    if let Some(error) = &run.finally_error {
-        fact("finally", error);
-    }
-
     out.push_str("\n### Steps\n\n| step | status | took | attempts | polls | error |\n|---|---|---|---|---|---|\n");
     let total = run.steps.len();
     for (shown, (id, step)) in run.steps.iter().enumerate() {
@@ -61,18 +42,13 @@ pub fn render(finished: &Finished) -> String {
             );
             break;
         }
-        let took = took(step.started_at.as_deref(), step.finished_at.as_deref())
-            .map(|d| format!("{:.1} s", d.as_secs_f64()))
-            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "| `{}` | {} {} | {took} | {} | {} | {} |",
+            "| `{}` | {} {} | {} | {} | {} | {} |",
             cell(id),
             step_mark(step.status),
-            match step.status {
-                StepStatus::Pending => "not reached",
-                other => other.name(),
-            },
+            status_text(step.status),
+            step_took(step),
             step.attempts,
             step.polls,
             cell(step.error.as_deref().unwrap_or(""))
@@ -82,10 +58,7 @@ pub fn render(finished: &Finished) -> String {
     if !run.executions.is_empty() && out.len() <= BUDGET {
         out.push_str("\n### Executions started\n\n| step | service | workflow | execution |\n|---|---|---|---|\n");
         for execution in &run.executions {
-            let step = match execution.index {
-                Some(index) => format!("{}[{index}]", execution.step),
-                None => execution.step.clone(),
-            };
+            let step = element(&execution.step, execution.index);
             let _ = writeln!(
                 out,
                 "| `{}` | {} | `{}` | `{}` |",

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::ValueEnum;
-use runbook_runner::{Event, RunState};
+use runbook_runner::{Event, RunState, RunStatus, StepState, StepStatus};
 use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -172,7 +172,7 @@ async fn recorded(store: &StoreArgs, run_id: &str) -> Result<Finished, (String, 
 /// The mark a journal entry makes on the timeline, if any.
 fn mark(entry: &Value) -> Option<Mark> {
     let at = parse_time(entry["ts"].as_str()?)?;
-    let item = |index: &Option<usize>| index.map(|i| format!("[{i}]")).unwrap_or_default();
+    let name = crate::report::element;
     let (step, kind, text) = match serde_json::from_value::<Event>(entry.clone()).ok()? {
         Event::Poll {
             step,
@@ -181,7 +181,7 @@ fn mark(entry: &Value) -> Option<Mark> {
             status,
             ..
         } => {
-            let text = format!("{step}{}: poll {poll}, {status}", item(&index));
+            let text = format!("{}: poll {poll}, {status}", name(&step, index));
             (step, MarkKind::Poll, text)
         }
         Event::Retry {
@@ -192,8 +192,8 @@ fn mark(entry: &Value) -> Option<Mark> {
             ..
         } => {
             let text = format!(
-                "{step}{}: attempt {attempt} failed, retrying: {reason}",
-                item(&index)
+                "{}: attempt {attempt} failed, retrying: {reason}",
+                name(&step, index)
             );
             (step, MarkKind::Retry, text)
         }
@@ -204,7 +204,7 @@ fn mark(entry: &Value) -> Option<Mark> {
             action,
             ..
         } => {
-            let text = format!("{step}{}: {action} node {node}", item(&index));
+            let text = format!("{}: {action} node {node}", name(&step, index));
             (step, MarkKind::NodeAction, text)
         }
         _ => return None,
@@ -220,6 +220,48 @@ fn mark(entry: &Value) -> Option<Mark> {
 /// An RFC 3339 time, as the state and the journal write them.
 pub(crate) fn parse_time(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// The run's facts, in the order the reports list them: what it is, when, how it ended.
+pub(crate) fn facts(finished: &Finished) -> Vec<(&'static str, String)> {
+    let run = &finished.run;
+    let mut facts = vec![
+        ("run id", run.run_id.clone()),
+        ("started", run.started_at.clone()),
+    ];
+    if let Some(at) = &run.finished_at {
+        facts.push(("finished", at.clone()));
+    }
+    if let Some(code) = finished.exit_code {
+        facts.push(("exit code", code.to_string()));
+    }
+    if let Some(step) = &run.current_step {
+        if run.status != RunStatus::Succeeded {
+            facts.push(("stopped at", step.clone()));
+        }
+    }
+    if let Some(error) = &run.error {
+        facts.push(("error", error.clone()));
+    }
+    if let Some(error) = &run.finally_error {
+        facts.push(("finally", error.clone()));
+    }
+    facts
+}
+
+/// A step's status as the reports say it.
+pub(crate) fn status_text(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Pending => "not reached",
+        other => other.name(),
+    }
+}
+
+/// How long a step took (`1.5 s`), or nothing for one that did not run.
+pub(crate) fn step_took(step: &StepState) -> String {
+    took(step.started_at.as_deref(), step.finished_at.as_deref())
+        .map(|d| format!("{:.1} s", d.as_secs_f64()))
+        .unwrap_or_default()
 }
 
 /// How long a step took, from its RFC 3339 start and end.
