@@ -1,7 +1,9 @@
 //! `for_each`: one step's elements as tasks, at most `concurrency` at once.
 //!
-//! Each element is a task of its own, so elements use every worker thread, and a slot goes
-//! to the next element the moment one finishes, whatever the elements before it are doing;
+//! Each element is a task of its own (on a multi-thread runtime they spread over its workers;
+//! the CLI runs on one thread, where a fan-out's work is small next to its waiting), and a
+//! slot goes to the next element the moment one finishes, whatever the elements before it are
+//! doing;
 //! the results keep the list's order. Each element is also a participant of virtual time,
 //! so elements that wait overlap there as they would in real time.
 
