@@ -5,6 +5,7 @@ models; answers are read back through the SDK's response models, and errors thro
 exceptions. The sandbox runs on real time here, so the tests poll with short sleeps.
 """
 
+import calendar
 import re
 import time
 
@@ -298,7 +299,11 @@ def sync_run(fg, workflow, payload):
 
 
 def test_sync_echo_fail_and_timeout(fg):
+    began = time.monotonic()
     echo = sync_run(fg, "fg-echo", {"order": 7, "items": ["a", "b"]})
+    # A sync run answers when it ends: fg-echo runs for 1 s.
+    assert time.monotonic() - began >= 0.9
+    assert _seconds(echo.end_time) - _seconds(echo.begin_time) in (1, 2)
     assert echo.status == "success"
     assert echo.output == {"echo": {"order": 7, "items": ["a", "b"]}, "workflow_id": "fg-echo"}
     assert echo.errors is None
@@ -314,6 +319,10 @@ def test_sync_echo_fail_and_timeout(fg):
     timed_out = sync_run(fg, "fg-timeout", {})
     assert timed_out.status == "timeout"
     assert timed_out.output is None
+
+
+def _seconds(fg_time):
+    return calendar.timegm(time.strptime(fg_time, "%Y-%m-%dT%H:%M:%SZ"))
 
 
 def test_an_input_that_is_no_object_is_refused(fg):
@@ -416,7 +425,7 @@ def test_callback_success_resumes_the_run(fg):
     ]
     assert done.node_execution_details[1].executions[0].output == {"approved_by": "ops"}
     assert done.end_time is not None
-    assert done.created_by == "sandbox"
+    assert done.created_by == "ops-admin"
 
 
 def test_callback_fail_fails_the_run(fg):
@@ -537,7 +546,7 @@ def test_aom_lists_newest_first_and_stops_once(aom):
         (first, "executing"),
     ]
     brief = ours[1]
-    assert brief.created_by == "sandbox" and brief.project_id == PROJECT
+    assert brief.created_by == "ops-admin" and brief.project_id == PROJECT
     assert isinstance(brief.begin_time, int) and brief.end_time is None
     assert isinstance(brief.execution_result_list[0], ExecutionResultList)
 
@@ -645,7 +654,7 @@ def test_functiongraph_lists_page_by_page_with_filters(fg):
     assert runs[0] in running and runs[2] in running and runs[1] not in running
 
     mine = next(b for b in list_fg(fg, "fg-callback", limit=200) if b.execution_id == runs[0])
-    assert mine.created_by == "sandbox" and mine.begin_time.endswith("Z")
+    assert mine.created_by == "ops-admin" and mine.begin_time.endswith("Z")
     since_mine = ids(list_fg(fg, "fg-callback", start_time=mine.begin_time, limit=200))
     assert set(runs) <= set(since_mine)
     assert list_fg(fg, "fg-callback", start_time="2020-01-01T00:00:00Z", end_time="2020-01-02T00:00:00Z") == []

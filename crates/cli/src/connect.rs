@@ -2,8 +2,6 @@
 //! environment variables, region and endpoints from flags or the runbook's `target`), or an
 //! in-process sandbox with `--sandbox`. Never the sandbox without being asked.
 
-use std::sync::Arc;
-
 use hwc_client::runtime::Secret;
 use hwc_client::{Client, Credentials, Environment, Transport, TransportConfig};
 use hwc_sandbox::{ConnectionLimits, RunningSandbox, SandboxConfig};
@@ -134,7 +132,7 @@ async fn sandbox(args: &RunArgs, runbook: &Runbook) -> Result<Connection, String
     };
     let config = SandboxConfig {
         scenario,
-        clock: Arc::clone(&environment.clock),
+        environment: environment.clone(),
         seed: args.seed,
         limits: ConnectionLimits::default(),
     };

@@ -31,7 +31,7 @@ pub async fn serve(listen: SocketAddr, scenario_path: Option<PathBuf>, seed: u64
     let environment = Environment::system();
     let config = SandboxConfig {
         scenario,
-        clock: environment.clock.clone(),
+        environment,
         seed,
         limits: ConnectionLimits::default(),
     };

@@ -56,7 +56,7 @@ async fn rig() -> (RunningSandbox, Runner) {
     let sandbox = RunningSandbox::start(
         SandboxConfig {
             scenario: Scenario::default_scenario(),
-            clock: Arc::clone(&environment.clock),
+            environment: environment.clone(),
             seed: 1,
             limits: ConnectionLimits::default(),
         },

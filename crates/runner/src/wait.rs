@@ -31,7 +31,7 @@ const AOM_PAUSED: &[&str] = &["pausing", "waitApproval"];
 /// rule restarts or skips the failed node: a failed AOM execution waits for that (it has not
 /// ended: it can still be stopped). `aom` handles `fail` before asking this, so a rule gets
 /// its turn; with none, the wait fails there.
-fn is_terminal(waiter: &WaiterSpec, status: &str) -> bool {
+pub(crate) fn is_terminal(waiter: &WaiterSpec, status: &str) -> bool {
     waiter
         .terminal_values("status")
         .any(|value| value == status)

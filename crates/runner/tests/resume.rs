@@ -352,6 +352,34 @@ async fn a_lost_answer_in_a_live_run_is_settled_at_once() {
     assert_eq!(reconciled(&harness), ["applied"]);
 }
 
+/// The connection of a sync run breaks while the run goes on: the runner finds it by listing,
+/// still running, and waits for how it ends rather than take `running` for its answer.
+#[tokio::test]
+async fn a_sync_run_that_lost_its_connection_while_running_is_found_and_waited_for() {
+    let harness = harness(scenario_with_fault(
+        "StartSyncWorkflowExecution",
+        "{apply_then_drop: 1.0}",
+    ))
+    .await;
+    let book = runbook("version: 1\nname: t\nsteps:\n  - id: smoke\n    functiongraph.run_sync: {workflow_id: fg-timeout, input: {}}\n    on_failure: continue\n");
+    let state = support::run(&harness, &book).await;
+    let smoke = &state.steps["smoke"];
+    let result = smoke.result.as_ref().unwrap();
+    assert_eq!(result["status"], "timeout", "{result}");
+    assert_eq!(
+        smoke.status,
+        StepStatus::Failed,
+        "a timed-out sync run fails its step"
+    );
+    assert_eq!(requests(&harness, "StartSyncWorkflowExecution"), 1);
+    assert!(
+        requests(&harness, "ShowWorkflowExecution") >= 2,
+        "looked again until it ended"
+    );
+    assert_eq!(executions(&harness, "functiongraph").len(), 1);
+    assert_eq!(reconciled(&harness), ["applied"]);
+}
+
 #[tokio::test]
 async fn values_derived_from_a_secret_are_computed_again_from_the_secret_given_anew() {
     let harness = harness(Scenario::default_scenario()).await;

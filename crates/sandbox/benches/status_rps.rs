@@ -141,7 +141,7 @@ async fn main() {
     let env = Environment::system();
     let config = SandboxConfig {
         scenario: Scenario::default_scenario(),
-        clock: env.clock.clone(),
+        environment: env.clone(),
         seed: 1,
         limits: ConnectionLimits::default(),
     };

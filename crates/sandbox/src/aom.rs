@@ -36,6 +36,8 @@ pub struct NodeRun {
 pub struct AomExecution {
     pub id: String,
     pub project_id: String,
+    /// The IAM user whose credentials started it.
+    pub created_by: String,
     pub workflow: AomWorkflow,
     pub status: &'static str,
     pub begin_ms: i64,
@@ -51,7 +53,13 @@ pub struct AomExecution {
 pub struct Refused(pub String);
 
 impl AomExecution {
-    pub fn start(id: String, project_id: String, workflow: AomWorkflow, now_ms: i64) -> Self {
+    pub fn start(
+        id: String,
+        project_id: String,
+        created_by: String,
+        workflow: AomWorkflow,
+        now_ms: i64,
+    ) -> Self {
         let nodes = workflow
             .nodes
             .iter()
@@ -67,6 +75,7 @@ impl AomExecution {
         let mut execution = Self {
             id,
             project_id,
+            created_by,
             workflow,
             status: EXECUTING,
             begin_ms: now_ms,
@@ -210,7 +219,7 @@ impl AomExecution {
     /// One `WorkflowExecutionBrief` of `ListWorkflowExecutions`: the detail and its creator.
     pub fn brief(&self) -> Value {
         let mut brief = self.detail();
-        brief["created_by"] = json!("sandbox");
+        brief["created_by"] = json!(self.created_by);
         brief
     }
 
@@ -276,7 +285,7 @@ mod tests {
     }
 
     fn start(id: &str) -> AomExecution {
-        AomExecution::start("e1".into(), "p".into(), workflow(id), 0)
+        AomExecution::start("e1".into(), "p".into(), "ops".into(), workflow(id), 0)
     }
 
     #[test]

@@ -5,17 +5,21 @@
 //! Callback ids: `X-Workflow-Run-Id` is the execution id that the async start returned, and
 //! `X-Workflow-State-Id` is the state's `id` from the scenario.
 //!
-//! A sync run is kept as an execution of its workflow that has already ended
-//! ([`FgExecution::express`]): it began when the sandbox applied the request and ended the
-//! express duration later, with the status its answer gave. Why: a runner whose answer to a
-//! sync run was lost (the connection broke after the service applied it) must be able to find
-//! the run by listing, exactly as it finds an async start. Whether the real service lists
+//! A sync run is an execution of its workflow with one node ([`FgExecution::express`]): it
+//! runs for the express duration from when the sandbox applied the request, and the answer
+//! leaves when it ends (the sandbox sleeps that long on its environment, so on virtual time
+//! it takes none). Why keep it: a runner whose answer to a sync run was lost (the connection
+//! broke after the service applied it) must be able to find the run by listing, exactly as
+//! it finds an async start, and may find it still running. Whether the real service lists
 //! express runs among a workflow's executions is not documented; the sandbox chooses to list
 //! them, so a runner that relies on it must still cope with a service that does not.
 //!
 //! Listing shows every execution, async or sync, newest first, filtered and paged as
 //! [`ListQuery`] says; `ShowWorkflowExecution` details either kind; `StopWorkFlow` ends a
-//! running execution with the status `cancel` and refuses an ended one (every sync run).
+//! running execution with the status `cancel` and refuses an ended one and every sync run
+//! (whose answer has no `cancel`).
+
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -49,8 +53,6 @@ const EXPRESS_NODE: &str = "process";
 /// The error of an express workflow whose outcome is `fail`.
 const EXPRESS_ERROR: &str = "the function returned an error";
 
-/// Who the sandbox says started every execution.
-const CREATED_BY: &str = "sandbox";
 /// The window listed when the query gives no `start_time` or `end_time`, as documented.
 const DEFAULT_WINDOW_MS: i64 = 3 * 24 * 60 * 60 * 1000;
 /// The page size when the query gives no `limit` (or 0): undocumented, chosen here.
@@ -146,12 +148,41 @@ struct StateRun {
     error: Option<String>,
 }
 
+impl StateRun {
+    fn pending(spec: FgState) -> Self {
+        Self {
+            spec,
+            status: "pending",
+            begin_ms: None,
+            end_ms: None,
+            output: Value::Null,
+            error: None,
+        }
+    }
+}
+
+/// Who started an execution, of what, with what, and when.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub id: String,
+    pub project_id: String,
+    pub workflow_id: String,
+    /// The IAM user whose credentials started it (`created_by`).
+    pub created_by: String,
+    pub input: Value,
+    pub headers: Value,
+    pub at_ms: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct FgExecution {
     pub id: String,
     pub project_id: String,
     pub workflow_id: String,
     pub status: &'static str,
+    created_by: String,
+    /// How a sync run of an express workflow ends; `None` for a standard workflow's run.
+    express: Option<ExpressOutcome>,
     input: Value,
     headers: Value,
     begin_ms: i64,
@@ -170,36 +201,41 @@ pub enum CallbackRefused {
 }
 
 impl FgExecution {
-    pub fn start(
-        id: String,
-        project_id: String,
-        workflow_id: String,
-        states: &[FgState],
-        input: Value,
-        headers: Value,
-        now_ms: i64,
-    ) -> Self {
+    pub fn start(launch: Launch, states: &[FgState]) -> Self {
+        let states = states.iter().cloned().map(StateRun::pending).collect();
+        Self::launch(launch, states, None)
+    }
+
+    /// A sync run of an express workflow: its one node ([`EXPRESS_NODE`]) runs for
+    /// `duration`, then ends it with the status `outcome` gives, carrying the output (on
+    /// success) or the error (on failure). It takes no callback and cannot be stopped;
+    /// [`sync_answer`](Self::sync_answer) is what `StartSyncWorkflowExecution` answers once
+    /// it has ended.
+    pub fn express(launch: Launch, outcome: ExpressOutcome, duration: Duration) -> Self {
+        let node = StateRun::pending(FgState {
+            id: EXPRESS_NODE.to_owned(),
+            kind: FgStateKind::Run,
+            duration,
+            output: Value::Null,
+        });
+        Self::launch(launch, vec![node], Some(outcome))
+    }
+
+    fn launch(launch: Launch, states: Vec<StateRun>, express: Option<ExpressOutcome>) -> Self {
+        let now_ms = launch.at_ms;
         let mut execution = Self {
-            id,
-            project_id,
-            workflow_id,
+            id: launch.id,
+            project_id: launch.project_id,
+            workflow_id: launch.workflow_id,
             status: RUNNING,
-            input,
-            headers,
+            created_by: launch.created_by,
+            express,
+            input: launch.input,
+            headers: launch.headers,
             begin_ms: now_ms,
             end_ms: None,
             last_update_ms: now_ms,
-            states: states
-                .iter()
-                .map(|spec| StateRun {
-                    spec: spec.clone(),
-                    status: "pending",
-                    begin_ms: None,
-                    end_ms: None,
-                    output: Value::Null,
-                    error: None,
-                })
-                .collect(),
+            states,
             cursor: 0,
             cursor_started_ms: now_ms,
         };
@@ -207,63 +243,9 @@ impl FgExecution {
         execution
     }
 
-    /// A sync run of an express workflow, recorded as it ended: begun at `begin_ms`, ended
-    /// `duration_ms` later with the status `outcome` gives, its one node ([`EXPRESS_NODE`])
-    /// carrying the output (on success) or the error (on failure). Being ended, it never
-    /// advances, takes no callback and cannot be stopped; [`sync_answer`](Self::sync_answer)
-    /// is what `StartSyncWorkflowExecution` answers for it.
-    #[allow(clippy::too_many_arguments)]
-    pub fn express(
-        id: String,
-        project_id: String,
-        workflow_id: String,
-        outcome: ExpressOutcome,
-        input: Value,
-        headers: Value,
-        begin_ms: i64,
-        duration_ms: i64,
-    ) -> Self {
-        let end_ms = begin_ms.saturating_add(duration_ms);
-        let (status, output, error) = match outcome {
-            ExpressOutcome::Echo => (
-                SUCCESS,
-                json!({"echo": input, "workflow_id": workflow_id}),
-                None,
-            ),
-            ExpressOutcome::Fail => (FAIL, Value::Null, Some(EXPRESS_ERROR.to_owned())),
-            ExpressOutcome::Timeout => (TIMEOUT, Value::Null, None),
-        };
-        let node = StateRun {
-            spec: FgState {
-                id: EXPRESS_NODE.to_owned(),
-                kind: FgStateKind::Run,
-                duration: std::time::Duration::from_millis(u64::try_from(duration_ms).unwrap_or(0)),
-                output: output.clone(),
-            },
-            status,
-            begin_ms: Some(begin_ms),
-            end_ms: Some(end_ms),
-            output,
-            error,
-        };
-        Self {
-            id,
-            project_id,
-            workflow_id,
-            status,
-            input,
-            headers,
-            begin_ms,
-            end_ms: Some(end_ms),
-            last_update_ms: end_ms,
-            states: vec![node],
-            cursor: 1,
-            cursor_started_ms: end_ms,
-        }
-    }
-
-    /// The `StartSyncWorkflowExecution` answer for a run made by [`express`](Self::express):
-    /// `output` on success, the node's error in `errors` on failure, neither on timeout.
+    /// The `StartSyncWorkflowExecution` answer for an ended run made by
+    /// [`express`](Self::express): `output` on success, the node's error in `errors` on
+    /// failure, neither on timeout.
     pub fn sync_answer(&self) -> Value {
         let begin = fg_time(self.begin_ms);
         let end = fg_time(self.end_ms.unwrap_or(self.begin_ms));
@@ -314,6 +296,25 @@ impl FgExecution {
             }
             let done_at = started.saturating_add(state.spec.duration.as_millis() as i64);
             if now_ms < done_at {
+                return;
+            }
+            if let Some(outcome) = self.express {
+                let (status, output, error) = match outcome {
+                    ExpressOutcome::Echo => (
+                        SUCCESS,
+                        json!({"echo": self.input, "workflow_id": self.workflow_id}),
+                        None,
+                    ),
+                    ExpressOutcome::Fail => (FAIL, Value::Null, Some(EXPRESS_ERROR.to_owned())),
+                    ExpressOutcome::Timeout => (TIMEOUT, Value::Null, None),
+                };
+                state.status = status;
+                state.end_ms = Some(done_at);
+                state.output = output;
+                state.error = error;
+                self.status = status;
+                self.end_ms = Some(done_at);
+                self.last_update_ms = done_at;
                 return;
             }
             state.status = SUCCESS;
@@ -372,6 +373,12 @@ impl FgExecution {
     /// Stops a running execution: it and its current state become `cancel`.
     pub fn stop(&mut self, now_ms: i64) -> Result<(), String> {
         self.advance(now_ms);
+        if self.express.is_some() && self.status == RUNNING {
+            return Err(format!(
+                "execution {} is a synchronous run of an express workflow; it ends on its own and cannot be stopped",
+                self.id
+            ));
+        }
         if self.status != RUNNING {
             return Err(format!(
                 "execution {} has already ended ({}); only a running execution can be stopped",
@@ -400,7 +407,7 @@ impl FgExecution {
             "begin_time": fg_time(self.begin_ms),
             "end_time": self.end_ms.map(fg_time),
             "last_update_time": fg_time(self.last_update_ms),
-            "created_by": CREATED_BY,
+            "created_by": self.created_by,
         })
     }
 
@@ -456,7 +463,7 @@ impl FgExecution {
             "begin_time": fg_time(self.begin_ms),
             "end_time": self.end_ms.map(fg_time),
             "last_update_time": fg_time(self.last_update_ms),
-            "created_by": CREATED_BY,
+            "created_by": self.created_by,
             "node_execution_details": nodes,
         })
     }
@@ -480,15 +487,7 @@ mod tests {
 
     #[test]
     fn a_callback_state_waits_and_resumes() {
-        let mut e = FgExecution::start(
-            "r1".into(),
-            "p".into(),
-            "fg-callback".into(),
-            &states("fg-callback"),
-            json!({}),
-            json!({}),
-            0,
-        );
+        let mut e = FgExecution::start(launch("r1", "fg-callback", 0), &states("fg-callback"));
         e.advance(60_000);
         assert_eq!(e.status, RUNNING);
         assert!(matches!(
@@ -511,15 +510,7 @@ mod tests {
 
     #[test]
     fn a_failed_callback_fails_the_execution() {
-        let mut e = FgExecution::start(
-            "r1".into(),
-            "p".into(),
-            "fg-callback".into(),
-            &states("fg-callback"),
-            json!({}),
-            json!({}),
-            0,
-        );
+        let mut e = FgExecution::start(launch("r1", "fg-callback", 0), &states("fg-callback"));
         e.callback(
             "await-approval",
             false,
@@ -542,15 +533,7 @@ mod tests {
     }
 
     fn callback_run(id: &str, now_ms: i64) -> FgExecution {
-        FgExecution::start(
-            id.into(),
-            "p".into(),
-            "fg-callback".into(),
-            &states("fg-callback"),
-            json!({}),
-            json!({}),
-            now_ms,
-        )
+        FgExecution::start(launch(id, "fg-callback", now_ms), &states("fg-callback"))
     }
 
     #[test]
@@ -572,17 +555,27 @@ mod tests {
         ));
     }
 
+    fn launch(id: &str, workflow_id: &str, at_ms: i64) -> Launch {
+        Launch {
+            id: id.into(),
+            project_id: "p".into(),
+            workflow_id: workflow_id.into(),
+            created_by: "ops-admin".into(),
+            input: json!({"order": 7}),
+            headers: json!({"trace": "t-1"}),
+            at_ms,
+        }
+    }
+
+    /// A sync run begun at `begin_ms` that runs for 1.5 s, as it is when it has ended.
     fn express_run(id: &str, outcome: ExpressOutcome, begin_ms: i64) -> FgExecution {
-        FgExecution::express(
-            id.into(),
-            "p".into(),
-            "fg-echo".into(),
+        let mut run = FgExecution::express(
+            launch(id, "fg-echo", begin_ms),
             outcome,
-            json!({"order": 7}),
-            json!({"trace": "t-1"}),
-            begin_ms,
-            1_500,
-        )
+            Duration::from_millis(1_500),
+        );
+        run.advance(begin_ms + 1_500);
+        run
     }
 
     #[test]
@@ -613,19 +606,36 @@ mod tests {
     }
 
     #[test]
-    fn an_express_run_is_kept_as_an_ended_execution_that_cannot_be_stopped() {
+    fn an_express_run_runs_for_its_duration_then_ends_and_cannot_be_stopped() {
         for (outcome, status) in [
             (ExpressOutcome::Echo, SUCCESS),
             (ExpressOutcome::Fail, FAIL),
             (ExpressOutcome::Timeout, TIMEOUT),
         ] {
-            let mut e = express_run("s1", outcome, 10_000);
+            let mut e = FgExecution::express(
+                launch("s1", "fg-echo", 10_000),
+                outcome,
+                Duration::from_millis(1_500),
+            );
+            e.advance(11_499);
+            assert_eq!(
+                (e.status, e.brief()["end_time"].clone()),
+                (RUNNING, Value::Null)
+            );
+            assert_eq!(
+                e.detail()["node_execution_details"][0]["executions"][0]["status"],
+                RUNNING
+            );
+            let refused = e.stop(11_000).unwrap_err();
+            assert!(refused.contains("cannot be stopped"), "{refused}");
+            e.advance(11_500);
             assert_eq!(e.status, status);
             e.advance(3_600_000);
             assert_eq!(e.status, status, "an ended run never moves");
 
             let brief = e.brief();
             assert_eq!(brief["status"], status);
+            assert_eq!(brief["created_by"], "ops-admin");
             assert_eq!(brief["begin_time"], fg_time(10_000));
             assert_eq!(brief["end_time"], fg_time(11_500));
             assert_eq!(brief["last_update_time"], fg_time(11_500));

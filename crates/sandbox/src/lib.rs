@@ -17,7 +17,8 @@ mod server;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use hwc_client::runtime::{Clock, Credentials};
+use hwc_client::runtime::Credentials;
+use hwc_client::Environment;
 use hwc_client::TransportConfig;
 pub use limits::ConnectionLimits;
 pub use scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
@@ -27,8 +28,9 @@ use tokio::sync::oneshot;
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
     pub scenario: Scenario,
-    /// The clock durations and `X-Sdk-Date` checks run on; tests pass virtual time.
-    pub clock: Arc<dyn Clock>,
+    /// The clock durations and `X-Sdk-Date` checks run on, and what a synchronous run sleeps
+    /// on; tests pass virtual time, shared with the client's.
+    pub environment: Environment,
     /// Makes ids (and, later, faults) deterministic.
     pub seed: u64,
     /// What a slow or stalled client may cost; `ConnectionLimits::default()` everywhere but in
@@ -50,7 +52,7 @@ impl RunningSandbox {
     pub async fn start(config: SandboxConfig, listen: SocketAddr) -> std::io::Result<Self> {
         let shared = Arc::new(server::Shared {
             scenario: config.scenario,
-            clock: config.clock,
+            environment: config.environment,
             seed: config.seed,
             body_timeout: config.limits.body_timeout,
             world: Mutex::new(server::World::default()),

@@ -53,6 +53,11 @@ fn one() -> u64 {
     1
 }
 
+/// The user of a project whose scenario names none.
+fn default_user() -> String {
+    "iam-user".to_owned()
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Project {
@@ -60,6 +65,10 @@ pub struct Project {
     pub id: String,
     #[serde(default)]
     pub description: String,
+    /// The IAM user the project's keys and tokens belong to: executions they start name it
+    /// as `created_by`.
+    #[serde(default = "default_user")]
+    pub user: String,
     #[serde(default)]
     pub credentials: Vec<AccessKey>,
     /// IAM tokens accepted in `X-Auth-Token` for this project.

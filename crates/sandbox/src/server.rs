@@ -9,11 +9,12 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{Request, Response, StatusCode};
 use hwc_client::catalogue::OperationId;
-use hwc_client::runtime::{Clock, OperationMeta, ParamKind, ParamLocation};
+use hwc_client::runtime::{OperationMeta, ParamKind, ParamLocation};
+use hwc_client::Environment;
 use serde_json::{json, Value};
 
 use crate::aom::AomExecution;
-use crate::functiongraph::{self, CallbackRefused, FgExecution};
+use crate::functiongraph::{self, CallbackRefused, FgExecution, Launch};
 use crate::limits::MAX_BODY_BYTES;
 use crate::scenario::{FgWorkflowKind, Scenario};
 
@@ -36,7 +37,7 @@ pub struct World {
 #[derive(Debug)]
 pub struct Shared {
     pub scenario: Scenario,
-    pub clock: Arc<dyn Clock>,
+    pub environment: Environment,
     pub seed: u64,
     /// How long a request body may take to arrive (`ConnectionLimits::body_timeout`).
     pub body_timeout: std::time::Duration,
@@ -50,7 +51,7 @@ impl Shared {
 
     /// The sandbox clock's now, in the milliseconds AOM reports times in.
     pub(crate) fn now_ms(&self) -> i64 {
-        (self.clock.now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+        (self.environment.clock.now_utc().unix_timestamp_nanos() / 1_000_000) as i64
     }
 }
 
@@ -391,10 +392,19 @@ async fn handle_detached(
             execute(&shared, id, &project, &path_values, &incoming, dialect)
         });
     if lose_the_answer {
+        // A sync run loses its connection while it runs, as one through a proxy's idle
+        // timeout would: it goes on, and its caller must find how it ended.
         return broken_response(&request_id);
     }
     match outcome {
-        Ok((status, body)) => json_response(status, &request_id, &body),
+        Ok(Reply::Now(status, body)) => json_response(status, &request_id, &body),
+        Ok(Reply::WhenEnded {
+            execution_id,
+            after,
+        }) => {
+            let (status, body) = when_ended(&shared, &execution_id, after).await;
+            json_response(status, &request_id, &body)
+        }
         Err(failure) => json_response(failure.status, &request_id, &dialect.body(&failure)),
     }
 }
@@ -492,8 +502,9 @@ fn authenticate(shared: &Shared, incoming: &Incoming, dialect: Dialect) -> Resul
         })
     });
     let (_, signed_at) = verified.map_err(|e| dialect.unauthorized(&e.to_string()))?;
-    let skew =
-        (shared.clock.now_utc().unix_timestamp() - signed_at.assume_utc().unix_timestamp()).abs();
+    let skew = (shared.environment.clock.now_utc().unix_timestamp()
+        - signed_at.assume_utc().unix_timestamp())
+    .abs();
     if skew > MAX_CLOCK_SKEW_SECS {
         return Err(
             dialect.unauthorized("X-Sdk-Date is more than 15 minutes from the server's clock")
@@ -644,7 +655,44 @@ fn parse_flow_body(
     Ok(body)
 }
 
-type Answer = Result<(u16, Value), Failure>;
+type Answer = Result<Reply, Failure>;
+
+/// What an operation answers, now or once an execution has ended.
+enum Reply {
+    Now(u16, Value),
+    /// A sync run's answer, which leaves when its execution ends, `after` from now.
+    WhenEnded {
+        execution_id: String,
+        after: std::time::Duration,
+    },
+}
+
+fn ok(status: u16, body: Value) -> Answer {
+    Ok(Reply::Now(status, body))
+}
+
+/// The sync answer of `execution_id` once it has ended: the sandbox sleeps the run's time on
+/// its environment first, lending the caller's in-flight hold on virtual time.
+async fn when_ended(
+    shared: &Shared,
+    execution_id: &str,
+    after: std::time::Duration,
+) -> (u16, Value) {
+    shared.environment.sleep_answering(after).await;
+    let now = shared.now_ms();
+    let mut world = shared.world();
+    match world.fg.get_mut(execution_id) {
+        Some(execution) => {
+            execution.advance(now);
+            (200, execution.sync_answer())
+        }
+        // Executions are never removed; kept as the one safe answer should that change.
+        None => (
+            500,
+            json!({"error_code": "FGS.0500", "error_msg": "Internal server error."}),
+        ),
+    }
+}
 
 /// Runs one operation: one arm per operation of the spec and no wildcard, so an operation
 /// added to the spec fails to compile here until the sandbox emulates it (rather than
@@ -671,6 +719,15 @@ fn execute(
         .unwrap_or_default();
     let now = shared.now_ms();
     let mut world = shared.world();
+    let launch = |id: String, body: hwc_client::models::FlowExecuteBody| Launch {
+        id,
+        project_id: project.id.clone(),
+        workflow_id: workflow_id.to_owned(),
+        created_by: project.user.clone(),
+        input: body.input,
+        headers: body.headers.unwrap_or(Value::Null),
+        at_ms: now,
+    };
     let aom_unknown_workflow = || fail(404, "AOM.31001306", "workflow not exist.");
     let fg_unknown_workflow = || fail(404, "FGS.5002", "Function flow not found.");
     match id {
@@ -681,9 +738,15 @@ fn execute(
             let id = world.fresh_id(shared.seed);
             world.aom.insert(
                 id.clone(),
-                AomExecution::start(id.clone(), project.id.clone(), workflow.clone(), now),
+                AomExecution::start(
+                    id.clone(),
+                    project.id.clone(),
+                    project.user.clone(),
+                    workflow.clone(),
+                    now,
+                ),
             );
-            Ok((200, json!({"execution_id": id})))
+            ok(200, json!({"execution_id": id}))
         }
         OperationId::SearchWorkflowExecutionDetail
         | OperationId::StartPausingWorkflowExecutions
@@ -698,20 +761,20 @@ fn execute(
                 .ok_or_else(|| fail(404, "AOM.31001307", "execution not exist."))?;
             if id == OperationId::SearchWorkflowExecutionDetail {
                 execution.advance(now);
-                return Ok((200, execution.detail()));
+                return ok(200, execution.detail());
             }
             if id == OperationId::StopExecution {
                 execution
                     .stop(now)
                     .map_err(|refused| dialect.bad_request(refused.0))?;
-                return Ok((200, json!("success")));
+                return ok(200, json!("success"));
             }
             let action = incoming.query_value("action").unwrap_or_default();
             let node_id = incoming.query_value("node_id").unwrap_or_default();
             execution
                 .operate(action, node_id, now)
                 .map_err(|refused| dialect.bad_request(refused.0))?;
-            Ok((200, json!({"result": "success"})))
+            ok(200, json!({"result": "success"}))
         }
         OperationId::StartSyncWorkflowExecution => {
             let body = parse_flow_body(incoming, dialect)?;
@@ -722,20 +785,13 @@ fn execute(
                 return Err(dialect.bad_request(format!("workflow {workflow_id} is not an express workflow; sync-executions runs express workflows only")));
             };
             let id = world.fresh_id(shared.seed);
-            // Kept as an ended execution, so a caller that lost this answer finds it by listing.
-            let execution = FgExecution::express(
-                id.clone(),
-                project.id.clone(),
-                workflow_id.to_owned(),
-                *outcome,
-                body.input,
-                body.headers.unwrap_or(Value::Null),
-                now,
-                duration.as_millis() as i64,
-            );
-            let answer = execution.sync_answer();
-            world.fg.insert(id, execution);
-            Ok((200, answer))
+            // Kept as an execution, so a caller that lost this answer finds it by listing.
+            let execution = FgExecution::express(launch(id.clone(), body), *outcome, *duration);
+            world.fg.insert(id.clone(), execution);
+            Ok(Reply::WhenEnded {
+                execution_id: id,
+                after: *duration,
+            })
         }
         OperationId::StartWorkflowExecution => {
             let body = parse_flow_body(incoming, dialect)?;
@@ -748,18 +804,9 @@ fn execute(
                 )));
             };
             let id = world.fresh_id(shared.seed);
-            let headers = body.headers.unwrap_or(Value::Null);
-            let execution = FgExecution::start(
-                id.clone(),
-                project.id.clone(),
-                workflow_id.to_owned(),
-                states,
-                body.input,
-                headers,
-                now,
-            );
+            let execution = FgExecution::start(launch(id.clone(), body), states);
             world.fg.insert(id.clone(), execution);
-            Ok((200, json!({"execution_id": id})))
+            ok(200, json!({"execution_id": id}))
         }
         OperationId::ShowWorkflowExecution | OperationId::StopWorkFlow => {
             project
@@ -774,10 +821,10 @@ fn execute(
                 execution
                     .stop(now)
                     .map_err(|message| dialect.bad_request(message))?;
-                return Ok((200, Value::Null));
+                return ok(200, Value::Null);
             }
             execution.advance(now);
-            Ok((200, execution.detail()))
+            ok(200, execution.detail())
         }
         OperationId::CreateCallbackWorkflow => {
             let body: hwc_client::models::CallbackWorkflowRequestBody =
@@ -812,7 +859,7 @@ fn execute(
                     CallbackRefused::UnknownState(message) => fail(404, "FGS.5003", message),
                     CallbackRefused::NotWaiting(message) => dialect.bad_request(message),
                 })?;
-            Ok((200, json!({"execution_id": run_id})))
+            ok(200, json!({"execution_id": run_id}))
         }
         OperationId::ListWorkflowExecutions => {
             project
@@ -822,7 +869,7 @@ fn execute(
                 .aom
                 .values_mut()
                 .filter(|e| e.project_id == project.id && e.workflow.id == workflow_id);
-            Ok((200, crate::aom::list(executions, now)))
+            ok(200, crate::aom::list(executions, now))
         }
         OperationId::ListFunctionGraphWorkflowExecutions => {
             project
@@ -834,7 +881,7 @@ fn execute(
                 .fg
                 .values_mut()
                 .filter(|e| e.project_id == project.id && e.workflow_id == workflow_id);
-            Ok((200, functiongraph::list(executions, &query, now)))
+            ok(200, functiongraph::list(executions, &query, now))
         }
     }
 }

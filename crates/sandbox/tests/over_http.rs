@@ -299,7 +299,12 @@ async fn sync_executions_succeed_fail_and_time_out() {
         .body;
     assert_eq!(echo.status.unwrap().as_str(), "success");
     assert_eq!(echo.output.unwrap()["echo"], json!({"order": 7}));
-    assert_eq!(echo.begin_time.as_deref(), Some("2026-03-04T05:06:07Z"));
+    // Each run takes its express duration (virtual time) before it answers.
+    assert_eq!(
+        (echo.begin_time.as_deref(), echo.end_time.as_deref()),
+        (Some("2026-03-04T05:06:07Z"), Some("2026-03-04T05:06:08Z"))
+    );
+    assert_eq!(rig.env.clock.elapsed(), Duration::from_secs(1));
 
     let failed = client
         .start_sync_workflow_execution(&run("fg-fail"))
@@ -308,6 +313,7 @@ async fn sync_executions_succeed_fail_and_time_out() {
         .body;
     assert_eq!(failed.status.unwrap().as_str(), "fail");
     assert_eq!(failed.errors.unwrap().len(), 1);
+    assert_eq!(rig.env.clock.elapsed(), Duration::from_secs(2));
 
     let timed_out = client
         .start_sync_workflow_execution(&run("fg-timeout"))
@@ -315,12 +321,79 @@ async fn sync_executions_succeed_fail_and_time_out() {
         .unwrap()
         .body;
     assert_eq!(timed_out.status.unwrap().as_str(), "timeout");
+    assert_eq!(
+        (
+            timed_out.begin_time.as_deref(),
+            timed_out.end_time.as_deref()
+        ),
+        (Some("2026-03-04T05:06:09Z"), Some("2026-03-04T05:06:12Z"))
+    );
+    assert_eq!(rig.env.clock.elapsed(), Duration::from_secs(5));
 
     let error = client
         .start_sync_workflow_execution(&run("fg-callback"))
         .await
         .unwrap_err();
     assert_eq!(http_error(&error).1, "FGS.3002");
+}
+
+/// While a sync run is under way it is listed as running, by the user whose key started it,
+/// cannot be stopped, and its answer leaves when it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_run_is_running_until_its_answer_leaves() {
+    let rig = Rig::start().await;
+    let client = rig.client();
+    // Held by the test: the clock stays put while it looks at the run under way.
+    let looking = rig.env.in_flight();
+    let asking = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let params = StartSyncWorkflowExecutionParams {
+                workflow_id: "fg-echo".into(),
+                body: FlowExecuteBody {
+                    headers: None,
+                    input: json!({"order": 7}),
+                },
+            };
+            client.start_sync_workflow_execution(&params).await
+        })
+    };
+    let mut listed = Vec::new();
+    for _ in 0..500 {
+        listed = client
+            .list_function_graph_workflow_executions(&list_fg("fg-echo"))
+            .await
+            .unwrap()
+            .body
+            .executions
+            .unwrap_or_default();
+        if !listed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(listed.len(), 1, "the sync run is listed while it runs");
+    let brief = &listed[0];
+    assert_eq!(brief.status.as_ref().map(|s| s.as_str()), Some("running"));
+    assert_eq!(brief.end_time, None);
+    assert_eq!(brief.created_by.as_deref(), Some("ops-admin"));
+    let execution_id = brief.execution_id.clone().unwrap();
+    let refused = client
+        .stop_work_flow(&StopWorkFlowParams {
+            workflow_id: "fg-echo".into(),
+            execution_id: execution_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(http_error(&refused).1, "FGS.3002");
+    assert!(!asking.is_finished(), "no answer before the run has ended");
+    assert_eq!(rig.env.clock.elapsed(), Duration::ZERO);
+
+    drop(looking);
+    let answer = asking.await.unwrap().unwrap().body;
+    assert_eq!(answer.execution_id.as_deref(), Some(execution_id.as_str()));
+    assert_eq!(answer.status.unwrap().as_str(), "success");
+    assert_eq!(rig.env.clock.elapsed(), Duration::from_secs(1));
 }
 
 async fn start_fg(client: &Client, workflow: &str) -> String {
@@ -765,7 +838,7 @@ async fn aom_lists_newest_first_and_stop_cancels_once() {
         .await
         .unwrap()
         .body[0];
-    assert_eq!(brief.created_by.as_deref(), Some("sandbox"));
+    assert_eq!(brief.created_by.as_deref(), Some("ops-admin"));
     assert_eq!(brief.project_id.as_deref(), Some(PROJECT));
 
     rig.time.advance(Duration::from_secs(30));
@@ -1267,12 +1340,15 @@ async fn a_sync_run_whose_answer_was_lost_is_found_by_listing() {
         .executions
         .unwrap();
     assert_eq!(briefs.len(), 1, "the run took effect");
-    assert_eq!(briefs[0].status.as_ref().unwrap().as_str(), "success");
+    // Its connection broke as soon as it began: it is still under way.
+    assert_eq!(briefs[0].status.as_ref().unwrap().as_str(), "running");
+    rig.time.advance(Duration::from_secs(1));
     let shown = client
         .show_workflow_execution(&show("fg-echo", briefs[0].execution_id.as_ref().unwrap()))
         .await
         .unwrap()
         .body;
+    assert_eq!(shown.status.unwrap().as_str(), "success");
     assert_eq!(
         shown.output,
         Some(json!({"echo": {"order": 7}, "workflow_id": "fg-echo"}))

@@ -73,6 +73,16 @@ impl Environment {
         self.sleeper.sleep(duration)
     }
 
+    /// A server's sleep while it answers a request that a client on the same environment
+    /// holds in flight (the sandbox taking a synchronous run's time): on virtual time the
+    /// request's hold is lent to it, so the clock can reach its end. On system time, a sleep.
+    pub fn sleep_answering(&self, duration: Duration) -> SleepFuture {
+        match &self.virtual_time {
+            Some(time) => time.sleep_answering(duration),
+            None => self.sleeper.sleep(duration),
+        }
+    }
+
     /// `future` as a task virtual time waits for: the clock does not move while it runs or is
     /// about to, only while it waits. Wrap a whole task's future (a run, a `for_each`
     /// element). On system time, the future itself.

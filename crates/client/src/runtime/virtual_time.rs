@@ -10,6 +10,11 @@
 //!   finished element's result on its way to the step that awaits it);
 //! - every sleep already woken has been seen by its task.
 //!
+//! A server on the same virtual time answering a request that is in flight (the sandbox's
+//! synchronous run) may sleep *for* that request ([`VirtualTime::sleep_answering`]): the
+//! request's hold is lent to the sleep while it waits, so the clock can reach its deadline,
+//! and taken back when it ends, before the answer leaves.
+//!
 //! Every sleep due at that deadline wakes, in registration order, and the clock stays there
 //! until the system is quiescent again. So concurrent sleepers each wake at their own deadline
 //! (five 200 ms sleeps take 200 ms, not one second), and no task sees the clock move while it
@@ -63,6 +68,8 @@ struct VirtualState {
     running: usize,
     runnable: usize,
     in_flight: usize,
+    /// In-flight holds lent to sleeps answering those requests.
+    lent: usize,
 }
 
 impl VirtualState {
@@ -101,7 +108,9 @@ impl VirtualState {
     /// The advance decision: when quiescent, the clock jumps to the earliest deadline and the
     /// sleeps due then wake. Returns their wakers, for the caller to call once unlocked.
     fn settle(&mut self) -> Vec<Waker> {
-        let busy = self.running + self.runnable + self.in_flight + self.woken.len();
+        // Saturating: a request sent from outside every participant holds nothing to lend.
+        let holding = self.in_flight.saturating_sub(self.lent);
+        let busy = self.running + self.runnable + holding + self.woken.len();
         let Some((&(deadline, _), _)) = self.pending.first_key_value() else {
             return Vec::new();
         };
@@ -162,6 +171,7 @@ impl VirtualTime {
                 running: 0,
                 runnable: 0,
                 in_flight: 0,
+                lent: 0,
             })),
         }
     }
@@ -219,19 +229,33 @@ impl Clock for VirtualTime {
     }
 }
 
-impl Sleeper for VirtualTime {
-    fn sleep(&self, duration: Duration) -> SleepFuture {
+impl VirtualTime {
+    fn register(&self, duration: Duration, lends: bool) -> SleepFuture {
         let mut key = (Duration::ZERO, 0);
         settle_after(&self.state, |s| {
             key = (s.elapsed.saturating_add(duration), s.next_id());
             s.sleeps.push(duration);
             s.pending.insert(key, None);
+            s.lent += usize::from(lends);
         });
         Box::pin(VirtualSleep {
             state: Arc::clone(&self.state),
             key,
             done: false,
+            lends,
         })
+    }
+
+    /// A sleep of a server answering a request someone holds in flight: the hold is lent to
+    /// the sleep while it waits and taken back when it ends (see the module doc).
+    pub(crate) fn sleep_answering(&self, duration: Duration) -> SleepFuture {
+        self.register(duration, true)
+    }
+}
+
+impl Sleeper for VirtualTime {
+    fn sleep(&self, duration: Duration) -> SleepFuture {
+        self.register(duration, false)
     }
 }
 
@@ -240,6 +264,16 @@ struct VirtualSleep {
     state: Shared,
     key: (Duration, u64),
     done: bool,
+    /// Whether it holds a lent in-flight hold, given back when it ends.
+    lends: bool,
+}
+
+impl VirtualSleep {
+    fn give_back(&self, state: &mut VirtualState) {
+        if self.lends {
+            state.lent -= 1;
+        }
+    }
 }
 
 impl Future for VirtualSleep {
@@ -253,11 +287,13 @@ impl Future for VirtualSleep {
         let mut seen = false;
         settle_after(&self.state, |s| {
             if s.woken.remove(&key.1) {
+                self.give_back(s);
                 seen = true;
             } else if let Some(waker) = s.pending.get_mut(&key) {
                 *waker = Some(cx.waker().clone());
             } else {
                 // Neither pending nor woken cannot happen; ending is the safe reading.
+                self.give_back(s);
                 seen = true;
             }
         });
@@ -280,6 +316,7 @@ impl Drop for VirtualSleep {
             if !s.woken.remove(&key.1) {
                 s.pending.remove(&key);
             }
+            self.give_back(s);
         });
     }
 }
@@ -572,6 +609,48 @@ mod tests {
         let (sleeper, asking) = (tokio::spawn(sleeper), tokio::spawn(asking));
         assert_eq!(asking.await.unwrap(), Duration::ZERO);
         assert_eq!(sleeper.await.unwrap(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_server_sleeping_for_a_request_in_flight_moves_the_clock_to_its_end() {
+        let (environment, time) = environment();
+        let env = environment.clone();
+        let asking = environment.participate(async move {
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            let on_the_wire = env.in_flight();
+            let server = env.clone();
+            // The server is no participant: it answers from a task of its own, as the sandbox.
+            tokio::spawn(async move {
+                server.sleep_answering(Duration::from_secs(3)).await;
+                answer.send(server.clock.elapsed()).unwrap();
+            });
+            let answered_at = answered.await.unwrap();
+            // The hold came back before the answer left: the clock did not move on meanwhile.
+            let seen = env.clock.elapsed();
+            drop(on_the_wire);
+            (answered_at, seen)
+        });
+        let env = environment.clone();
+        let later = environment.participate(async move {
+            env.sleep(Duration::from_secs(5)).await;
+            env.clock.elapsed()
+        });
+        let (asking, later) = (tokio::spawn(asking), tokio::spawn(later));
+        assert_eq!(
+            asking.await.unwrap(),
+            (Duration::from_secs(3), Duration::from_secs(3))
+        );
+        assert_eq!(later.await.unwrap(), Duration::from_secs(5));
+        assert_eq!(time.with(|s| s.lent), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_server_sleep_given_up_returns_its_hold() {
+        let (environment, time) = environment();
+        let sleep = environment.sleep_answering(Duration::from_secs(3));
+        assert_eq!(time.with(|s| s.lent), 1);
+        drop(sleep);
+        assert_eq!(time.with(|s| s.lent), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

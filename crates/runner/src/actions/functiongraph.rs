@@ -10,13 +10,18 @@ use hwc_client::operations::{
     CreateCallbackWorkflowParams, StartSyncWorkflowExecutionParams, StartWorkflowExecutionParams,
     StopWorkFlowParams,
 };
-use runbook_lang::{FunctionGraphCallback, FunctionGraphRunSync, FunctionGraphStart, Step, Stop};
+use hwc_client::runtime::poll_delay;
+use hwc_client::waiters::FUNCTION_GRAPH_EXECUTION_SUCCEEDED;
+use runbook_lang::{
+    FunctionGraphCallback, FunctionGraphRunSync, FunctionGraphStart, Poll, Step, Stop,
+};
 use serde_json::{json, Value};
 
 use crate::failure::{Failure, StepError};
 use crate::reconcile::{waits_for_callback, Look, Making};
 use crate::request::Change;
 use crate::runner::{Deadline, Locals, Run};
+use crate::wait::is_terminal;
 
 use super::{start_once, started, to_json};
 
@@ -212,9 +217,7 @@ async fn run_sync_once(
     let operation = &catalogue::START_SYNC_WORKFLOW_EXECUTION;
     let workflow_id = params.workflow_id.as_str();
     let adopted = |execution_id: String| async move {
-        let shown = run
-            .show_functiongraph(workflow_id, &execution_id, deadline)
-            .await?;
+        let shown = ended_sync_run(run, workflow_id, &execution_id, deadline).await?;
         sync_answer(&shown)
     };
     let flight = run.starts_in_flight.begin(workflow_id);
@@ -262,6 +265,38 @@ async fn run_sync_once(
     )?;
     flight.land();
     Ok(body)
+}
+
+/// The execution of a sync run the journal recorded or a listing found, once it has ended:
+/// its answer is how it ends, and a run whose answer was lost may still be under way. Looked
+/// at a tenth of the time waited apart, within the default poll's bounds.
+async fn ended_sync_run(
+    run: &Run,
+    workflow_id: &str,
+    execution_id: &str,
+    deadline: Deadline,
+) -> Result<ShowWorkflowExecutionResponse, StepError> {
+    let began = run.now();
+    let poll = Poll::default();
+    loop {
+        let shown = run
+            .show_functiongraph(workflow_id, execution_id, deadline)
+            .await?;
+        let status = shown
+            .status
+            .as_ref()
+            .map(|s| s.as_str())
+            .unwrap_or_default();
+        if is_terminal(&FUNCTION_GRAPH_EXECUTION_SUCCEEDED, status) {
+            return Ok(shown);
+        }
+        let waited = run.now().saturating_sub(began);
+        run.pause(
+            poll_delay(poll.min.0, poll.max.0, waited, run.random()),
+            deadline,
+        )
+        .await?;
+    }
 }
 
 /// A sync run's answer rebuilt from the execution it started, when the answer was lost.

@@ -158,7 +158,7 @@ async fn harness_on(
     let sandbox = RunningSandbox::start(
         SandboxConfig {
             scenario,
-            clock: environment.clock.clone(),
+            environment: environment.clone(),
             seed: 3,
             limits: ConnectionLimits::default(),
         },

@@ -1,8 +1,6 @@
 //! Shared by the sandbox's tests: an in-process sandbox on virtual time.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
 use hwc_client::runtime::{Credentials, RetryPolicy, Secret, VirtualTime};
 use hwc_client::{Client, Environment, Transport};
 use hwc_sandbox::{ConnectionLimits, RunningSandbox, SandboxConfig, Scenario};
@@ -27,7 +25,7 @@ pub async fn start_with_limits(
         Environment::virtual_time(time::macros::datetime!(2026-03-04 05:06:07 UTC), seed);
     let config = SandboxConfig {
         scenario,
-        clock: Arc::new(time.clone()),
+        environment: env.clone(),
         seed,
         limits,
     };
