@@ -91,8 +91,18 @@ impl Journal {
 
     fn record<T: Serialize>(&self, fields: &T, names_run: bool) {
         if let Some(entry) = self.stamped(fields, names_run) {
-            let _ = self.entries.send(Entry::Event(entry));
+            self.append(entry);
         }
+    }
+
+    /// `event` as the journal holds it, which is also its `--log-format json` line.
+    pub fn stamp(&self, event: &Event) -> Option<NewEvent> {
+        self.stamped(event, event.run_id().is_some())
+    }
+
+    /// Appends an entry [`stamp`](Self::stamp) made.
+    pub fn append(&self, entry: NewEvent) {
+        let _ = self.entries.send(Entry::Event(entry));
     }
 
     /// Records the run's final state once, for `runbook runs show`.

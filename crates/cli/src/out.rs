@@ -67,7 +67,10 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
         let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
         (control || bidi) && c != '\n' && c != '\t'
     };
-    if !text.contains(escaped) {
+    // Most lines are printable ASCII (a JSON line always is, but for its non-ASCII text): a
+    // byte scan settles them without decoding a char.
+    let plain = |b: &u8| matches!(b, b' '..=b'~' | b'\n' | b'\t');
+    if text.as_bytes().iter().all(plain) || !text.contains(escaped) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);

@@ -34,6 +34,12 @@ pub trait Reporter: Observer {
     fn finish(&self);
     /// The run turned out to be the resumption of an earlier one: its lines carry that id.
     fn set_run_id(&self, _run_id: &str) {}
+    /// Writes `line`, an event as the journal stamped it, when that is this reporter's line
+    /// for the event (`--log-format json`), so the event is written to text once; otherwise
+    /// false, and the event goes to [`Observer::event`].
+    fn journal_line(&self, _line: &str) -> bool {
+        false
+    }
 }
 
 pub fn observer(format: LogFormat, clock: Arc<dyn Clock>, run_id: String) -> Arc<dyn Reporter> {
@@ -50,9 +56,11 @@ pub fn observer(format: LogFormat, clock: Arc<dyn Clock>, run_id: String) -> Arc
     }
 }
 
+// Written straight to text, once for the log and the journal (`Reporter::journal_line`): a
+// step records several events, and building a tree of each first cost more than the step's
+// request.
 /// One JSON object as the JSON log and the journal write it: its own fields, then `run_id`
-/// (unless it names its run itself), `ts` from the run's clock and `version`. Written straight to text, once per consumer: a step records several events,
-/// and building a tree of each first cost more than the step's request.
+/// (unless it names its run itself), `ts` from the run's clock and `version`.
 #[derive(Serialize, JsonSchema)]
 #[schemars(bound = "T: JsonSchema")]
 pub struct Stamped<'a, T: Serialize> {
@@ -147,6 +155,11 @@ impl Reporter for JsonLines {
             .run_id
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = run_id.to_owned();
+    }
+
+    fn journal_line(&self, line: &str) -> bool {
+        errln!("{line}");
+        true
     }
 }
 
@@ -385,12 +398,13 @@ pub fn summary(runbook: &Runbook, state: &RunState, format: OutputFormat, exit_c
         };
         return serde_json::to_string_pretty(&printed).unwrap_or_default();
     }
+    // Looked up once per step: finding each in the runbook would cost the steps squared.
+    let actions: std::collections::HashMap<&str, &'static str> = runbook
+        .all_steps()
+        .map(|s| (s.id.as_str(), s.action().map_or("", |a| a.key())))
+        .collect();
     text_summary(state, exit_code, &|id| {
-        runbook
-            .all_steps()
-            .find(|s| s.id == id)
-            .and_then(|s| s.action())
-            .map_or("", |a| a.key())
+        actions.get(id).copied().unwrap_or_default()
     })
 }
 

@@ -352,9 +352,17 @@ struct Observers {
 
 impl Observer for Observers {
     fn event(&self, event: &Event) {
-        self.reporter.event(event);
-        if let Some(journal) = self.journal.get() {
-            journal.event(event);
+        let Some(journal) = self.journal.get() else {
+            return self.reporter.event(event);
+        };
+        match journal.stamp(event) {
+            Some(entry) => {
+                if !self.reporter.journal_line(&entry.json) {
+                    self.reporter.event(event);
+                }
+                journal.append(entry);
+            }
+            None => self.reporter.event(event),
         }
     }
 

@@ -128,8 +128,8 @@ fn of_five_overlapping_runs_one_runs_and_four_exit_75() {
     assert!(text.contains("nightly: succeeded"), "{text}");
 
     let logs = runs(&state, &["logs", winner_id, "--log-format", "json"]);
-    let entries: Vec<Value> = String::from_utf8(logs.stdout)
-        .unwrap()
+    let logs = String::from_utf8(logs.stdout).unwrap();
+    let entries: Vec<Value> = logs
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
@@ -150,6 +150,21 @@ fn of_five_overlapping_runs_one_runs_and_four_exit_75() {
         .iter()
         .all(|e| e["version"] == 2 && e["run_id"] == winner_id));
     assert_eq!(kinds.last(), Some(&"final_state"));
+    // Each event the run logged is its journal entry, time stamp and all (one text serves both).
+    let winner_log = outputs
+        .iter()
+        .find(|o| o.status.code() == Some(0))
+        .map(|o| String::from_utf8(o.stderr.clone()).unwrap())
+        .unwrap();
+    let logged: Vec<Value> = winner_log
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|event| event["event"] != "note")
+        .collect();
+    assert!(logged.len() > 5, "{winner_log}");
+    for event in &logged {
+        assert!(entries.contains(event), "not journaled as logged: {event}");
+    }
     let plain = runs(&state, &["logs", winner_id]);
     let plain = String::from_utf8(plain.stdout).unwrap();
     assert!(plain.contains("start start (aom.start)"), "{plain}");

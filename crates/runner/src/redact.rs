@@ -32,6 +32,9 @@ pub struct Redactor {
 #[derive(Debug, Default)]
 struct Secrets {
     whole: BTreeSet<String>,
+    /// Whether a whole secret reads as a JSON number or boolean: only then can a number or a
+    /// boolean be one, and the check (which writes each out) is worth making.
+    scalars: bool,
     /// The forms searched for inside longer text, longest first so a secret containing
     /// another is replaced whole.
     inside: Vec<String>,
@@ -52,7 +55,14 @@ impl Redactor {
             return;
         }
         let mut secrets = self.secrets.write().unwrap_or_else(PoisonError::into_inner);
-        if !secrets.whole.insert(secret.to_owned()) || secret.chars().count() < MIN_SCRUB_LEN {
+        if !secrets.whole.insert(secret.to_owned()) {
+            return;
+        }
+        secrets.scalars |= matches!(
+            serde_json::from_str::<Value>(secret),
+            Ok(Value::Number(_) | Value::Bool(_))
+        );
+        if secret.chars().count() < MIN_SCRUB_LEN {
             return;
         }
         let mut forms = vec![secret.to_owned(), hwc_client::runtime::url_encoded(secret)];
@@ -143,7 +153,7 @@ fn redact_text(secrets: &Secrets, text: &mut String) {
 fn redact_value(secrets: &Secrets, value: &mut Value) {
     match value {
         Value::String(text) => redact_text(secrets, text),
-        Value::Number(_) | Value::Bool(_) if secrets.whole.contains(&value.to_string()) => {
+        Value::Number(_) | Value::Bool(_) if scalar_is_secret(secrets, value) => {
             *value = Value::String(MASK.to_owned());
         }
         Value::Array(items) => items
@@ -156,6 +166,10 @@ fn redact_value(secrets: &Secrets, value: &mut Value) {
     }
 }
 
+fn scalar_is_secret(secrets: &Secrets, value: &Value) -> bool {
+    secrets.scalars && secrets.whole.contains(&value.to_string())
+}
+
 fn touches(secrets: &Secrets, value: &Value) -> bool {
     match value {
         Value::Null => false,
@@ -166,7 +180,7 @@ fn touches(secrets: &Secrets, value: &Value) -> bool {
                     .iter()
                     .any(|form| text.contains(form.as_str()))
         }
-        Value::Number(_) | Value::Bool(_) => secrets.whole.contains(&value.to_string()),
+        Value::Number(_) | Value::Bool(_) => scalar_is_secret(secrets, value),
         Value::Array(items) => items.iter().any(|item| touches(secrets, item)),
         Value::Object(map) => map.values().any(|item| touches(secrets, item)),
     }
