@@ -164,7 +164,11 @@ impl SqliteStore {
             .create_if_missing(true)
             .busy_timeout(options.busy_timeout)
             .foreign_keys(true)
-            .synchronous(SqliteSynchronous::Normal);
+            .synchronous(SqliteSynchronous::Normal)
+            // 256 KiB of page cache per connection, not SQLite's 2 MiB: a run appends and
+            // rarely reads back, and each of up to six connections would fill its own cache
+            // with the journal's pages (a fan-out's peak memory, issue 15).
+            .pragma("cache_size", "-256");
 
         let fail = |doing, err| database_error(&path, options.busy_timeout, doing, err);
         let mut setup =
