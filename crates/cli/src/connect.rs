@@ -106,8 +106,28 @@ async fn sandbox(args: &RunArgs, runbook: &Runbook) -> Result<Connection, String
         .project_id
         .as_ref()
         .or(runbook.target.project_id.as_ref());
+    in_process(
+        scenario,
+        wanted.map(String::as_str),
+        args.seed,
+        args.real_time,
+        args.options.request_timeout,
+    )
+    .await
+}
+
+/// Starts an in-process sandbox (`runbook run --sandbox`, `runbook test`) and a client acting
+/// in project `wanted` (the scenario's first project when `None` or unknown) with that
+/// project's first key.
+pub async fn in_process(
+    scenario: hwc_sandbox::Scenario,
+    wanted: Option<&str>,
+    seed: u64,
+    real_time: bool,
+    request_timeout: std::time::Duration,
+) -> Result<Connection, String> {
     let project = wanted
-        .and_then(|id| scenario.projects.iter().find(|p| &p.id == id))
+        .and_then(|id| scenario.projects.iter().find(|p| p.id == id))
         .or_else(|| scenario.projects.first())
         .ok_or("the scenario has no projects")?
         .clone();
@@ -125,15 +145,15 @@ async fn sandbox(args: &RunArgs, runbook: &Runbook) -> Result<Connection, String
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let environment = if args.real_time {
+    let environment = if real_time {
         Environment::system()
     } else {
-        Environment::virtual_time(time::OffsetDateTime::now_utc(), args.seed).0
+        Environment::virtual_time(time::OffsetDateTime::now_utc(), seed).0
     };
     let config = SandboxConfig {
         scenario,
         environment: environment.clone(),
-        seed: args.seed,
+        seed,
         limits: ConnectionLimits::default(),
     };
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -141,9 +161,9 @@ async fn sandbox(args: &RunArgs, runbook: &Runbook) -> Result<Connection, String
         .await
         .map_err(|error| format!("cannot start the sandbox: {error}"))?;
     let mut config = running.transport_config(credentials, &project.id);
-    config.request_timeout = args.options.request_timeout;
+    config.request_timeout = request_timeout;
     let client = build(config, environment.clone())?;
-    let clock = if args.real_time {
+    let clock = if real_time {
         "real time"
     } else {
         "simulated time: waits pass instantly"

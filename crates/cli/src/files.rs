@@ -36,6 +36,13 @@ pub const SCENARIO: Kind = Kind {
     limit: MAX_RUNBOOK_BYTES,
 };
 
+/// A test file (`runbook test`) is a runbook's size and kind too, with its scenario inline.
+pub const TEST: Kind = Kind {
+    noun: "test file",
+    one: "a test file",
+    limit: MAX_RUNBOOK_BYTES,
+};
+
 /// A run's JSON, for `runbook report`: its steps' results make it larger than a runbook, but a
 /// run whose record passes this is not one a report could show anyway.
 pub const RUN_STATE: Kind = Kind {

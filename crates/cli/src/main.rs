@@ -34,6 +34,7 @@ mod sandbox_cmd;
 mod signals;
 mod store_cmd;
 mod store_select;
+mod testing;
 mod validate;
 
 /// The version and the commit it was built from (`build.rs`).
@@ -81,6 +82,13 @@ enum Command {
     /// and where it goes next (text, JSON or a Mermaid flowchart). With -o, pin the plan for
     /// `runbook run --plan`.
     Plan(plan::PlanArgs),
+    /// Test runbooks: run each test file's runbook on simulated time against an in-process
+    /// sandbox with the file's inputs and scenario, and check its expectations.
+    ///
+    /// One line per test, then `N passed, N failed`; a failed expectation is reported at its
+    /// file:line:col. Exits 0 when every test passes, 1 when one fails, 2 when a test file
+    /// cannot be read.
+    Test(testing::TestArgs),
     /// Check runbook files (or directories of them) without running anything.
     ///
     /// Reports every problem at once, each as file:line:col with the offending line and a
@@ -198,6 +206,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Resume(args) => resume_cmd::resume(args).await,
         Command::Plan(args) => plan::plan(&args),
         Command::Report(args) => reports::report(&args).await,
+        Command::Test(args) => testing::test(&args).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut script);

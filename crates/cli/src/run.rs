@@ -149,6 +149,13 @@ pub async fn run(args: RunArgs) -> u8 {
 /// `runbook run`, or with [`durable::Mode::Resume`], `runbook resume`.
 pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     let format = args.options.log_format;
+    if crate::testing::file::is_test_file(&args.file) {
+        let problem = format!(
+            "{} is a test file: run it with `runbook test {0}`",
+            args.file.display()
+        );
+        return refused::not_started(format, NotStarted::configuration(problem));
+    }
     let (runbook, text) = match crate::validate::load_with_text(&args.file) {
         Ok(loaded) => loaded,
         Err(not_loaded) => return refused::not_started(format, not_loaded.into()),

@@ -22,8 +22,18 @@ pub fn validate(paths: &[PathBuf]) -> Result<Validation, String> {
     }
     let mut failed = 0;
     for file in &files {
-        match load(file) {
-            Ok(_) => outln!("ok  {}", file.display()),
+        // A test file is checked as one: its shape, and that its runbook loads.
+        let checked = if crate::testing::file::is_test_file(file) {
+            crate::testing::file::Loaded::read(file).and_then(|test| {
+                load(&test.beside(&test.file.runbook))
+                    .map(|_| ())
+                    .map_err(|report| format!("{}: its runbook:\n{report}", test.at(&["runbook"])))
+            })
+        } else {
+            load(file).map(|_| ())
+        };
+        match checked {
+            Ok(()) => outln!("ok  {}", file.display()),
             Err(report) => {
                 failed += 1;
                 errln!("{report}");

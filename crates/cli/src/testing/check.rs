@@ -1,0 +1,238 @@
+//! Running one test: its runbook on virtual time against an in-process sandbox (the real
+//! client, signer and HTTP), then every expectation compared with what happened.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use runbook_runner::{Event, Observer, RunInput, RunState, Runner};
+use serde_json::Value;
+
+use super::file::{Loaded, ScenarioSource};
+
+/// Why a test did not pass: each with the `file:line:col` of what it concerns.
+pub struct Failure {
+    pub at: String,
+    pub message: String,
+}
+
+/// Every event the run emitted, as JSON text, to look for secrets in.
+#[derive(Default)]
+struct Events(Mutex<Vec<String>>);
+
+impl Observer for Events {
+    fn event(&self, event: &Event) {
+        if let Ok(text) = serde_json::to_string(event) {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(text);
+        }
+    }
+}
+
+/// Runs `test`; an empty list means it passed.
+pub async fn run(test: &Loaded) -> Vec<Failure> {
+    let spec = &test.file;
+    let fail = |keys: &[&str], message: String| {
+        vec![Failure {
+            at: test.at(keys),
+            message,
+        }]
+    };
+    let runbook_path = test.beside(&spec.runbook);
+    let runbook = match crate::validate::load_with_text(&runbook_path) {
+        Ok((runbook, _)) => runbook,
+        Err(not_loaded) => return fail(&["runbook"], not_loaded.text),
+    };
+    let scenario = match scenario(test) {
+        Ok(scenario) => scenario,
+        Err(problem) => return fail(&["scenario"], problem),
+    };
+    let given = spec
+        .inputs
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.clone(),
+                runbook_runner::inputs::Given::Value(value.clone()),
+            )
+        })
+        .collect();
+    let inputs = match runbook_runner::inputs::resolve(&runbook, given) {
+        Ok(inputs) => inputs,
+        Err(problems) => return fail(&["inputs"], problems.join("; ")),
+    };
+    let mut secrets: Vec<String> = Vec::new();
+    for (name, input) in &runbook.inputs {
+        if input.secret {
+            if let Some(value) = inputs.get(name) {
+                collect_leaves(value, &mut secrets);
+            }
+        }
+    }
+    let connection = match crate::connect::in_process(
+        scenario,
+        runbook.target.project_id.as_deref(),
+        spec.seed,
+        false,
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    {
+        Ok(connection) => connection,
+        Err(problem) => return fail(&["scenario"], problem),
+    };
+    secrets.extend(connection.secrets.iter().cloned());
+    let events = Arc::new(Events::default());
+    let runner = Runner::new(
+        connection.client,
+        connection.environment,
+        events.clone() as Arc<dyn Observer>,
+    );
+    let input = RunInput {
+        run_id: String::new(),
+        inputs,
+        env: serde_json::Map::new(),
+        secrets: connection.secrets.clone(),
+    };
+    let state = runner.run(&runbook, input).await;
+    let calls = connection
+        .sandbox
+        .as_ref()
+        .map(hwc_sandbox::RunningSandbox::request_counts)
+        .unwrap_or_default();
+    if let Some(sandbox) = connection.sandbox {
+        let _ = sandbox.shutdown().await;
+    }
+    let mut failures = compare(test, &state, &calls);
+    let printed = serde_json::to_string(&state).unwrap_or_default();
+    let logged = events.0.lock().unwrap_or_else(PoisonError::into_inner);
+    for secret in secrets
+        .iter()
+        .filter(|s| s.chars().count() >= runbook_runner::redact::MIN_SCRUB_LEN)
+    {
+        if printed.contains(secret.as_str()) || logged.iter().any(|e| e.contains(secret.as_str())) {
+            failures.push(Failure {
+                at: test.at(&[]),
+                message: "a secret appears in the run's state or events".to_owned(),
+            });
+            break;
+        }
+    }
+    failures
+}
+
+fn scenario(test: &Loaded) -> Result<hwc_sandbox::Scenario, String> {
+    match &test.file.scenario {
+        None => Ok(hwc_sandbox::Scenario::default_scenario()),
+        Some(ScenarioSource::File(relative)) => {
+            let path = test.beside(relative);
+            crate::sandbox_cmd::load_scenario(Some(&path)).map_err(|e| format!("{e:#}"))
+        }
+        Some(ScenarioSource::Inline(value)) => {
+            let text = serde_yaml::to_string(value).map_err(|e| e.to_string())?;
+            hwc_sandbox::Scenario::parse("the test's scenario", &text).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn collect_leaves(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::Null => {}
+        Value::String(text) => into.push(text.clone()),
+        Value::Number(_) | Value::Bool(_) => into.push(value.to_string()),
+        Value::Array(items) => items.iter().for_each(|item| collect_leaves(item, into)),
+        Value::Object(map) => map.values().for_each(|item| collect_leaves(item, into)),
+    }
+}
+
+/// Each expectation against the run and the requests the sandbox received.
+fn compare(
+    test: &Loaded,
+    state: &RunState,
+    calls: &std::collections::BTreeMap<String, u64>,
+) -> Vec<Failure> {
+    let expect = &test.file.expect;
+    let mut failures = Vec::new();
+    let mut differ = |keys: &[&str], message: String| {
+        failures.push(Failure {
+            at: test.at(keys),
+            message,
+        });
+    };
+    let why = state
+        .error
+        .as_deref()
+        .map(|error| format!(" (error: {error})"))
+        .unwrap_or_default();
+    if let Some(want) = expect.status {
+        if state.status != want {
+            differ(
+                &["expect", "status"],
+                format!(
+                    "run status: want `{}`, got `{}`{why}",
+                    want.name(),
+                    state.status.name()
+                ),
+            );
+        }
+    }
+    if let Some(want) = expect.exit_code {
+        let got = crate::exit::for_state(state);
+        if got != want {
+            differ(
+                &["expect", "exit_code"],
+                format!("exit code: want {want}, got {got}{why}"),
+            );
+        }
+    }
+    for (id, want) in &expect.steps {
+        let keys = ["expect", "steps", id.as_str()];
+        match state.steps.get(id) {
+            None => differ(&keys, format!("the runbook has no step `{id}`")),
+            Some(step) if step.status != *want => {
+                let error = step
+                    .error
+                    .as_deref()
+                    .map(|error| format!(" (error: {error})"))
+                    .unwrap_or_default();
+                differ(
+                    &keys,
+                    format!(
+                        "step `{id}`: want `{}`, got `{}`{error}",
+                        want.name(),
+                        step.status.name()
+                    ),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    for (name, want) in &expect.outputs {
+        let keys = ["expect", "outputs", name.as_str()];
+        match state.outputs.get(name) {
+            None => differ(&keys, format!("output `{name}`: want {want}, got none")),
+            Some(got) if got != want => {
+                differ(&keys, format!("output `{name}`: want {want}, got {got}"));
+            }
+            Some(_) => {}
+        }
+    }
+    for (operation, want) in &expect.calls {
+        let keys = ["expect", "calls", operation.as_str()];
+        if hwc_client::catalogue::operation(operation).is_none() {
+            differ(
+                &keys,
+                format!("`{operation}` is not an operation of the API"),
+            );
+            continue;
+        }
+        let got = calls.get(operation).copied().unwrap_or(0);
+        if got != *want {
+            differ(
+                &keys,
+                format!("{operation}: want {want} request(s), got {got}"),
+            );
+        }
+    }
+    failures
+}

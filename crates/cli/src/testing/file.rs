@@ -1,0 +1,123 @@
+//! Test files (`*.test.yaml`): what they hold, read within the YAML limits, with the place of
+//! every expectation so a failed one is reported at its `line:col`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use runbook_lang::locate::{Locations, Part, Path as YamlPath};
+use runbook_runner::{RunStatus, StepStatus};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// The suffixes that make a YAML file a test file.
+pub const SUFFIXES: [&str; 2] = [".test.yaml", ".test.yml"];
+
+/// Whether `path` names a test file (which `runbook run` refuses).
+pub fn is_test_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    SUFFIXES.iter().any(|suffix| name.ends_with(suffix))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestFile {
+    /// What the test shows, in one line.
+    pub test: String,
+    /// The runbook under test, relative to the test file.
+    pub runbook: PathBuf,
+    /// The run's inputs, typed as in an inputs file.
+    #[serde(default)]
+    pub inputs: Map<String, Value>,
+    /// The sandbox's scenario: a file relative to the test file, or written here; the
+    /// built-in scenario when absent.
+    #[serde(default)]
+    pub scenario: Option<ScenarioSource>,
+    /// The sandbox's seed (ids, faults).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub expect: Expect,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ScenarioSource {
+    File(PathBuf),
+    Inline(serde_yaml::Value),
+}
+
+/// What the run must come to. Every part is optional; a test with none only runs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub status: Option<RunStatus>,
+    pub exit_code: Option<u8>,
+    /// The status of each step named.
+    #[serde(default)]
+    pub steps: IndexMap<String, StepStatus>,
+    /// Run outputs that must be present with these values (others may be too).
+    #[serde(default)]
+    pub outputs: Map<String, Value>,
+    /// How many requests each operation named received (by operation id; 0 means none).
+    #[serde(default)]
+    pub calls: BTreeMap<String, u64>,
+}
+
+/// A test file as read: its text (for locations), its path and what it says.
+pub struct Loaded {
+    pub path: PathBuf,
+    pub text: String,
+    pub file: TestFile,
+    locations: Locations,
+}
+
+impl Loaded {
+    /// Reads and parses `path`; the error is a `file:line:col: message` line.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let text = crate::files::read_text(path, &crate::files::TEST)?;
+        let at = |location: Option<(usize, usize)>| match location {
+            Some((line, col)) => format!("{}:{line}:{col}", path.display()),
+            None => path.display().to_string(),
+        };
+        // Within the YAML limits first (an alias bomb is refused by what it expands to), then
+        // typed straight from the text, whose errors know their place.
+        runbook_lang::yaml::from_str(&text)
+            .map_err(|error| format!("{}: {}", at(error.location), error.message))?;
+        let file: TestFile = serde_yaml::from_str(&text).map_err(|error| {
+            let location = error.location().map(|l| (l.line(), l.column()));
+            format!("{}: not a test file: {error}", at(location))
+        })?;
+        let locations = Locations::index(&text);
+        Ok(Self {
+            path: path.to_owned(),
+            text,
+            file,
+            locations,
+        })
+    }
+
+    /// `file:line:col` of the value at `keys` (`["expect", "steps", "deploy"]`).
+    pub fn at(&self, keys: &[&str]) -> String {
+        let path = keys
+            .iter()
+            .fold(YamlPath::root(), |path, key| path.key(*key));
+        let span = self.locations.span(&path, Part::Value);
+        let (line, col) = self.locations.lines().line_col(&self.text, span.start);
+        format!("{}:{line}:{col}", self.path.display())
+    }
+
+    /// A path named in the file, relative to the file's directory.
+    pub fn beside(&self, relative: &Path) -> PathBuf {
+        self.path
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join(relative)
+    }
+}

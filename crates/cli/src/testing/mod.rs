@@ -1,0 +1,146 @@
+//! `runbook test`: runs test files (`*.test.yaml`), each a runbook with inputs and a sandbox
+//! scenario on virtual time, and checks what the run came to. One line per test, then
+//! `N passed, N failed`; a failed expectation is reported at its `file:line:col`.
+
+mod check;
+pub mod file;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::exit;
+use file::Loaded;
+
+#[derive(clap::Args, Debug)]
+pub struct TestArgs {
+    /// Test files, or directories searched for *.test.yaml and *.test.yml.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+/// What became of one test file.
+struct Outcome {
+    path: PathBuf,
+    name: String,
+    took: std::time::Duration,
+    /// Empty when it passed.
+    failures: Vec<String>,
+}
+
+pub async fn test(args: &TestArgs) -> u8 {
+    let files = match find(&args.paths) {
+        Ok(files) if files.is_empty() => {
+            errln!("error: no test files (*.test.yaml) under the paths given");
+            return exit::INVALID;
+        }
+        Ok(files) => files,
+        Err(problem) => {
+            errln!("error: {problem}");
+            return exit::INVALID;
+        }
+    };
+    let mut outcomes = Vec::new();
+    let mut unreadable = 0;
+    for path in files {
+        let began = Instant::now();
+        let loaded = match Loaded::read(&path) {
+            Ok(loaded) => loaded,
+            Err(problem) => {
+                unreadable += 1;
+                outcomes.push(Outcome {
+                    name: path.display().to_string(),
+                    path,
+                    took: began.elapsed(),
+                    failures: vec![problem],
+                });
+                continue;
+            }
+        };
+        let failures = check::run(&loaded)
+            .await
+            .into_iter()
+            .map(|failure| format!("{}: {}", failure.at, failure.message))
+            .collect();
+        outcomes.push(Outcome {
+            name: loaded.file.test.clone(),
+            path,
+            took: began.elapsed(),
+            failures,
+        });
+    }
+    for outcome in &outcomes {
+        let verdict = if outcome.failures.is_empty() {
+            "PASS"
+        } else {
+            "FAIL"
+        };
+        outln!(
+            "{verdict:>8} [{:>8.3}s] {}: {}",
+            outcome.took.as_secs_f64(),
+            outcome.path.display(),
+            outcome.name
+        );
+        for failure in &outcome.failures {
+            outln!("         {failure}");
+        }
+    }
+    let failed = outcomes.iter().filter(|o| !o.failures.is_empty()).count();
+    outln!("{} passed, {failed} failed", outcomes.len() - failed);
+    if let Some(junit) = &args.junit {
+        if let Err(problem) = write_junit(junit, &outcomes) {
+            errln!("error: cannot write {}: {problem}", junit.display());
+            return exit::INVALID;
+        }
+    }
+    match (unreadable, failed) {
+        (0, 0) => exit::SUCCESS,
+        (0, _) => exit::STEP_FAILED,
+        _ => exit::INVALID,
+    }
+}
+
+/// The test files named, and those under the directories named, each directory's sorted.
+fn find(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let mut found = Vec::new();
+        for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+            let entry = entry.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            if entry.file_type().is_file() && file::is_test_file(entry.path()) {
+                found.push(entry.into_path());
+            }
+        }
+        files.extend(found);
+    }
+    Ok(files)
+}
+
+fn write_junit(path: &Path, outcomes: &[Outcome]) -> Result<(), String> {
+    let mut suite = TestSuite::new("runbook test");
+    for outcome in outcomes {
+        let status = if outcome.failures.is_empty() {
+            TestCaseStatus::success()
+        } else {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(outcome.failures.join("\n"));
+            status
+        };
+        let mut case = TestCase::new(outcome.name.as_str(), status);
+        case.set_classname(outcome.path.display().to_string());
+        case.set_time(outcome.took);
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("runbook");
+    report.add_test_suite(suite);
+    let xml = report.to_string().map_err(|e| e.to_string())?;
+    std::fs::write(path, xml).map_err(|e| e.to_string())
+}

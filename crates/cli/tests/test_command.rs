@@ -1,0 +1,185 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! `runbook test` as a process: the repository's example tests pass, a wrong expectation
+//! fails at its `line:col` with the step and the difference, a malformed test file is refused
+//! with its place, and the JUnit report holds every test.
+
+mod support;
+
+use std::process::Output;
+
+use support::{runbook, workspace, write_temp};
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The canonical runbook, by absolute path, for a test file written to a temporary folder.
+fn canonical() -> String {
+    workspace()
+        .join("runbooks/canonical.yaml")
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+/// 1-based line and column of the first `needle` in `text`.
+fn place(text: &str, needle: &str) -> (usize, usize) {
+    let offset = text.find(needle).unwrap();
+    let line = text[..offset].matches('\n').count() + 1;
+    let col = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+#[test]
+fn the_example_tests_pass() {
+    let output = runbook().args(["test", "runbooks/"]).output().unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let passed = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("PASS"))
+        .count();
+    assert!(passed >= 10, "{text}");
+    assert!(
+        text.ends_with(&format!("{passed} passed, 0 failed\n")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_wrong_expectation_fails_at_its_place_with_the_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "test: wrong on purpose\nrunbook: {}\nexpect:\n  status: succeeded\n  steps:\n    deploy: failed\n    watch: succeeded\n  calls:\n    ExecuteWorkflow: 2\n",
+        canonical()
+    );
+    let file = write_temp(&dir, "wrong.test.yaml", &body);
+    let output = runbook().args(["test", &file]).output().unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL"), "{text}");
+    let (line, col) = place(&body, "failed");
+    assert!(
+        text.contains(&format!(
+            "{file}:{line}:{col}: step `deploy`: want `failed`, got `succeeded`"
+        )),
+        "{text}"
+    );
+    let (line, col) = place(&body, "2\n");
+    assert!(
+        text.contains(&format!(
+            "{file}:{line}:{col}: ExecuteWorkflow: want 2 request(s), got 1"
+        )),
+        "{text}"
+    );
+    assert!(text.ends_with("0 passed, 1 failed\n"), "{text}");
+}
+
+#[test]
+fn the_scenario_and_inputs_of_a_test_are_the_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    // An inline scenario where the deploy's only node always fails, and an input that makes
+    // no node optional: the run gives up after two restarts.
+    let body = format!(
+        "test: inline scenario\nrunbook: {}\ninputs: {{workflow: wf-doomed, optional_nodes: []}}\nscenario:\n  projects:\n    - id: 0a1b2c3d4e5f60718293a4b5c6d7e8f9\n      credentials: [{{ak: TESTAK00000000000001, sk: test-secret-key-0001}}]\n      aom_workflows:\n        - id: wf-doomed\n          nodes: [{{id: only, behaviour: fail, duration: 1s}}]\n      functiongraph_workflows:\n        - id: fg-callback\n          kind:\n            type: standard\n            states: [{{id: await-approval, kind: callback}}]\n        - id: fg-echo\n          kind: {{type: express, outcome: echo, duration: 1s}}\nexpect:\n  status: failed\n  exit_code: 1\n  steps: {{watch: failed, give_up: failed, report: succeeded}}\n  calls: {{ExecuteWorkflow: 1, StartPausingWorkflowExecutions: 2}}\n",
+        canonical()
+    );
+    let file = write_temp(&dir, "inline.test.yaml", &body);
+    let output = runbook().args(["test", &file]).output().unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("1 passed, 0 failed"), "{text}");
+}
+
+#[test]
+fn a_malformed_test_file_is_refused_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "test: bad status\nrunbook: {}\nexpect:\n  status: done\n",
+        canonical()
+    );
+    let file = write_temp(&dir, "bad.test.yaml", &body);
+    let output = runbook().args(["test", &file]).output().unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    let (line, _) = place(&body, "done");
+    assert!(text.contains(&format!("{file}:{line}:")), "{text}");
+    assert!(text.contains("unknown variant `done`"), "{text}");
+
+    let unknown_key = write_temp(
+        &dir,
+        "key.test.yaml",
+        &format!(
+            "test: t\nrunbook: {}\nexpect: {{}}\nexpected: {{}}\n",
+            canonical()
+        ),
+    );
+    let output = runbook().args(["test", &unknown_key]).output().unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("unknown field `expected`"), "{text}");
+
+    let validated = runbook().args(["validate", &file]).output().unwrap();
+    assert_eq!(validated.status.code(), Some(2));
+}
+
+#[test]
+fn run_refuses_a_test_file() {
+    let output = runbook()
+        .args(["run", "runbooks/tests/canonical.test.yaml", "--sandbox"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is a test file"), "{stderr}");
+    assert!(stderr.contains("runbook test"), "{stderr}");
+}
+
+#[test]
+fn junit_holds_every_test_and_its_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    write_temp(
+        &dir,
+        "a-pass.test.yaml",
+        &format!(
+            "test: passes\nrunbook: {}\nexpect: {{status: succeeded}}\n",
+            canonical()
+        ),
+    );
+    write_temp(
+        &dir,
+        "b-fail.test.yaml",
+        &format!(
+            "test: fails\nrunbook: {}\nexpect: {{status: timed_out}}\n",
+            canonical()
+        ),
+    );
+    let junit = dir.path().join("junit.xml");
+    let output = runbook()
+        .args(["test", &dir.path().display().to_string(), "--junit"])
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let document = roxmltree::Document::parse(&xml).unwrap();
+    let cases: Vec<_> = document
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    let names: Vec<&str> = cases.iter().map(|c| c.attribute("name").unwrap()).collect();
+    assert_eq!(names, ["passes", "fails"]);
+    let failure = cases[1]
+        .children()
+        .find(|n| n.has_tag_name("failure"))
+        .unwrap();
+    assert!(
+        failure
+            .attribute("message")
+            .unwrap()
+            .contains("run status: want `timed_out`, got `succeeded`"),
+        "{xml}"
+    );
+    assert!(!cases[0].children().any(|n| n.has_tag_name("failure")));
+}
