@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `runbook test` as a process: the repository's example tests pass, a wrong expectation
-//! fails at its `line:col` with the step and the difference, a malformed test file is refused
-//! with its place, and the JUnit report holds every test.
+//! fails at its `line:col` with the step and the difference, a malformed test file or a
+//! scripted answer the API could not give is refused with its place, and the JUnit report
+//! holds every test.
 
 mod support;
 
@@ -182,4 +183,48 @@ fn junit_holds_every_test_and_its_failures() {
         "{xml}"
     );
     assert!(!cases[0].children().any(|n| n.has_tag_name("failure")));
+}
+
+/// A test whose scripted status read answers `status` (and `execution_result_list`).
+fn scripted(status: &str, results: &str) -> String {
+    format!(
+        "test: scripted\nrunbook: {}\nscenario:\n  projects:\n    - id: 0a1b2c3d4e5f60718293a4b5c6d7e8f9\n      credentials: [{{ak: TESTAK00000000000001, sk: test-secret-key-0001}}]\n      aom_workflows:\n        - id: wf-success\n          nodes: [{{id: only, behaviour: succeed, duration: 1s}}]\n  script:\n    SearchWorkflowExecutionDetail:\n      - call: 1\n        body: {{execution_id: x, workflow_id: wf-success, status: {status}, execution_result_list: {results}}}\nexpect:\n  steps: {{wait: failed}}\n",
+        workspace()
+            .join("runbooks/aom-execute.yaml")
+            .canonicalize()
+            .unwrap()
+            .display()
+    )
+}
+
+#[test]
+fn a_scripted_answer_the_api_could_not_give_is_refused_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_temp(&dir, "good.test.yaml", &scripted("fail", "[]"));
+    let output = runbook().args(["test", &good]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+
+    let body = scripted("done", "[]");
+    let file = write_temp(&dir, "status.test.yaml", &body);
+    let output = runbook().args(["test", &file]).output().unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    let (line, col) = place(&body, "done");
+    assert!(
+        text.contains(&format!("{file}:{line}:{col}: scenario: script.SearchWorkflowExecutionDetail[0].body.status: not an answer SearchWorkflowExecutionDetail could give: \"done\" is not one of \"success\", \"fail\"")),
+        "{text}"
+    );
+
+    let body = scripted("fail", "7");
+    let file = write_temp(&dir, "type.test.yaml", &body);
+    let output = runbook().args(["test", &file]).output().unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    let (line, col) = place(&body, "7}");
+    assert!(
+        text.contains(&format!("{file}:{line}:{col}: scenario: script.SearchWorkflowExecutionDetail[0].body.execution_result_list: ")),
+        "{text}"
+    );
+    let validated = runbook().args(["validate", &file]).output().unwrap();
+    assert_eq!(validated.status.code(), Some(2));
 }

@@ -12,6 +12,7 @@ mod ids;
 mod inspect;
 pub mod limits;
 pub mod scenario;
+pub mod script;
 mod server;
 
 use std::net::SocketAddr;

@@ -18,6 +18,9 @@ pub struct Scenario {
     /// Faults by operation id (`ExecuteWorkflow`, …), drawn deterministically from the seed.
     #[serde(default)]
     pub faults: std::collections::BTreeMap<String, Fault>,
+    /// Scripted answers by operation id and call number (`script.rs`); they win over faults.
+    #[serde(default)]
+    pub script: std::collections::BTreeMap<String, Vec<crate::script::Scripted>>,
 }
 
 /// Failure rates for one operation, each between 0 and 1, applied before authentication as a
@@ -194,6 +197,19 @@ mod duration_text {
     }
 }
 
+/// `script.Op[0].body.status`.
+fn display_path(path: &[crate::script::Segment]) -> String {
+    let mut text = String::new();
+    for segment in path {
+        match segment {
+            crate::script::Segment::Key(key) if text.is_empty() => text.push_str(key),
+            crate::script::Segment::Key(key) => text.push_str(&format!(".{key}")),
+            crate::script::Segment::Index(index) => text.push_str(&format!("[{index}]")),
+        }
+    }
+    text
+}
+
 /// A scenario that could not be used, located as `file:line:col` when possible.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{origin}{}: {message}", .location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
@@ -201,6 +217,9 @@ pub struct ScenarioError {
     pub origin: String,
     pub location: Option<(usize, usize)>,
     pub message: String,
+    /// Where the problem is, from the scenario's root, when it was found after parsing;
+    /// empty otherwise.
+    pub path: Vec<crate::script::Segment>,
 }
 
 impl Scenario {
@@ -223,11 +242,19 @@ impl Scenario {
                 .next()
                 .unwrap_or_default()
                 .to_owned(),
+            path: Vec::new(),
         })?;
         scenario.check().map_err(|message| ScenarioError {
             origin: origin.to_owned(),
             location: None,
             message,
+            path: Vec::new(),
+        })?;
+        crate::script::check(&scenario.script).map_err(|problem| ScenarioError {
+            origin: origin.to_owned(),
+            location: None,
+            message: format!("{}: {}", display_path(&problem.path), problem.message),
+            path: problem.path,
         })?;
         Ok(scenario)
     }

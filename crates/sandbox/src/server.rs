@@ -55,6 +55,27 @@ impl Shared {
     }
 }
 
+/// A scripted entry as the fault it is (a broken connection, the sandbox's own 429 or 500),
+/// or the answer it scripts.
+fn scripted_answer(
+    scripted: &crate::script::Scripted,
+    dialect: Dialect,
+) -> Result<Injected, (u16, Value)> {
+    use crate::script::ScriptedFault;
+    match (scripted.fault, scripted.status(), &scripted.body) {
+        (Some(ScriptedFault::Drop), _, _) => Ok(Injected::Drop),
+        (Some(ScriptedFault::ApplyThenDrop), _, _) => Ok(Injected::ApplyThenDrop),
+        (None, 429, None) => Ok(Injected::Throttle(scripted.retry_after_secs.unwrap_or(1))),
+        (None, 500, None) => Ok(Injected::Error500),
+        (None, status, Some(body)) => Err((status, body.clone())),
+        (None, status, None) => {
+            let mut failure = dialect.bad_request("the request was refused");
+            failure.status = status;
+            Err((status, dialect.body(&failure)))
+        }
+    }
+}
+
 /// What a fault roll decided for one request.
 enum Injected {
     Error500,
@@ -353,37 +374,50 @@ async fn handle_detached(
         );
     };
     let op = id.meta();
-    *shared.world().requests.entry(op.id.to_owned()).or_default() += 1;
+    let call = {
+        let mut world = shared.world();
+        let count = world.requests.entry(op.id.to_owned()).or_default();
+        *count += 1;
+        *count
+    };
     let dialect = Dialect::of(op);
     let mut lose_the_answer = false;
-    if let Some(fault) = shared.scenario.faults.get(op.id) {
-        if !fault.latency.is_zero() {
-            tokio::time::sleep(fault.latency).await;
-        }
-        let injected = shared.world().roll_fault(shared.seed, fault);
-        match injected {
-            Some(Injected::Drop) => return broken_response(&request_id),
-            Some(Injected::ApplyThenDrop) => lose_the_answer = true,
-            Some(Injected::Error500) => {
-                let failure = match dialect {
-                    Dialect::Aom => fail(500, "AOM.31001405", "execution internal server error."),
-                    Dialect::FunctionGraph => fail(500, "FGS.0500", "Internal server error."),
-                };
-                return json_response(500, &request_id, &dialect.body(&failure));
+    let scripted = crate::script::entry(&shared.scenario.script, op.id, call);
+    let injected = match (scripted, shared.scenario.faults.get(op.id)) {
+        (Some(scripted), _) => match scripted_answer(scripted, dialect) {
+            Ok(injected) => Some(injected),
+            Err((status, body)) => return json_response(status, &request_id, &body),
+        },
+        (None, Some(fault)) => {
+            if !fault.latency.is_zero() {
+                tokio::time::sleep(fault.latency).await;
             }
-            Some(Injected::Throttle(after)) => {
-                let mut response = json_response(
-                    429,
-                    &request_id,
-                    &json!({"error_code": "APIGW.0308", "error_msg": "The throttling threshold has been reached"}),
-                );
-                if let Ok(value) = after.to_string().parse() {
-                    response.headers_mut().insert("Retry-After", value);
-                }
-                return response;
-            }
-            None => {}
+            shared.world().roll_fault(shared.seed, fault)
         }
+        (None, None) => None,
+    };
+    match injected {
+        Some(Injected::Drop) => return broken_response(&request_id),
+        Some(Injected::ApplyThenDrop) => lose_the_answer = true,
+        Some(Injected::Error500) => {
+            let failure = match dialect {
+                Dialect::Aom => fail(500, "AOM.31001405", "execution internal server error."),
+                Dialect::FunctionGraph => fail(500, "FGS.0500", "Internal server error."),
+            };
+            return json_response(500, &request_id, &dialect.body(&failure));
+        }
+        Some(Injected::Throttle(after)) => {
+            let mut response = json_response(
+                429,
+                &request_id,
+                &json!({"error_code": "APIGW.0308", "error_msg": "The throttling threshold has been reached"}),
+            );
+            if let Ok(value) = after.to_string().parse() {
+                response.headers_mut().insert("Retry-After", value);
+            }
+            return response;
+        }
+        None => {}
     }
     let outcome = authenticate(&shared, &incoming, dialect)
         .and_then(|project| check_project(&project, &path_values, dialect).map(|()| project))

@@ -12,6 +12,7 @@ use hwc_client::models::{
 use hwc_client::operations::*;
 use hwc_client::runtime::{Credentials, RetryPolicy, Secret, VirtualTime};
 use hwc_client::{ApiError, Client, Environment, Transport};
+use hwc_sandbox::script::Segment;
 use hwc_sandbox::{RunningSandbox, Scenario};
 use serde_json::json;
 
@@ -1404,4 +1405,103 @@ async fn request_ids_are_the_gateways_and_its_errors_carry_them() {
         assert_eq!(body["request_id"], header.as_str(), "{body}");
         assert!(gateway_shaped(&header), "{header}");
     }
+}
+
+/// Scripted answers take the place of the emulation at the call they name, and only there:
+/// a 500 of the service's own, a body the test wrote, a 429 with its `Retry-After`, a broken
+/// connection; the calls before and after are emulated.
+#[tokio::test]
+async fn scripted_answers_replace_the_emulation_at_their_call() {
+    let text = format!(
+        "{}\nscript:\n  SearchWorkflowExecutionDetail:\n    - {{call: 2, status: 500}}\n    - call: 3\n      body: {{execution_id: scripted, workflow_id: wf-success, status: fail}}\n    - {{call: 4, status: 429, retry_after_secs: 7}}\n    - {{call: 5, fault: drop}}\n    - call: 6\n      status: 404\n      body: {{error_code: AOM.31001307, error_msg: execution not exist.}}\n",
+        hwc_sandbox::DEFAULT_SCENARIO
+    );
+    let scenario = Scenario::parse("script.yaml", &text).unwrap();
+    let (sandbox, time, env) = support::start_on_virtual_time(scenario, 5).await;
+    let rig = Rig { sandbox, time, env };
+    let client = rig.client();
+    let execution = start_aom(&client, "wf-success").await;
+    let params = status_params("wf-success", &execution);
+    let read = || client.search_workflow_execution_detail(&params);
+
+    let first = read().await.unwrap().body;
+    assert_eq!(first.execution_id.as_deref(), Some(execution.as_str()));
+    let error = read().await.unwrap_err();
+    assert_eq!(http_error(&error).0, 500);
+    let scripted = read().await.unwrap().body;
+    assert_eq!(
+        (
+            scripted.execution_id.as_deref(),
+            scripted.status.unwrap().as_str()
+        ),
+        (Some("scripted"), "fail")
+    );
+    let throttled = read().await.unwrap_err();
+    assert_eq!(http_error(&throttled).0, 429);
+    let ApiError::Http(throttled) = throttled else {
+        unreachable!()
+    };
+    assert_eq!(throttled.retry_after, Some(7));
+    let dropped = read().await.unwrap_err();
+    assert!(!matches!(dropped, ApiError::Http(_)), "{dropped:?}");
+    let refused = read().await.unwrap_err();
+    assert_eq!(
+        http_error(&refused),
+        (
+            404,
+            "AOM.31001307".to_owned(),
+            "execution not exist.".to_owned()
+        )
+    );
+    let again = read().await.unwrap().body;
+    assert_eq!(again.execution_id.as_deref(), Some(execution.as_str()));
+    assert_eq!(
+        rig.sandbox.request_counts()["SearchWorkflowExecutionDetail"],
+        7
+    );
+}
+
+#[test]
+fn a_script_the_api_could_not_answer_is_refused_with_its_path() {
+    let refused = |script: &str| {
+        let text = format!("{}\nscript:\n{script}", hwc_sandbox::DEFAULT_SCENARIO);
+        Scenario::parse("s.yaml", &text).unwrap_err()
+    };
+    let error = refused("  NoSuchOperation: [{call: 1, status: 500}]\n");
+    assert!(
+        error
+            .message
+            .contains("`NoSuchOperation` is not an operation"),
+        "{error}"
+    );
+    let error = refused("  ExecuteWorkflow: [{call: 0, status: 500}]\n");
+    assert!(error.message.contains("counted from 1"), "{error}");
+    let error = refused("  ExecuteWorkflow: [{call: 1}]\n");
+    assert!(error.message.contains("needs the `body`"), "{error}");
+    let error = refused("  ExecuteWorkflow: [{call: 1, fault: drop, status: 500}]\n");
+    assert!(error.message.contains("no status or body"), "{error}");
+    let error = refused("  ExecuteWorkflow: [{call: 1, status: 400, body: {oops: 1}}]\n");
+    assert!(
+        error.message.contains("`error_code` and `error_msg`"),
+        "{error}"
+    );
+    let error = refused("  ExecuteWorkflow: [{call: 1, status: 500}, {call: 1, status: 429}]\n");
+    assert!(error.message.contains("scripted twice"), "{error}");
+    let error = refused("  ExecuteWorkflow: [{call: 1, body: {execution_id: 42}}]\n");
+    assert_eq!(
+        error.path,
+        [
+            Segment::Key("script".into()),
+            Segment::Key("ExecuteWorkflow".into()),
+            Segment::Index(0),
+            Segment::Key("body".into()),
+            Segment::Key("execution_id".into()),
+        ]
+    );
+    assert!(
+        error.message.starts_with(
+            "script.ExecuteWorkflow[0].body.execution_id: not an answer ExecuteWorkflow could give"
+        ),
+        "{error}"
+    );
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use runbook_runner::{Event, Observer, RunInput, RunState, Runner};
 use serde_json::Value;
 
-use super::file::{Loaded, ScenarioSource};
+use super::file::Loaded;
 
 /// Why a test did not pass: each with the `file:line:col` of what it concerns.
 pub struct Failure {
@@ -43,10 +43,7 @@ pub async fn run(test: &Loaded) -> Vec<Failure> {
         Ok((runbook, _)) => runbook,
         Err(not_loaded) => return fail(&["runbook"], not_loaded.text),
     };
-    let scenario = match scenario(test) {
-        Ok(scenario) => scenario,
-        Err(problem) => return fail(&["scenario"], problem),
-    };
+    let scenario = test.scenario.clone();
     let given = spec
         .inputs
         .iter()
@@ -119,20 +116,6 @@ pub async fn run(test: &Loaded) -> Vec<Failure> {
         }
     }
     failures
-}
-
-fn scenario(test: &Loaded) -> Result<hwc_sandbox::Scenario, String> {
-    match &test.file.scenario {
-        None => Ok(hwc_sandbox::Scenario::default_scenario()),
-        Some(ScenarioSource::File(relative)) => {
-            let path = test.beside(relative);
-            crate::sandbox_cmd::load_scenario(Some(&path)).map_err(|e| format!("{e:#}"))
-        }
-        Some(ScenarioSource::Inline(value)) => {
-            let text = serde_yaml::to_string(value).map_err(|e| e.to_string())?;
-            hwc_sandbox::Scenario::parse("the test's scenario", &text).map_err(|e| e.to_string())
-        }
-    }
 }
 
 fn collect_leaves(value: &Value, into: &mut Vec<String>) {

@@ -70,11 +70,13 @@ pub struct Expect {
     pub calls: BTreeMap<String, u64>,
 }
 
-/// A test file as read: its text (for locations), its path and what it says.
+/// A test file as read: its text (for locations), its path, what it says, and its scenario
+/// (checked, scripted answers included).
 pub struct Loaded {
     pub path: PathBuf,
     pub text: String,
     pub file: TestFile,
+    pub scenario: hwc_sandbox::Scenario,
     locations: Locations,
 }
 
@@ -95,22 +97,57 @@ impl Loaded {
             format!("{}: not a test file: {error}", at(location))
         })?;
         let locations = Locations::index(&text);
-        Ok(Self {
+        let mut loaded = Self {
             path: path.to_owned(),
             text,
             file,
+            scenario: hwc_sandbox::Scenario::default_scenario(),
             locations,
-        })
+        };
+        loaded.scenario = loaded.read_scenario()?;
+        Ok(loaded)
+    }
+
+    /// The scenario the test names, written in it, or the built-in one; a problem is located
+    /// in the file it is written in.
+    fn read_scenario(&self) -> Result<hwc_sandbox::Scenario, String> {
+        match &self.file.scenario {
+            None => Ok(hwc_sandbox::Scenario::default_scenario()),
+            Some(ScenarioSource::File(relative)) => {
+                let path = self.beside(relative);
+                let text = crate::files::read_text(&path, &crate::files::SCENARIO)?;
+                hwc_sandbox::Scenario::parse(&path.display().to_string(), &text).map_err(|error| {
+                    if error.path.is_empty() {
+                        return error.to_string();
+                    }
+                    let locations = Locations::index(&text);
+                    let at = place(&locations, &text, &yaml_path(&[], &error.path));
+                    format!("{}:{at}: {}", path.display(), error.message)
+                })
+            }
+            Some(ScenarioSource::Inline(value)) => {
+                let text = serde_yaml::to_string(value).map_err(|e| e.to_string())?;
+                hwc_sandbox::Scenario::parse("scenario", &text).map_err(|error| {
+                    // The scenario was read back from this file's YAML: its own line
+                    // numbers mean nothing here, its path does.
+                    format!(
+                        "{}: scenario: {}",
+                        self.at_path(&yaml_path(&["scenario"], &error.path)),
+                        error.message
+                    )
+                })
+            }
+        }
     }
 
     /// `file:line:col` of the value at `keys` (`["expect", "steps", "deploy"]`).
     pub fn at(&self, keys: &[&str]) -> String {
-        let path = keys
-            .iter()
-            .fold(YamlPath::root(), |path, key| path.key(*key));
-        let span = self.locations.span(&path, Part::Value);
-        let (line, col) = self.locations.lines().line_col(&self.text, span.start);
-        format!("{}:{line}:{col}", self.path.display())
+        self.at_path(&yaml_path(keys, &[]))
+    }
+
+    fn at_path(&self, path: &YamlPath) -> String {
+        let at = place(&self.locations, &self.text, path);
+        format!("{}:{at}", self.path.display())
     }
 
     /// A path named in the file, relative to the file's directory.
@@ -120,4 +157,22 @@ impl Loaded {
             .unwrap_or_else(|| Path::new("."))
             .join(relative)
     }
+}
+
+/// `keys`, then the sandbox's segments, as a path into the YAML.
+fn yaml_path(keys: &[&str], segments: &[hwc_sandbox::script::Segment]) -> YamlPath {
+    let path = keys
+        .iter()
+        .fold(YamlPath::root(), |path, key| path.key(*key));
+    segments.iter().fold(path, |path, segment| match segment {
+        hwc_sandbox::script::Segment::Key(key) => path.key(key.as_str()),
+        hwc_sandbox::script::Segment::Index(index) => path.index(*index),
+    })
+}
+
+/// `line:col` of `path`'s value in `text` (or of its nearest located ancestor).
+fn place(locations: &Locations, text: &str, path: &YamlPath) -> String {
+    let span = locations.span(path, Part::Value);
+    let (line, col) = locations.lines().line_col(text, span.start);
+    format!("{line}:{col}")
 }

@@ -1070,3 +1070,52 @@ pub fn params_schema(operation_id: &str) -> Option<schemars::Schema> {
         _ => None,
     }
 }
+/// The JSON Schema of an operation's 2xx response body, its enums closed to the values
+/// the spec lists; `None` for an unknown operation or one that answers no JSON.
+pub fn response_schema(operation_id: &str) -> Option<schemars::Schema> {
+    match operation_id {
+        "ListWorkflowExecutions" => {
+            Some(schemars::schema_for!(Vec < super::models::WorkflowExecutionBrief >))
+        }
+        "ExecuteWorkflow" => {
+            Some(schemars::schema_for!(super::models::ExecuteWorkflowResponse))
+        }
+        "StartPausingWorkflowExecutions" => {
+            Some(
+                schemars::schema_for!(
+                    super::models::StartPausingWorkflowExecutionsResponse
+                ),
+            )
+        }
+        "SearchWorkflowExecutionDetail" => {
+            Some(
+                schemars::schema_for!(
+                    super::models::SearchWorkflowExecutionDetailResponse
+                ),
+            )
+        }
+        "StopExecution" => Some(schemars::schema_for!(String)),
+        "StartSyncWorkflowExecution" => {
+            Some(
+                schemars::schema_for!(super::models::StartSyncWorkflowExecutionResponse),
+            )
+        }
+        "ListFunctionGraphWorkflowExecutions" => {
+            Some(
+                schemars::schema_for!(
+                    super::models::ListFunctionGraphWorkflowExecutionsResponse
+                ),
+            )
+        }
+        "StartWorkflowExecution" => {
+            Some(schemars::schema_for!(super::models::StartWorkflowExecutionResponse))
+        }
+        "ShowWorkflowExecution" => {
+            Some(schemars::schema_for!(super::models::ShowWorkflowExecutionResponse))
+        }
+        "CreateCallbackWorkflow" => {
+            Some(schemars::schema_for!(super::models::CreateCallbackWorkflowResponse))
+        }
+        _ => None,
+    }
+}

@@ -345,3 +345,12 @@ pub fn params_schema(operation_id: &str) -> Option<schemars::Schema> {
         _ => None,
     }
 }
+/// The JSON Schema of an operation's 2xx response body, its enums closed to the values
+/// the spec lists; `None` for an unknown operation or one that answers no JSON.
+pub fn response_schema(operation_id: &str) -> Option<schemars::Schema> {
+    match operation_id {
+        "GetThing" => Some(schemars::schema_for!(super::models::Thing)),
+        "CreateThing" => Some(schemars::schema_for!(super::models::Thing)),
+        _ => None,
+    }
+}

@@ -51,6 +51,11 @@ pub fn emit(api: &Api, runtime: &syn::Path) -> TokenStream {
         let params_ty = params_type(&op.id);
         quote!(#id => Some(schemars::schema_for!(super::operations::#params_ty)),)
     });
+    let response_arms = api.operations.iter().filter_map(|op| {
+        let id = &op.id;
+        let ty = super::rust_type(op.success.ty.as_ref()?, false);
+        Some(quote!(#id => Some(schemars::schema_for!(#ty)),))
+    });
     quote! {
         //! Every operation of the spec as data, callable by operation id.
         #(#services)*
@@ -90,6 +95,15 @@ pub fn emit(api: &Api, runtime: &syn::Path) -> TokenStream {
         pub fn params_schema(operation_id: &str) -> Option<schemars::Schema> {
             match operation_id {
                 #(#schema_arms)*
+                _ => None,
+            }
+        }
+
+        /// The JSON Schema of an operation's 2xx response body, its enums closed to the values
+        /// the spec lists; `None` for an unknown operation or one that answers no JSON.
+        pub fn response_schema(operation_id: &str) -> Option<schemars::Schema> {
+            match operation_id {
+                #(#response_arms)*
                 _ => None,
             }
         }
