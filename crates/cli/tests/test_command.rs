@@ -52,7 +52,7 @@ fn the_example_tests_pass() {
 fn a_wrong_expectation_fails_at_its_place_with_the_difference() {
     let dir = tempfile::tempdir().unwrap();
     let body = format!(
-        "test: wrong on purpose\nrunbook: {}\nexpect:\n  status: succeeded\n  steps:\n    deploy: failed\n    watch: succeeded\n  calls:\n    ExecuteWorkflow: 2\n",
+        "test: wrong on purpose\nrunbook: {}\nexpect:\n  status: succeeded\n  steps:\n    deploy: failed\n    watch: succeeded\n  calls:\n    ExecuteWorkflow: 2\n  requests:\n    - {{operation: ExecuteWorkflow, params: {{workflow_id: wf-flaky}}}}\n    - {{operation: StartPausingWorkflowExecutions, params: {{action: skip}}}}\n  results:\n    smoke: {{status: fail}}\n",
         canonical()
     );
     let file = write_temp(&dir, "wrong.test.yaml", &body);
@@ -71,6 +71,20 @@ fn a_wrong_expectation_fails_at_its_place_with_the_difference() {
     assert!(
         text.contains(&format!(
             "{file}:{line}:{col}: ExecuteWorkflow: want 2 request(s), got 1"
+        )),
+        "{text}"
+    );
+    let (line, col) = place(&body, "{operation: StartPausing");
+    assert!(
+        text.contains(&format!(
+            "{file}:{line}:{col}: no StartPausingWorkflowExecutions request with {{\"action\":\"skip\"}} after the 1 expected before it; the requests sent: StartWorkflowExecution, ExecuteWorkflow, SearchWorkflowExecutionDetail ×2, StartPausingWorkflowExecutions,"
+        )),
+        "{text}"
+    );
+    let (line, col) = place(&body, "{status: fail}");
+    assert!(
+        text.contains(&format!(
+            "{file}:{line}:{col}: step `smoke`'s result: want at least {{\"status\":\"fail\"}}, got {{"
         )),
         "{text}"
     );

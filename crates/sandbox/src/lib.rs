@@ -23,6 +23,7 @@ use hwc_client::Environment;
 use hwc_client::TransportConfig;
 pub use limits::ConnectionLimits;
 pub use scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
+pub use server::{LoggedRequest, MAX_LOGGED_REQUESTS};
 use tokio::sync::oneshot;
 
 /// How to run a sandbox.
@@ -93,6 +94,11 @@ impl RunningSandbox {
     /// Requests received per operation id.
     pub fn request_counts(&self) -> std::collections::BTreeMap<String, u64> {
         self.shared.world().requests.clone()
+    }
+
+    /// The requests received, in order (the first `MAX_LOGGED_REQUESTS` of them).
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.world().log.clone()
     }
 
     /// Every execution as its status operation would report it now.

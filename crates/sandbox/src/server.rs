@@ -18,6 +18,49 @@ use crate::functiongraph::{self, CallbackRefused, FgExecution, Launch};
 use crate::limits::MAX_BODY_BYTES;
 use crate::scenario::{FgWorkflowKind, Scenario};
 
+/// How many requests the sandbox keeps in its log: a test's are far fewer, and a long-running
+/// `sandbox serve` must not grow without bound.
+pub const MAX_LOGGED_REQUESTS: usize = 100_000;
+
+/// One request as a test checks it: its operation and its parameters in the shape of the
+/// operation's `…Params` (what a runbook's `call` step writes), the client's own (the project)
+/// left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedRequest {
+    pub operation: &'static str,
+    pub params: Value,
+}
+
+impl LoggedRequest {
+    fn of(op: &OperationMeta, path: &BTreeMap<String, String>, incoming: &Incoming) -> Self {
+        let mut params = serde_json::Map::new();
+        for param in op.params.iter().filter(|p| p.client_param.is_none()) {
+            let text = match param.location {
+                ParamLocation::Path => path.get(param.name).map(String::as_str),
+                ParamLocation::Query => incoming.query_value(param.name),
+                ParamLocation::Header => incoming.header(param.name),
+            };
+            let Some(text) = text else { continue };
+            let value = match param.kind {
+                ParamKind::Integer | ParamKind::Number | ParamKind::Boolean => {
+                    serde_json::from_str(text).unwrap_or_else(|_| json!(text))
+                }
+                ParamKind::String | ParamKind::Enum(_) => json!(text),
+            };
+            params.insert(param.field.to_owned(), value);
+        }
+        if op.body.is_some() {
+            if let Ok(body) = serde_json::from_slice::<Value>(&incoming.body) {
+                params.insert("body".to_owned(), body);
+            }
+        }
+        Self {
+            operation: op.id,
+            params: Value::Object(params),
+        }
+    }
+}
+
 /// The gateway refuses requests signed more than this far from its clock.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
 pub const ADMIN_PREFIX: &str = "/__sandbox/";
@@ -29,6 +72,8 @@ pub struct World {
     pub fg: BTreeMap<String, FgExecution>,
     /// Requests per operation id, authenticated or not.
     pub requests: BTreeMap<String, u64>,
+    /// The first [`MAX_LOGGED_REQUESTS`] requests, in the order they arrived.
+    pub log: Vec<LoggedRequest>,
     next_id: u64,
     /// Draws faults; seeded, so a run with the same seed and requests fails the same way.
     fault_dice: Option<fastrand::Rng>,
@@ -376,6 +421,11 @@ async fn handle_detached(
     let op = id.meta();
     let call = {
         let mut world = shared.world();
+        if world.log.len() < MAX_LOGGED_REQUESTS {
+            world
+                .log
+                .push(LoggedRequest::of(op, &path_values, &incoming));
+        }
         let count = world.requests.entry(op.id.to_owned()).or_default();
         *count += 1;
         *count

@@ -92,15 +92,16 @@ pub async fn run(test: &Loaded) -> Vec<Failure> {
         secrets: connection.secrets.clone(),
     };
     let state = runner.run(&runbook, input).await;
-    let calls = connection
+    let (calls, requests) = connection
         .sandbox
         .as_ref()
-        .map(hwc_sandbox::RunningSandbox::request_counts)
+        .map(|sandbox| (sandbox.request_counts(), sandbox.requests()))
         .unwrap_or_default();
     if let Some(sandbox) = connection.sandbox {
         let _ = sandbox.shutdown().await;
     }
     let mut failures = compare(test, &state, &calls);
+    failures.extend(compare_requests(test, &requests));
     let printed = serde_json::to_string(&state).unwrap_or_default();
     let logged = events.0.lock().unwrap_or_else(PoisonError::into_inner);
     for secret in secrets
@@ -217,5 +218,99 @@ fn compare(
             );
         }
     }
+    for (id, want) in &expect.results {
+        let keys = ["expect", "results", id.as_str()];
+        match state.steps.get(id).map(|step| &step.result) {
+            None => differ(&keys, format!("the runbook has no step `{id}`")),
+            Some(None) => differ(&keys, format!("step `{id}` has no result")),
+            Some(Some(got)) if !holds(got, want) => differ(
+                &keys,
+                format!(
+                    "step `{id}`'s result: want at least {want}, got {}",
+                    shorten(got)
+                ),
+            ),
+            Some(Some(_)) => {}
+        }
+    }
     failures
+}
+
+/// The expected requests, in order, each found after the one before.
+fn compare_requests(test: &Loaded, sent: &[hwc_sandbox::LoggedRequest]) -> Vec<Failure> {
+    let keys = ["expect", "requests"];
+    let mut next = 0;
+    for (index, want) in test.file.expect.requests.iter().enumerate() {
+        if hwc_client::catalogue::operation(&want.operation).is_none() {
+            return vec![Failure {
+                at: test.at_item(&keys, index),
+                message: format!("`{}` is not an operation of the API", want.operation),
+            }];
+        }
+        let params = Value::Object(want.params.clone());
+        let found = sent[next..].iter().position(|request| {
+            request.operation == want.operation && holds(&request.params, &params)
+        });
+        match found {
+            Some(offset) => next += offset + 1,
+            None => {
+                let order: Vec<&str> = sent.iter().map(|r| r.operation).collect();
+                return vec![Failure {
+                    at: test.at_item(&keys, index),
+                    message: format!(
+                        "no {} request with {params} after the {index} expected before it; the requests sent: {}",
+                        want.operation,
+                        runs_of(&order)
+                    ),
+                }];
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// Whether `have` holds `want`: the same scalar, every key of an object (recursively), an
+/// array of the same length whose items each hold.
+fn holds(have: &Value, want: &Value) -> bool {
+    match (have, want) {
+        (Value::Object(have), Value::Object(want)) => want
+            .iter()
+            .all(|(key, want)| have.get(key).is_some_and(|have| holds(have, want))),
+        (Value::Array(have), Value::Array(want)) => {
+            have.len() == want.len() && have.iter().zip(want).all(|(h, w)| holds(h, w))
+        }
+        _ => have == want,
+    }
+}
+
+/// A value for a message, cut to a readable length.
+fn shorten(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+/// `ExecuteWorkflow, SearchWorkflowExecutionDetail ×3, …`: repeats counted.
+fn runs_of(operations: &[&str]) -> String {
+    let mut parts: Vec<(&str, usize)> = Vec::new();
+    for operation in operations {
+        match parts.last_mut() {
+            Some((last, count)) if last == operation => *count += 1,
+            _ => parts.push((operation, 1)),
+        }
+    }
+    let parts: Vec<String> = parts
+        .into_iter()
+        .map(|(operation, count)| match count {
+            1 => operation.to_owned(),
+            n => format!("{operation} ×{n}"),
+        })
+        .collect();
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join(", ")
+    }
 }

@@ -68,6 +68,23 @@ pub struct Expect {
     /// How many requests each operation named received (by operation id; 0 means none).
     #[serde(default)]
     pub calls: BTreeMap<String, u64>,
+    /// Requests the sandbox must have received in this order (others may come between),
+    /// each with at least the parameters given.
+    #[serde(default)]
+    pub requests: Vec<ExpectedRequest>,
+    /// Step results that must hold at least the values given (others may be there too).
+    #[serde(default)]
+    pub results: IndexMap<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedRequest {
+    /// The operation id.
+    pub operation: String,
+    /// Parameters as a `call` step writes them (`workflow_id`, `body`, …).
+    #[serde(default)]
+    pub params: Map<String, Value>,
 }
 
 /// A test file as read: its text (for locations), its path, what it says, and its scenario
@@ -143,6 +160,11 @@ impl Loaded {
     /// `file:line:col` of the value at `keys` (`["expect", "steps", "deploy"]`).
     pub fn at(&self, keys: &[&str]) -> String {
         self.at_path(&yaml_path(keys, &[]))
+    }
+
+    /// `file:line:col` of item `index` of the list at `keys`.
+    pub fn at_item(&self, keys: &[&str], index: usize) -> String {
+        self.at_path(&yaml_path(keys, &[]).index(index))
     }
 
     fn at_path(&self, path: &YamlPath) -> String {
