@@ -242,3 +242,70 @@ fn a_scripted_answer_the_api_could_not_give_is_refused_at_its_place() {
     let validated = runbook().args(["validate", &file]).output().unwrap();
     assert_eq!(validated.status.code(), Some(2));
 }
+
+/// `--from-run`: a recorded run becomes a test that passes against the runbook as it was and
+/// fails once the runbook's logic changes what the run does with the same answers.
+#[test]
+fn a_recorded_run_replays_as_a_test_until_the_runbook_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("nightly.yaml");
+    std::fs::copy(workspace().join("runbooks/canonical.yaml"), &book).unwrap();
+    let state = dir.path().join("state").display().to_string();
+    let ran = runbook()
+        .args([
+            "run",
+            &book.display().to_string(),
+            "--sandbox",
+            "--state-dir",
+            &state,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
+    let listed = runbook()
+        .args(["runs", "list", "--output", "json", "--state-dir", &state])
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let run_id = listed[0]["run_id"].as_str().unwrap().to_owned();
+
+    let replay = dir.path().join("nightly.test.yaml");
+    let written = runbook()
+        .args([
+            "test",
+            "--from-run",
+            &run_id[..13],
+            "--state-dir",
+            &state,
+            "-o",
+        ])
+        .arg(&replay)
+        .output()
+        .unwrap();
+    assert_eq!(written.status.code(), Some(0), "{written:?}");
+    let text = std::fs::read_to_string(&replay).unwrap();
+    assert!(text.contains("StartPausingWorkflowExecutions"), "{text}");
+    assert!(!text.contains("sandbox-secret-key"), "{text}");
+
+    let passed = runbook().args(["test"]).arg(&replay).output().unwrap();
+    assert_eq!(passed.status.code(), Some(0), "{}", stdout(&passed));
+
+    let changed = std::fs::read_to_string(&book).unwrap().replace(
+        "when: steps.smoke.status == 'success'",
+        "when: steps.smoke.status == 'fail'",
+    );
+    std::fs::write(&book, changed).unwrap();
+    let failed = runbook().args(["test"]).arg(&replay).output().unwrap();
+    let text = stdout(&failed);
+    assert_eq!(failed.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("step `healthy`: want `succeeded`, got `skipped`"),
+        "{text}"
+    );
+
+    let unknown = runbook()
+        .args(["test", "--from-run", "no-such-run", "--state-dir", &state])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}

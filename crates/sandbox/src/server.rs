@@ -113,6 +113,8 @@ fn scripted_answer(
         (None, 429, None) => Ok(Injected::Throttle(scripted.retry_after_secs.unwrap_or(1))),
         (None, 500, None) => Ok(Injected::Error500),
         (None, status, Some(body)) => Err((status, body.clone())),
+        // An operation that answers no JSON (the check allows no body only there).
+        (None, status @ 200..=299, None) => Err((status, Value::Null)),
         (None, status, None) => {
             let mut failure = dialect.bad_request("the request was refused");
             failure.status = status;

@@ -4,6 +4,7 @@
 
 mod check;
 pub mod file;
+mod replay;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -16,11 +17,21 @@ use file::Loaded;
 #[derive(clap::Args, Debug)]
 pub struct TestArgs {
     /// Test files, or directories searched for *.test.yaml and *.test.yml.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "from_run")]
     pub paths: Vec<PathBuf>,
     /// Also write the results as JUnit XML to this file.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Instead of testing, write a test that replays this recorded run (its id, or a unique
+    /// prefix; from the run store of --state-dir / --store): the answers it got, rebuilt from
+    /// its journal, and what it came to.
+    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["paths", "junit"])]
+    pub from_run: Option<String>,
+    /// Where --from-run writes the test (standard output when absent).
+    #[arg(short, long, value_name = "FILE", requires = "from_run")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: crate::store_select::StoreArgs,
 }
 
 /// What became of one test file.
@@ -33,6 +44,15 @@ struct Outcome {
 }
 
 pub async fn test(args: &TestArgs) -> u8 {
+    if let Some(run_id) = &args.from_run {
+        return match from_run(args, run_id).await {
+            Ok(()) => exit::SUCCESS,
+            Err(problem) => {
+                errln!("error: {problem}");
+                exit::INVALID
+            }
+        };
+    }
     let files = match find(&args.paths) {
         Ok(files) if files.is_empty() => {
             errln!("error: no test files (*.test.yaml) under the paths given");
@@ -101,6 +121,44 @@ pub async fn test(args: &TestArgs) -> u8 {
         (0, 0) => exit::SUCCESS,
         (0, _) => exit::STEP_FAILED,
         _ => exit::INVALID,
+    }
+}
+
+/// Writes the replay test of a recorded run.
+async fn from_run(args: &TestArgs, run_id: &str) -> Result<(), String> {
+    let store = crate::store_select::open(&args.store)
+        .await
+        .map_err(|unopened| unopened.message)?;
+    let record = crate::runs_cmd::find(&*store, run_id).await?;
+    let events = store
+        .events(&record.run_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (state, exit_code) = crate::runs_cmd::final_state(&events).ok_or_else(|| {
+        format!(
+            "run {} has not finished: only a finished run can be replayed",
+            record.run_id
+        )
+    })?;
+    let path = std::fs::canonicalize(&record.runbook_path)
+        .map_err(|e| format!("cannot find the run's runbook {}: {e}", record.runbook_path))?;
+    let runbook = crate::validate::load(&path)?;
+    let text = replay::test_file(
+        &runbook,
+        &path.display().to_string(),
+        &record.inputs,
+        &events,
+        &state,
+        exit_code,
+    )?;
+    match &args.output {
+        Some(file) => {
+            std::fs::write(file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))
+        }
+        None => {
+            crate::out::stdout_text(format_args!("{text}"));
+            Ok(())
+        }
     }
 }
 
