@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use runbook_runner::{Event, Observer, RunInput, RunState, Runner};
+use runbook_runner::{Event, Observer, Redactor, RunInput, RunState, Runner};
 use serde_json::Value;
 
 use super::file::Loaded;
@@ -14,19 +14,26 @@ pub struct Failure {
     pub message: String,
 }
 
-/// Every event the run emitted, as JSON text, to look for secrets in.
+/// Every event the run emitted, to look for secrets in.
 #[derive(Default)]
-struct Events(Mutex<Vec<String>>);
+struct Events(Mutex<Vec<Value>>);
 
 impl Observer for Events {
     fn event(&self, event: &Event) {
-        if let Ok(text) = serde_json::to_string(event) {
+        if let Ok(value) = serde_json::to_value(event) {
             self.0
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push(text);
+                .push(value);
         }
     }
+}
+
+/// Whether a secret shows in the run's state or in an event, by the rule the runner redacts
+/// with ([`Redactor::touches`]): a value that is one, or text with a long one inside.
+fn leaks(redactor: &Redactor, state: &RunState, events: &[Value]) -> bool {
+    serde_json::to_value(state).map_or(true, |state| redactor.touches(&state))
+        || events.iter().any(|event| redactor.touches(event))
 }
 
 /// Runs `test`; an empty list means it passed.
@@ -58,14 +65,12 @@ pub async fn run(test: &Loaded) -> Vec<Failure> {
         Ok(inputs) => inputs,
         Err(problems) => return fail(&["inputs"], problems.join("; ")),
     };
-    let mut secrets: Vec<String> = Vec::new();
-    for (name, input) in &runbook.inputs {
-        if input.secret {
-            if let Some(value) = inputs.get(name) {
-                collect_leaves(value, &mut secrets);
-            }
-        }
-    }
+    let secret_inputs: Vec<Value> = runbook
+        .inputs
+        .iter()
+        .filter(|(_, input)| input.secret)
+        .filter_map(|(name, _)| inputs.get(name).cloned())
+        .collect();
     let connection = match crate::connect::in_process(
         scenario,
         runbook.target.project_id.as_deref(),
@@ -78,7 +83,10 @@ pub async fn run(test: &Loaded) -> Vec<Failure> {
         Ok(connection) => connection,
         Err(problem) => return fail(&["scenario"], problem),
     };
-    secrets.extend(connection.secrets.iter().cloned());
+    let redactor = Redactor::new(connection.secrets.iter().cloned());
+    secret_inputs
+        .iter()
+        .for_each(|value| redactor.add_value(value));
     let events = Arc::new(Events::default());
     let runner = Runner::new(
         connection.client,
@@ -102,31 +110,14 @@ pub async fn run(test: &Loaded) -> Vec<Failure> {
     }
     let mut failures = compare(test, &state, &calls);
     failures.extend(compare_requests(test, &requests));
-    let printed = serde_json::to_string(&state).unwrap_or_default();
-    let logged = events.0.lock().unwrap_or_else(PoisonError::into_inner);
-    for secret in secrets
-        .iter()
-        .filter(|s| s.chars().count() >= runbook_runner::redact::MIN_SCRUB_LEN)
-    {
-        if printed.contains(secret.as_str()) || logged.iter().any(|e| e.contains(secret.as_str())) {
-            failures.push(Failure {
-                at: test.at(&[]),
-                message: "a secret appears in the run's state or events".to_owned(),
-            });
-            break;
-        }
+    let events = events.0.lock().unwrap_or_else(PoisonError::into_inner);
+    if leaks(&redactor, &state, &events) {
+        failures.push(Failure {
+            at: test.at(&[]),
+            message: "a secret appears in the run's state or events".to_owned(),
+        });
     }
     failures
-}
-
-fn collect_leaves(value: &Value, into: &mut Vec<String>) {
-    match value {
-        Value::Null => {}
-        Value::String(text) => into.push(text.clone()),
-        Value::Number(_) | Value::Bool(_) => into.push(value.to_string()),
-        Value::Array(items) => items.iter().for_each(|item| collect_leaves(item, into)),
-        Value::Object(map) => map.values().for_each(|item| collect_leaves(item, into)),
-    }
 }
 
 /// Each expectation against the run and the requests the sandbox received.
@@ -312,5 +303,36 @@ fn runs_of(operations: &[&str]) -> String {
         "none".to_owned()
     } else {
         parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_in_the_state_or_an_event_is_a_leak_and_its_mask_is_not() {
+        let runbook = runbook_lang::parse(&runbook_lang::Source::new(
+            "t.yaml",
+            "version: 1\nname: t\nsteps:\n  - id: a\n    log: hi\n",
+        ))
+        .unwrap();
+        let redactor = Redactor::new(["sk-0123456789".to_owned()]);
+        redactor.add_value(&serde_json::json!({"pin": 4711}));
+        let mut state = RunState::new("r".into(), &runbook, "t".into(), serde_json::Map::new());
+        assert!(!leaks(&redactor, &state, &[]));
+        state.error = Some("signed with sk-0123456789".into());
+        assert!(leaks(&redactor, &state, &[]));
+        state.error = Some("signed with ***".into());
+        assert!(!leaks(
+            &redactor,
+            &state,
+            &[serde_json::json!({"code": 4712})]
+        ));
+        assert!(leaks(
+            &redactor,
+            &state,
+            &[serde_json::json!({"code": 4711})]
+        ));
     }
 }
