@@ -112,19 +112,22 @@ async fn sandbox(args: &RunArgs, runbook: &Runbook) -> Result<Connection, String
         args.seed,
         args.real_time,
         args.options.request_timeout,
+        0,
     )
     .await
 }
 
 /// Starts an in-process sandbox (`runbook run --sandbox`, `runbook test`) and a client acting
 /// in project `wanted` (the scenario's first project when `None` or unknown) with that
-/// project's first key.
+/// project's first key. The sandbox keeps the first `keep_requests` requests for
+/// `RunningSandbox::requests`.
 pub async fn in_process(
     scenario: hwc_sandbox::Scenario,
     wanted: Option<&str>,
     seed: u64,
     real_time: bool,
     request_timeout: std::time::Duration,
+    keep_requests: usize,
 ) -> Result<Connection, String> {
     let project = wanted
         .and_then(|id| scenario.projects.iter().find(|p| p.id == id))
@@ -155,6 +158,7 @@ pub async fn in_process(
         environment: environment.clone(),
         seed,
         limits: ConnectionLimits::default(),
+        keep_requests,
     };
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let running = RunningSandbox::start(config, loopback)

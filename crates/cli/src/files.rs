@@ -3,7 +3,7 @@
 //! filling memory, and with one plain message for each way it can go wrong.
 
 use std::io::{ErrorKind, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use runbook_lang::limits::{MAX_INPUTS_FILE_BYTES, MAX_RUNBOOK_BYTES};
 
@@ -115,6 +115,42 @@ fn size(bytes: usize) -> String {
     } else {
         format!("{bytes} bytes")
     }
+}
+
+/// `path` when it is no directory, else the files under it that `wanted` names, in name
+/// order. Whatever is not a directory is taken as named: reading it says what is wrong with
+/// it (a device, a pipe) better than listing it would.
+pub fn collect(
+    path: &Path,
+    wanted: &dyn Fn(&Path) -> bool,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), String> {
+    let metadata = std::fs::metadata(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    if !metadata.is_dir() {
+        out.push(path.to_owned());
+        return Ok(());
+    }
+    // Links are followed (a linked directory of runbooks is common), and a link back into
+    // its own ancestors is named rather than walked again and again.
+    for entry in walkdir::WalkDir::new(path)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|error| match error.loop_ancestor() {
+            Some(ancestor) => format!(
+                "{} links back to {}, a directory above it (a loop); remove the link or name the files directly",
+                error.path().unwrap_or(path).display(),
+                ancestor.display()
+            ),
+            None => format!("cannot list {}: {error}", path.display()),
+        })?;
+        // A pipe or a device named as wanted is listed, and reading it says what it is.
+        if !entry.file_type().is_dir() && wanted(entry.path()) {
+            out.push(entry.into_path());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

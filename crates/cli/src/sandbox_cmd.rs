@@ -34,6 +34,8 @@ pub async fn serve(listen: SocketAddr, scenario_path: Option<PathBuf>, seed: u64
         environment,
         seed,
         limits: ConnectionLimits::default(),
+        // Nothing reads a served sandbox's log: keeping it would only cost memory.
+        keep_requests: 0,
     };
     let sandbox = RunningSandbox::start(config, listen)
         .await

@@ -15,7 +15,7 @@ pub struct Validation {
 pub fn validate(paths: &[PathBuf]) -> Result<Validation, String> {
     let mut files = Vec::new();
     for path in paths {
-        collect(path, &mut files)?;
+        crate::files::collect(path, &is_yaml, &mut files)?;
     }
     if files.is_empty() {
         return Err("no runbook files (*.yaml, *.yml) found under the given paths".into());
@@ -102,38 +102,8 @@ fn report(rendered: String, name: &str, count: usize) -> String {
     )
 }
 
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let metadata = std::fs::metadata(path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-    // Whatever is not a directory is read as a runbook, which says what is wrong with it (a
-    // device, a pipe) better than listing it would.
-    if !metadata.is_dir() {
-        out.push(path.to_owned());
-        return Ok(());
-    }
-    // Links are followed (a linked directory of runbooks is common), and a link back into
-    // its own ancestors is named rather than walked again and again.
-    for entry in walkdir::WalkDir::new(path)
-        .follow_links(true)
-        .sort_by_file_name()
-    {
-        let entry = entry.map_err(|error| match error.loop_ancestor() {
-            Some(ancestor) => format!(
-                "{} links back to {}, a directory above it (a loop); remove the link or validate the files directly",
-                error.path().unwrap_or(path).display(),
-                ancestor.display()
-            ),
-            None => format!("cannot list {}: {error}", path.display()),
-        })?;
-        // A pipe or a device named like a runbook is listed, and reading it says what it is.
-        let is_runbook = !entry.file_type().is_dir()
-            && entry
-                .path()
-                .extension()
-                .is_some_and(|ext| ext == "yaml" || ext == "yml");
-        if is_runbook {
-            out.push(entry.into_path());
-        }
-    }
-    Ok(())
+/// Whether a file is named like a runbook (or a test file, which is YAML too).
+fn is_yaml(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|ext| ext == "yaml" || ext == "yml")
 }

@@ -59,6 +59,7 @@ async fn rig() -> (RunningSandbox, Runner) {
             environment: environment.clone(),
             seed: 1,
             limits: ConnectionLimits::default(),
+            keep_requests: 0,
         },
         "127.0.0.1:0".parse().unwrap(),
     )

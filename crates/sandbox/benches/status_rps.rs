@@ -144,6 +144,7 @@ async fn main() {
         environment: env.clone(),
         seed: 1,
         limits: ConnectionLimits::default(),
+        keep_requests: 0,
     };
     let sandbox = RunningSandbox::start(config, "127.0.0.1:0".parse().unwrap())
         .await

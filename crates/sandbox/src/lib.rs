@@ -38,6 +38,9 @@ pub struct SandboxConfig {
     /// What a slow or stalled client may cost; `ConnectionLimits::default()` everywhere but in
     /// tests of the limits themselves.
     pub limits: ConnectionLimits,
+    /// How many requests [`RunningSandbox::requests`] keeps, the first ones in order (at most
+    /// [`MAX_LOGGED_REQUESTS`]; 0 keeps none, and costs nothing per request).
+    pub keep_requests: usize,
 }
 
 /// A sandbox serving on a loopback port until dropped or shut down.
@@ -57,6 +60,7 @@ impl RunningSandbox {
             environment: config.environment,
             seed: config.seed,
             body_timeout: config.limits.body_timeout,
+            keep_requests: config.keep_requests.min(MAX_LOGGED_REQUESTS),
             world: Mutex::new(server::World::default()),
         });
         let app = axum::Router::new()
@@ -96,7 +100,7 @@ impl RunningSandbox {
         self.shared.world().requests.clone()
     }
 
-    /// The requests received, in order (the first `MAX_LOGGED_REQUESTS` of them).
+    /// The requests received, in order (the first `SandboxConfig::keep_requests` of them).
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.shared.world().log.clone()
     }

@@ -18,8 +18,8 @@ use crate::functiongraph::{self, CallbackRefused, FgExecution, Launch};
 use crate::limits::MAX_BODY_BYTES;
 use crate::scenario::{FgWorkflowKind, Scenario};
 
-/// How many requests the sandbox keeps in its log: a test's are far fewer, and a long-running
-/// `sandbox serve` must not grow without bound.
+/// The most requests a sandbox keeps in its log: a test's are far fewer, and a long-running
+/// sandbox must not grow without bound.
 pub const MAX_LOGGED_REQUESTS: usize = 100_000;
 
 /// One request as a test checks it: its operation and its parameters in the shape of the
@@ -72,7 +72,7 @@ pub struct World {
     pub fg: BTreeMap<String, FgExecution>,
     /// Requests per operation id, authenticated or not.
     pub requests: BTreeMap<String, u64>,
-    /// The first [`MAX_LOGGED_REQUESTS`] requests, in the order they arrived.
+    /// The first `Shared::keep_requests` requests, in the order they arrived.
     pub log: Vec<LoggedRequest>,
     next_id: u64,
     /// Draws faults; seeded, so a run with the same seed and requests fails the same way.
@@ -86,6 +86,8 @@ pub struct Shared {
     pub seed: u64,
     /// How long a request body may take to arrive (`ConnectionLimits::body_timeout`).
     pub body_timeout: std::time::Duration,
+    /// `SandboxConfig::keep_requests`.
+    pub keep_requests: usize,
     pub world: Mutex<World>,
 }
 
@@ -423,7 +425,7 @@ async fn handle_detached(
     let op = id.meta();
     let call = {
         let mut world = shared.world();
-        if world.log.len() < MAX_LOGGED_REQUESTS {
+        if world.log.len() < shared.keep_requests {
             world
                 .log
                 .push(LoggedRequest::of(op, &path_values, &incoming));

@@ -1459,6 +1459,16 @@ async fn scripted_answers_replace_the_emulation_at_their_call() {
         rig.sandbox.request_counts()["SearchWorkflowExecutionDetail"],
         7
     );
+    let logged: Vec<&str> = rig.sandbox.requests().iter().map(|r| r.operation).collect();
+    assert_eq!(
+        logged.len(),
+        8,
+        "the start and seven reads, in order: {logged:?}"
+    );
+    assert_eq!(
+        rig.sandbox.requests()[1].params,
+        json!({"workflow_id": "wf-success", "execution_id": execution})
+    );
 }
 
 #[test]

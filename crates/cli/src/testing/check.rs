@@ -77,6 +77,7 @@ pub async fn run(test: &Loaded) -> Vec<Failure> {
         spec.seed,
         false,
         std::time::Duration::from_secs(30),
+        hwc_sandbox::MAX_LOGGED_REQUESTS,
     )
     .await
     {

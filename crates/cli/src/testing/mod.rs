@@ -162,22 +162,11 @@ async fn from_run(args: &TestArgs, run_id: &str) -> Result<(), String> {
     }
 }
 
-/// The test files named, and those under the directories named, each directory's sorted.
+/// The test files named, and those under the directories named.
 fn find(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for path in paths {
-        if !path.is_dir() {
-            files.push(path.clone());
-            continue;
-        }
-        let mut found = Vec::new();
-        for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
-            let entry = entry.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            if entry.file_type().is_file() && file::is_test_file(entry.path()) {
-                found.push(entry.into_path());
-            }
-        }
-        files.extend(found);
+        crate::files::collect(path, &file::is_test_file, &mut files)?;
     }
     Ok(files)
 }

@@ -161,6 +161,7 @@ async fn harness_on(
             environment: environment.clone(),
             seed: 3,
             limits: ConnectionLimits::default(),
+            keep_requests: 0,
         },
         "127.0.0.1:0".parse().unwrap(),
     )

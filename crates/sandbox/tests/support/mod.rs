@@ -28,6 +28,7 @@ pub async fn start_with_limits(
         environment: env.clone(),
         seed,
         limits,
+        keep_requests: hwc_sandbox::MAX_LOGGED_REQUESTS,
     };
     let sandbox = RunningSandbox::start(config, "127.0.0.1:0".parse().unwrap())
         .await
