@@ -236,6 +236,10 @@ pub struct Step {
     /// Poll an AOM execution until it ends, handling failed and paused nodes.
     #[serde(default, rename = "aom.wait", skip_serializing_if = "Option::is_none")]
     pub aom_wait: Option<AomWait>,
+    /// Start an AOM workflow and wait for that execution to end: `aom.start` and `aom.wait`
+    /// in one step, so under `for_each` the `concurrency` bounds executions in flight.
+    #[serde(default, rename = "aom.run", skip_serializing_if = "Option::is_none")]
+    pub aom_run: Option<AomRun>,
     /// Restart, skip or continue one node of an AOM execution.
     #[serde(default, rename = "aom.node", skip_serializing_if = "Option::is_none")]
     pub aom_node: Option<AomNode>,
@@ -264,6 +268,14 @@ pub struct Step {
         skip_serializing_if = "Option::is_none"
     )]
     pub functiongraph_wait: Option<FunctionGraphWait>,
+    /// Start a FunctionGraph workflow and wait for that execution to end:
+    /// `functiongraph.start` and `functiongraph.wait` in one step.
+    #[serde(
+        default,
+        rename = "functiongraph.run",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub functiongraph_run: Option<FunctionGraphRun>,
     /// Answer a FunctionGraph workflow waiting at a callback state.
     #[serde(
         default,
@@ -303,11 +315,13 @@ pub struct Step {
 pub const ACTION_KEYS: &[&str] = &[
     "aom.start",
     "aom.wait",
+    "aom.run",
     "aom.node",
     "aom.stop",
     "functiongraph.start",
     "functiongraph.run_sync",
     "functiongraph.wait",
+    "functiongraph.run",
     "functiongraph.callback",
     "functiongraph.stop",
     "call",
@@ -331,11 +345,13 @@ fn exactly_one_action(schema: &mut Schema) {
 pub enum Action<'a> {
     AomStart(&'a AomStart),
     AomWait(&'a AomWait),
+    AomRun(&'a AomRun),
     AomNode(&'a AomNode),
     AomStop(&'a Stop),
     FunctionGraphStart(&'a FunctionGraphStart),
     FunctionGraphRunSync(&'a FunctionGraphRunSync),
     FunctionGraphWait(&'a FunctionGraphWait),
+    FunctionGraphRun(&'a FunctionGraphRun),
     FunctionGraphCallback(&'a FunctionGraphCallback),
     FunctionGraphStop(&'a Stop),
     Call(&'a Call),
@@ -352,11 +368,13 @@ impl Action<'_> {
         match self {
             Self::AomStart(_) => "aom.start",
             Self::AomWait(_) => "aom.wait",
+            Self::AomRun(_) => "aom.run",
             Self::AomNode(_) => "aom.node",
             Self::AomStop(_) => "aom.stop",
             Self::FunctionGraphStart(_) => "functiongraph.start",
             Self::FunctionGraphRunSync(_) => "functiongraph.run_sync",
             Self::FunctionGraphWait(_) => "functiongraph.wait",
+            Self::FunctionGraphRun(_) => "functiongraph.run",
             Self::FunctionGraphCallback(_) => "functiongraph.callback",
             Self::FunctionGraphStop(_) => "functiongraph.stop",
             Self::Call(_) => "call",
@@ -372,9 +390,11 @@ impl Action<'_> {
     pub fn is_mutating(&self) -> bool {
         match self {
             Self::AomStart(_)
+            | Self::AomRun(_)
             | Self::AomNode(_)
             | Self::AomStop(_)
             | Self::FunctionGraphStart(_)
+            | Self::FunctionGraphRun(_)
             | Self::FunctionGraphRunSync(_)
             | Self::FunctionGraphCallback(_)
             | Self::FunctionGraphStop(_) => true,
@@ -384,18 +404,19 @@ impl Action<'_> {
         }
     }
 
-    /// The API operation the action sends (a wait: the one it polls); `None` for the actions
-    /// that run in the runner alone, and for a `call` of an operation the spec lacks.
+    /// The API operation whose answer is the action's result: the one it sends, or for a wait
+    /// and a start-and-wait the one it polls; `None` for the actions that run in the runner
+    /// alone, and for a `call` of an operation the spec lacks.
     pub fn operation(&self) -> Option<&'static hwc_client::runtime::OperationMeta> {
         use hwc_client::catalogue as op;
         Some(match self {
             Self::AomStart(_) => &op::EXECUTE_WORKFLOW,
-            Self::AomWait(_) => &op::SEARCH_WORKFLOW_EXECUTION_DETAIL,
+            Self::AomWait(_) | Self::AomRun(_) => &op::SEARCH_WORKFLOW_EXECUTION_DETAIL,
             Self::AomNode(_) => &op::START_PAUSING_WORKFLOW_EXECUTIONS,
             Self::AomStop(_) => &op::STOP_EXECUTION,
             Self::FunctionGraphStart(_) => &op::START_WORKFLOW_EXECUTION,
             Self::FunctionGraphRunSync(_) => &op::START_SYNC_WORKFLOW_EXECUTION,
-            Self::FunctionGraphWait(_) => &op::SHOW_WORKFLOW_EXECUTION,
+            Self::FunctionGraphWait(_) | Self::FunctionGraphRun(_) => &op::SHOW_WORKFLOW_EXECUTION,
             Self::FunctionGraphCallback(_) => &op::CREATE_CALLBACK_WORKFLOW,
             Self::FunctionGraphStop(_) => &op::STOP_WORK_FLOW,
             Self::Call(call) => return op::operation(&call.operation),
@@ -416,6 +437,9 @@ impl Step {
         if let Some(a) = &self.aom_wait {
             actions.push(Action::AomWait(a));
         }
+        if let Some(a) = &self.aom_run {
+            actions.push(Action::AomRun(a));
+        }
         if let Some(a) = &self.aom_node {
             actions.push(Action::AomNode(a));
         }
@@ -430,6 +454,9 @@ impl Step {
         }
         if let Some(a) = &self.functiongraph_wait {
             actions.push(Action::FunctionGraphWait(a));
+        }
+        if let Some(a) = &self.functiongraph_run {
+            actions.push(Action::FunctionGraphRun(a));
         }
         if let Some(a) = &self.functiongraph_callback {
             actions.push(Action::FunctionGraphCallback(a));
@@ -502,6 +529,63 @@ pub struct AomWait {
     /// With no matching rule the wait goes on (someone else may continue it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub when_node_pauses: Vec<NodeRule>,
+}
+
+/// `aom.start` then `aom.wait` on the execution it started: the wait's fields without
+/// `execution_id`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AomRun {
+    pub workflow_id: String,
+    /// Statuses that end the wait successfully (default `[success]`).
+    #[serde(default = "default_until_status")]
+    pub until_status: Vec<String>,
+    /// Or end the wait successfully when this holds (`result` is the latest poll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Condition>,
+    #[serde(default)]
+    pub poll: Poll,
+    /// As `aom.wait`'s: rules for a failed node, first match wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub when_node_fails: Vec<NodeRule>,
+    /// As `aom.wait`'s: rules for a paused node, first match wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub when_node_pauses: Vec<NodeRule>,
+}
+
+/// How an AOM wait goes on, whether its step waits (`aom.wait`) or starts and waits
+/// (`aom.run`): one view, so the checks and the runner treat both alike.
+#[derive(Debug, Clone, Copy)]
+pub struct AomWaiting<'a> {
+    pub until_status: &'a [String],
+    pub until: Option<&'a Condition>,
+    pub poll: &'a Poll,
+    pub when_node_fails: &'a [NodeRule],
+    pub when_node_pauses: &'a [NodeRule],
+}
+
+impl AomWait {
+    pub fn waiting(&self) -> AomWaiting<'_> {
+        AomWaiting {
+            until_status: &self.until_status,
+            until: self.until.as_ref(),
+            poll: &self.poll,
+            when_node_fails: &self.when_node_fails,
+            when_node_pauses: &self.when_node_pauses,
+        }
+    }
+}
+
+impl AomRun {
+    pub fn waiting(&self) -> AomWaiting<'_> {
+        AomWaiting {
+            until_status: &self.until_status,
+            until: self.until.as_ref(),
+            poll: &self.poll,
+            when_node_fails: &self.when_node_fails,
+            when_node_pauses: &self.when_node_pauses,
+        }
+    }
 }
 
 fn default_until_status() -> Vec<String> {
@@ -632,6 +716,54 @@ pub struct FunctionGraphWait {
     pub until: Option<Condition>,
     #[serde(default)]
     pub poll: Poll,
+}
+
+/// `functiongraph.start` then `functiongraph.wait` on the execution it started.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionGraphRun {
+    pub workflow_id: String,
+    /// The workflow's input (any JSON).
+    #[serde(default = "empty_object")]
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Value>,
+    /// Statuses that end the wait successfully (default `[success]`).
+    #[serde(default = "default_until_status")]
+    pub until_status: Vec<String>,
+    /// Or end the wait successfully when this holds (`result` is the latest poll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Condition>,
+    #[serde(default)]
+    pub poll: Poll,
+}
+
+/// How a FunctionGraph wait goes on (`functiongraph.wait`, `functiongraph.run`).
+#[derive(Debug, Clone, Copy)]
+pub struct Waiting<'a> {
+    pub until_status: &'a [String],
+    pub until: Option<&'a Condition>,
+    pub poll: &'a Poll,
+}
+
+impl FunctionGraphWait {
+    pub fn waiting(&self) -> Waiting<'_> {
+        Waiting {
+            until_status: &self.until_status,
+            until: self.until.as_ref(),
+            poll: &self.poll,
+        }
+    }
+}
+
+impl FunctionGraphRun {
+    pub fn waiting(&self) -> Waiting<'_> {
+        Waiting {
+            until_status: &self.until_status,
+            until: self.until.as_ref(),
+            poll: &self.poll,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

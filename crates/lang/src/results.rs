@@ -55,12 +55,14 @@ pub fn of_action<'a>(action: &Action<'a>) -> ResultShape<'a> {
         }
         Action::AomStop(_) => vec!["workflow_id", "execution_id", "result"],
         Action::AomNode(_) => vec!["node_id", "action", "result"],
-        Action::AomWait(_) => {
+        Action::AomWait(_) | Action::AomRun(_) => {
             let mut fields = answer();
             fields.push("node_actions");
             fields
         }
-        Action::FunctionGraphWait(_) | Action::FunctionGraphRunSync(_) => answer(),
+        Action::FunctionGraphWait(_)
+        | Action::FunctionGraphRun(_)
+        | Action::FunctionGraphRunSync(_) => answer(),
         Action::FunctionGraphCallback(_) => {
             // A callback whose answer was lost and found applied is recorded by its run.
             let mut fields = answer();

@@ -84,15 +84,22 @@ pub(crate) fn check_step(reporter: &mut Reporter<'_>, step: &Step, path: &Path) 
         at_most(reporter, &at, "on_failure.max", max, MAX_JUMPS);
     }
     for action in step.actions() {
-        if let Action::AomWait(wait) = action {
-            let at = path.key(action.key());
-            check_rules(reporter, &at.key("when_node_fails"), &wait.when_node_fails);
-            check_rules(
-                reporter,
-                &at.key("when_node_pauses"),
-                &wait.when_node_pauses,
-            );
-        }
+        let waiting = match action {
+            Action::AomWait(wait) => wait.waiting(),
+            Action::AomRun(run) => run.waiting(),
+            _ => continue,
+        };
+        let at = path.key(action.key());
+        check_rules(
+            reporter,
+            &at.key("when_node_fails"),
+            waiting.when_node_fails,
+        );
+        check_rules(
+            reporter,
+            &at.key("when_node_pauses"),
+            waiting.when_node_pauses,
+        );
     }
 }
 

@@ -13,7 +13,9 @@ use hwc_client::operations::{
 use hwc_client::runtime::{poll_delay, WaiterSpec};
 use hwc_client::waiters::{AOM_EXECUTION_SUCCEEDED, FUNCTION_GRAPH_EXECUTION_SUCCEEDED};
 use runbook_lang::limits::{MAX_POLLS, MIN_POLL_DELAY};
-use runbook_lang::{AomWait, FunctionGraphWait, NodeAction, NodeRule, Poll, Step};
+use runbook_lang::{
+    AomWait, AomWaiting, FunctionGraphWait, NodeAction, NodeRule, Poll, Step, Waiting,
+};
 use serde_json::{json, Value};
 
 use crate::actions::to_json;
@@ -49,7 +51,21 @@ pub(crate) async fn aom(
         workflow_id: run.text(&wait.workflow_id, locals, "workflow_id")?,
         execution_id: run.text(&wait.execution_id, locals, "execution_id")?,
     };
-    let mut poller = Poller::new(run, step, index, deadline, &wait.poll);
+    aom_execution(run, step, &params, wait.waiting(), index, locals, deadline).await
+}
+
+/// Waits for the AOM execution `params` names as `wait` says (`aom.wait`, and `aom.run` once
+/// it has started it).
+pub(crate) async fn aom_execution(
+    run: &Run,
+    step: &Step,
+    params: &SearchWorkflowExecutionDetailParams,
+    wait: AomWaiting<'_>,
+    index: Option<usize>,
+    locals: &Locals,
+    deadline: Deadline,
+) -> Result<Value, StepError> {
+    let mut poller = Poller::new(run, step, index, deadline, wait.poll);
     // A resumed wait counts the node actions it sent before the crash, so a restart limit
     // holds across it (an action whose answer was lost counts: it may have been applied).
     let mut restarts: HashMap<String, u32> = HashMap::new();
@@ -71,7 +87,7 @@ pub(crate) async fn aom(
     loop {
         let call = run.read(deadline);
         let Some(detail) = poller
-            .poll(call.send(call.client().search_workflow_execution_detail(&params)))
+            .poll(call.send(call.client().search_workflow_execution_detail(params)))
             .await?
         else {
             poller.sleep("unknown (the last poll failed)").await?;
@@ -88,13 +104,7 @@ pub(crate) async fn aom(
         if wait.until.is_some() {
             result = with_node_actions(result, &node_actions);
         }
-        if poller.reached(
-            &status,
-            &wait.until_status,
-            wait.until.as_ref(),
-            locals,
-            &result,
-        )? {
+        if poller.reached(&status, wait.until_status, wait.until, locals, &result)? {
             return Ok(with_node_actions(result, &node_actions));
         }
         let nodes = detail.execution_result_list.clone().unwrap_or_default();
@@ -121,7 +131,7 @@ pub(crate) async fn aom(
                 json!({"id": node_id, "status": "fail", "restarts": count, "output": node.output});
             let rule = matching_rule(
                 run,
-                &wait.when_node_fails,
+                wait.when_node_fails,
                 &node_id,
                 count,
                 &node_value,
@@ -148,7 +158,7 @@ pub(crate) async fn aom(
                 step,
                 index,
                 deadline,
-                &params,
+                params,
                 &node_id,
                 rule.then,
                 count + 1,
@@ -165,22 +175,15 @@ pub(crate) async fn aom(
                     .map(|s| s.as_str().to_owned())
                     .unwrap_or_default();
                 let node_value = json!({"id": node_id, "status": node_status, "restarts": 0, "output": node.output});
-                if matching_rule(
-                    run,
-                    &wait.when_node_pauses,
-                    &node_id,
-                    0,
-                    &node_value,
-                    locals,
-                )?
-                .is_some()
+                if matching_rule(run, wait.when_node_pauses, &node_id, 0, &node_value, locals)?
+                    .is_some()
                 {
                     operate(
                         run,
                         step,
                         index,
                         deadline,
-                        &params,
+                        params,
                         &node_id,
                         NodeAction::Continue,
                         1,
@@ -194,7 +197,7 @@ pub(crate) async fn aom(
             return Err(ended_as(
                 &params.execution_id,
                 &status,
-                &wait.until_status,
+                wait.until_status,
                 with_node_actions(result, &node_actions),
             ));
         }
@@ -217,11 +220,25 @@ pub(crate) async fn functiongraph(
         execution_id: run.text(&wait.execution_id, locals, "execution_id")?,
         x_get_workflow_full_history_data: None,
     };
-    let mut poller = Poller::new(run, step, index, deadline, &wait.poll);
+    functiongraph_execution(run, step, &params, wait.waiting(), index, locals, deadline).await
+}
+
+/// Waits for the FunctionGraph execution `params` names as `wait` says (`functiongraph.wait`,
+/// and `functiongraph.run` once it has started it).
+pub(crate) async fn functiongraph_execution(
+    run: &Run,
+    step: &Step,
+    params: &ShowWorkflowExecutionParams,
+    wait: Waiting<'_>,
+    index: Option<usize>,
+    locals: &Locals,
+    deadline: Deadline,
+) -> Result<Value, StepError> {
+    let mut poller = Poller::new(run, step, index, deadline, wait.poll);
     loop {
         let call = run.read(deadline);
         let Some(body) = poller
-            .poll(call.send(call.client().show_workflow_execution(&params)))
+            .poll(call.send(call.client().show_workflow_execution(params)))
             .await?
         else {
             poller.sleep("unknown (the last poll failed)").await?;
@@ -233,20 +250,14 @@ pub(crate) async fn functiongraph(
             .map(ToString::to_string)
             .unwrap_or_default();
         let result = to_json(&body)?;
-        if poller.reached(
-            &status,
-            &wait.until_status,
-            wait.until.as_ref(),
-            locals,
-            &result,
-        )? {
+        if poller.reached(&status, wait.until_status, wait.until, locals, &result)? {
             return Ok(result);
         }
         if is_terminal(&FUNCTION_GRAPH_EXECUTION_SUCCEEDED, &status) {
             return Err(ended_as(
                 &params.execution_id,
                 &status,
-                &wait.until_status,
+                wait.until_status,
                 result,
             ));
         }

@@ -52,6 +52,10 @@ steps:
     functiongraph.stop: {workflow_id: fg-standard, execution_id: "{{ steps.standard.execution_id }}"}
   - id: fg_sync
     functiongraph.run_sync: {workflow_id: fg-echo, input: {a: 1}}
+  - id: aom_run
+    aom.run: {workflow_id: wf-success}
+  - id: fg_run
+    functiongraph.run: {workflow_id: fg-standard, input: {b: 2}}
   - id: call_show
     call:
       operation: ShowWorkflowExecution

@@ -145,16 +145,22 @@ impl Script {
                 }
                 "execution_started" => {
                     let operation = match action {
-                        Some(Action::AomStart(_)) => "ExecuteWorkflow",
-                        Some(Action::FunctionGraphStart(_)) => "StartWorkflowExecution",
+                        Some(Action::AomStart(_) | Action::AomRun(_)) => "ExecuteWorkflow",
+                        Some(Action::FunctionGraphStart(_) | Action::FunctionGraphRun(_)) => {
+                            "StartWorkflowExecution"
+                        }
                         _ => continue,
                     };
                     script.push(operation, json!({"execution_id": event["execution_id"]}));
                 }
                 "poll" => {
                     let operation = match action {
-                        Some(Action::AomWait(_)) => "SearchWorkflowExecutionDetail",
-                        Some(Action::FunctionGraphWait(_)) => "ShowWorkflowExecution",
+                        Some(Action::AomWait(_) | Action::AomRun(_)) => {
+                            "SearchWorkflowExecutionDetail"
+                        }
+                        Some(Action::FunctionGraphWait(_) | Action::FunctionGraphRun(_)) => {
+                            "ShowWorkflowExecution"
+                        }
                         _ => continue,
                     };
                     let answer = json!({

@@ -7,7 +7,10 @@ use serde_json::Value;
 
 use super::{is_identifier, AOM_STATUSES, FUNCTIONGRAPH_STATUSES, FUNCTIONGRAPH_SYNC_STATUSES};
 use crate::locate::{Part, Path};
-use crate::model::{Action, Goto, NodeAction, NodeRule, Poll, RetryOn, Runbook, Step, ACTION_KEYS};
+use crate::model::{
+    Action, AomWaiting, Goto, NodeAction, NodeRule, Poll, RetryOn, Runbook, Step, Waiting,
+    ACTION_KEYS,
+};
 use crate::parse::Reporter;
 use crate::template;
 use crate::within_limits;
@@ -191,7 +194,10 @@ pub(super) fn check_step(
             _ => {}
         }
     }
-    let needs_deadline = step.aom_wait.is_some() || step.functiongraph_wait.is_some();
+    let needs_deadline = step.aom_wait.is_some()
+        || step.functiongraph_wait.is_some()
+        || step.aom_run.is_some()
+        || step.functiongraph_run.is_some();
     let has_deadline =
         step.timeout.is_some() || runbook.timeout.is_some() || runbook.is_finally(index);
     if needs_deadline && !has_deadline {
@@ -201,36 +207,16 @@ pub(super) fn check_step(
     }
     match step.action() {
         Some(Action::AomWait(wait)) => {
-            let at = path.key("aom.wait");
-            check_statuses(
-                reporter,
-                &at.key("until_status"),
-                &wait.until_status,
-                AOM_STATUSES,
-            );
-            check_poll(reporter, &at.key("poll"), &wait.poll);
-            check_rules(
-                reporter,
-                &at.key("when_node_fails"),
-                &wait.when_node_fails,
-                &[NodeAction::Restart, NodeAction::Skip],
-            );
-            check_rules(
-                reporter,
-                &at.key("when_node_pauses"),
-                &wait.when_node_pauses,
-                &[NodeAction::Continue],
-            );
+            check_aom_waiting(reporter, &path.key("aom.wait"), wait.waiting());
+        }
+        Some(Action::AomRun(run)) => {
+            check_aom_waiting(reporter, &path.key("aom.run"), run.waiting());
         }
         Some(Action::FunctionGraphWait(wait)) => {
-            let at = path.key("functiongraph.wait");
-            check_statuses(
-                reporter,
-                &at.key("until_status"),
-                &wait.until_status,
-                FUNCTIONGRAPH_STATUSES,
-            );
-            check_poll(reporter, &at.key("poll"), &wait.poll);
+            check_waiting(reporter, &path.key("functiongraph.wait"), wait.waiting());
+        }
+        Some(Action::FunctionGraphRun(run)) => {
+            check_waiting(reporter, &path.key("functiongraph.run"), run.waiting());
         }
         Some(Action::FunctionGraphRunSync(run)) => {
             check_statuses(
@@ -265,11 +251,45 @@ pub(super) fn check_step(
     }
 }
 
+fn check_aom_waiting(reporter: &mut Reporter<'_>, at: &Path, waiting: AomWaiting<'_>) {
+    check_statuses(
+        reporter,
+        &at.key("until_status"),
+        waiting.until_status,
+        AOM_STATUSES,
+    );
+    check_poll(reporter, &at.key("poll"), waiting.poll);
+    check_rules(
+        reporter,
+        &at.key("when_node_fails"),
+        waiting.when_node_fails,
+        &[NodeAction::Restart, NodeAction::Skip],
+    );
+    check_rules(
+        reporter,
+        &at.key("when_node_pauses"),
+        waiting.when_node_pauses,
+        &[NodeAction::Continue],
+    );
+}
+
+fn check_waiting(reporter: &mut Reporter<'_>, at: &Path, waiting: Waiting<'_>) {
+    check_statuses(
+        reporter,
+        &at.key("until_status"),
+        waiting.until_status,
+        FUNCTIONGRAPH_STATUSES,
+    );
+    check_poll(reporter, &at.key("poll"), waiting.poll);
+}
+
 /// The ids a workflow action puts in its request's path. The client refuses a bad one for
 /// every caller; a literal one is caught here, before the run.
 fn check_id_segments(reporter: &mut Reporter<'_>, path: &Path, action: &Action<'_>) {
     let ids: Vec<(&str, &str)> = match action {
         Action::AomStart(start) => vec![("workflow_id", &start.workflow_id)],
+        Action::AomRun(run) => vec![("workflow_id", &run.workflow_id)],
+        Action::FunctionGraphRun(run) => vec![("workflow_id", &run.workflow_id)],
         Action::FunctionGraphStart(start) => vec![("workflow_id", &start.workflow_id)],
         Action::FunctionGraphRunSync(sync) => vec![("workflow_id", &sync.workflow_id)],
         Action::FunctionGraphCallback(callback) => vec![("workflow_id", &callback.workflow_id)],

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use crate::locate::Path;
-use crate::model::{Action, NodeRule, RetryOn, Step};
+use crate::model::{Action, AomWaiting, NodeRule, RetryOn, Step, Waiting};
 
 /// What the runner does with a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,18 +161,37 @@ impl<'a> Texts<'a> {
         }
     }
 
+    fn waiting(&mut self, at: &Path, waiting: Waiting<'a>) {
+        self.statuses(at.key("until_status"), waiting.until_status);
+        if let Some(until) = waiting.until {
+            self.condition(at.key("until"), &until.0, true, false);
+        }
+    }
+
+    fn aom_waiting(&mut self, at: &Path, waiting: AomWaiting<'a>) {
+        self.waiting(
+            at,
+            Waiting {
+                until_status: waiting.until_status,
+                until: waiting.until,
+                poll: waiting.poll,
+            },
+        );
+        self.node_rules(at.key("when_node_fails"), waiting.when_node_fails);
+        self.node_rules(at.key("when_node_pauses"), waiting.when_node_pauses);
+    }
+
     fn action(&mut self, at: &Path, action: Action<'a>) {
         match action {
             Action::AomStart(start) => self.template(at.key("workflow_id"), &start.workflow_id),
             Action::AomWait(wait) => {
                 self.template(at.key("workflow_id"), &wait.workflow_id);
                 self.template(at.key("execution_id"), &wait.execution_id);
-                self.statuses(at.key("until_status"), &wait.until_status);
-                if let Some(until) = &wait.until {
-                    self.condition(at.key("until"), &until.0, true, false);
-                }
-                self.node_rules(at.key("when_node_fails"), &wait.when_node_fails);
-                self.node_rules(at.key("when_node_pauses"), &wait.when_node_pauses);
+                self.aom_waiting(at, wait.waiting());
+            }
+            Action::AomRun(run) => {
+                self.template(at.key("workflow_id"), &run.workflow_id);
+                self.aom_waiting(at, run.waiting());
             }
             Action::AomNode(node) => {
                 self.template(at.key("workflow_id"), &node.workflow_id);
@@ -201,10 +220,15 @@ impl<'a> Texts<'a> {
             Action::FunctionGraphWait(wait) => {
                 self.template(at.key("workflow_id"), &wait.workflow_id);
                 self.template(at.key("execution_id"), &wait.execution_id);
-                self.statuses(at.key("until_status"), &wait.until_status);
-                if let Some(until) = &wait.until {
-                    self.condition(at.key("until"), &until.0, true, false);
+                self.waiting(at, wait.waiting());
+            }
+            Action::FunctionGraphRun(run) => {
+                self.template(at.key("workflow_id"), &run.workflow_id);
+                self.value(at.key("input"), &run.input);
+                if let Some(headers) = &run.headers {
+                    self.value(at.key("headers"), headers);
                 }
+                self.waiting(at, run.waiting());
             }
             Action::FunctionGraphCallback(callback) => {
                 self.template(at.key("workflow_id"), &callback.workflow_id);
@@ -358,7 +382,33 @@ mod tests {
         );
         assert_eq!(role(1, "when_node_fails[0].nodes[0]"), (NODE_IDS, false));
         assert_eq!(role(1, "until_status[0]"), (Role::Name, false));
-        assert_eq!(role(9, "operation"), (Role::Name, false));
-        assert_eq!(role(9, "params.workflow_id"), (Role::Template, false));
+        let call = runbook.steps.iter().position(|s| s.id == "call").unwrap();
+        assert_eq!(role(call, "operation"), (Role::Name, false));
+        assert_eq!(role(call, "params.workflow_id"), (Role::Template, false));
+        let aom_run = runbook
+            .steps
+            .iter()
+            .position(|s| s.id == "aom_run")
+            .unwrap();
+        assert_eq!(
+            role(aom_run, "when_node_pauses[0].when"),
+            (
+                Role::Condition {
+                    result: false,
+                    node: true
+                },
+                false
+            )
+        );
+        assert_eq!(
+            role(aom_run, "until"),
+            (
+                Role::Condition {
+                    result: true,
+                    node: false
+                },
+                false
+            )
+        );
     }
 }

@@ -1,11 +1,12 @@
-//! The AOM actions: `aom.start`, `aom.node` (and the node rules of `aom.wait`), `aom.stop`.
+//! The AOM actions: `aom.start`, `aom.run` (start, then `wait.rs`), `aom.node` (and the node rules of `aom.wait`), `aom.stop`.
 
 use hwc_client::catalogue;
 use hwc_client::models::PausingAction;
 use hwc_client::operations::{
-    ExecuteWorkflowParams, StartPausingWorkflowExecutionsParams, StopExecutionParams,
+    ExecuteWorkflowParams, SearchWorkflowExecutionDetailParams,
+    StartPausingWorkflowExecutionsParams, StopExecutionParams,
 };
-use runbook_lang::{AomNode, AomStart, Step, Stop};
+use runbook_lang::{AomNode, AomRun, AomStart, Step, Stop};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 
@@ -13,6 +14,7 @@ use crate::failure::StepError;
 use crate::reconcile::{millis, Look, Making};
 use crate::request::Change;
 use crate::runner::{Deadline, Locals, Run};
+use crate::wait;
 
 use super::{start_once, to_json};
 
@@ -25,17 +27,57 @@ pub(super) async fn start(
     deadline: Deadline,
 ) -> Result<Value, StepError> {
     let workflow_id = run.text(&start.workflow_id, locals, "workflow_id")?;
+    let execution_id = start_execution(run, step, &workflow_id, index, deadline).await?;
+    Ok(json!({"workflow_id": workflow_id, "execution_id": execution_id}))
+}
+
+/// `aom.run`: the start of `aom.start`, then the wait of `aom.wait` on that execution. A
+/// resumed step finds its execution in the ledger and only waits.
+pub(super) async fn run_to_end(
+    run: &Run,
+    step: &Step,
+    run_step: &AomRun,
+    index: Option<usize>,
+    locals: &Locals,
+    deadline: Deadline,
+) -> Result<Value, StepError> {
+    let workflow_id = run.text(&run_step.workflow_id, locals, "workflow_id")?;
+    let execution_id = start_execution(run, step, &workflow_id, index, deadline).await?;
+    let params = SearchWorkflowExecutionDetailParams {
+        workflow_id,
+        execution_id,
+    };
+    wait::aom_execution(
+        run,
+        step,
+        &params,
+        run_step.waiting(),
+        index,
+        locals,
+        deadline,
+    )
+    .await
+}
+
+/// Starts `workflow_id` once (see `start_once`); its execution id.
+async fn start_execution(
+    run: &Run,
+    step: &Step,
+    workflow_id: &str,
+    index: Option<usize>,
+    deadline: Deadline,
+) -> Result<String, StepError> {
     let params = ExecuteWorkflowParams {
-        workflow_id: workflow_id.clone(),
+        workflow_id: workflow_id.to_owned(),
     };
     let operation = &catalogue::EXECUTE_WORKFLOW;
-    let execution_id = start_once(
+    start_once(
         run,
         step,
         index,
         deadline,
         operation,
-        &workflow_id,
+        workflow_id,
         || async {
             let call = run.change(deadline, Change::new(&step.id, index, operation, &params));
             Ok(call
@@ -44,8 +86,7 @@ pub(super) async fn start(
                 .execution_id)
         },
     )
-    .await?;
-    Ok(json!({"workflow_id": workflow_id, "execution_id": execution_id}))
+    .await
 }
 
 pub(super) async fn node(

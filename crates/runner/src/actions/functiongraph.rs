@@ -1,5 +1,5 @@
-//! The FunctionGraph actions: `functiongraph.start`, `functiongraph.run_sync`,
-//! `functiongraph.callback`, `functiongraph.stop`.
+//! The FunctionGraph actions: `functiongraph.start`, `functiongraph.run` (start, then
+//! `wait.rs`), `functiongraph.run_sync`, `functiongraph.callback`, `functiongraph.stop`.
 
 use hwc_client::catalogue;
 use hwc_client::models::{
@@ -7,13 +7,14 @@ use hwc_client::models::{
     ShowWorkflowExecutionResponse, StartSyncWorkflowExecutionResponse,
 };
 use hwc_client::operations::{
-    CreateCallbackWorkflowParams, StartSyncWorkflowExecutionParams, StartWorkflowExecutionParams,
-    StopWorkFlowParams,
+    CreateCallbackWorkflowParams, ShowWorkflowExecutionParams, StartSyncWorkflowExecutionParams,
+    StartWorkflowExecutionParams, StopWorkFlowParams,
 };
 use hwc_client::runtime::poll_delay;
 use hwc_client::waiters::FUNCTION_GRAPH_EXECUTION_SUCCEEDED;
 use runbook_lang::{
-    FunctionGraphCallback, FunctionGraphRunSync, FunctionGraphStart, Poll, Step, Stop,
+    FunctionGraphCallback, FunctionGraphRun, FunctionGraphRunSync, FunctionGraphStart, Poll, Step,
+    Stop,
 };
 use serde_json::{json, Value};
 
@@ -21,7 +22,7 @@ use crate::failure::{Failure, StepError};
 use crate::reconcile::{waits_for_callback, Look, Making};
 use crate::request::Change;
 use crate::runner::{Deadline, Locals, Run};
-use crate::wait::is_terminal;
+use crate::wait::{self, is_terminal};
 
 use super::{start_once, started, to_json};
 
@@ -34,21 +35,66 @@ pub(super) async fn start(
     deadline: Deadline,
 ) -> Result<Value, StepError> {
     let workflow_id = run.text(&start.workflow_id, locals, "workflow_id")?;
+    let body = flow_body(run, &start.input, start.headers.as_ref(), locals)?;
+    let execution_id = start_execution(run, step, &workflow_id, body, index, deadline).await?;
+    Ok(json!({"workflow_id": workflow_id, "execution_id": execution_id}))
+}
+
+/// `functiongraph.run`: the start of `functiongraph.start`, then the wait of
+/// `functiongraph.wait` on that execution. A resumed step finds its execution in the ledger
+/// and only waits.
+pub(super) async fn run_to_end(
+    run: &Run,
+    step: &Step,
+    run_step: &FunctionGraphRun,
+    index: Option<usize>,
+    locals: &Locals,
+    deadline: Deadline,
+) -> Result<Value, StepError> {
+    let workflow_id = run.text(&run_step.workflow_id, locals, "workflow_id")?;
+    let body = flow_body(run, &run_step.input, run_step.headers.as_ref(), locals)?;
+    let execution_id = start_execution(run, step, &workflow_id, body, index, deadline).await?;
+    let params = ShowWorkflowExecutionParams {
+        workflow_id,
+        execution_id,
+        x_get_workflow_full_history_data: None,
+    };
+    wait::functiongraph_execution(
+        run,
+        step,
+        &params,
+        run_step.waiting(),
+        index,
+        locals,
+        deadline,
+    )
+    .await
+}
+
+/// Starts `workflow_id` with `body` once (see `start_once`); its execution id.
+async fn start_execution(
+    run: &Run,
+    step: &Step,
+    workflow_id: &str,
+    body: FlowExecuteBody,
+    index: Option<usize>,
+    deadline: Deadline,
+) -> Result<String, StepError> {
     let params = StartWorkflowExecutionParams {
-        workflow_id: workflow_id.clone(),
+        workflow_id: workflow_id.to_owned(),
         x_create_time: None,
         x_workflow_run_id: None,
         x_workflow_run_merge_fn_parameters: None,
-        body: flow_body(run, &start.input, start.headers.as_ref(), locals)?,
+        body,
     };
     let operation = &catalogue::START_WORKFLOW_EXECUTION;
-    let execution_id = start_once(
+    start_once(
         run,
         step,
         index,
         deadline,
         operation,
-        &workflow_id,
+        workflow_id,
         || async {
             let call = run.change(deadline, Change::new(&step.id, index, operation, &params));
             Ok(call
@@ -57,8 +103,7 @@ pub(super) async fn start(
                 .execution_id)
         },
     )
-    .await?;
-    Ok(json!({"workflow_id": workflow_id, "execution_id": execution_id}))
+    .await
 }
 
 pub(super) async fn run_sync(

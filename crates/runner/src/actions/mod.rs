@@ -39,6 +39,12 @@ pub(crate) async fn execute(
         Action::AomWait(wait) => {
             Box::pin(wait::aom(run, step, wait, index, locals, deadline)).await
         }
+        Action::AomRun(run_step) => {
+            Box::pin(aom::run_to_end(
+                run, step, run_step, index, locals, deadline,
+            ))
+            .await
+        }
         Action::AomNode(node) => {
             Box::pin(aom::node(run, step, node, index, locals, deadline)).await
         }
@@ -60,6 +66,12 @@ pub(crate) async fn execute(
         Action::FunctionGraphWait(wait) => {
             Box::pin(wait::functiongraph(
                 run, step, wait, index, locals, deadline,
+            ))
+            .await
+        }
+        Action::FunctionGraphRun(run_step) => {
+            Box::pin(functiongraph::run_to_end(
+                run, step, run_step, index, locals, deadline,
             ))
             .await
         }
