@@ -221,6 +221,14 @@ pub struct Step {
     /// How many `for_each` elements run at once (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
+    /// How many `for_each` elements may fail with the step still succeeding: a count, or a
+    /// share of the elements such as `"10%"` (rounded down). Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_errors: Option<ErrorBudget>,
+    /// Launch no more `for_each` elements once more than `max_errors` have failed (the
+    /// running ones finish); without it every element runs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fail_fast: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
     /// The step's deadline, retries and polls included.
@@ -424,6 +432,19 @@ impl Action<'_> {
                 return None
             }
         })
+    }
+}
+
+impl Action<'_> {
+    /// The operation a reviewer most needs to see: the one that starts something, for an
+    /// action that starts and then waits; otherwise [`Action::operation`].
+    pub fn headline_operation(&self) -> Option<&'static hwc_client::runtime::OperationMeta> {
+        use hwc_client::catalogue as op;
+        match self {
+            Self::AomRun(_) => Some(&op::EXECUTE_WORKFLOW),
+            Self::FunctionGraphRun(_) => Some(&op::START_WORKFLOW_EXECUTION),
+            _ => self.operation(),
+        }
     }
 }
 
@@ -856,6 +877,90 @@ fn default_retry_on() -> Vec<RetryOn> {
 pub enum RetryOn {
     Status(u16),
     Name(String),
+}
+
+/// How many elements of a `for_each` may fail: `2`, or `"10%"` of the elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorBudget {
+    Count(u32),
+    /// A whole percentage, at most 100.
+    Percent(u32),
+}
+
+impl ErrorBudget {
+    /// The failures allowed among `elements` (a percentage rounded down).
+    pub fn allowed(self, elements: usize) -> usize {
+        match self {
+            Self::Count(count) => usize::try_from(count).unwrap_or(usize::MAX),
+            Self::Percent(percent) => {
+                elements.saturating_mul(usize::try_from(percent).unwrap_or(100)) / 100
+            }
+        }
+    }
+}
+
+impl fmt::Display for ErrorBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Count(count) => write!(f, "{count}"),
+            Self::Percent(percent) => write!(f, "{percent}%"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorBudget {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(
+            untagged,
+            expecting = "a count such as `2` or a percentage such as `\"10%\"`"
+        )]
+        enum Given {
+            Count(u32),
+            Text(String),
+        }
+        match Given::deserialize(deserializer)? {
+            Given::Count(count) => Ok(Self::Count(count)),
+            Given::Text(text) => {
+                let percent = text
+                    .trim()
+                    .strip_suffix('%')
+                    .and_then(|digits| digits.trim().parse::<u32>().ok())
+                    .filter(|percent| *percent <= 100);
+                percent.map(Self::Percent).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "`{text}` is not an error budget: write a count such as `2` or a \
+                         whole percentage from `\"0%\"` to `\"100%\"`"
+                    ))
+                })
+            }
+        }
+    }
+}
+
+impl Serialize for ErrorBudget {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Count(count) => serializer.serialize_u32(*count),
+            Self::Percent(_) => serializer.serialize_str(&self.to_string()),
+        }
+    }
+}
+
+impl JsonSchema for ErrorBudget {
+    fn schema_name() -> Cow<'static, str> {
+        "ErrorBudget".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A count of elements, or a whole percentage of them such as `10%`.",
+            "oneOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": "^\\s*(100|[1-9]?[0-9])\\s*%\\s*$"}
+            ]
+        })
+    }
 }
 
 /// `abort` (the default), `continue`, or `{goto: STEP, max: N}`.

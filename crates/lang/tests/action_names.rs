@@ -28,6 +28,8 @@ const STEP_OPTIONS: &[&str] = &[
     "when",
     "for_each",
     "concurrency",
+    "max_errors",
+    "fail_fast",
     "retry",
     "timeout",
     "on_failure",

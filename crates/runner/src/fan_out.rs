@@ -1,4 +1,6 @@
-//! `for_each`: one step's elements as tasks, at most `concurrency` at once.
+//! `for_each`: one step's elements as tasks, at most `concurrency` at once, with the error
+//! budget (`max_errors`, `fail_fast`) deciding when to stop launching and whether the step
+//! failed.
 //!
 //! Each element is a task of its own (on a multi-thread runtime they spread over its workers;
 //! the CLI runs on one thread, where a fan-out's work is small next to its waiting), and a
@@ -10,7 +12,7 @@
 use std::sync::Arc;
 
 use runbook_lang::limits::MAX_FOR_EACH_ITEMS;
-use runbook_lang::Step;
+use runbook_lang::{ErrorBudget, Step};
 use serde_json::Value;
 use tokio::task::JoinSet;
 
@@ -55,30 +57,42 @@ impl Run {
             items: Some(items.len()),
         });
         let concurrency = step.concurrency.unwrap_or(1).max(1) as usize;
-        let results = self.elements(step, items, concurrency, deadline).await;
-        combine(results)
+        let budget = Budget {
+            allowed: step
+                .max_errors
+                .map_or(0, |budget| budget.allowed(items.len())),
+            written: step.max_errors,
+            fail_fast: step.fail_fast,
+        };
+        let results = self
+            .elements(step, items, concurrency, budget, deadline)
+            .await;
+        combine(results, budget)
     }
 
     /// Runs one task per element, at most `concurrency` at once, and gives back their
-    /// outcomes in the list's order.
+    /// outcomes in the list's order; under `fail_fast`, the elements never launched once
+    /// the budget was spent are `NotLaunched`.
     async fn elements(
         &self,
         step: &Step,
         items: Vec<Value>,
         concurrency: usize,
+        budget: Budget,
         deadline: Deadline,
-    ) -> Vec<Result<Value, StepError>> {
+    ) -> Vec<Outcome> {
         let Some(run) = self.shared() else {
-            return vec![Err(StepError::Cancelled)];
+            return vec![Outcome::Ran(Err(StepError::Cancelled))];
         };
         let step = Arc::new(step.clone());
         let mut outcomes: Vec<Option<Result<Value, StepError>>> = Vec::new();
         outcomes.resize_with(items.len(), || None);
         let mut waiting = items.into_iter().enumerate();
+        let mut failed = 0usize;
         // Dropped with the step (an abort), the set aborts the elements still running.
         let mut running = JoinSet::new();
         loop {
-            while running.len() < concurrency {
+            while running.len() < concurrency && !(budget.fail_fast && failed > budget.allowed) {
                 let Some((index, item)) = waiting.next() else {
                     break;
                 };
@@ -93,7 +107,10 @@ impl Run {
             }
             match running.join_next().await {
                 None => break,
-                Some(Ok((index, outcome, _handed_over))) => outcomes[index] = Some(outcome),
+                Some(Ok((index, outcome, _handed_over))) => {
+                    failed += usize::from(outcome.is_err());
+                    outcomes[index] = Some(outcome);
+                }
                 // An element that panicked panics the step, as it would run inline.
                 Some(Err(error)) if error.is_panic() => {
                     std::panic::resume_unwind(error.into_panic())
@@ -101,23 +118,52 @@ impl Run {
                 Some(Err(_)) => {}
             }
         }
+        let stopped_launching = waiting.len() > 0;
         outcomes
             .into_iter()
-            .map(|outcome| outcome.unwrap_or(Err(StepError::Cancelled)))
+            .map(|outcome| match outcome {
+                Some(outcome) => Outcome::Ran(outcome),
+                None if stopped_launching => Outcome::NotLaunched,
+                None => Outcome::Ran(Err(StepError::Cancelled)),
+            })
             .collect()
     }
 }
 
-/// The step's result: every element's value in order (`null` for one that failed), or the
-/// failure that says most about the run.
-fn combine(results: Vec<Result<Value, StepError>>) -> Result<Value, StepError> {
-    let mut values = Vec::with_capacity(results.len());
+/// One element's end.
+enum Outcome {
+    Ran(Result<Value, StepError>),
+    /// `fail_fast` stopped launching before this element's turn.
+    NotLaunched,
+}
+
+/// `max_errors` and `fail_fast`, with the budget worked out for this list.
+#[derive(Clone, Copy)]
+struct Budget {
+    /// Failed elements the step tolerates.
+    allowed: usize,
+    /// As the runbook wrote it, for messages.
+    written: Option<ErrorBudget>,
+    fail_fast: bool,
+}
+
+/// The step's result: every element's value in order (`null` for one that failed or was
+/// never launched), or the failure that says most about the run. Failures within the budget
+/// leave the step succeeded.
+fn combine(outcomes: Vec<Outcome>, budget: Budget) -> Result<Value, StepError> {
+    let mut values = Vec::with_capacity(outcomes.len());
     let mut first_error: Option<StepError> = None;
-    for result in results {
-        match result {
-            Ok(value) => values.push(value),
-            Err(error) => {
+    let (mut failed, mut not_launched) = (0usize, 0usize);
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Ran(Ok(value)) => values.push(value),
+            Outcome::NotLaunched => {
+                not_launched += 1;
                 values.push(Value::Null);
+            }
+            Outcome::Ran(Err(error)) => {
+                values.push(Value::Null);
+                failed += 1;
                 // Cancellation and timeouts say more about the run than one failure.
                 let worse = matches!(
                     (&first_error, &error),
@@ -136,7 +182,26 @@ fn combine(results: Vec<Result<Value, StepError>>) -> Result<Value, StepError> {
     }
     match first_error {
         None => Ok(Value::Array(values)),
+        Some(StepError::Failed(_)) if failed <= budget.allowed => Ok(Value::Array(values)),
         Some(StepError::Failed(mut failure)) => {
+            if budget.written.is_some() || budget.fail_fast {
+                let budget_text = match budget.written {
+                    Some(written @ ErrorBudget::Percent(_)) => {
+                        format!("{written} of {}: {}", values.len(), budget.allowed)
+                    }
+                    _ => budget.allowed.to_string(),
+                };
+                let stopped = if not_launched > 0 {
+                    format!("; {not_launched} not launched (fail_fast)")
+                } else {
+                    String::new()
+                };
+                failure.message = format!(
+                    "{failed} of {} elements failed, more than max_errors ({budget_text}){stopped}; the first: {}",
+                    values.len(),
+                    failure.message
+                );
+            }
             failure.result = Some(Value::Array(values));
             Err(StepError::Failed(failure))
         }

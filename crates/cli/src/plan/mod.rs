@@ -12,7 +12,7 @@ use clap::ValueEnum;
 use runbook_lang::template::preview::Preview;
 use runbook_lang::{Action, FailureKeyword, OnFailure, Runbook, Step};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::exit;
 pub use pin::{check as check_pins, runbook_digest, Pins};
@@ -183,7 +183,7 @@ pub fn build(runbook: &Runbook, file: &str, inputs: &Map<String, Value>, pins: P
 fn plan_step(step: &Step, next: &str, on_abort: &str, preview: &Preview) -> PlannedStep {
     let action = step.action();
     let key = action.as_ref().map_or("", Action::key);
-    let operation = action.as_ref().and_then(Action::operation);
+    let operation = action.as_ref().and_then(Action::headline_operation);
     let effect = match (&action, operation) {
         (Some(action), _) if action.is_mutating() => "mutating",
         (_, Some(_)) => "read-only",
@@ -204,6 +204,12 @@ fn plan_step(step: &Step, next: &str, on_abort: &str, preview: &Preview) -> Plan
             "concurrency".into(),
             Value::from(step.concurrency.unwrap_or(1)),
         );
+        if let Some(budget) = step.max_errors {
+            guards.insert("max_errors".into(), json!(budget));
+        }
+        if step.fail_fast {
+            guards.insert("fail_fast".into(), Value::Bool(true));
+        }
     }
     if let Some(retry) = &step.retry {
         if let Ok(retry) = serde_json::to_value(retry) {

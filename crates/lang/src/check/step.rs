@@ -99,6 +99,22 @@ pub(super) fn check_step(
             );
         }
     }
+    if step.for_each.is_none() {
+        if step.max_errors.is_some() {
+            reporter.error(
+                &path.key("max_errors"),
+                Part::Key,
+                "`max_errors` needs `for_each`",
+            );
+        }
+        if step.fail_fast {
+            reporter.error(
+                &path.key("fail_fast"),
+                Part::Key,
+                "`fail_fast` needs `for_each`",
+            );
+        }
+    }
     if let Some(for_each) = &step.for_each {
         let is_template = for_each
             .as_str()

@@ -304,6 +304,7 @@ mod tests {
             "then",
             "action",
             "sleep",
+            "max_errors",
         ]
         .contains(&last)
             || path.ends_with("on_failure")
