@@ -63,13 +63,15 @@ fn every_example_plans_in_every_format() {
 }
 
 /// The subset of Mermaid's flowchart syntax the plan writes, checked line by line: a header,
-/// nodes with quoted labels, solid and labelled dotted edges between declared nodes, one
-/// subgraph, and a class for the steps that change something.
+/// nodes with quoted labels, solid edges (plain or labelled: a branch) and labelled dotted
+/// edges between declared nodes, one subgraph, and a class for the steps that change
+/// something.
 fn check_mermaid(text: &str) -> Result<(), String> {
     let re = |pattern: &str| regex::Regex::new(pattern).unwrap();
     let node = re(r#"^ *([a-z_0-9]+)(\["[^"]*"\]|\(\["[^"]*"\]\))$"#);
     let solid = re(r"^ *([a-z_0-9]+) --> ([a-z_0-9]+)$");
     let dotted = re(r#"^ *([a-z_0-9]+) -\.->\|"[^"]*"\| ([a-z_0-9]+)$"#);
+    let labelled = re(r#"^ *([a-z_0-9]+) -->\|"[^"]*"\| ([a-z_0-9]+)$"#);
     let subgraph = re(r#"^ *subgraph [a-z_]+\["[^"]*"\]$"#);
     let class_def = re(r"^ *classDef [a-z]+ [a-z]+:#[0-9a-f]{6}(,[a-z]+:#[0-9a-f]{6})*$");
     let class = re(r"^ *class ([a-z_0-9]+(,[a-z_0-9]+)*) [a-z]+$");
@@ -85,7 +87,11 @@ fn check_mermaid(text: &str) -> Result<(), String> {
             if !declared.insert(found[1].to_owned()) {
                 return Err(format!("node declared twice: {line}"));
             }
-        } else if let Some(found) = solid.captures(line).or_else(|| dotted.captures(line)) {
+        } else if let Some(found) = solid
+            .captures(line)
+            .or_else(|| dotted.captures(line))
+            .or_else(|| labelled.captures(line))
+        {
             used.push(found[1].to_owned());
             used.push(found[2].to_owned());
         } else if subgraph.is_match(line) {

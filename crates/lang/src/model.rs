@@ -305,6 +305,10 @@ pub struct Step {
     /// Set variables, read later as `vars.<name>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set: Option<IndexMap<String, Value>>,
+    /// Go on at the first entry's step whose `when` holds (an entry without `when` always
+    /// does; `goto: end` ends the steps); with no match, at the next step. Forward only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<Vec<BranchArm>>,
     /// Fail the step unless a condition holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assert: Option<Assert>,
@@ -334,6 +338,7 @@ pub const ACTION_KEYS: &[&str] = &[
     "functiongraph.stop",
     "call",
     "set",
+    "branch",
     "assert",
     "fail",
     "sleep",
@@ -364,6 +369,7 @@ pub enum Action<'a> {
     FunctionGraphStop(&'a Stop),
     Call(&'a Call),
     Set(&'a IndexMap<String, Value>),
+    Branch(&'a [BranchArm]),
     Assert(&'a Assert),
     Fail(&'a str),
     Sleep(Duration),
@@ -387,6 +393,7 @@ impl Action<'_> {
             Self::FunctionGraphStop(_) => "functiongraph.stop",
             Self::Call(_) => "call",
             Self::Set(_) => "set",
+            Self::Branch(_) => "branch",
             Self::Assert(_) => "assert",
             Self::Fail(_) => "fail",
             Self::Sleep(_) => "sleep",
@@ -428,9 +435,12 @@ impl Action<'_> {
             Self::FunctionGraphCallback(_) => &op::CREATE_CALLBACK_WORKFLOW,
             Self::FunctionGraphStop(_) => &op::STOP_WORK_FLOW,
             Self::Call(call) => return op::operation(&call.operation),
-            Self::Set(_) | Self::Assert(_) | Self::Fail(_) | Self::Sleep(_) | Self::Log(_) => {
-                return None
-            }
+            Self::Set(_)
+            | Self::Branch(_)
+            | Self::Assert(_)
+            | Self::Fail(_)
+            | Self::Sleep(_)
+            | Self::Log(_) => return None,
         })
     }
 }
@@ -490,6 +500,9 @@ impl Step {
         }
         if let Some(a) = &self.set {
             actions.push(Action::Set(a));
+        }
+        if let Some(a) = &self.branch {
+            actions.push(Action::Branch(a));
         }
         if let Some(a) = &self.assert {
             actions.push(Action::Assert(a));
@@ -821,6 +834,20 @@ pub struct Call {
     #[serde(default = "empty_object")]
     pub params: Value,
 }
+
+/// One way a `branch` can go.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BranchArm {
+    /// Taken when this holds; an entry without it is always taken (the default, last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
+    /// A later step's id, or `end` to end the steps (`finally` still runs).
+    pub goto: String,
+}
+
+/// Where `goto: end` goes: past the last step.
+pub const BRANCH_END: &str = "end";
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

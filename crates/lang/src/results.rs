@@ -74,6 +74,7 @@ pub fn of_action<'a>(action: &Action<'a>) -> ResultShape<'a> {
             _ => return ResultShape::Open,
         },
         Action::Set(values) => values.keys().map(String::as_str).collect(),
+        Action::Branch(_) => vec!["goto"],
         Action::Assert(_) => vec!["passed"],
         Action::Sleep(_) => vec!["slept_ms"],
         Action::Log(_) => vec!["message"],

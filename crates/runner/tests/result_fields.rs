@@ -62,6 +62,10 @@ steps:
       params: {workflow_id: fg-standard, execution_id: "{{ steps.standard.execution_id }}"}
   - id: set_vars
     set: {color: blue, size: 3}
+  - id: choose
+    branch:
+      - {when: "vars.size == 4", goto: say}
+      - goto: check
   - id: check
     assert: {that: "vars.size == 3", message: "three"}
   - id: pause

@@ -90,12 +90,15 @@ pub struct Operation {
 
 #[derive(Debug, Serialize)]
 pub struct Edge {
-    /// `done` (the step ran or was skipped), `failed`.
+    /// `done` (the step ran or was skipped), `failed`, or `branch` (an entry of a `branch`
+    /// step, taken when `when` holds or always without one).
     pub on: &'static str,
     /// A step id, `finally`, or `end`.
     pub to: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
 }
 
 /// `runbook plan`.
@@ -219,26 +222,47 @@ fn plan_step(step: &Step, next: &str, on_abort: &str, preview: &Preview) -> Plan
     if let Some(timeout) = step.timeout {
         guards.insert("timeout".into(), Value::String(timeout.to_string()));
     }
-    let mut edges = vec![Edge {
-        on: "done",
-        to: next.to_owned(),
-        max: None,
-    }];
+    let mut edges = Vec::new();
+    let arms = step.branch.as_deref().unwrap_or_default();
+    for arm in arms {
+        edges.push(Edge {
+            on: "branch",
+            to: if arm.goto == runbook_lang::BRANCH_END {
+                on_abort.to_owned()
+            } else {
+                arm.goto.clone()
+            },
+            max: None,
+            when: arm.when.as_ref().map(|when| when.0.clone()),
+        });
+    }
+    // No entry without `when`: with none taken, the run goes on to the next step.
+    if arms.iter().all(|arm| arm.when.is_some()) {
+        edges.push(Edge {
+            on: "done",
+            to: next.to_owned(),
+            max: None,
+            when: None,
+        });
+    }
     match &step.on_failure {
         OnFailure::Keyword(FailureKeyword::Continue) => edges.push(Edge {
             on: "failed",
             to: next.to_owned(),
             max: None,
+            when: None,
         }),
         OnFailure::Keyword(_) => edges.push(Edge {
             on: "failed",
             to: on_abort.to_owned(),
             max: None,
+            when: None,
         }),
         OnFailure::Goto(goto) => edges.push(Edge {
             on: "failed",
             to: goto.goto.clone(),
             max: goto.max,
+            when: None,
         }),
     }
     if let Ok(on_failure) = serde_json::to_value(&step.on_failure) {

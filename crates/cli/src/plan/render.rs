@@ -117,8 +117,10 @@ fn step_text(out: &mut String, number: usize, step: &PlannedStep) {
                 .max
                 .map(|m| format!(" (at most {m} times)"))
                 .unwrap_or_default();
-            match edge.on {
-                "done" => format!("then → {}", edge.to),
+            match (edge.on, &edge.when) {
+                ("done", _) => format!("then → {}", edge.to),
+                ("branch", Some(when)) => format!("if {when} → {}", edge.to),
+                ("branch", None) => format!("else → {}", edge.to),
                 _ => format!("on failure → {}{max}", edge.to),
             }
         })
@@ -196,6 +198,9 @@ pub fn mermaid(plan: &Plan) -> String {
             let to = target(&edge.to);
             if edge.on == "done" {
                 let _ = writeln!(out, "  {from} --> {to}");
+            } else if edge.on == "branch" {
+                let when = edge.when.as_deref().unwrap_or("else");
+                let _ = writeln!(out, "  {from} -->|\"{}\"| {to}", label(when));
             } else {
                 let max = edge
                     .max

@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::{is_identifier, AOM_STATUSES, FUNCTIONGRAPH_STATUSES, FUNCTIONGRAPH_SYNC_STATUSES};
 use crate::locate::{Part, Path};
 use crate::model::{
-    Action, AomWaiting, Goto, NodeAction, NodeRule, Poll, RetryOn, Runbook, Step, Waiting,
-    ACTION_KEYS,
+    Action, AomWaiting, BranchArm, Goto, NodeAction, NodeRule, Poll, RetryOn, Runbook, Step,
+    Waiting, ACTION_KEYS, BRANCH_END,
 };
 use crate::parse::Reporter;
 use crate::template;
@@ -221,6 +221,9 @@ pub(super) fn check_step(
             .error(&path.key("id"), Part::Key, format!("wait step `{}` has no deadline", step.id))
             .help = Some("add `timeout:` to the step (or a run-level `timeout:`) so a stuck execution cannot hang the run".into());
     }
+    if let Some(arms) = &step.branch {
+        check_branch(reporter, runbook, ids, index, step, arms, path);
+    }
     match step.action() {
         Some(Action::AomWait(wait)) => {
             check_aom_waiting(reporter, &path.key("aom.wait"), wait.waiting());
@@ -264,6 +267,105 @@ pub(super) fn check_step(
     }
     if let Some(action) = step.action() {
         check_id_segments(reporter, path, &action);
+    }
+}
+
+/// A branch goes forward to steps that exist, once, from `steps`; an entry after one
+/// without `when` is never reached.
+fn check_branch(
+    reporter: &mut Reporter<'_>,
+    runbook: &Runbook,
+    ids: &HashMap<String, usize>,
+    index: usize,
+    step: &Step,
+    arms: &[BranchArm],
+    step_path: &Path,
+) {
+    let path = &step_path.key("branch");
+    if runbook.is_finally(index) {
+        reporter
+            .error(path, Part::Key, "a `finally` step cannot branch")
+            .help = Some("`finally` steps all run, in order".into());
+        return;
+    }
+    if step.for_each.is_some() {
+        reporter.error(
+            &step_path.key("for_each"),
+            Part::Key,
+            "a `branch` decides once: it takes no `for_each`",
+        );
+    }
+    if arms.is_empty() {
+        reporter.error(path, Part::Value, "a `branch` needs at least one entry");
+    }
+    let mut default_at: Option<usize> = None;
+    for (n, arm) in arms.iter().enumerate() {
+        let at = path.index(n);
+        if let Some(default) = default_at {
+            reporter
+                .error(
+                    &at,
+                    Part::Value,
+                    format!(
+                        "never reached: `branch[{default}]` has no `when`, so it is always taken"
+                    ),
+                )
+                .help = Some("put the entry without `when` last".into());
+        }
+        if arm.when.is_none() && default_at.is_none() {
+            default_at = Some(n);
+        }
+        let goto = at.key("goto");
+        if arm.goto == BRANCH_END {
+            if ids.contains_key(BRANCH_END) {
+                reporter
+                    .error(
+                        &goto,
+                        Part::Value,
+                        "`goto: end` ends the steps, and a step is also named `end`",
+                    )
+                    .help = Some("rename the step `end`".into());
+            }
+            continue;
+        }
+        match ids.get(&arm.goto) {
+            None => {
+                let known = runbook.steps.iter().map(|s| s.id.as_str());
+                let help = reporter.suggester.did_you_mean(&arm.goto, known);
+                reporter
+                    .error(
+                        &goto,
+                        Part::Value,
+                        format!("`branch` goes to `{}`, which is not a step", arm.goto),
+                    )
+                    .help = help.or_else(|| Some("or `end`, to end the steps".into()));
+            }
+            Some(&target) if runbook.is_finally(target) => {
+                reporter
+                    .error(
+                        &goto,
+                        Part::Value,
+                        format!("`branch` goes to `{}`, a `finally` step", arm.goto),
+                    )
+                    .help = Some("`goto: end` ends the steps; `finally` runs anyway".into());
+            }
+            Some(&target) if target <= index => {
+                reporter
+                    .error(
+                        &goto,
+                        Part::Value,
+                        format!(
+                            "`branch` goes back to `{}`: a branch goes forward only",
+                            arm.goto
+                        ),
+                    )
+                    .help = Some(
+                    "to repeat steps, jump back from a failure with `on_failure: {goto, max}`"
+                        .into(),
+                );
+            }
+            Some(_) => {}
+        }
     }
 }
 

@@ -249,6 +249,15 @@ impl<'a> Texts<'a> {
                     self.value(at.key(name.clone()), value);
                 }
             }
+            Action::Branch(arms) => {
+                for (index, arm) in arms.iter().enumerate() {
+                    let at = at.index(index);
+                    if let Some(when) = &arm.when {
+                        self.condition(at.key("when"), &when.0, false, false);
+                    }
+                    self.push(at.key("goto"), &arm.goto, Role::Name);
+                }
+            }
             Action::Assert(assert) => {
                 self.condition(at.key("that"), &assert.that.0, false, false);
                 self.template(at.key("message"), &assert.message);

@@ -1,5 +1,5 @@
 //! `call` (any operation of the spec) and the actions the runner does itself: `set`,
-//! `assert`, `sleep`, `log`.
+//! `branch`, `assert`, `sleep`, `log`.
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use hwc_client::catalogue;
 use hwc_client::runtime::OperationMeta;
 use indexmap::IndexMap;
 use runbook_lang::limits::MAX_SET_VALUE_BYTES;
-use runbook_lang::{Action, Assert, Call, Step};
+use runbook_lang::{Action, Assert, BranchArm, Call, Step};
 use serde_json::{json, Map, Value};
 
 use crate::event::Event;
@@ -36,6 +36,21 @@ pub(super) async fn call(
     request
         .send(catalogue::invoke(request.client(), &call.operation, params))
         .await
+}
+
+/// The first entry whose `when` holds (or that has none) names where the run goes on; the
+/// run loop moves there (`Run::branch_target`). No match: `{goto: null}`, the next step.
+pub(super) fn branch(run: &Run, arms: &[BranchArm], locals: &Locals) -> Result<Value, StepError> {
+    for arm in arms {
+        let taken = match &arm.when {
+            None => true,
+            Some(when) => run.condition(&when.0, locals, "branch when")?,
+        };
+        if taken {
+            return Ok(json!({"goto": arm.goto}));
+        }
+    }
+    Ok(json!({"goto": null}))
 }
 
 pub(super) fn set(

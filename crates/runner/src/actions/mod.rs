@@ -89,6 +89,7 @@ pub(crate) async fn execute(
         }
         Action::Call(call) => Box::pin(local::call(run, step, call, index, locals, deadline)).await,
         Action::Set(values) => local::set(run, values, locals),
+        Action::Branch(arms) => local::branch(run, arms, locals),
         Action::Assert(assert) => local::assert(run, assert, locals),
         Action::Fail(message) => Err(Failure::new(run.text(message, locals, "fail")?).into()),
         Action::Sleep(duration) => Box::pin(local::sleep(run, duration, deadline)).await,

@@ -39,7 +39,9 @@ impl Run {
                     }
                 },
             };
+            let branched = outcome.is_ok() && step.branch.is_some();
             let next = match outcome {
+                Ok(()) if branched => Some(self.branch_target(index, step)),
                 Ok(()) => Some(index + 1),
                 Err(error) => self.route_failure(index, step, error),
             };
@@ -48,19 +50,50 @@ impl Run {
                 // records the step), unless it was suspended: then the step runs again.
                 return;
             };
-            self.checkpoint(
-                Some(&step.id),
-                Position {
-                    phase: Phase::Steps,
-                    index: next,
-                },
-            );
+            let position = Position {
+                phase: Phase::Steps,
+                index: next,
+            };
+            self.checkpoint(Some(&step.id), position);
+            if branched {
+                for jumped in steps.get(index + 1..next).unwrap_or_default() {
+                    self.mark(&jumped.id, StepStatus::Skipped, None, None);
+                    self.emit(Event::StepSkipped {
+                        step: jumped.id.clone(),
+                        reason: format!("branch `{}` went past it", step.id),
+                    });
+                    self.checkpoint(Some(&jumped.id), position);
+                }
+            }
             index = next;
         }
         self.with_state(|state| {
             state.status = RunStatus::Succeeded;
             state.current_step = None;
         });
+    }
+
+    /// Where a `branch` step that ran sends the run: the step its result names, past the last
+    /// step for `end`, or the next one when no entry matched (the validator refuses a target
+    /// that is not a later step).
+    fn branch_target(&self, index: usize, step: &Step) -> usize {
+        let goto = self.read_state(|state| {
+            state
+                .steps
+                .get(&step.id)
+                .and_then(|s| s.result.as_ref())
+                .and_then(|result| result["goto"].as_str().map(str::to_owned))
+        });
+        let steps = &self.runbook.steps;
+        match goto.as_deref() {
+            None => index + 1,
+            Some(runbook_lang::BRANCH_END) => steps.len(),
+            Some(id) => steps
+                .iter()
+                .position(|s| s.id == id)
+                .filter(|&target| target > index)
+                .unwrap_or(index + 1),
+        }
     }
 
     /// Marks a step whose `when` is false.
