@@ -218,9 +218,9 @@ pub struct Step {
     /// element is `item`, its position `index`, and the result a list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_each: Option<Value>,
-    /// How many `for_each` elements run at once (default 1).
+    /// How many `for_each` elements run at once (default 1); may be a template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub concurrency: Option<u32>,
+    pub concurrency: Option<Templated<u32>>,
     /// How many `for_each` elements may fail with the step still succeeding: a count, or a
     /// share of the elements such as `"10%"` (rounded down). Default 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,9 +231,9 @@ pub struct Step {
     pub fail_fast: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
-    /// The step's deadline, retries and polls included.
+    /// The step's deadline, retries and polls included; may be a template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<DurationText>,
+    pub timeout: Option<Templated<DurationText>>,
     /// What a failure does: `abort` (default), `continue`, or `{goto: STEP, max: N}`.
     #[serde(default)]
     pub on_failure: OnFailure,
@@ -315,9 +315,9 @@ pub struct Step {
     /// Fail with a message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail: Option<String>,
-    /// Wait, e.g. `30s`.
+    /// Wait, e.g. `30s` or `"{{ inputs.pause }}"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sleep: Option<DurationText>,
+    pub sleep: Option<Templated<DurationText>>,
     /// Print a message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
@@ -372,7 +372,7 @@ pub enum Action<'a> {
     Branch(&'a [BranchArm]),
     Assert(&'a Assert),
     Fail(&'a str),
-    Sleep(Duration),
+    Sleep(&'a Templated<DurationText>),
     Log(&'a str),
 }
 
@@ -511,7 +511,7 @@ impl Step {
             actions.push(Action::Fail(a));
         }
         if let Some(a) = &self.sleep {
-            actions.push(Action::Sleep(a.0));
+            actions.push(Action::Sleep(a));
         }
         if let Some(a) = &self.log {
             actions.push(Action::Log(a));
@@ -1107,6 +1107,76 @@ impl From<EnvVar> for EnvEntry {
         } else {
             Self::Name(var.name)
         }
+    }
+}
+
+/// A value written as a literal (`30s`, `4`), or as a template (`"{{ inputs.pause }}"`) that
+/// the runner renders when the step starts and holds to the same bounds as a literal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Templated<T> {
+    Literal(T),
+    Template(String),
+}
+
+impl<T> Templated<T> {
+    /// The value, when it is written as one.
+    pub fn literal(&self) -> Option<&T> {
+        match self {
+            Self::Literal(value) => Some(value),
+            Self::Template(_) => None,
+        }
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for Templated<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Literal(value) => value.fmt(f),
+            Self::Template(text) => f.write_str(text),
+        }
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Templated<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        if let Value::String(text) = &value {
+            if crate::template::shape(text) != crate::template::Shape::Literal {
+                return Ok(Self::Template(text.clone()));
+            }
+        }
+        T::deserialize(value)
+            .map(Self::Literal)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl<T: Serialize> Serialize for Templated<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Literal(value) => value.serialize(serializer),
+            Self::Template(text) => serializer.serialize_str(text),
+        }
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Templated<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("Templated{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let literal = generator.subschema_for::<T>();
+        json_schema!({
+            "anyOf": [
+                literal,
+                {
+                    "type": "string",
+                    "description": "A template, e.g. `{{ inputs.pause }}`, rendered when the step starts.",
+                    "pattern": "\\{[{%]"
+                }
+            ]
+        })
     }
 }
 

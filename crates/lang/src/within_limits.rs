@@ -7,7 +7,7 @@ use crate::limits::{
     MIN_POLL_DELAY,
 };
 use crate::locate::{Part, Path};
-use crate::model::{Action, NodeRule, Poll, Runbook, Step};
+use crate::model::{Action, NodeRule, Poll, Runbook, Step, Templated};
 use crate::parse::Reporter;
 
 /// Whether `name` (a step id, input, variable or output) is short enough; reports it if not.
@@ -48,7 +48,7 @@ pub(crate) fn check_step(reporter: &mut Reporter<'_>, step: &Step, path: &Path) 
             );
         }
     }
-    if let Some(concurrency) = step.concurrency {
+    if let Some(&concurrency) = step.concurrency.as_ref().and_then(Templated::literal) {
         at_most(
             reporter,
             &path.key("concurrency"),

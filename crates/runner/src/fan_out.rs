@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use runbook_lang::limits::MAX_FOR_EACH_ITEMS;
+use runbook_lang::limits::{MAX_CONCURRENCY, MAX_FOR_EACH_ITEMS};
 use runbook_lang::{ErrorBudget, Step};
 use serde_json::Value;
 use tokio::task::JoinSet;
@@ -56,7 +56,13 @@ impl Run {
             index: None,
             items: Some(items.len()),
         });
-        let concurrency = step.concurrency.unwrap_or(1).max(1) as usize;
+        let concurrency = match &step.concurrency {
+            None => 1,
+            Some(concurrency) => {
+                self.count(concurrency, &Vec::new(), "concurrency", 1..=MAX_CONCURRENCY)?
+            }
+        };
+        let concurrency = usize::try_from(concurrency.max(1)).unwrap_or(usize::MAX);
         let budget = Budget {
             allowed: step
                 .max_errors

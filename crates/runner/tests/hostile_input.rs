@@ -15,7 +15,7 @@ use hwc_sandbox::Scenario;
 use runbook_lang::limits::{
     MAX_FOR_EACH_ITEMS, MAX_RETRY_ATTEMPTS, MAX_SET_VALUE_BYTES, MAX_STEP_ATTEMPTS, MIN_POLL_DELAY,
 };
-use runbook_lang::DurationText;
+use runbook_lang::{DurationText, Templated};
 use runbook_runner::{Event, RunStatus, StepStatus};
 use support::{harness, run, runbook, Harness};
 
@@ -154,8 +154,8 @@ async fn deadlines_past_the_end_of_time_saturate_instead_of_overflowing() {
         "version: 1\nname: t\ntimeout: 1h\nsteps:\n  - id: nap\n    timeout: 1h\n    sleep: 1h\n",
     );
     book.timeout = Some(DurationText(Duration::MAX));
-    book.steps[0].timeout = Some(DurationText(Duration::MAX));
-    book.steps[0].sleep = Some(DurationText(Duration::MAX));
+    book.steps[0].timeout = Some(Templated::Literal(DurationText(Duration::MAX)));
+    book.steps[0].sleep = Some(Templated::Literal(DurationText(Duration::MAX)));
     // The clock has run a while, so `now + timeout` would overflow.
     harness.time.advance(Duration::from_secs(3600));
     let state = run(&harness, &book).await;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 use runbook_lang::template::preview::Preview;
-use runbook_lang::{Action, FailureKeyword, OnFailure, Runbook, Step};
+use runbook_lang::{Action, FailureKeyword, OnFailure, Runbook, Step, Templated};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -205,7 +205,11 @@ fn plan_step(step: &Step, next: &str, on_abort: &str, preview: &Preview) -> Plan
         guards.insert("for_each".into(), preview.value(for_each));
         guards.insert(
             "concurrency".into(),
-            Value::from(step.concurrency.unwrap_or(1)),
+            match &step.concurrency {
+                None => Value::from(1),
+                Some(Templated::Literal(concurrency)) => Value::from(*concurrency),
+                Some(Templated::Template(text)) => preview.value(&Value::String(text.clone())),
+            },
         );
         if let Some(budget) = step.max_errors {
             guards.insert("max_errors".into(), json!(budget));
@@ -219,8 +223,17 @@ fn plan_step(step: &Step, next: &str, on_abort: &str, preview: &Preview) -> Plan
             guards.insert("retry".into(), retry);
         }
     }
-    if let Some(timeout) = step.timeout {
-        guards.insert("timeout".into(), Value::String(timeout.to_string()));
+    match &step.timeout {
+        None => {}
+        Some(Templated::Literal(timeout)) => {
+            guards.insert("timeout".into(), Value::String(timeout.to_string()));
+        }
+        Some(Templated::Template(text)) => {
+            guards.insert(
+                "timeout".into(),
+                preview.value(&Value::String(text.clone())),
+            );
+        }
     }
     let mut edges = Vec::new();
     let arms = step.branch.as_deref().unwrap_or_default();

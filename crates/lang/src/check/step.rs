@@ -9,7 +9,7 @@ use super::{is_identifier, AOM_STATUSES, FUNCTIONGRAPH_STATUSES, FUNCTIONGRAPH_S
 use crate::locate::{Part, Path};
 use crate::model::{
     Action, AomWaiting, BranchArm, Goto, NodeAction, NodeRule, Poll, RetryOn, Runbook, Step,
-    Waiting, ACTION_KEYS, BRANCH_END,
+    Templated, Waiting, ACTION_KEYS, BRANCH_END,
 };
 use crate::parse::Reporter;
 use crate::template;
@@ -54,7 +54,12 @@ pub(super) fn check_step(
             }
         }
     }
-    if step.timeout.is_some_and(|t| t.0.is_zero()) {
+    if step
+        .timeout
+        .as_ref()
+        .and_then(Templated::literal)
+        .is_some_and(|t| t.0.is_zero())
+    {
         reporter.error(
             &path.key("timeout"),
             Part::Value,
@@ -84,14 +89,14 @@ pub(super) fn check_step(
             }
         }
     }
-    if let Some(concurrency) = step.concurrency {
+    if let Some(concurrency) = &step.concurrency {
         if step.for_each.is_none() {
             reporter.error(
                 &path.key("concurrency"),
                 Part::Key,
                 "`concurrency` needs `for_each`",
             );
-        } else if concurrency == 0 {
+        } else if concurrency.literal() == Some(&0) {
             reporter.error(
                 &path.key("concurrency"),
                 Part::Value,
@@ -455,7 +460,7 @@ fn check_timeout_within_run(
     step: &Step,
     path: &Path,
 ) {
-    let Some(timeout) = step.timeout else {
+    let Some(timeout) = step.timeout.as_ref().and_then(Templated::literal) else {
         return;
     };
     let (limit, whose) = if runbook.is_finally(index) {

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use crate::locate::Path;
-use crate::model::{Action, AomWaiting, NodeRule, RetryOn, Step, Waiting};
+use crate::model::{Action, AomWaiting, NodeRule, RetryOn, Step, Templated, Waiting};
 
 /// What the runner does with a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,13 @@ pub(super) fn step_texts<'a>(step: &'a Step, path: &Path) -> Vec<Text<'a>> {
     }
     if let Some(for_each) = &step.for_each {
         texts.value(path.key("for_each"), for_each);
+    }
+    // Rendered when the step starts, before any element exists.
+    if let Some(Templated::Template(text)) = &step.timeout {
+        texts.template(path.key("timeout"), text);
+    }
+    if let Some(Templated::Template(text)) = &step.concurrency {
+        texts.template(path.key("concurrency"), text);
     }
     texts.per_item = step.for_each.is_some();
     if let Some(retry) = &step.retry {
@@ -263,7 +270,8 @@ impl<'a> Texts<'a> {
                 self.template(at.key("message"), &assert.message);
             }
             Action::Fail(message) | Action::Log(message) => self.template(at.clone(), message),
-            Action::Sleep(_) => {}
+            Action::Sleep(Templated::Template(text)) => self.template(at.clone(), text),
+            Action::Sleep(Templated::Literal(_)) => {}
         }
     }
 }
@@ -367,6 +375,10 @@ mod tests {
         };
         assert_eq!(role(0, "when"), (no_scope, false));
         assert_eq!(role(0, "for_each"), (Role::Template, false));
+        assert_eq!(role(0, "concurrency"), (Role::Template, false));
+        let sleep = runbook.steps.iter().position(|s| s.id == "sleep").unwrap();
+        assert_eq!(role(sleep, "timeout"), (Role::Template, false));
+        assert_eq!(role(sleep, "sleep"), (Role::Template, false));
         assert_eq!(role(0, "workflow_id"), (Role::Template, true));
         assert_eq!(
             role(0, "retry.until"),

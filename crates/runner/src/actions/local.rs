@@ -1,13 +1,11 @@
 //! `call` (any operation of the spec) and the actions the runner does itself: `set`,
 //! `branch`, `assert`, `sleep`, `log`.
 
-use std::time::Duration;
-
 use hwc_client::catalogue;
 use hwc_client::runtime::OperationMeta;
 use indexmap::IndexMap;
 use runbook_lang::limits::MAX_SET_VALUE_BYTES;
-use runbook_lang::{Action, Assert, BranchArm, Call, Step};
+use runbook_lang::{Action, Assert, BranchArm, Call, DurationText, Step, Templated};
 use serde_json::{json, Map, Value};
 
 use crate::event::Event;
@@ -84,9 +82,11 @@ pub(super) fn assert(run: &Run, assert: &Assert, locals: &Locals) -> Result<Valu
 
 pub(super) async fn sleep(
     run: &Run,
-    duration: Duration,
+    sleep: &Templated<DurationText>,
+    locals: &Locals,
     deadline: Deadline,
 ) -> Result<Value, StepError> {
+    let duration = run.duration(sleep, locals, "sleep")?;
     run.pause(duration, deadline).await?;
     // A sleep the deadline cut short is a timeout, not a sleep that ended.
     run.check(deadline)?;

@@ -92,7 +92,7 @@ pub(crate) async fn execute(
         Action::Branch(arms) => local::branch(run, arms, locals),
         Action::Assert(assert) => local::assert(run, assert, locals),
         Action::Fail(message) => Err(Failure::new(run.text(message, locals, "fail")?).into()),
-        Action::Sleep(duration) => Box::pin(local::sleep(run, duration, deadline)).await,
+        Action::Sleep(sleep) => Box::pin(local::sleep(run, sleep, locals, deadline)).await,
         Action::Log(message) => local::log(run, step, message, locals),
     }
 }

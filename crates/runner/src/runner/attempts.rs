@@ -1,6 +1,8 @@
 //! One step: its deadline, its `for_each` elements (see `fan_out.rs`), and each element's
 //! attempts as `retry` says.
 
+use std::time::Duration;
+
 use runbook_lang::limits::MAX_STEP_ATTEMPTS;
 use runbook_lang::Step;
 use serde_json::Value;
@@ -42,19 +44,24 @@ impl Run {
         run_deadline: Deadline,
     ) -> Result<(), StepError> {
         let began = self.began(&step.id);
-        let step_deadline = step.timeout.map(|timeout| began.saturating_add(timeout.0));
-        let deadline = match step_deadline {
-            Some(at) if run_deadline.at.is_none_or(|run_at| at < run_at) => Deadline {
-                at: Some(at),
-                scope: Scope::Step,
-                since: began,
-            },
-            _ => run_deadline,
-        };
         self.mark(&step.id, StepStatus::Running, None, None);
-        let outcome = match &step.for_each {
-            None => self.attempts(step, None, Vec::new(), deadline).await,
-            Some(list) => self.fan_out(step, list, deadline).await,
+        let outcome = match self.step_timeout(step) {
+            Err(error) => Err(error),
+            Ok(timeout) => {
+                let step_deadline = timeout.map(|timeout| began.saturating_add(timeout));
+                let deadline = match step_deadline {
+                    Some(at) if run_deadline.at.is_none_or(|run_at| at < run_at) => Deadline {
+                        at: Some(at),
+                        scope: Scope::Step,
+                        since: began,
+                    },
+                    _ => run_deadline,
+                };
+                match &step.for_each {
+                    None => self.attempts(step, None, Vec::new(), deadline).await,
+                    Some(list) => self.fan_out(step, list, deadline).await,
+                }
+            }
         };
         let elapsed_ms = self.elapsed_ms(began);
         match outcome {
@@ -86,6 +93,19 @@ impl Run {
                 Err(error)
             }
         }
+    }
+
+    /// The step's `timeout`, rendered if it is a template; a rendered zero is refused as a
+    /// literal one is.
+    fn step_timeout(&self, step: &Step) -> Result<Option<Duration>, StepError> {
+        let Some(timeout) = &step.timeout else {
+            return Ok(None);
+        };
+        let timeout = self.duration(timeout, &Vec::new(), "timeout")?;
+        if timeout.is_zero() {
+            return Err(Failure::new("timeout: a step's timeout must be longer than 0").into());
+        }
+        Ok(Some(timeout))
     }
 
     /// One element of a step: the action, retried as `retry` says.

@@ -6,7 +6,8 @@
 //! - `deadline.rs` — deadlines and cancellation: every wait goes through [`Run::pause`] on the
 //!   injected clock and sleeper, and deadlines are checked, not raced against a timer;
 //! - `context.rs` — the template context and what a render reads that is secret;
-//! - `record.rs` — recording statuses, results, executions, variables and checkpoints.
+//! - `record.rs` — recording statuses, results, executions, variables and checkpoints;
+//! - `templated.rs` — durations and counts written as templates, rendered and bounded.
 //!
 //! The actions are `actions.rs` and `wait.rs`, a `for_each` is `fan_out.rs`.
 
@@ -32,6 +33,7 @@ mod context;
 mod deadline;
 mod record;
 mod steps;
+mod templated;
 
 pub(crate) use context::Locals;
 pub(crate) use deadline::Deadline;

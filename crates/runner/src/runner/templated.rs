@@ -1,0 +1,71 @@
+//! Durations and counts a runbook may write as templates (`sleep`, `timeout`, `concurrency`):
+//! rendered when they are needed and held to the bounds the validator holds a literal to, so
+//! a value out of bounds fails the step, naming the field, instead of running unbounded.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use runbook_lang::{DurationText, Templated};
+use serde_json::Value;
+
+use crate::failure::{Failure, StepError};
+
+use super::{Locals, Run};
+
+impl Run {
+    /// A duration: the literal, or the template rendered to a duration as a runbook writes
+    /// one (`30s`, `5m`; at most `MAX_DURATION`).
+    pub(crate) fn duration(
+        &self,
+        field: &Templated<DurationText>,
+        locals: &Locals,
+        what: &str,
+    ) -> Result<Duration, StepError> {
+        let text = match field {
+            Templated::Literal(duration) => return Ok(duration.0),
+            Templated::Template(text) => text,
+        };
+        let rendered = self.render(&Value::String(text.clone()), locals, what)?;
+        let written = match &rendered {
+            Value::String(written) => written.clone(),
+            other => other.to_string(),
+        };
+        runbook_lang::duration::parse(&written)
+            .map_err(|not| Failure::new(format!("{what}: {}; {}", not.message, not.help)).into())
+    }
+
+    /// A count: the literal, or the template rendered to a whole number within `range`.
+    pub(crate) fn count(
+        &self,
+        field: &Templated<u32>,
+        locals: &Locals,
+        what: &str,
+        range: RangeInclusive<u32>,
+    ) -> Result<u32, StepError> {
+        let text = match field {
+            Templated::Literal(count) => return Ok(*count),
+            Templated::Template(text) => text,
+        };
+        let rendered = self.render(&Value::String(text.clone()), locals, what)?;
+        let count = match &rendered {
+            Value::Number(number) => number.as_u64(),
+            Value::String(written) => written.trim().parse::<u64>().ok(),
+            _ => None,
+        };
+        count
+            .and_then(|count| u32::try_from(count).ok())
+            .filter(|count| range.contains(count))
+            .ok_or_else(|| {
+                Failure::new(format!(
+                    "{what}: `{}` is not a whole number from {} to {}",
+                    match &rendered {
+                        Value::String(written) => written.clone(),
+                        other => other.to_string(),
+                    },
+                    range.start(),
+                    range.end()
+                ))
+                .into()
+            })
+    }
+}

@@ -1,0 +1,115 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! `sleep`, `timeout` and `concurrency` written as templates: rendered when the step starts,
+//! and held to the bounds a literal is held to (a value out of bounds fails the step, naming
+//! the field).
+
+mod support;
+
+use std::time::Duration;
+
+use hwc_client::runtime::Clock;
+use hwc_sandbox::Scenario;
+use runbook_runner::{inputs, RunInput, RunState, StepStatus};
+use support::{harness, runbook};
+
+const PACED: &str = r#"
+version: 1
+name: paced
+inputs:
+  pause: {type: string, default: 3s}
+  width: {type: integer, default: 2}
+  limit: {type: string, default: 1m}
+steps:
+  - id: pause
+    sleep: "{{ inputs.pause }}"
+  - id: batch
+    for_each: [a, b, c, d]
+    concurrency: "{{ inputs.width }}"
+    sleep: 1s
+  - id: bounded
+    timeout: "{{ inputs.limit }}"
+    on_failure: continue
+    sleep: 10s
+"#;
+
+async fn run_with(harness: &support::Harness, given: &[(&str, &str)]) -> RunState {
+    let book = runbook(PACED);
+    let given = given
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), inputs::Given::Text((*value).to_owned())))
+        .collect();
+    let inputs = inputs::resolve(&book, given).unwrap();
+    harness
+        .runner
+        .run(
+            &book,
+            RunInput {
+                run_id: String::new(),
+                inputs,
+                secrets: Vec::new(),
+                env: Default::default(),
+            },
+        )
+        .await
+}
+
+#[tokio::test]
+async fn templated_durations_and_counts_take_their_rendered_values() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let state = run_with(&harness, &[("limit", "4s")]).await;
+    assert_eq!(
+        state.steps["pause"].result.clone().unwrap()["slept_ms"],
+        3000
+    );
+    assert_eq!(state.steps["batch"].status, StepStatus::Succeeded);
+    // Four one-second sleeps two at a time, then a 10 s sleep cut at 4 s.
+    assert_eq!(state.steps["bounded"].status, StepStatus::TimedOut);
+    assert_eq!(harness.time.elapsed(), Duration::from_secs(3 + 2 + 4));
+}
+
+#[tokio::test]
+async fn a_rendered_value_out_of_bounds_fails_its_step_naming_the_field() {
+    for (input, value, step, wanted) in [
+        (
+            "pause",
+            "forever",
+            "pause",
+            "sleep: `forever` is not a duration",
+        ),
+        (
+            "pause",
+            "400d",
+            "pause",
+            "sleep: `400d` is longer than 365d",
+        ),
+        (
+            "width",
+            "0",
+            "batch",
+            "concurrency: `0` is not a whole number from 1 to 1000",
+        ),
+        (
+            "width",
+            "5000",
+            "batch",
+            "concurrency: `5000` is not a whole number from 1 to 1000",
+        ),
+        (
+            "limit",
+            "0s",
+            "bounded",
+            "timeout: a step's timeout must be longer than 0",
+        ),
+    ] {
+        let harness = harness(Scenario::default_scenario()).await;
+        let state = run_with(&harness, &[(input, value)]).await;
+        let failed = &state.steps[step];
+        assert_eq!(
+            failed.status,
+            StepStatus::Failed,
+            "{input}={value}: {failed:?}"
+        );
+        let error = failed.error.clone().unwrap();
+        assert!(error.starts_with(wanted), "{input}={value}: {error}");
+    }
+}
