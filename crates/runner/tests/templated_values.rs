@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hwc_client::runtime::Clock;
 use hwc_sandbox::Scenario;
-use runbook_runner::{inputs, RunInput, RunState, StepStatus};
+use runbook_runner::{RunState, StepStatus};
 use support::{harness, runbook};
 
 const PACED: &str = r#"
@@ -33,24 +33,7 @@ steps:
 "#;
 
 async fn run_with(harness: &support::Harness, given: &[(&str, &str)]) -> RunState {
-    let book = runbook(PACED);
-    let given = given
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), inputs::Given::Text((*value).to_owned())))
-        .collect();
-    let inputs = inputs::resolve(&book, given).unwrap();
-    harness
-        .runner
-        .run(
-            &book,
-            RunInput {
-                run_id: String::new(),
-                inputs,
-                secrets: Vec::new(),
-                env: Default::default(),
-            },
-        )
-        .await
+    support::run_given(harness, &runbook(PACED), given).await
 }
 
 #[tokio::test]

@@ -194,7 +194,20 @@ pub fn runbook(text: &str) -> runbook_lang::Runbook {
 }
 
 pub async fn run(harness: &Harness, runbook: &runbook_lang::Runbook) -> RunState {
-    let inputs = inputs::resolve(runbook, Vec::new()).unwrap();
+    run_given(harness, runbook, &[]).await
+}
+
+/// Runs `runbook` with inputs given as `-i NAME=VALUE` would give them.
+pub async fn run_given(
+    harness: &Harness,
+    runbook: &runbook_lang::Runbook,
+    given: &[(&str, &str)],
+) -> RunState {
+    let given = given
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), inputs::Given::Text((*value).to_owned())))
+        .collect();
+    let inputs = inputs::resolve(runbook, given).unwrap();
     harness
         .runner
         .run(
