@@ -207,3 +207,38 @@ async fn a_resumed_aom_run_waits_for_the_execution_it_started_and_starts_none() 
         listed[0]["execution_id"]
     );
 }
+
+#[tokio::test]
+async fn a_retried_aom_run_starts_a_new_execution_only_when_retry_on_names_the_failure() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let book = runbook(
+        r#"
+version: 1
+name: retried
+timeout: 1h
+steps:
+  - id: default_retry
+    on_failure: continue
+    retry: {attempts: 3, delay: 1s}
+    aom.run: {workflow_id: wf-broken}
+  - id: any
+    on_failure: continue
+    retry: {attempts: 2, delay: 1s, on: [any]}
+    aom.run: {workflow_id: wf-broken}
+"#,
+    );
+    let state = run(&harness, &book).await;
+    assert_eq!(
+        state.steps["default_retry"].attempts, 1,
+        "an ended execution is no retryable error"
+    );
+    assert_eq!(state.steps["any"].attempts, 2);
+    assert_eq!(state.steps["any"].status, StepStatus::Failed);
+    let started: Vec<&str> = state.executions.iter().map(|e| e.step.as_str()).collect();
+    assert_eq!(
+        started,
+        ["default_retry", "any", "any"],
+        "each retry starts anew"
+    );
+    assert_eq!(harness.sandbox.request_counts()["ExecuteWorkflow"], 3);
+}
