@@ -668,12 +668,13 @@ impl NodeAction {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Poll {
-    /// The shortest delay, and the first one (default 2s).
+    /// The shortest delay, and the first one (default 2s); may be a template.
     #[serde(default = "default_poll_min")]
-    pub min: DurationText,
-    /// The longest delay (default 30s), reached after `10 × max` of waiting.
+    pub min: Templated<DurationText>,
+    /// The longest delay (default 30s), reached after `10 × max` of waiting; may be a
+    /// template.
     #[serde(default = "default_poll_max")]
-    pub max: DurationText,
+    pub max: Templated<DurationText>,
 }
 
 impl Default for Poll {
@@ -685,12 +686,18 @@ impl Default for Poll {
     }
 }
 
-fn default_poll_min() -> DurationText {
-    DurationText(Duration::from_secs(2))
+/// `poll.min` when a wait does not say.
+pub const DEFAULT_POLL_MIN: Duration = Duration::from_secs(2);
+
+/// `poll.max` when a wait does not say.
+pub const DEFAULT_POLL_MAX: Duration = Duration::from_secs(30);
+
+fn default_poll_min() -> Templated<DurationText> {
+    Templated::Literal(DurationText(DEFAULT_POLL_MIN))
 }
 
-fn default_poll_max() -> DurationText {
-    DurationText(Duration::from_secs(30))
+fn default_poll_max() -> Templated<DurationText> {
+    Templated::Literal(DurationText(DEFAULT_POLL_MAX))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -861,12 +868,14 @@ pub struct Assert {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
-    /// Attempts in all, the first included (at least 1).
-    pub attempts: u32,
+    /// Attempts in all, the first included (at least 1); may be a template.
+    pub attempts: Templated<u32>,
+    /// May be a template.
     #[serde(default = "default_retry_delay")]
-    pub delay: DurationText,
+    pub delay: Templated<DurationText>,
+    /// May be a template.
     #[serde(default = "default_retry_max_delay")]
-    pub max_delay: DurationText,
+    pub max_delay: Templated<DurationText>,
     /// Full jitter: each delay is random in `[0, delay]` (default true).
     #[serde(default = "yes")]
     pub jitter: bool,
@@ -880,12 +889,12 @@ pub struct Retry {
     pub until: Option<Condition>,
 }
 
-fn default_retry_delay() -> DurationText {
-    DurationText(Duration::from_secs(1))
+fn default_retry_delay() -> Templated<DurationText> {
+    Templated::Literal(DurationText(Duration::from_secs(1)))
 }
 
-fn default_retry_max_delay() -> DurationText {
-    DurationText(Duration::from_secs(60))
+fn default_retry_max_delay() -> Templated<DurationText> {
+    Templated::Literal(DurationText(Duration::from_secs(60)))
 }
 
 fn yes() -> bool {

@@ -69,13 +69,13 @@ pub(crate) fn check_step(reporter: &mut Reporter<'_>, step: &Step, path: &Path) 
             );
         }
     }
-    if let Some(retry) = &step.retry {
+    if let Some(&attempts) = step.retry.as_ref().and_then(|r| r.attempts.literal()) {
         let at = path.key("retry").key("attempts");
         at_most(
             reporter,
             &at,
             "retry.attempts",
-            retry.attempts,
+            attempts,
             MAX_RETRY_ATTEMPTS,
         );
     }
@@ -119,7 +119,10 @@ fn check_rules(reporter: &mut Reporter<'_>, path: &Path, rules: &[NodeRule]) {
 
 /// A poll delay shorter than [`MIN_POLL_DELAY`]; part of the checks of every wait's `poll`.
 pub(crate) fn check_poll(reporter: &mut Reporter<'_>, path: &Path, poll: &Poll) {
-    for (key, delay) in [("min", poll.min), ("max", poll.max)] {
+    for (key, delay) in [("min", &poll.min), ("max", &poll.max)] {
+        let Some(delay) = delay.literal() else {
+            continue;
+        };
         if !delay.0.is_zero() && delay.0 < MIN_POLL_DELAY {
             reporter.error(
                 &path.key(key),

@@ -4,6 +4,7 @@
 //! is made at the deadline before giving up.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use hwc_client::models::PausingAction;
 use hwc_client::operations::{
@@ -14,7 +15,7 @@ use hwc_client::runtime::{poll_delay, WaiterSpec};
 use hwc_client::waiters::{AOM_EXECUTION_SUCCEEDED, FUNCTION_GRAPH_EXECUTION_SUCCEEDED};
 use runbook_lang::limits::{MAX_POLLS, MIN_POLL_DELAY};
 use runbook_lang::{
-    AomWait, AomWaiting, FunctionGraphWait, NodeAction, NodeRule, Poll, Step, Waiting,
+    AomWait, AomWaiting, FunctionGraphWait, NodeAction, NodeRule, Poll, Step, Templated, Waiting,
 };
 use serde_json::{json, Value};
 
@@ -65,7 +66,7 @@ pub(crate) async fn aom_execution(
     locals: &Locals,
     deadline: Deadline,
 ) -> Result<Value, StepError> {
-    let mut poller = Poller::new(run, step, index, deadline, wait.poll);
+    let mut poller = Poller::new(run, step, index, deadline, wait.poll, locals)?;
     // A resumed wait counts the node actions it sent before the crash, so a restart limit
     // holds across it (an action whose answer was lost counts: it may have been applied).
     let mut restarts: HashMap<String, u32> = HashMap::new();
@@ -234,7 +235,7 @@ pub(crate) async fn functiongraph_execution(
     locals: &Locals,
     deadline: Deadline,
 ) -> Result<Value, StepError> {
-    let mut poller = Poller::new(run, step, index, deadline, wait.poll);
+    let mut poller = Poller::new(run, step, index, deadline, wait.poll, locals)?;
     loop {
         let call = run.read(deadline);
         let Some(body) = poller
@@ -348,7 +349,9 @@ struct Poller<'r> {
     step: &'r Step,
     index: Option<usize>,
     deadline: Deadline,
-    poll: &'r Poll,
+    /// `poll.min` and `poll.max`, rendered when the wait began.
+    min: Duration,
+    max: Duration,
     /// When this wait began on the run's clock; the poll delay grows with the time since. A
     /// resumed wait counts from its resumption (it keeps no earlier start), so it polls at
     /// `poll.min` again for a while: more polls, but never a later look.
@@ -357,22 +360,39 @@ struct Poller<'r> {
 }
 
 impl<'r> Poller<'r> {
+    /// A poller for `poll`, whose delays are rendered here (a template is held to the bounds
+    /// the validator holds a literal to: at least `MIN_POLL_DELAY`, `min` within `max`).
     fn new(
         run: &'r Run,
         step: &'r Step,
         index: Option<usize>,
         deadline: Deadline,
-        poll: &'r Poll,
-    ) -> Self {
-        Self {
+        poll: &Poll,
+        locals: &Locals,
+    ) -> Result<Self, StepError> {
+        let min = run.duration(&poll.min, locals, "poll.min")?;
+        let max = run.duration(&poll.max, locals, "poll.max")?;
+        let rendered = matches!(poll.min, Templated::Template(_))
+            || matches!(poll.max, Templated::Template(_));
+        if rendered && (min < MIN_POLL_DELAY || max < min) {
+            return Err(Failure::new(format!(
+                "poll: min {} and max {}: each at least {}, and min no longer than max",
+                runbook_lang::duration::format(min),
+                runbook_lang::duration::format(max),
+                runbook_lang::duration::format(MIN_POLL_DELAY)
+            ))
+            .into());
+        }
+        Ok(Self {
             began: run.now(),
             run,
             step,
             index,
             deadline,
-            poll,
+            min,
+            max,
             count: 0,
-        }
+        })
     }
 
     /// One poll. At or after the deadline the poll is still made once (the last look), and
@@ -447,8 +467,8 @@ impl<'r> Poller<'r> {
     async fn sleep(&self, status: &str) -> Result<(), StepError> {
         // Validation refuses a shorter `poll.min`; a runbook that skipped it must not spin.
         let delay = poll_delay(
-            self.poll.min.0.max(MIN_POLL_DELAY),
-            self.poll.max.0,
+            self.min.max(MIN_POLL_DELAY),
+            self.max,
             self.run.now().saturating_sub(self.began),
             self.run.random(),
         );

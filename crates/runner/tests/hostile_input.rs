@@ -173,9 +173,9 @@ async fn retries_with_the_longest_delays_on_a_clock_near_its_end_do_not_overflow
     );
     book.timeout = Some(DurationText(Duration::MAX));
     let retry = book.steps[0].retry.as_mut().unwrap();
-    retry.attempts = u32::MAX;
-    retry.delay = DurationText(Duration::MAX / 2);
-    retry.max_delay = DurationText(Duration::MAX);
+    retry.attempts = Templated::Literal(u32::MAX);
+    retry.delay = Templated::Literal(DurationText(Duration::MAX / 2));
+    retry.max_delay = Templated::Literal(DurationText(Duration::MAX));
     harness.time.advance(Duration::MAX / 2);
     let state = run(&harness, &book).await;
     assert_eq!(state.status, RunStatus::TimedOut, "{:?}", state.error);
@@ -190,8 +190,8 @@ async fn a_poll_delay_below_the_minimum_is_raised_to_it() {
         "version: 1\nname: t\nsteps:\n  - id: start\n    aom.start: {workflow_id: wf-long}\n  - id: wait\n    timeout: 1s\n    aom.wait:\n      workflow_id: wf-long\n      execution_id: \"{{ steps.start.execution_id }}\"\n      poll: {min: 1s, max: 1s}\n",
     );
     let wait = book.steps[1].aom_wait.as_mut().unwrap();
-    wait.poll.min = DurationText(Duration::ZERO);
-    wait.poll.max = DurationText(Duration::ZERO);
+    wait.poll.min = Templated::Literal(DurationText(Duration::ZERO));
+    wait.poll.max = Templated::Literal(DurationText(Duration::ZERO));
     // Polls with no delay would never move the virtual clock to the deadline.
     let state = tokio::time::timeout(Duration::from_secs(30), run(&harness, &book))
         .await

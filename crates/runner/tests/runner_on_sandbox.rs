@@ -239,8 +239,10 @@ async fn the_state_records_every_transition_and_round_trips_through_json() {
 
 #[tokio::test]
 async fn a_wait_notices_the_end_within_a_tenth_of_the_time_with_the_polls_the_rule_allows() {
-    let poll = runbook_lang::Poll::default();
-    let (min, max) = (poll.min.0, poll.max.0);
+    let (min, max) = (
+        runbook_lang::DEFAULT_POLL_MIN,
+        runbook_lang::DEFAULT_POLL_MAX,
+    );
     for lasting in [10, 60, 300, 3_600].map(Duration::from_secs) {
         let harness = harness(scenario_with_workflow_lasting("wf-lasting", lasting)).await;
         let book = runbook(

@@ -96,3 +96,73 @@ async fn a_rendered_value_out_of_bounds_fails_its_step_naming_the_field() {
         assert!(error.starts_with(wanted), "{input}={value}: {error}");
     }
 }
+
+const POLLED_AND_RETRIED: &str = r#"
+version: 1
+name: polled
+timeout: 1h
+inputs:
+  every: {type: string, default: 1s}
+  tries: {type: integer, default: 3}
+  pause: {type: string, default: 2s}
+steps:
+  - id: watch
+    aom.run:
+      workflow_id: wf-success
+      poll: {min: "{{ inputs.every }}", max: "{{ inputs.every }}"}
+  - id: again
+    on_failure: continue
+    retry:
+      attempts: "{{ inputs.tries }}"
+      delay: "{{ inputs.pause }}"
+      max_delay: "{{ inputs.pause }}"
+      jitter: false
+      on: [any]
+    fail: not yet
+"#;
+
+#[tokio::test]
+async fn templated_poll_delays_and_retries_take_their_rendered_values() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let state = support::run_given(&harness, &runbook(POLLED_AND_RETRIED), &[]).await;
+    // wf-success runs 4 s, polled every second: at 0, 1, 2, 3 and 4 s.
+    assert_eq!(state.steps["watch"].polls, 5, "{:?}", state.steps["watch"]);
+    assert_eq!(state.steps["again"].attempts, 3);
+    assert_eq!(harness.time.elapsed(), Duration::from_secs(4 + 2 * 2));
+}
+
+#[tokio::test]
+async fn rendered_poll_delays_and_retries_out_of_bounds_fail_their_step() {
+    for (input, value, step, wanted) in [
+        (
+            "every",
+            "1ms",
+            "watch",
+            "poll: min 1ms and max 1ms: each at least 10ms",
+        ),
+        (
+            "tries",
+            "0",
+            "again",
+            "retry.attempts: `0` is not a whole number from 1 to 1000",
+        ),
+        (
+            "pause",
+            "soon",
+            "again",
+            "retry.delay: `soon` is not a duration",
+        ),
+    ] {
+        let harness = harness(Scenario::default_scenario()).await;
+        let state =
+            support::run_given(&harness, &runbook(POLLED_AND_RETRIED), &[(input, value)]).await;
+        let failed = &state.steps[step];
+        assert_eq!(
+            failed.status,
+            StepStatus::Failed,
+            "{input}={value}: {failed:?}"
+        );
+        let error = failed.error.clone().unwrap();
+        assert!(error.starts_with(wanted), "{input}={value}: {error}");
+    }
+}

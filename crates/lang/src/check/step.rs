@@ -134,22 +134,21 @@ pub(super) fn check_step(
     }
     if let Some(retry) = &step.retry {
         let at = path.key("retry");
-        if retry.attempts == 0 {
+        if retry.attempts.literal() == Some(&0) {
             reporter.error(
                 &at.key("attempts"),
                 Part::Value,
                 "`attempts` counts the first try too: at least 1",
             );
         }
-        if retry.delay.0 > retry.max_delay.0 {
-            reporter.error(
-                &at.key("delay"),
-                Part::Value,
-                format!(
-                    "`delay` ({}) is longer than `max_delay` ({})",
-                    retry.delay, retry.max_delay
-                ),
-            );
+        if let (Some(delay), Some(max_delay)) = (retry.delay.literal(), retry.max_delay.literal()) {
+            if delay.0 > max_delay.0 {
+                reporter.error(
+                    &at.key("delay"),
+                    Part::Value,
+                    format!("`delay` ({delay}) is longer than `max_delay` ({max_delay})"),
+                );
+            }
         }
         for (n, on) in retry.on.iter().enumerate() {
             match on {
@@ -516,22 +515,21 @@ fn check_statuses(reporter: &mut Reporter<'_>, path: &Path, statuses: &[String],
 
 fn check_poll(reporter: &mut Reporter<'_>, path: &Path, poll: &Poll) {
     within_limits::check_poll(reporter, path, poll);
-    if poll.min.0.is_zero() {
+    if poll.min.literal().is_some_and(|min| min.0.is_zero()) {
         reporter.error(
             &path.key("min"),
             Part::Value,
             "`poll.min` must be more than zero",
         );
     }
-    if poll.min.0 > poll.max.0 {
-        reporter.error(
-            &path.key("min"),
-            Part::Value,
-            format!(
-                "`poll.min` ({}) is longer than `poll.max` ({})",
-                poll.min, poll.max
-            ),
-        );
+    if let (Some(min), Some(max)) = (poll.min.literal(), poll.max.literal()) {
+        if min.0 > max.0 {
+            reporter.error(
+                &path.key("min"),
+                Part::Value,
+                format!("`poll.min` ({min}) is longer than `poll.max` ({max})"),
+            );
+        }
     }
 }
 

@@ -65,6 +65,14 @@ pub(super) fn step_texts<'a>(step: &'a Step, path: &Path) -> Vec<Text<'a>> {
     texts.per_item = step.for_each.is_some();
     if let Some(retry) = &step.retry {
         let at = path.key("retry");
+        for (key, field) in [("delay", &retry.delay), ("max_delay", &retry.max_delay)] {
+            if let Templated::Template(text) = field {
+                texts.template(at.key(key), text);
+            }
+        }
+        if let Templated::Template(text) = &retry.attempts {
+            texts.template(at.key("attempts"), text);
+        }
         for (index, on) in retry.on.iter().enumerate() {
             if let RetryOn::Name(name) = on {
                 texts.push(at.key("on").index(index), name, RETRY_ON);
@@ -169,6 +177,11 @@ impl<'a> Texts<'a> {
     }
 
     fn waiting(&mut self, at: &Path, waiting: Waiting<'a>) {
+        for (key, field) in [("min", &waiting.poll.min), ("max", &waiting.poll.max)] {
+            if let Templated::Template(text) = field {
+                self.template(at.key("poll").key(key), text);
+            }
+        }
         self.statuses(at.key("until_status"), waiting.until_status);
         if let Some(until) = waiting.until {
             self.condition(at.key("until"), &until.0, true, false);
@@ -376,6 +389,8 @@ mod tests {
         assert_eq!(role(0, "when"), (no_scope, false));
         assert_eq!(role(0, "for_each"), (Role::Template, false));
         assert_eq!(role(0, "concurrency"), (Role::Template, false));
+        assert_eq!(role(0, "retry.attempts"), (Role::Template, true));
+        assert_eq!(role(0, "retry.delay"), (Role::Template, true));
         let sleep = runbook.steps.iter().position(|s| s.id == "sleep").unwrap();
         assert_eq!(role(sleep, "timeout"), (Role::Template, false));
         assert_eq!(role(sleep, "sleep"), (Role::Template, false));
@@ -412,6 +427,7 @@ mod tests {
             .iter()
             .position(|s| s.id == "aom_run")
             .unwrap();
+        assert_eq!(role(aom_run, "poll.min"), (Role::Template, false));
         assert_eq!(
             role(aom_run, "when_node_pauses[0].when"),
             (

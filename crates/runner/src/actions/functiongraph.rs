@@ -13,8 +13,8 @@ use hwc_client::operations::{
 use hwc_client::runtime::poll_delay;
 use hwc_client::waiters::FUNCTION_GRAPH_EXECUTION_SUCCEEDED;
 use runbook_lang::{
-    FunctionGraphCallback, FunctionGraphRun, FunctionGraphRunSync, FunctionGraphStart, Poll, Step,
-    Stop,
+    FunctionGraphCallback, FunctionGraphRun, FunctionGraphRunSync, FunctionGraphStart, Step, Stop,
+    DEFAULT_POLL_MAX, DEFAULT_POLL_MIN,
 };
 use serde_json::{json, Value};
 
@@ -322,7 +322,6 @@ async fn ended_sync_run(
     deadline: Deadline,
 ) -> Result<ShowWorkflowExecutionResponse, StepError> {
     let began = run.now();
-    let poll = Poll::default();
     loop {
         let shown = run
             .show_functiongraph(workflow_id, execution_id, deadline)
@@ -337,7 +336,7 @@ async fn ended_sync_run(
         }
         let waited = run.now().saturating_sub(began);
         run.pause(
-            poll_delay(poll.min.0, poll.max.0, waited, run.random()),
+            poll_delay(DEFAULT_POLL_MIN, DEFAULT_POLL_MAX, waited, run.random()),
             deadline,
         )
         .await?;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use runbook_lang::limits::MAX_STEP_ATTEMPTS;
+use runbook_lang::limits::{MAX_RETRY_ATTEMPTS, MAX_STEP_ATTEMPTS};
 use runbook_lang::Step;
 use serde_json::Value;
 
@@ -129,7 +129,17 @@ impl Run {
         let Some(action) = step.action() else {
             return Err(Failure::new("the step has no single action").into());
         };
-        let attempts = step.retry.as_ref().map_or(1, |r| r.attempts.max(1));
+        let attempts = match &step.retry {
+            None => 1,
+            Some(retry) => self
+                .count(
+                    &retry.attempts,
+                    &locals,
+                    "retry.attempts",
+                    1..=MAX_RETRY_ATTEMPTS,
+                )?
+                .max(1),
+        };
         // A resumed step goes on with the attempts it had left.
         let mut attempt = self.ledger.retries(&step.id, index);
         let outcome = loop {
@@ -184,15 +194,12 @@ impl Run {
                     Err(error) => Err(error),
                 };
             }
+            let first = self.duration(&retry.delay, &locals, "retry.delay")?;
+            let most = self.duration(&retry.max_delay, &locals, "retry.max_delay")?;
             let delay = if retry.jitter {
-                hwc_client::runtime::full_jitter(
-                    retry.delay.0,
-                    retry.max_delay.0,
-                    attempt,
-                    self.random(),
-                )
+                hwc_client::runtime::full_jitter(first, most, attempt, self.random())
             } else {
-                hwc_client::runtime::exponential(retry.delay.0, retry.max_delay.0, attempt)
+                hwc_client::runtime::exponential(first, most, attempt)
             };
             self.emit(Event::Retry {
                 step: step.id.clone(),
