@@ -45,23 +45,13 @@ impl Run {
     ) -> Result<(), StepError> {
         let began = self.began(&step.id);
         self.mark(&step.id, StepStatus::Running, None, None);
-        let outcome = match self.step_timeout(step) {
-            Err(error) => Err(error),
-            Ok(timeout) => {
-                let step_deadline = timeout.map(|timeout| began.saturating_add(timeout));
-                let deadline = match step_deadline {
-                    Some(at) if run_deadline.at.is_none_or(|run_at| at < run_at) => Deadline {
-                        at: Some(at),
-                        scope: Scope::Step,
-                        since: began,
-                    },
-                    _ => run_deadline,
-                };
-                match &step.for_each {
-                    None => self.attempts(step, None, Vec::new(), deadline).await,
-                    Some(list) => self.fan_out(step, list, deadline).await,
-                }
-            }
+        let outcome = match (
+            self.step_deadline(step, began, run_deadline),
+            &step.for_each,
+        ) {
+            (Err(error), _) => Err(error),
+            (Ok(deadline), None) => self.attempts(step, None, Vec::new(), deadline).await,
+            (Ok(deadline), Some(list)) => self.fan_out(step, list, deadline).await,
         };
         let elapsed_ms = self.elapsed_ms(began);
         match outcome {
@@ -95,17 +85,30 @@ impl Run {
         }
     }
 
-    /// The step's `timeout`, rendered if it is a template; a rendered zero is refused as a
-    /// literal one is.
-    fn step_timeout(&self, step: &Step) -> Result<Option<Duration>, StepError> {
+    /// The step's deadline: its `timeout` from `began` (rendered if it is a template; a
+    /// rendered zero is refused as a literal one is), or the run's when that comes first.
+    fn step_deadline(
+        &self,
+        step: &Step,
+        began: Duration,
+        run_deadline: Deadline,
+    ) -> Result<Deadline, StepError> {
         let Some(timeout) = &step.timeout else {
-            return Ok(None);
+            return Ok(run_deadline);
         };
         let timeout = self.duration(timeout, &Vec::new(), "timeout")?;
         if timeout.is_zero() {
             return Err(Failure::new("timeout: a step's timeout must be longer than 0").into());
         }
-        Ok(Some(timeout))
+        let at = began.saturating_add(timeout);
+        Ok(match run_deadline.at {
+            Some(run_at) if run_at <= at => run_deadline,
+            _ => Deadline {
+                at: Some(at),
+                scope: Scope::Step,
+                since: began,
+            },
+        })
     }
 
     /// One element of a step: the action, retried as `retry` says.

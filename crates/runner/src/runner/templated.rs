@@ -26,11 +26,7 @@ impl Run {
             Templated::Template(text) => text,
         };
         let rendered = self.render(&Value::String(text.clone()), locals, what)?;
-        let written = match &rendered {
-            Value::String(written) => written.clone(),
-            other => other.to_string(),
-        };
-        runbook_lang::duration::parse(&written)
+        runbook_lang::duration::parse(&as_written(&rendered))
             .map_err(|not| Failure::new(format!("{what}: {}; {}", not.message, not.help)).into())
     }
 
@@ -58,14 +54,20 @@ impl Run {
             .ok_or_else(|| {
                 Failure::new(format!(
                     "{what}: `{}` is not a whole number from {} to {}",
-                    match &rendered {
-                        Value::String(written) => written.clone(),
-                        other => other.to_string(),
-                    },
+                    as_written(&rendered),
                     range.start(),
                     range.end()
                 ))
                 .into()
             })
+    }
+}
+
+/// A rendered value as a runbook would have written it: a string as it is, anything else as
+/// JSON.
+fn as_written(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
     }
 }
