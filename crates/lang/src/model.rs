@@ -222,9 +222,10 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<Templated<u32>>,
     /// How many `for_each` elements may fail with the step still succeeding: a count, or a
-    /// share of the elements such as `"10%"` (rounded down). Default 0.
+    /// share of the elements such as `"10%"` (rounded down). Default 0. May be a template,
+    /// rendered before any element starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_errors: Option<ErrorBudget>,
+    pub max_errors: Option<Templated<ErrorBudget>>,
     /// Launch no more `for_each` elements once more than `max_errors` have failed (the
     /// running ones finish); without it every element runs.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -637,9 +638,9 @@ pub struct NodeRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<Condition>,
     pub then: NodeAction,
-    /// For `restart`: how many times one node may be restarted (required).
+    /// For `restart`: how many times one node may be restarted (required); may be a template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<u32>,
+    pub max: Option<Templated<u32>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -1041,9 +1042,10 @@ pub enum FailureKeyword {
 pub struct Goto {
     /// The step to go on from.
     pub goto: String,
-    /// How many times this jump may be taken; required for a jump backwards.
+    /// How many times this jump may be taken; required for a jump backwards. May be a
+    /// template, rendered when the jump is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<u32>,
+    pub max: Option<Templated<u32>>,
 }
 
 /// A bare minijinja expression, without `{{ }}`: `inputs.approve and node.restarts < 2`.

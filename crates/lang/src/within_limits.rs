@@ -79,9 +79,13 @@ pub(crate) fn check_step(reporter: &mut Reporter<'_>, step: &Step, path: &Path) 
             MAX_RETRY_ATTEMPTS,
         );
     }
-    if let Some(max) = step.on_failure.goto().and_then(|goto| goto.max) {
+    if let Some(max) = step
+        .on_failure
+        .goto()
+        .and_then(|goto| goto.max.as_ref()?.literal())
+    {
         let at = path.key("on_failure").key("max");
-        at_most(reporter, &at, "on_failure.max", max, MAX_JUMPS);
+        at_most(reporter, &at, "on_failure.max", *max, MAX_JUMPS);
     }
     for action in step.actions() {
         let waiting = match action {
@@ -105,12 +109,12 @@ pub(crate) fn check_step(reporter: &mut Reporter<'_>, step: &Step, path: &Path) 
 
 fn check_rules(reporter: &mut Reporter<'_>, path: &Path, rules: &[NodeRule]) {
     for (index, rule) in rules.iter().enumerate() {
-        if let Some(max) = rule.max {
+        if let Some(max) = rule.max.as_ref().and_then(Templated::literal) {
             at_most(
                 reporter,
                 &path.index(index).key("max"),
                 "max",
-                max,
+                *max,
                 MAX_JUMPS,
             );
         }

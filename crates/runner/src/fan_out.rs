@@ -63,11 +63,13 @@ impl Run {
             }
         };
         let concurrency = usize::try_from(concurrency.max(1)).unwrap_or(usize::MAX);
+        let written = match &step.max_errors {
+            None => None,
+            Some(budget) => Some(self.error_budget(budget, &Vec::new())?),
+        };
         let budget = Budget {
-            allowed: step
-                .max_errors
-                .map_or(0, |budget| budget.allowed(items.len())),
-            written: step.max_errors,
+            allowed: written.map_or(0, |budget| budget.allowed(items.len())),
+            written,
             fail_fast: step.fail_fast,
         };
         let results = self

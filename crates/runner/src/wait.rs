@@ -13,7 +13,7 @@ use hwc_client::operations::{
 };
 use hwc_client::runtime::{poll_delay, WaiterSpec};
 use hwc_client::waiters::{AOM_EXECUTION_SUCCEEDED, FUNCTION_GRAPH_EXECUTION_SUCCEEDED};
-use runbook_lang::limits::{MAX_POLLS, MIN_POLL_DELAY};
+use runbook_lang::limits::{MAX_JUMPS, MAX_POLLS, MIN_POLL_DELAY};
 use runbook_lang::{
     AomWait, AomWaiting, FunctionGraphWait, NodeAction, NodeRule, Poll, Step, Templated, Waiting,
 };
@@ -300,8 +300,14 @@ fn matching_rule<'r>(
         {
             continue;
         }
-        if rule.then == NodeAction::Restart && restarts >= rule.max.unwrap_or(0) {
-            continue;
+        if rule.then == NodeAction::Restart {
+            let max = match &rule.max {
+                None => 0,
+                Some(max) => run.count(max, locals, "node rule max", 1..=MAX_JUMPS)?,
+            };
+            if restarts >= max {
+                continue;
+            }
         }
         if let Some(condition) = &rule.when {
             let mut scoped = locals.clone();

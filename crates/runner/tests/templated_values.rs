@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! `sleep`, `timeout` and `concurrency` written as templates: rendered when the step starts,
+//! Durations and counts (`sleep`, `timeout`, `concurrency`, `poll`, `retry`, `max_errors`,
+//! restart and jump `max`es) written as templates: rendered when the step starts,
 //! and held to the bounds a literal is held to (a value out of bounds fails the step, naming
 //! the field).
 
@@ -163,6 +164,105 @@ async fn rendered_poll_delays_and_retries_out_of_bounds_fail_their_step() {
             "{input}={value}: {failed:?}"
         );
         let error = failed.error.clone().unwrap();
+        assert!(error.starts_with(wanted), "{input}={value}: {error}");
+    }
+}
+
+const BUDGETED_AND_BOUNDED: &str = r#"
+version: 1
+name: bounded
+timeout: 1h
+inputs:
+  budget: {type: string, default: "50%"}
+  restarts: {type: integer, default: 1}
+  jumps: {type: integer, default: 2}
+steps:
+  - id: hosts
+    for_each: [a, b, c, d]
+    max_errors: "{{ inputs.budget }}"
+    on_failure: continue
+    assert: {that: "item not in ['b', 'c']", message: "{{ item }} is down"}
+  - id: flaky
+    on_failure: continue
+    aom.run:
+      workflow_id: wf-flaky
+      when_node_fails:
+        - {then: restart, max: "{{ inputs.restarts }}"}
+  - id: again
+    fail: once more
+    on_failure: {goto: again, max: "{{ inputs.jumps }}"}
+"#;
+
+#[tokio::test]
+async fn templated_budgets_restarts_and_jumps_take_their_rendered_values() {
+    let run = |given: &'static [(&'static str, &'static str)]| async move {
+        let harness = harness(Scenario::default_scenario()).await;
+        support::run_given(&harness, &runbook(BUDGETED_AND_BOUNDED), given).await
+    };
+    // Two of four hosts fail: within 50%, and within a count of 2.
+    let state = run(&[]).await;
+    assert_eq!(state.steps["hosts"].status, StepStatus::Succeeded);
+    assert_eq!(state.steps["flaky"].status, StepStatus::Succeeded);
+    assert_eq!(
+        state.steps["again"].attempts, 3,
+        "{:?}",
+        state.steps["again"]
+    );
+    let state = run(&[("budget", "2"), ("jumps", "4")]).await;
+    assert_eq!(state.steps["hosts"].status, StepStatus::Succeeded);
+    assert_eq!(state.steps["again"].attempts, 5);
+    // Over the budget: 25% of four is one.
+    let state = run(&[("budget", "25%")]).await;
+    assert_eq!(state.steps["hosts"].status, StepStatus::Failed);
+    let error = state.steps["hosts"].error.clone().unwrap();
+    assert!(
+        error.starts_with("2 of 4 elements failed, more than max_errors (25% of 4: 1)"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn rendered_budgets_restarts_and_jumps_out_of_bounds_fail_their_step() {
+    for (input, value, step, wanted) in [
+        (
+            "budget",
+            "half",
+            "hosts",
+            "max_errors: `half` is not an error budget",
+        ),
+        (
+            "budget",
+            "150%",
+            "hosts",
+            "max_errors: `150%` is not an error budget",
+        ),
+        (
+            "restarts",
+            "0",
+            "flaky",
+            "node rule max: `0` is not a whole number from 1 to",
+        ),
+        (
+            "jumps",
+            "100000",
+            "again",
+            "step `again`: once more; on_failure.max: `100000` is not a whole number from 1 to",
+        ),
+    ] {
+        let harness = harness(Scenario::default_scenario()).await;
+        let state =
+            support::run_given(&harness, &runbook(BUDGETED_AND_BOUNDED), &[(input, value)]).await;
+        let failed = &state.steps[step];
+        assert_eq!(
+            failed.status,
+            StepStatus::Failed,
+            "{input}={value}: {failed:?}"
+        );
+        // A jump's bound is read once the step has failed: the run's error names it.
+        let error = match step {
+            "again" => state.error.clone().unwrap(),
+            _ => failed.error.clone().unwrap(),
+        };
         assert!(error.starts_with(wanted), "{input}={value}: {error}");
     }
 }

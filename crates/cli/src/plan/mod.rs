@@ -95,8 +95,9 @@ pub struct Edge {
     pub on: &'static str,
     /// A step id, `finally`, or `end`.
     pub to: String,
+    /// How many times a jump may be taken: a count, or a template previewed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub max: Option<u32>,
+    pub max: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
 }
@@ -183,6 +184,14 @@ pub fn build(runbook: &Runbook, file: &str, inputs: &Map<String, Value>, pins: P
     }
 }
 
+/// A literal as it is written, a template previewed.
+fn previewed<T: Serialize>(field: &Templated<T>, preview: &Preview) -> Value {
+    match field {
+        Templated::Literal(_) => json!(field),
+        Templated::Template(text) => preview.value(&Value::String(text.clone())),
+    }
+}
+
 fn plan_step(step: &Step, next: &str, on_abort: &str, preview: &Preview) -> PlannedStep {
     let action = step.action();
     let key = action.as_ref().map_or("", Action::key);
@@ -207,12 +216,11 @@ fn plan_step(step: &Step, next: &str, on_abort: &str, preview: &Preview) -> Plan
             "concurrency".into(),
             match &step.concurrency {
                 None => Value::from(1),
-                Some(Templated::Literal(concurrency)) => Value::from(*concurrency),
-                Some(Templated::Template(text)) => preview.value(&Value::String(text.clone())),
+                Some(concurrency) => previewed(concurrency, preview),
             },
         );
-        if let Some(budget) = step.max_errors {
-            guards.insert("max_errors".into(), json!(budget));
+        if let Some(budget) = &step.max_errors {
+            guards.insert("max_errors".into(), previewed(budget, preview));
         }
         if step.fail_fast {
             guards.insert("fail_fast".into(), Value::Bool(true));
@@ -274,7 +282,7 @@ fn plan_step(step: &Step, next: &str, on_abort: &str, preview: &Preview) -> Plan
         OnFailure::Goto(goto) => edges.push(Edge {
             on: "failed",
             to: goto.goto.clone(),
-            max: goto.max,
+            max: goto.max.as_ref().map(|max| previewed(max, preview)),
             when: None,
         }),
     }

@@ -115,7 +115,8 @@ fn step_text(out: &mut String, number: usize, step: &PlannedStep) {
         .map(|edge| {
             let max = edge
                 .max
-                .map(|m| format!(" (at most {m} times)"))
+                .as_ref()
+                .map(|m| format!(" (at most {} times)", show(m)))
                 .unwrap_or_default();
             match (edge.on, &edge.when) {
                 ("done", _) => format!("then → {}", edge.to),
@@ -204,7 +205,8 @@ pub fn mermaid(plan: &Plan) -> String {
             } else {
                 let max = edge
                     .max
-                    .map(|m| format!(", at most {m}×"))
+                    .as_ref()
+                    .map(|m| format!(", at most {}×", label(&show(m))))
                     .unwrap_or_default();
                 let _ = writeln!(out, "  {from} -.->|\"failed{max}\"| {to}");
             }

@@ -271,7 +271,7 @@ fn check_name(
         {
             Some((
                 format!("`{root}` is not available here"),
-                Some("`when`, `for_each`, `timeout` and `concurrency` are evaluated once, before the loop; use `item` in the action's fields".into()),
+                Some("`when`, `for_each`, `timeout`, `concurrency`, `max_errors` and a jump's `max` are evaluated once for the step; use `item` in the action's fields".into()),
             ))
         }
         "item" | "index" => Some((

@@ -67,7 +67,11 @@ pub(super) fn check_step(
         );
     }
     check_timeout_within_run(reporter, runbook, index, step, path);
-    if let Some(Goto { max: Some(0), .. }) = step.on_failure.goto() {
+    if let Some(Goto {
+        max: Some(Templated::Literal(0)),
+        ..
+    }) = step.on_failure.goto()
+    {
         reporter
             .error(
                 &path.key("on_failure").key("max"),
@@ -551,7 +555,7 @@ fn check_rules(
                 )
                 .help = Some(format!("expected {}", names.join(" or ")));
         }
-        match (rule.then, rule.max) {
+        match (rule.then, rule.max.as_ref().map(Templated::literal)) {
             (NodeAction::Restart, None) => {
                 reporter
                     .error(
@@ -561,7 +565,7 @@ fn check_rules(
                     )
                     .help = Some("add e.g. `max: 3`; an unbounded restart can loop forever".into());
             }
-            (NodeAction::Restart, Some(0)) => {
+            (NodeAction::Restart, Some(Some(0))) => {
                 reporter.error(
                     &at.key("max"),
                     Part::Value,

@@ -62,6 +62,13 @@ pub(super) fn step_texts<'a>(step: &'a Step, path: &Path) -> Vec<Text<'a>> {
     if let Some(Templated::Template(text)) = &step.concurrency {
         texts.template(path.key("concurrency"), text);
     }
+    if let Some(Templated::Template(text)) = &step.max_errors {
+        texts.template(path.key("max_errors"), text);
+    }
+    // Rendered when the jump is due, after the elements.
+    if let Some(Templated::Template(text)) = step.on_failure.goto().and_then(|g| g.max.as_ref()) {
+        texts.template(path.key("on_failure").key("max"), text);
+    }
     texts.per_item = step.for_each.is_some();
     if let Some(retry) = &step.retry {
         let at = path.key("retry");
@@ -172,6 +179,9 @@ impl<'a> Texts<'a> {
             }
             if let Some(when) = &rule.when {
                 self.condition(at.key("when"), &when.0, false, true);
+            }
+            if let Some(Templated::Template(text)) = &rule.max {
+                self.template(at.key("max"), text);
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
+use runbook_lang::limits::MAX_JUMPS;
 use runbook_lang::Step;
 use serde_json::{Map, Value};
 
@@ -143,7 +144,18 @@ impl Run {
                 })
             });
             let target = self.runbook.steps.iter().position(|s| s.id == goto.goto);
-            match (target, goto.max) {
+            let max = match &goto.max {
+                None => None,
+                Some(max) => match self.count(max, &Vec::new(), "on_failure.max", 1..=MAX_JUMPS) {
+                    Ok(max) => Some(max),
+                    Err(bad) => {
+                        let error = Failure::new(format!("{error}; {bad}"));
+                        self.stop(step, StepError::Failed(error));
+                        return None;
+                    }
+                },
+            };
+            match (target, max) {
                 (Some(_), Some(max)) if taken > max => {
                     let error = StepError::Failed(Failure::new(format!(
                         "{error}; `on_failure` already went to `{}` {max} time(s)",

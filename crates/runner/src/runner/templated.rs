@@ -5,7 +5,7 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use runbook_lang::{DurationText, Templated};
+use runbook_lang::{DurationText, ErrorBudget, Templated};
 use serde_json::Value;
 
 use crate::failure::{Failure, StepError};
@@ -60,6 +60,30 @@ impl Run {
                 ))
                 .into()
             })
+    }
+
+    /// An error budget: the literal, or the template rendered to a count or a percentage as
+    /// `max_errors` accepts one.
+    pub(crate) fn error_budget(
+        &self,
+        field: &Templated<ErrorBudget>,
+        locals: &Locals,
+    ) -> Result<ErrorBudget, StepError> {
+        let text = match field {
+            Templated::Literal(budget) => return Ok(*budget),
+            Templated::Template(text) => text,
+        };
+        let rendered = self.render(&Value::String(text.clone()), locals, "max_errors")?;
+        // A count rendered from a template reads as text; the budget's own parser decides.
+        let given = match &rendered {
+            Value::String(written) => match written.trim().parse::<u64>() {
+                Ok(count) => Value::from(count),
+                Err(_) => rendered.clone(),
+            },
+            other => other.clone(),
+        };
+        serde_json::from_value::<ErrorBudget>(given)
+            .map_err(|error| Failure::new(format!("max_errors: {error}")).into())
     }
 }
 
