@@ -2,12 +2,15 @@
 //! environment variables, region and endpoints from flags or the runbook's `target`), or an
 //! in-process sandbox with `--sandbox`. Never the sandbox without being asked.
 
-use hwc_client::runtime::Secret;
+use std::sync::Arc;
+
 use hwc_client::{Client, Credentials, Environment, Transport, TransportConfig};
 use hwc_sandbox::{ConnectionLimits, RunningSandbox, SandboxConfig};
 use runbook_lang::Runbook;
 
 use crate::run::RunArgs;
+use crate::step_targets::{scenario_key, Keys, Lookup, StepTargets};
+use runbook_runner::targets::Targets;
 
 /// The region variable; the SDKs take the region in code, so the name is ours.
 pub const REGION_ENV: &str = "HUAWEICLOUD_SDK_REGION";
@@ -23,22 +26,24 @@ pub struct Connection {
     pub project_id: String,
     /// Credentials to redact.
     pub secrets: Vec<String>,
+    /// Clients for the targets steps name.
+    pub targets: Arc<dyn Targets>,
 }
 
 pub async fn connect(args: &RunArgs, runbook: &Runbook) -> Result<Connection, String> {
     if args.sandbox {
         sandbox(args, runbook).await
     } else {
-        cloud(args, runbook, &|name| std::env::var(name).ok())
+        cloud(
+            args,
+            runbook,
+            Arc::new(|name: &str| std::env::var(name).ok()),
+        )
     }
 }
 
-fn cloud(
-    args: &RunArgs,
-    runbook: &Runbook,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Connection, String> {
-    let credentials = Credentials::from_lookup(lookup).map_err(|error| {
+fn cloud(args: &RunArgs, runbook: &Runbook, lookup: Lookup) -> Result<Connection, String> {
+    let credentials = Credentials::from_lookup(&*lookup).map_err(|error| {
         format!("{error}.\n  To try the runbook without a cloud account, add --sandbox.")
     })?;
     let region = args
@@ -57,7 +62,7 @@ fn cloud(
         .project_id
         .clone()
         .or_else(|| runbook.target.project_id.clone())
-        .or_else(|| Credentials::project_id_from_lookup(lookup))
+        .or_else(|| Credentials::project_id_from_lookup(&*lookup))
         .ok_or_else(|| {
             "no project id: pass --project-id, set `target.project_id` in the runbook, or set HUAWEICLOUD_SDK_PROJECT_ID".to_owned()
         })?;
@@ -83,6 +88,11 @@ fn cloud(
             .insert(service.clone(), parse_url(endpoint)?);
     }
     let environment = Environment::system();
+    let targets = Arc::new(StepTargets {
+        base: config.clone(),
+        environment: environment.clone(),
+        keys: Keys::Environment(lookup),
+    });
     let client = build(config, environment.clone())?;
     let description = match endpoint {
         Some(endpoint) => format!("{endpoint} (region {region}, project {project_id})"),
@@ -95,6 +105,7 @@ fn cloud(
         description,
         project_id,
         secrets,
+        targets,
     })
 }
 
@@ -134,15 +145,7 @@ pub async fn in_process(
         .or_else(|| scenario.projects.first())
         .ok_or("the scenario has no projects")?
         .clone();
-    let key = project
-        .credentials
-        .first()
-        .ok_or_else(|| format!("project {} of the scenario has no credentials", project.id))?;
-    let credentials = Credentials::AkSk {
-        ak: key.ak.clone(),
-        sk: Secret::new(key.sk.clone()),
-        security_token: None,
-    };
+    let credentials = scenario_key(&scenario, &project.id)?;
     let secrets = credentials
         .secrets()
         .into_iter()
@@ -153,6 +156,7 @@ pub async fn in_process(
     } else {
         Environment::virtual_time(time::OffsetDateTime::now_utc(), seed).0
     };
+    let keys = Keys::Scenario(scenario.clone());
     let config = SandboxConfig {
         scenario,
         environment: environment.clone(),
@@ -166,6 +170,11 @@ pub async fn in_process(
         .map_err(|error| format!("cannot start the sandbox: {error}"))?;
     let mut config = running.transport_config(credentials, &project.id);
     config.request_timeout = request_timeout;
+    let targets = Arc::new(StepTargets {
+        base: config.clone(),
+        environment: environment.clone(),
+        keys,
+    });
     let client = build(config, environment.clone())?;
     let clock = if real_time {
         "real time"
@@ -183,10 +192,11 @@ pub async fn in_process(
         sandbox: Some(running),
         project_id: project.id.clone(),
         secrets,
+        targets,
     })
 }
 
-fn build(config: TransportConfig, environment: Environment) -> Result<Client, String> {
+pub(crate) fn build(config: TransportConfig, environment: Environment) -> Result<Client, String> {
     Transport::builder(config)
         .environment(environment)
         .build()
@@ -220,7 +230,9 @@ mod tests {
     #[test]
     fn no_credentials_says_how_to_fix_and_never_falls_back() {
         let args = Wrapper::parse_from(["x", "t.yaml", "--region", "cn-north-4"]).args;
-        let error = cloud(&args, &runbook(), &|_| None).err().unwrap();
+        let error = cloud(&args, &runbook(), Arc::new(|_: &str| None))
+            .err()
+            .unwrap();
         assert!(error.contains("HUAWEICLOUD_SDK_AK"), "{error}");
         assert!(error.contains("--sandbox"), "{error}");
     }
@@ -228,19 +240,21 @@ mod tests {
     #[test]
     fn region_and_project_come_from_flags_target_or_environment() {
         let args = Wrapper::parse_from(["x", "t.yaml"]).args;
-        let env = |name: &str| match name {
-            "HUAWEICLOUD_SDK_AK" => Some("AK".to_owned()),
-            "HUAWEICLOUD_SDK_SK" => Some("SK".to_owned()),
-            _ => None,
-        };
-        let error = cloud(&args, &runbook(), &env).err().unwrap();
+        fn env(name: &str) -> Option<String> {
+            match name {
+                "HUAWEICLOUD_SDK_AK" => Some("AK".to_owned()),
+                "HUAWEICLOUD_SDK_SK" => Some("SK".to_owned()),
+                _ => None,
+            }
+        }
+        let error = cloud(&args, &runbook(), Arc::new(env)).err().unwrap();
         assert!(error.contains("no region"), "{error}");
         let env_with = |name: &str| match name {
             REGION_ENV => Some("cn-north-4".to_owned()),
             "HUAWEICLOUD_SDK_PROJECT_ID" => Some("0a1b2c3d4e5f60718293a4b5c6d7e8f9".to_owned()),
             other => env(other),
         };
-        let connection = cloud(&args, &runbook(), &env_with).ok().unwrap();
+        let connection = cloud(&args, &runbook(), Arc::new(env_with)).ok().unwrap();
         assert!(connection.description.contains("cn-north-4"));
         assert_eq!(connection.secrets, vec!["SK".to_owned()]);
     }

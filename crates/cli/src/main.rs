@@ -32,6 +32,7 @@ mod run;
 mod runs_cmd;
 mod sandbox_cmd;
 mod signals;
+mod step_targets;
 mod store_cmd;
 mod store_select;
 mod testing;

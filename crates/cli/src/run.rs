@@ -241,6 +241,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     });
     let clock = connection.environment.clock.clone();
     let runner = Runner::new(connection.client, connection.environment, observers.clone())
+        .with_targets(connection.targets)
         .with_grace(args.options.grace)
         .with_reconcile_skew(args.options.reconcile_skew);
     let cancel = runner.cancel_token();

@@ -91,3 +91,6 @@ pub const MAX_POLLS: u32 = 10_000;
 
 /// The shortest poll delay: a poll loop where no time passes would spin.
 pub const MIN_POLL_DELAY: Duration = Duration::from_millis(10);
+
+/// A step `target`'s region, project id or credential prefix, as written or rendered.
+pub const MAX_TARGET_FIELD_LEN: usize = 64;

@@ -201,6 +201,62 @@ pub struct Target {
     pub endpoints: IndexMap<String, String>,
 }
 
+/// Where one step's requests go. Fields left out are the run's; a `region` needs its
+/// `project_id`, since a project belongs to one region.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepTarget {
+    /// e.g. `ap-southeast-1`; may be a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The project the requests act in; may be a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// The prefix of the environment variables that hold the keys: `PROD_EU` reads
+    /// `PROD_EU_AK`, `PROD_EU_SK` and `PROD_EU_SECURITY_TOKEN`; may be a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
+}
+
+impl StepTarget {
+    /// The fields as `(key, value)`, in the order they are written.
+    pub fn fields(&self) -> [(&'static str, Option<&String>); 3] {
+        [
+            ("region", self.region.as_ref()),
+            ("project_id", self.project_id.as_ref()),
+            ("credentials", self.credentials.as_ref()),
+        ]
+    }
+}
+
+/// What a rendered `target` field must look like, checked on literals by the validator and
+/// on rendered values by the runner: a region, a project id and an environment-variable
+/// prefix are short words, never a path, a URL or whitespace.
+pub fn target_field_problem(key: &str, value: &str) -> Option<String> {
+    let (fits, what): (fn(char) -> bool, &str) = match key {
+        "region" => (
+            |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
+            "a region such as `cn-north-4` (lowercase letters, digits and `-`)",
+        ),
+        "project_id" => (
+            |c| c.is_ascii_alphanumeric(),
+            "a project id (letters and digits)",
+        ),
+        _ => (
+            |c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_',
+            "an environment variable prefix such as `PROD_EU` (uppercase letters, digits and `_`)",
+        ),
+    };
+    let most = crate::limits::MAX_TARGET_FIELD_LEN;
+    if value.chars().count() > most {
+        return Some(format!("{what}: longer than {most} characters"));
+    }
+    let fine = !value.is_empty()
+        && value.chars().all(fits)
+        && !(key == "credentials" && value.starts_with(|c: char| c.is_ascii_digit()));
+    (!fine).then(|| format!("`{value}` is not {what}"))
+}
+
 /// One step: an `id`, exactly one action, and the options every step has.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -238,6 +294,10 @@ pub struct Step {
     /// What a failure does: `abort` (default), `continue`, or `{goto: STEP, max: N}`.
     #[serde(default)]
     pub on_failure: OnFailure,
+    /// Where this step's requests go instead of the run's target: another region, project
+    /// or credential set (each field may be a template, read per element).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<StepTarget>,
 
     /// Start an AOM workflow (`ExecuteWorkflow`). Result: `execution_id`.
     #[serde(default, rename = "aom.start", skip_serializing_if = "Option::is_none")]
@@ -447,6 +507,19 @@ impl Action<'_> {
 }
 
 impl Action<'_> {
+    /// Whether the runner does this action alone, sending no request.
+    pub fn is_local(&self) -> bool {
+        matches!(
+            self,
+            Self::Set(_)
+                | Self::Branch(_)
+                | Self::Assert(_)
+                | Self::Fail(_)
+                | Self::Sleep(_)
+                | Self::Log(_)
+        )
+    }
+
     /// The operation a reviewer most needs to see: the one that starts something, for an
     /// action that starts and then waits; otherwise [`Action::operation`].
     pub fn headline_operation(&self) -> Option<&'static hwc_client::runtime::OperationMeta> {

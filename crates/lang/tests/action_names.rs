@@ -33,6 +33,7 @@ const STEP_OPTIONS: &[&str] = &[
     "retry",
     "timeout",
     "on_failure",
+    "target",
 ];
 
 fn keys() -> BTreeSet<String> {

@@ -10,6 +10,7 @@ use crate::failure::{Scope, StepError};
 use crate::resume::{Phase, Position};
 use crate::runner::{Deadline, Run};
 use crate::state::{RunStatus, StepStatus};
+use crate::targets::TargetRef;
 
 impl Run {
     /// Runs the `finally` steps from `first` (a resumed run goes on where it was).
@@ -29,6 +30,7 @@ impl Run {
             at: Some(began.saturating_add(self.runbook().finally_timeout())),
             scope: Scope::Finally,
             since: began,
+            target: TargetRef::default(),
         };
         for (index, step) in steps.iter().enumerate().skip(first) {
             let next = Position {

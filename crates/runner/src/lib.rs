@@ -19,6 +19,7 @@ mod request;
 pub mod resume;
 mod runner;
 pub mod state;
+pub mod targets;
 mod template_values;
 mod wait;
 

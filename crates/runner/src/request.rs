@@ -124,8 +124,9 @@ impl Run {
     }
 
     fn call(&self, deadline: Deadline, change: Option<Change>) -> Call<'_> {
+        let client = self.client_for(deadline.target);
         let client = match deadline.at {
-            None => self.client().clone(),
+            None => client,
             Some(at) => {
                 let answer_by = if change.is_some() {
                     at.saturating_add(self.grace())
@@ -136,7 +137,7 @@ impl Run {
                     retries_until: at,
                     answer_by,
                 };
-                Client::new(self.client().transport().limited(limits))
+                Client::new(client.transport().limited(limits))
             }
         };
         Call {

@@ -226,6 +226,11 @@ fn plan_step(step: &Step, next: &str, on_abort: &str, preview: &Preview) -> Plan
             guards.insert("fail_fast".into(), Value::Bool(true));
         }
     }
+    if let Some(target) = &step.target {
+        if let Ok(target) = serde_json::to_value(target) {
+            guards.insert("target".into(), preview.value(&target));
+        }
+    }
     if let Some(retry) = &step.retry {
         if let Ok(retry) = serde_json::to_value(retry) {
             guards.insert("retry".into(), retry);

@@ -93,7 +93,8 @@ pub async fn run(test: &Loaded) -> Vec<Failure> {
         connection.client,
         connection.environment,
         events.clone() as Arc<dyn Observer>,
-    );
+    )
+    .with_targets(connection.targets);
     let input = RunInput {
         run_id: String::new(),
         inputs,

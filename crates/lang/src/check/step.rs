@@ -9,7 +9,7 @@ use super::{is_identifier, AOM_STATUSES, FUNCTIONGRAPH_STATUSES, FUNCTIONGRAPH_S
 use crate::locate::{Part, Path};
 use crate::model::{
     Action, AomWaiting, BranchArm, Goto, NodeAction, NodeRule, Poll, RetryOn, Runbook, Step,
-    Templated, Waiting, ACTION_KEYS, BRANCH_END,
+    StepTarget, Templated, Waiting, ACTION_KEYS, BRANCH_END,
 };
 use crate::parse::Reporter;
 use crate::template;
@@ -67,6 +67,9 @@ pub(super) fn check_step(
         );
     }
     check_timeout_within_run(reporter, runbook, index, step, path);
+    if let Some(target) = &step.target {
+        check_target(reporter, step, target, &path.key("target"));
+    }
     if let Some(Goto {
         max: Some(Templated::Literal(0)),
         ..
@@ -576,6 +579,47 @@ fn check_rules(
                 reporter.error(&at.key("max"), Part::Key, "`max` applies to `restart` only");
             }
             _ => {}
+        }
+    }
+}
+
+/// A step's `target`: on a step that sends requests, naming something, a region with its
+/// project, and literal fields that look like what they name.
+fn check_target(reporter: &mut Reporter<'_>, step: &Step, target: &StepTarget, at: &Path) {
+    if let Some(action) = step.action().filter(Action::is_local) {
+        reporter
+            .error(
+                at,
+                Part::Key,
+                format!("`{}` sends no request, so it has no target", action.key()),
+            )
+            .help = Some("drop `target`: it applies to steps that call the API".into());
+    }
+    if target.fields().iter().all(|(_, value)| value.is_none()) {
+        reporter
+            .error(at, Part::Value, "an empty `target` changes nothing")
+            .help = Some("name a `region`, `project_id` or `credentials`, or drop it".into());
+    }
+    if target.region.is_some() && target.project_id.is_none() {
+        reporter
+            .error(
+                &at.key("region"),
+                Part::Key,
+                "a `region` without its `project_id`: a project belongs to one region",
+            )
+            .help = Some("add the region's `project_id` to the target".into());
+    }
+    for (key, value) in target.fields() {
+        let Some(value) = value else { continue };
+        if template::shape(value) != template::Shape::Literal {
+            continue;
+        }
+        if let Some(problem) = crate::model::target_field_problem(key, value) {
+            reporter.error(
+                &at.key(key),
+                Part::Value,
+                format!("target.{key}: {problem}"),
+            );
         }
     }
 }

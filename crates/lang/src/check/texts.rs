@@ -92,6 +92,13 @@ pub(super) fn step_texts<'a>(step: &'a Step, path: &Path) -> Vec<Text<'a>> {
     if let Some(goto) = step.on_failure.goto() {
         texts.push(path.key("on_failure").key("goto"), &goto.goto, GOTO);
     }
+    if let Some(target) = &step.target {
+        for (key, value) in target.fields() {
+            if let Some(value) = value {
+                texts.template(path.key("target").key(key), value);
+            }
+        }
+    }
     if let Some(action) = step.action() {
         texts.action(&path.key(action.key()), action);
     }

@@ -107,6 +107,7 @@ impl Run {
                 at: Some(at),
                 scope: Scope::Step,
                 since: began,
+                target: run_deadline.target,
             },
         })
     }
@@ -131,6 +132,13 @@ impl Run {
         });
         let Some(action) = step.action() else {
             return Err(Failure::new("the step has no single action").into());
+        };
+        let deadline = match &step.target {
+            None => deadline,
+            Some(target) => Deadline {
+                target: self.reach(&step.id, target, &locals)?,
+                ..deadline
+            },
         };
         let attempts = match &step.retry {
             None => 1,

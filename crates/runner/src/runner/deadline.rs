@@ -6,16 +6,20 @@ use std::sync::PoisonError;
 use std::time::Duration;
 
 use crate::failure::{Scope, StepError};
+use crate::targets::TargetRef;
 
 use super::{age_of, Run, RECONCILE_SETTLE};
 
-/// A deadline on the injected clock's `elapsed()`.
+/// A deadline on the injected clock's `elapsed()`, and the target the requests made before
+/// it go to: every request of a step element carries both.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline {
     pub(crate) at: Option<Duration>,
     pub(crate) scope: Scope,
     /// When the deadline's clock started, to say "after 5m".
     pub(crate) since: Duration,
+    /// The run's target unless the step names another.
+    pub(crate) target: TargetRef,
 }
 
 impl Run {
@@ -36,6 +40,7 @@ impl Run {
             at: self.deadline,
             scope: Scope::Run,
             since: self.started,
+            target: TargetRef::default(),
         }
     }
 

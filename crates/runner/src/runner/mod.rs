@@ -26,6 +26,7 @@ use crate::event::{Event, Observer};
 use crate::redact::Redactor;
 use crate::resume::{Ledger, Phase, Position, Resume};
 use crate::state::{Decision, RunState, RunStatus};
+use crate::targets::{NoTargets, Reachable, Targets};
 use crate::template_values::TemplateValues;
 
 mod attempts;
@@ -55,6 +56,8 @@ pub const RECONCILE_SETTLE: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct Runner {
     client: Client,
+    /// Clients for the targets steps name.
+    targets: Arc<dyn Targets>,
     environment: Environment,
     observer: Arc<dyn Observer>,
     cancel: CancellationToken,
@@ -97,6 +100,7 @@ impl Runner {
     pub fn new(client: Client, environment: Environment, observer: Arc<dyn Observer>) -> Self {
         Self {
             client,
+            targets: Arc::new(NoTargets),
             environment,
             observer,
             cancel: CancellationToken::new(),
@@ -111,6 +115,12 @@ impl Runner {
     /// ([`DEFAULT_RECONCILE_SKEW`] unless set).
     pub fn with_reconcile_skew(mut self, skew: Duration) -> Self {
         self.skew = skew;
+        self
+    }
+
+    /// How clients for the targets steps name are built; without it such a step fails.
+    pub fn with_targets(mut self, targets: Arc<dyn Targets>) -> Self {
+        self.targets = targets;
         self
     }
 
@@ -233,6 +243,7 @@ impl Runner {
             decision: Mutex::new(decision),
             resumed_step: Mutex::new(resumed_step.clone()),
             starts_in_flight: Default::default(),
+            reachable: Reachable::default(),
         });
         for id in &masked {
             run.recompute(id);
@@ -304,6 +315,8 @@ pub(crate) struct Run {
     resumed_step: Mutex<Option<String>>,
     /// Starts sent and not yet recorded: a lost start's look waits for its siblings'.
     pub(crate) starts_in_flight: crate::in_flight::StartsInFlight,
+    /// The targets steps named, each reached once.
+    pub(crate) reachable: Reachable,
 }
 
 impl Run {
@@ -356,6 +369,10 @@ impl Run {
 
     pub(crate) fn client(&self) -> &Client {
         &self.runner.client
+    }
+
+    pub(crate) fn targets(&self) -> &dyn Targets {
+        &*self.runner.targets
     }
 
     pub(crate) fn now(&self) -> Duration {
