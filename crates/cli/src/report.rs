@@ -300,9 +300,14 @@ pub fn plain_text(event: &Event) -> PlainText {
             service,
             workflow_id,
             execution_id,
+            target,
         } => {
+            let place = target
+                .as_ref()
+                .map(|target| format!(" {}", target.describe()))
+                .unwrap_or_default();
             out.line = Some(format!(
-                "      {}: started {service} workflow {workflow_id}: execution {execution_id}",
+                "      {}: started {service} workflow {workflow_id}: execution {execution_id}{place}",
                 element(step, *index)
             ))
         }
@@ -516,8 +521,13 @@ pub fn text_summary(
     if state.status != RunStatus::Succeeded && !state.executions.is_empty() {
         text.push_str("started executions (still yours to check):\n");
         for execution in &state.executions {
+            let place = execution
+                .target
+                .as_ref()
+                .map(|target| format!(" {}", target.describe()))
+                .unwrap_or_default();
             text.push_str(&format!(
-                "  {} {} {} (step {})\n",
+                "  {} {} {} (step {}){place}\n",
                 execution.service, execution.workflow_id, execution.execution_id, execution.step
             ));
         }

@@ -81,6 +81,32 @@ fn each_element_acts_in_its_own_project_with_its_own_keys_and_no_key_is_left_beh
         .map(str::to_owned)
         .collect();
     assert_eq!(reached.len(), 2, "{reached:?}");
+    // The run's record says where each execution started, and with which keys' names.
+    let mut recorded: Vec<(String, Value)> = run.run()["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["workflow_id"].as_str().unwrap().to_owned(),
+                e["target"].clone(),
+            )
+        })
+        .collect();
+    recorded.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        recorded,
+        vec![
+            (
+                "wf-other".to_owned(),
+                serde_json::json!({"region": "ap-southeast-1", "project_id": OTHER, "credentials": "HWC_SINGAPORE"})
+            ),
+            (
+                "wf-success".to_owned(),
+                serde_json::json!({"region": "cn-north-4", "project_id": FIRST, "credentials": "HWC_BEIJING"})
+            ),
+        ]
+    );
     assert!(
         reached
             .iter()

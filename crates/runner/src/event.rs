@@ -84,6 +84,9 @@ pub enum Event {
         service: String,
         workflow_id: String,
         execution_id: String,
+        /// Where it started, when its step named a `target`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<crate::state::TargetSpec>,
     },
     /// The run was cancelled while a request that changes something was in flight; its
     /// answer is awaited for up to `grace_ms` so its outcome is not lost.
@@ -240,12 +243,14 @@ impl Event {
                 service,
                 workflow_id,
                 execution_id,
+                target,
             } => Self::ExecutionStarted {
                 step,
                 index,
                 service,
                 workflow_id: text(workflow_id),
                 execution_id: text(execution_id),
+                target,
             },
             Self::AwaitingAnswer { .. } => self,
             Self::OutcomeUnknown { outcome } => Self::OutcomeUnknown {

@@ -186,6 +186,7 @@ impl Call<'_> {
                 operation: change.operation.id.to_owned(),
                 params: run.redactor().value(change.params.clone()),
                 at: sent_at.clone(),
+                target: run.target_spec(self.deadline.target),
             };
             let recorded = run.outside(run.observer().before_change(&intent)).await;
             recorded.map_err(|error| {
@@ -265,6 +266,7 @@ impl Call<'_> {
             sent_at,
             request_id,
             reason,
+            target: self.run.target_spec(self.deadline.target),
         };
         self.run.record_unknown(outcome);
     }

@@ -172,6 +172,7 @@ impl Resume {
                 service,
                 workflow_id,
                 execution_id,
+                target,
             } => {
                 let execution = StartedExecution {
                     step: step.clone(),
@@ -179,6 +180,7 @@ impl Resume {
                     service,
                     workflow_id,
                     execution_id,
+                    target,
                 };
                 if !self
                     .executions

@@ -125,6 +125,39 @@ pub struct StartedExecution {
     pub service: String,
     pub workflow_id: String,
     pub execution_id: String,
+    /// Where the request went, when its step named a `target`; absent: the run's target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetSpec>,
+}
+
+/// A step's `target`, rendered: each field checked, `None` where the run's applies. Never a
+/// secret: `credentials` names the environment variables, not their values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct TargetSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// The prefix of the environment variables that hold the keys (`PROD_EU`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
+}
+
+impl TargetSpec {
+    /// `in project …` (and region, keys) for a line about a request that went there.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(project_id) = &self.project_id {
+            parts.push(format!("project {project_id}"));
+        }
+        if let Some(region) = &self.region {
+            parts.push(format!("region {region}"));
+        }
+        if let Some(credentials) = &self.credentials {
+            parts.push(format!("credentials {credentials}_*"));
+        }
+        format!("in {}", parts.join(", "))
+    }
 }
 
 /// A request that starts or changes something, sent but with no answer that says whether it
@@ -149,6 +182,9 @@ pub struct UnknownOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     pub reason: String,
+    /// Where the request went, when its step named a `target`; absent: the run's target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetSpec>,
 }
 
 impl UnknownOutcome {
@@ -175,7 +211,11 @@ impl UnknownOutcome {
         if let Some(index) = self.index {
             text.push_str(&format!("[{index}]"));
         }
-        text.push_str(&format!("), sent at {}", self.sent_at));
+        text.push(')');
+        if let Some(target) = &self.target {
+            text.push_str(&format!(" {}", target.describe()));
+        }
+        text.push_str(&format!(", sent at {}", self.sent_at));
         if let Some(request_id) = &self.request_id {
             text.push_str(&format!(", request id {request_id}"));
         }
@@ -198,6 +238,9 @@ pub struct Intent {
     /// The rendered parameters, redacted.
     pub params: Value,
     pub at: String,
+    /// Where the request went, when its step named a `target`; absent: the run's target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -12,15 +12,7 @@ use serde_json::Value;
 use crate::event::Event;
 use crate::failure::{Failure, StepError};
 use crate::runner::{Locals, Run};
-
-/// A step's `target`, rendered: each field checked, `None` where the run's applies.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TargetSpec {
-    pub region: Option<String>,
-    pub project_id: Option<String>,
-    /// The prefix of the environment variables that hold the keys (`PROD_EU`).
-    pub credentials: Option<String>,
-}
+pub use crate::state::TargetSpec;
 
 /// A client for one target, what to redact, and one line for the log.
 pub struct Reached {
@@ -106,6 +98,19 @@ impl Run {
             message: format!("target: {}", target.description),
         });
         Ok(TargetRef(Some(index)))
+    }
+
+    /// What a request under `target` records of where it went (`None`: the run's target).
+    pub(crate) fn target_spec(&self, target: TargetRef) -> Option<TargetSpec> {
+        let reached = self
+            .reachable
+            .reached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        target
+            .0
+            .and_then(|index| reached.get(index))
+            .map(|(spec, _)| spec.clone())
     }
 
     /// The client a request under `target` uses.

@@ -304,6 +304,7 @@ async fn run_sync_once(
         run,
         step,
         index,
+        deadline,
         "functiongraph",
         workflow_id,
         body.execution_id.clone(),

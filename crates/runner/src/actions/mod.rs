@@ -146,7 +146,15 @@ where
         send()
     };
     let execution_id = run.settle(making, look, send).await?;
-    let recorded = started(run, step, index, service, workflow_id, execution_id);
+    let recorded = started(
+        run,
+        step,
+        index,
+        deadline,
+        service,
+        workflow_id,
+        execution_id,
+    );
     flight.land();
     recorded
 }
@@ -156,6 +164,7 @@ fn started(
     run: &Run,
     step: &Step,
     index: Option<usize>,
+    deadline: Deadline,
     service: &str,
     workflow_id: &str,
     execution_id: Option<String>,
@@ -172,6 +181,7 @@ fn started(
         service: service.to_owned(),
         workflow_id: workflow_id.to_owned(),
         execution_id: execution_id.clone(),
+        target: run.target_spec(deadline.target),
     });
     Ok(execution_id)
 }

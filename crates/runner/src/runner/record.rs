@@ -65,6 +65,7 @@ impl Run {
             service: execution.service.clone(),
             workflow_id: execution.workflow_id.clone(),
             execution_id: execution.execution_id.clone(),
+            target: execution.target.clone(),
         });
         self.with_state(|state| state.executions.push(execution));
     }
