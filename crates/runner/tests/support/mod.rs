@@ -122,6 +122,8 @@ impl Observer for Recorder {
 pub struct Harness {
     pub sandbox: RunningSandbox,
     pub runner: Runner,
+    /// The runner's clock, sleeper and randomness, for clients a test builds besides its own.
+    pub environment: Environment,
     pub time: VirtualTime,
     pub recorder: Arc<Recorder>,
 }
@@ -178,11 +180,16 @@ async fn harness_on(
         .unwrap();
     let recorder = Arc::new(Recorder::default());
     *recorder.clock.lock().unwrap() = Some(environment.clock.clone());
-    let runner =
-        Runner::new(Client::new(transport), environment, recorder.clone()).with_grace(grace);
+    let runner = Runner::new(
+        Client::new(transport),
+        environment.clone(),
+        recorder.clone(),
+    )
+    .with_grace(grace);
     Harness {
         sandbox,
         runner,
+        environment,
         time,
         recorder,
     }
