@@ -309,3 +309,43 @@ fn a_recorded_run_replays_as_a_test_until_the_runbook_changes() {
         .unwrap();
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+/// A run that acted in another project through a step's templated `target` replays with that
+/// project in its scenario, found in the journal's record of where the start went.
+#[test]
+fn a_recorded_run_in_two_projects_replays_with_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("elsewhere.yaml");
+    std::fs::write(
+        &book,
+        "version: 1\nname: elsewhere\ntimeout: 10m\ninputs:\n  project: {type: string, default: ffffffffffffffffffffffffffffffff}\nsteps:\n  - id: deploy\n    target: {project_id: \"{{ inputs.project }}\"}\n    aom.run: {workflow_id: wf-other}\n",
+    )
+    .unwrap();
+    let book = book.display().to_string();
+    let state = dir.path().join("state").display().to_string();
+    let ran = runbook()
+        .args(["run", &book, "--sandbox", "--state-dir", &state])
+        .output()
+        .unwrap();
+    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
+    let listed = runbook()
+        .args(["runs", "list", "--output", "json", "--state-dir", &state])
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let run_id = listed[0]["run_id"].as_str().unwrap().to_owned();
+    let replay = dir.path().join("elsewhere.test.yaml");
+    let written = runbook()
+        .args(["test", "--from-run", &run_id, "--state-dir", &state, "-o"])
+        .arg(&replay)
+        .output()
+        .unwrap();
+    assert_eq!(written.status.code(), Some(0), "{written:?}");
+    let text = std::fs::read_to_string(&replay).unwrap();
+    assert!(
+        text.contains("id: ffffffffffffffffffffffffffffffff"),
+        "{text}"
+    );
+    let passed = runbook().args(["test"]).arg(&replay).output().unwrap();
+    assert_eq!(passed.status.code(), Some(0), "{}", stdout(&passed));
+}

@@ -66,13 +66,21 @@ pub fn test_file(
     )?;
     put("runbook", json!(runbook_path))?;
     put("inputs", record_inputs.clone())?;
+    let projects: Vec<Value> = projects_acted_in(project, runbook, events)
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            let n = n + 1;
+            json!({
+                "id": id,
+                "credentials": [{"ak": format!("REPLAYAK{n:012}"), "sk": format!("replay-secret-key-{n:04}")}],
+            })
+        })
+        .collect();
     put(
         "scenario",
         json!({
-            "projects": [{
-                "id": project,
-                "credentials": [{"ak": "REPLAYAK000000000001", "sk": "replay-secret-key-0001"}],
-            }],
+            "projects": projects,
             "script": entries,
         }),
     )?;
@@ -90,6 +98,26 @@ pub fn test_file(
         "# Written by `runbook test --from-run {}`: the answers are rebuilt from its journal.\n{text}",
         state.run_id
     ))
+}
+
+/// The run's project first, then each project a step's `target` named: as written, or as
+/// the journal recorded it (an intent's, a started execution's). A templated target of a
+/// step that only read leaves no record, and its replay says which project is missing.
+fn projects_acted_in(run_project: &str, runbook: &Runbook, events: &[Value]) -> Vec<String> {
+    let mut projects = vec![run_project.to_owned()];
+    let written = runbook
+        .all_steps()
+        .filter_map(|step| step.target.as_ref()?.project_id.clone())
+        .filter(|id| runbook_lang::template::shape(id) == runbook_lang::template::Shape::Literal);
+    let recorded = events
+        .iter()
+        .filter_map(|event| event["target"]["project_id"].as_str().map(str::to_owned));
+    for id in written.chain(recorded) {
+        if !projects.contains(&id) {
+            projects.push(id);
+        }
+    }
+    projects
 }
 
 /// The answers of a run, per operation in the order it received them.
