@@ -94,3 +94,6 @@ pub const MIN_POLL_DELAY: Duration = Duration::from_millis(10);
 
 /// A step `target`'s region, project id or credential prefix, as written or rendered.
 pub const MAX_TARGET_FIELD_LEN: usize = 64;
+
+/// Distinct step targets one run may reach: each holds a client and its connections.
+pub const MAX_TARGETS: usize = 100;

@@ -51,6 +51,7 @@ fn every_limit_is_in_the_readme_with_its_value() {
         ("MAX_STEP_ATTEMPTS", MAX_STEP_ATTEMPTS.to_string()),
         ("MAX_JUMPS", MAX_JUMPS.to_string()),
         ("MAX_TARGET_FIELD_LEN", MAX_TARGET_FIELD_LEN.to_string()),
+        ("MAX_TARGETS", MAX_TARGETS.to_string()),
         ("MAX_DURATION", duration(MAX_DURATION)),
         ("MIN_POLL_DELAY", duration(MIN_POLL_DELAY)),
         ("MAX_POLLS", MAX_POLLS.to_string()),

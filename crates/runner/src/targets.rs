@@ -6,6 +6,7 @@
 use std::sync::PoisonError;
 
 use hwc_client::Client;
+use runbook_lang::limits::MAX_TARGETS;
 use runbook_lang::{target_field_problem, StepTarget};
 use serde_json::Value;
 
@@ -82,6 +83,13 @@ impl Run {
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(known) = reached.iter().position(|(known, _)| *known == spec) {
             return Ok(TargetRef(Some(known)));
+        }
+        if reached.len() >= MAX_TARGETS {
+            return Err(Failure::new(format!(
+                "target: this run already reached {MAX_TARGETS} targets, the most one run may; \
+                 split the run, one per group of regions or projects"
+            ))
+            .into());
         }
         let target = self
             .targets()

@@ -146,3 +146,64 @@ async fn without_targets_a_step_that_names_one_fails_and_says_why() {
         .request_counts()
         .contains_key("ExecuteWorkflow"));
 }
+
+/// Reaches any target with the run's own client, counting how many it built.
+struct Counting(std::sync::Mutex<usize>, Client);
+
+impl Targets for Counting {
+    fn reach(&self, _: &TargetSpec) -> Result<Reached, String> {
+        *self.0.lock().unwrap() += 1;
+        Ok(Reached {
+            client: self.1.clone(),
+            secrets: Vec::new(),
+            description: "the run's own".to_owned(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_run_reaches_at_most_max_targets_distinct_targets() {
+    let mut harness = harness(Scenario::default_scenario()).await;
+    let base = harness.sandbox.transport_config(
+        Credentials::AkSk {
+            ak: "SANDBOXAKEXAMPLE0001".into(),
+            sk: Secret::new("sandbox-secret-key-0001"),
+            security_token: None,
+        },
+        "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    );
+    let client = Client::new(
+        Transport::builder(base)
+            .environment(harness.environment.clone())
+            .build()
+            .unwrap(),
+    );
+    let counting = Arc::new(Counting(std::sync::Mutex::new(0), client));
+    harness.runner = harness.runner.clone().with_targets(counting.clone());
+    let limit = runbook_lang::limits::MAX_TARGETS;
+    let book = runbook(&format!(
+        r#"
+version: 1
+name: many
+steps:
+  - id: each
+    for_each: "{{{{ range({}) | list }}}}"
+    max_errors: 1
+    target: {{project_id: "p{{{{ item % {} }}}}x{{{{ item }}}}"}}
+    aom.start: {{workflow_id: wf-success}}
+"#,
+        limit + 1,
+        limit + 1
+    ));
+    let state = support::run(&harness, &book).await;
+    assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
+    assert_eq!(*counting.0.lock().unwrap(), limit);
+    let result = state.steps["each"].result.clone().unwrap();
+    assert!(result[limit].is_null(), "{}", result[limit]);
+    assert!(result[limit - 1]["execution_id"].is_string());
+    let finished = harness.recorder.events.lock().unwrap().iter().any(|event| {
+        matches!(event, runbook_runner::Event::StepFinished { index: Some(i), error: Some(e), .. }
+            if *i == limit && e.starts_with("target: this run already reached 100 targets"))
+    });
+    assert!(finished);
+}

@@ -130,6 +130,31 @@ impl Run {
             index,
             items: None,
         });
+        let outcome = self.retried(step, index, locals, deadline).await;
+        if index.is_some() {
+            self.emit(Event::StepFinished {
+                step: step.id.clone(),
+                index,
+                status: match &outcome {
+                    Ok(_) => StepStatus::Succeeded,
+                    Err(error) => step_status(error),
+                },
+                elapsed_ms: self.elapsed_ms(began),
+                error: outcome.as_ref().err().map(ToString::to_string),
+            });
+        }
+        outcome
+    }
+
+    /// The element's action on its target, retried as `retry` says; every way it ends,
+    /// early ones included, reaches [`Run::attempts`], which logs the element's end.
+    async fn retried(
+        &self,
+        step: &Step,
+        index: Option<usize>,
+        locals: Locals,
+        deadline: Deadline,
+    ) -> Result<Value, StepError> {
         let Some(action) = step.action() else {
             return Err(Failure::new("the step has no single action").into());
         };
@@ -221,19 +246,6 @@ impl Run {
             });
             self.pause(delay, deadline).await?;
         };
-        if index.is_some() {
-            self.emit(Event::StepFinished {
-                step: step.id.clone(),
-                index,
-                status: if outcome.is_ok() {
-                    StepStatus::Succeeded
-                } else {
-                    StepStatus::Failed
-                },
-                elapsed_ms: self.elapsed_ms(began),
-                error: outcome.as_ref().err().map(ToString::to_string),
-            });
-        }
         outcome
     }
 }
