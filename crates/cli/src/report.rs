@@ -28,6 +28,15 @@ pub enum OutputFormat {
     Json,
 }
 
+/// ` in project …` when the execution's step named a `target`; empty for the run's own.
+pub fn where_started(execution: &runbook_runner::StartedExecution) -> String {
+    execution
+        .target
+        .as_ref()
+        .map(|target| format!(" {}", target.describe()))
+        .unwrap_or_default()
+}
+
 /// An observer that also takes free-form notes and can be closed.
 pub trait Reporter: Observer {
     fn note(&self, message: &str);
@@ -521,14 +530,13 @@ pub fn text_summary(
     if state.status != RunStatus::Succeeded && !state.executions.is_empty() {
         text.push_str("started executions (still yours to check):\n");
         for execution in &state.executions {
-            let place = execution
-                .target
-                .as_ref()
-                .map(|target| format!(" {}", target.describe()))
-                .unwrap_or_default();
             text.push_str(&format!(
-                "  {} {} {} (step {}){place}\n",
-                execution.service, execution.workflow_id, execution.execution_id, execution.step
+                "  {} {} {} (step {}){}\n",
+                execution.service,
+                execution.workflow_id,
+                execution.execution_id,
+                execution.step,
+                where_started(execution)
             ));
         }
     }

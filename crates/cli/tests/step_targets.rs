@@ -113,11 +113,23 @@ fn each_element_acts_in_its_own_project_with_its_own_keys_and_no_key_is_left_beh
             .any(|m| m.contains("region ap-southeast-1, project ffffffffffffffffffffffffffffffff, credentials HWC_SINGAPORE_*")),
         "{reached:?}"
     );
+    let run_id = run.run()["run_id"].as_str().unwrap().to_owned();
+    let report = support::runbook()
+        .args(["report", &run_id, "--format", "md"])
+        .env("RUNBOOK_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    let report = String::from_utf8(report.stdout).unwrap();
+    assert!(
+        report.contains(&format!("in project {OTHER}, region ap-southeast-1")),
+        "{report}"
+    );
     for secret in [FIRST_KEY.1, OTHER_KEY.1] {
         for (what, text) in [
             ("stdout", &run.stdout),
             ("stderr", &run.stderr),
             ("store", &stored(&state)),
+            ("report", &report),
         ] {
             assert!(!text.contains(secret), "{what} holds {secret}");
         }

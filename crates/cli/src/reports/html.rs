@@ -212,11 +212,12 @@ fn executions(out: &mut String, finished: &Finished) {
             let step = crate::report::element(&execution.step, execution.index);
             let _ = writeln!(
                 out,
-                "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td><code>{}</code>{}</td></tr>",
                 escape(&step),
                 escape(&execution.service),
                 escape(&execution.workflow_id),
-                escape(&execution.execution_id)
+                escape(&execution.execution_id),
+                escape(&crate::report::where_started(execution))
             );
         }
         out.push_str("</table>\n");

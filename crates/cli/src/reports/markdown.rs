@@ -61,11 +61,12 @@ pub fn render(finished: &Finished) -> String {
             let step = element(&execution.step, execution.index);
             let _ = writeln!(
                 out,
-                "| `{}` | {} | `{}` | `{}` |",
+                "| `{}` | {} | `{}` | `{}`{} |",
                 cell(&step),
                 execution.service,
                 cell(&execution.workflow_id),
-                cell(&execution.execution_id)
+                cell(&execution.execution_id),
+                cell(&crate::report::where_started(execution))
             );
             if out.len() > BUDGET {
                 out.push_str("\n_More executions left out: the summary would pass 1 MiB._\n");
