@@ -29,6 +29,30 @@ fn executions(served: &Served) -> Vec<(String, String, String)> {
     found
 }
 
+/// `runbook run runbooks/two-regions.yaml` against `served` as the first project, with
+/// `keys` as each region's `PREFIX_AK`/`PREFIX_SK`.
+fn two_regions(served: &Served, keys: &[(&str, (&str, &str))]) -> std::process::Command {
+    let mut command = served.run_command("runbooks/two-regions.yaml", FIRST_KEY, FIRST);
+    for (prefix, (ak, sk)) in keys {
+        command
+            .env(format!("{prefix}_AK"), ak)
+            .env(format!("{prefix}_SK"), sk);
+    }
+    command
+}
+
+/// The one execution a run that could start only the first region's leaves.
+fn only_the_first(served: &Served) {
+    assert_eq!(
+        executions(served),
+        vec![(
+            FIRST.to_owned(),
+            "wf-success".to_owned(),
+            "success".to_owned()
+        )]
+    );
+}
+
 /// Every byte the run left in its state directory, as text (lossy).
 fn stored(dir: &tempfile::TempDir) -> String {
     let mut all = String::new();
@@ -47,15 +71,13 @@ fn stored(dir: &tempfile::TempDir) -> String {
 fn each_element_acts_in_its_own_project_with_its_own_keys_and_no_key_is_left_behind() {
     let served = Served::start(DEFAULT_SCENARIO);
     let state = tempfile::tempdir().unwrap();
-    let output = served
-        .run_command("runbooks/two-regions.yaml", FIRST_KEY, FIRST)
-        .env("RUNBOOK_STATE_DIR", state.path())
-        .env("HWC_BEIJING_AK", FIRST_KEY.0)
-        .env("HWC_BEIJING_SK", FIRST_KEY.1)
-        .env("HWC_SINGAPORE_AK", OTHER_KEY.0)
-        .env("HWC_SINGAPORE_SK", OTHER_KEY.1)
-        .output()
-        .unwrap();
+    let output = two_regions(
+        &served,
+        &[("HWC_BEIJING", FIRST_KEY), ("HWC_SINGAPORE", OTHER_KEY)],
+    )
+    .env("RUNBOOK_STATE_DIR", state.path())
+    .output()
+    .unwrap();
     let run = support::parse(output);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
@@ -139,10 +161,7 @@ fn each_element_acts_in_its_own_project_with_its_own_keys_and_no_key_is_left_beh
 #[test]
 fn missing_keys_fail_only_the_element_that_needs_them_and_say_which_variables() {
     let served = Served::start(DEFAULT_SCENARIO);
-    let output = served
-        .run_command("runbooks/two-regions.yaml", FIRST_KEY, FIRST)
-        .env("HWC_BEIJING_AK", FIRST_KEY.0)
-        .env("HWC_BEIJING_SK", FIRST_KEY.1)
+    let output = two_regions(&served, &[("HWC_BEIJING", FIRST_KEY)])
         .output()
         .unwrap();
     let run = support::parse(output);
@@ -164,27 +183,18 @@ fn missing_keys_fail_only_the_element_that_needs_them_and_say_which_variables() 
         "{error}"
     );
     // The other region went ahead; nothing started in the project without keys.
-    assert_eq!(
-        executions(&served),
-        vec![(
-            FIRST.to_owned(),
-            "wf-success".to_owned(),
-            "success".to_owned()
-        )]
-    );
+    only_the_first(&served);
 }
 
 #[test]
 fn a_project_refuses_another_projects_keys() {
     let served = Served::start(DEFAULT_SCENARIO);
-    let output = served
-        .run_command("runbooks/two-regions.yaml", FIRST_KEY, FIRST)
-        .env("HWC_BEIJING_AK", FIRST_KEY.0)
-        .env("HWC_BEIJING_SK", FIRST_KEY.1)
-        .env("HWC_SINGAPORE_AK", FIRST_KEY.0)
-        .env("HWC_SINGAPORE_SK", FIRST_KEY.1)
-        .output()
-        .unwrap();
+    let output = two_regions(
+        &served,
+        &[("HWC_BEIJING", FIRST_KEY), ("HWC_SINGAPORE", FIRST_KEY)],
+    )
+    .output()
+    .unwrap();
     let run = support::parse(output);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
@@ -192,14 +202,7 @@ fn a_project_refuses_another_projects_keys() {
         "{}",
         run.stderr
     );
-    assert_eq!(
-        executions(&served),
-        vec![(
-            FIRST.to_owned(),
-            "wf-success".to_owned(),
-            "success".to_owned()
-        )]
-    );
+    only_the_first(&served);
 }
 
 #[test]

@@ -243,6 +243,35 @@ fn a_scripted_answer_the_api_could_not_give_is_refused_at_its_place() {
     assert_eq!(validated.status.code(), Some(2));
 }
 
+/// Runs `book` in the sandbox with its run recorded in `state`, then writes the test that
+/// replays it to `replay`, naming the run by the first `prefix` characters of its id.
+fn record_and_write_replay(book: &str, state: &str, replay: &std::path::Path, prefix: usize) {
+    let ran = runbook()
+        .args(["run", book, "--sandbox", "--state-dir", state])
+        .output()
+        .unwrap();
+    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
+    let listed = runbook()
+        .args(["runs", "list", "--output", "json", "--state-dir", state])
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let run_id = listed[0]["run_id"].as_str().unwrap().to_owned();
+    let written = runbook()
+        .args([
+            "test",
+            "--from-run",
+            &run_id[..prefix],
+            "--state-dir",
+            state,
+            "-o",
+        ])
+        .arg(replay)
+        .output()
+        .unwrap();
+    assert_eq!(written.status.code(), Some(0), "{written:?}");
+}
+
 /// `--from-run`: a recorded run becomes a test that passes against the runbook as it was and
 /// fails once the runbook's logic changes what the run does with the same answers.
 #[test]
@@ -251,38 +280,8 @@ fn a_recorded_run_replays_as_a_test_until_the_runbook_changes() {
     let book = dir.path().join("nightly.yaml");
     std::fs::copy(workspace().join("runbooks/canonical.yaml"), &book).unwrap();
     let state = dir.path().join("state").display().to_string();
-    let ran = runbook()
-        .args([
-            "run",
-            &book.display().to_string(),
-            "--sandbox",
-            "--state-dir",
-            &state,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
-    let listed = runbook()
-        .args(["runs", "list", "--output", "json", "--state-dir", &state])
-        .output()
-        .unwrap();
-    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-    let run_id = listed[0]["run_id"].as_str().unwrap().to_owned();
-
     let replay = dir.path().join("nightly.test.yaml");
-    let written = runbook()
-        .args([
-            "test",
-            "--from-run",
-            &run_id[..13],
-            "--state-dir",
-            &state,
-            "-o",
-        ])
-        .arg(&replay)
-        .output()
-        .unwrap();
-    assert_eq!(written.status.code(), Some(0), "{written:?}");
+    record_and_write_replay(&book.display().to_string(), &state, &replay, 13);
     let text = std::fs::read_to_string(&replay).unwrap();
     assert!(text.contains("StartPausingWorkflowExecutions"), "{text}");
     assert!(!text.contains("sandbox-secret-key"), "{text}");
@@ -321,26 +320,9 @@ fn a_recorded_run_in_two_projects_replays_with_both() {
         "version: 1\nname: elsewhere\ntimeout: 10m\ninputs:\n  project: {type: string, default: ffffffffffffffffffffffffffffffff}\nsteps:\n  - id: deploy\n    target: {project_id: \"{{ inputs.project }}\"}\n    aom.run: {workflow_id: wf-other}\n",
     )
     .unwrap();
-    let book = book.display().to_string();
     let state = dir.path().join("state").display().to_string();
-    let ran = runbook()
-        .args(["run", &book, "--sandbox", "--state-dir", &state])
-        .output()
-        .unwrap();
-    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
-    let listed = runbook()
-        .args(["runs", "list", "--output", "json", "--state-dir", &state])
-        .output()
-        .unwrap();
-    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-    let run_id = listed[0]["run_id"].as_str().unwrap().to_owned();
     let replay = dir.path().join("elsewhere.test.yaml");
-    let written = runbook()
-        .args(["test", "--from-run", &run_id, "--state-dir", &state, "-o"])
-        .arg(&replay)
-        .output()
-        .unwrap();
-    assert_eq!(written.status.code(), Some(0), "{written:?}");
+    record_and_write_replay(&book.display().to_string(), &state, &replay, 36);
     let text = std::fs::read_to_string(&replay).unwrap();
     assert!(
         text.contains("id: ffffffffffffffffffffffffffffffff"),
