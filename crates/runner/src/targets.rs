@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::event::Event;
 use crate::failure::{Failure, StepError};
-use crate::runner::{Locals, Run};
+use crate::runner::{as_written, Locals, Run};
 pub use crate::state::TargetSpec;
 
 /// A client for one target, what to redact, and one line for the log.
@@ -62,10 +62,7 @@ impl Run {
             let Some(written) = written else { continue };
             let what = format!("target.{key}");
             let rendered = self.render(&Value::String(written.clone()), locals, &what)?;
-            let text = match rendered {
-                Value::String(text) => text,
-                other => other.to_string(),
-            };
+            let text = as_written(&rendered);
             if let Some(problem) = target_field_problem(key, &text) {
                 return Err(Failure::new(format!("{what}: {problem}")).into());
             }

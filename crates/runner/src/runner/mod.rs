@@ -38,6 +38,7 @@ mod templated;
 
 pub(crate) use context::Locals;
 pub(crate) use deadline::Deadline;
+pub(crate) use templated::as_written;
 
 /// How long, by default, a request that starts or changes something may still answer after
 /// the run is cancelled or its deadline passes.

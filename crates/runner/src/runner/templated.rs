@@ -89,7 +89,7 @@ impl Run {
 
 /// A rendered value as a runbook would have written it: a string as it is, anything else as
 /// JSON.
-fn as_written(value: &Value) -> String {
+pub(crate) fn as_written(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         other => other.to_string(),
