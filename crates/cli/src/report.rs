@@ -11,6 +11,7 @@ use clap::ValueEnum;
 use hwc_client::runtime::Clock;
 use runbook_lang::limits::MAX_NAME_CHARS;
 use runbook_lang::Runbook;
+use runbook_runner::targets::TargetSpec;
 use runbook_runner::{Event, Observer, RunState, RunStatus, StepStatus};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -26,15 +27,6 @@ pub enum LogFormat {
 pub enum OutputFormat {
     Text,
     Json,
-}
-
-/// ` in project …` when the execution's step named a `target`; empty for the run's own.
-pub fn where_started(execution: &runbook_runner::StartedExecution) -> String {
-    execution
-        .target
-        .as_ref()
-        .map(|target| format!(" {}", target.describe()))
-        .unwrap_or_default()
 }
 
 /// An observer that also takes free-form notes and can be closed.
@@ -311,10 +303,7 @@ pub fn plain_text(event: &Event) -> PlainText {
             execution_id,
             target,
         } => {
-            let place = target
-                .as_ref()
-                .map(|target| format!(" {}", target.describe()))
-                .unwrap_or_default();
+            let place = TargetSpec::suffix(target.as_ref());
             out.line = Some(format!(
                 "      {}: started {service} workflow {workflow_id}: execution {execution_id}{place}",
                 element(step, *index)
@@ -536,7 +525,7 @@ pub fn text_summary(
                 execution.workflow_id,
                 execution.execution_id,
                 execution.step,
-                where_started(execution)
+                TargetSpec::suffix(execution.target.as_ref())
             ));
         }
     }

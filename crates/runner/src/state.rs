@@ -144,6 +144,14 @@ pub struct TargetSpec {
 }
 
 impl TargetSpec {
+    /// ` in project …` for a line about a request that went to `target`; empty for one that
+    /// went to the run's own target.
+    pub fn suffix(target: Option<&TargetSpec>) -> String {
+        target
+            .map(|target| format!(" {}", target.describe()))
+            .unwrap_or_default()
+    }
+
     /// `in project …` (and region, keys) for a line about a request that went there.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
@@ -212,9 +220,7 @@ impl UnknownOutcome {
             text.push_str(&format!("[{index}]"));
         }
         text.push(')');
-        if let Some(target) = &self.target {
-            text.push_str(&format!(" {}", target.describe()));
-        }
+        text.push_str(&TargetSpec::suffix(self.target.as_ref()));
         text.push_str(&format!(", sent at {}", self.sent_at));
         if let Some(request_id) = &self.request_id {
             text.push_str(&format!(", request id {request_id}"));

@@ -32,6 +32,15 @@ fn starts(harness: &support::Harness) -> u64 {
     harness.sandbox.request_counts()["ExecuteWorkflow"]
 }
 
+/// Five hosts, the second and the fourth of which fail.
+const FIVE_HOSTS_TWO_BROKEN: &[&str] = &[
+    "wf-success",
+    "wf-broken",
+    "wf-success",
+    "wf-broken",
+    "wf-success",
+];
+
 #[tokio::test]
 async fn failures_within_max_errors_leave_the_step_succeeded_with_null_for_each() {
     let harness = harness(Scenario::default_scenario()).await;
@@ -60,16 +69,7 @@ async fn failures_within_max_errors_leave_the_step_succeeded_with_null_for_each(
 async fn a_percentage_is_of_the_elements_rounded_down() {
     let harness = harness(Scenario::default_scenario()).await;
     // 20% of 5 is 1: two failures are one too many.
-    let book = rolling(
-        &[
-            "wf-success",
-            "wf-broken",
-            "wf-success",
-            "wf-broken",
-            "wf-success",
-        ],
-        "    max_errors: \"20%\"",
-    );
+    let book = rolling(FIVE_HOSTS_TWO_BROKEN, "    max_errors: \"20%\"");
     let state = run(&harness, &book).await;
     let roll = &state.steps["roll"];
     assert_eq!(roll.status, StepStatus::Failed);
@@ -87,13 +87,7 @@ async fn a_percentage_is_of_the_elements_rounded_down() {
 async fn fail_fast_launches_no_more_once_the_budget_is_spent() {
     let harness = harness(Scenario::default_scenario()).await;
     let book = rolling(
-        &[
-            "wf-success",
-            "wf-broken",
-            "wf-success",
-            "wf-broken",
-            "wf-success",
-        ],
+        FIVE_HOSTS_TWO_BROKEN,
         "    max_errors: 0\n    fail_fast: true",
     );
     let state = run(&harness, &book).await;

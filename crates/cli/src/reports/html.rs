@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use runbook_runner::targets::TargetSpec;
 use runbook_runner::{StepState, StepStatus};
 use time::OffsetDateTime;
 
@@ -217,7 +218,7 @@ fn executions(out: &mut String, finished: &Finished) {
                 escape(&execution.service),
                 escape(&execution.workflow_id),
                 escape(&execution.execution_id),
-                escape(&crate::report::where_started(execution))
+                escape(&TargetSpec::suffix(execution.target.as_ref()))
             );
         }
         out.push_str("</table>\n");

@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use runbook_runner::targets::TargetSpec;
 use runbook_runner::{RunStatus, StepStatus};
 
 use super::{facts, status_text, step_took, Finished};
@@ -66,7 +67,7 @@ pub fn render(finished: &Finished) -> String {
                 execution.service,
                 cell(&execution.workflow_id),
                 cell(&execution.execution_id),
-                cell(&crate::report::where_started(execution))
+                cell(&TargetSpec::suffix(execution.target.as_ref()))
             );
             if out.len() > BUDGET {
                 out.push_str("\n_More executions left out: the summary would pass 1 MiB._\n");
