@@ -388,13 +388,19 @@ fn command_line(case: &Case, dir: &Path) -> Vec<String> {
 /// The `runbook` command line, started by `sh` in the background so that the `runbook`
 /// process is forked from a small process (see `child_usage`: a child of this big test process
 /// would report this process's peak RSS as its own); `sh` writes its pid to `pidfile` and
-/// exits, and the process is re-parented to this one (a subreaper).
+/// exits, and the process is re-parented to this one (a subreaper). The background process
+/// waits until `sh` has been reaped before it becomes `runbook`: a `runbook` that ended while
+/// `sh` still ran would be reaped by `sh`, and this process could not learn how it ended.
 fn shell_command(line: &[String], pidfile: &Path) -> Command {
     let runbook = support::runbook();
     let mut shell = Command::new("sh");
     shell
         .arg("-c")
-        .arg(r#"pidfile=$1; shift; "$@" & echo $! > "$pidfile""#)
+        .arg(
+            r#"pidfile=$1; shift
+sh -c 'while kill -0 "$0" 2>/dev/null; do sleep 0.001; done; exec "$@"' "$$" "$@" &
+echo $! > "$pidfile""#,
+        )
         .arg("sh")
         .arg(pidfile)
         .arg(runbook.get_program())
@@ -459,9 +465,9 @@ fn run_once(case: &Case, dir: &Path) -> Option<Outcome> {
             Ok(Some(reaped)) => break reaped,
             Ok(None) => {}
             Err(error) => {
-                // Not this process's child: `sh` reaped it before exiting, or it was
-                // re-parented elsewhere. Seen once in a few thousand runs on a busy machine;
-                // the case is run again.
+                // Not this process's child: re-parented elsewhere. (A `runbook` that ended
+                // before `sh` did was reaped by `sh` — 18 times in one run of the harness —
+                // until it waited for `sh`, see `shell_command`.) The case is run again.
                 eprintln!(
                     "hostile: {}/{}: wait4({pid}): {error}; running the case again",
                     case.class,
