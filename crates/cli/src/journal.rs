@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use hwc_client::runtime::Clock;
-use runbook_runner::{Checkpoint, Event, Intent, Observer, RunState};
+use runbook_runner::{BlockCheckpoint, Checkpoint, Event, Intent, Observer, RunState};
 use runbook_store::{NewEvent, RunStore, StoreError};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -141,6 +141,10 @@ impl Observer for Journal {
     }
 
     fn checkpoint(&self, checkpoint: &Checkpoint<'_>) {
+        self.record(checkpoint, false);
+    }
+
+    fn block_checkpoint(&self, checkpoint: &BlockCheckpoint) {
         self.record(checkpoint, false);
     }
 

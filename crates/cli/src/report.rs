@@ -478,6 +478,10 @@ pub fn text_summary(
             line.push_str(&format!("  {}", step.status.name()));
         }
         match step.items {
+            // A block's attempts count those of the steps inside it: none is a retry of it.
+            Some(items) if action == "do" => {
+                line.push_str(&format!("  {items} items  {} attempts", step.attempts));
+            }
             // A fan-out's attempts are its elements' and their retries.
             Some(items) => {
                 line.push_str(&format!("  {items} items"));

@@ -97,3 +97,9 @@ pub const MAX_TARGET_FIELD_LEN: usize = 64;
 
 /// Distinct step targets one run may reach: each holds a client and its connections.
 pub const MAX_TARGETS: usize = 100;
+
+/// Blocks inside blocks.
+pub const MAX_BLOCK_DEPTH: usize = 8;
+
+/// `repeat.max`: passes of one block's body.
+pub const MAX_REPEAT_PASSES: u32 = 10_000;

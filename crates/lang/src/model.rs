@@ -274,6 +274,13 @@ pub struct Step {
     /// element is `item`, its position `index`, and the result a list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_each: Option<Value>,
+    /// A name for the `for_each` element besides `item`: inside a block, a step with a
+    /// `for_each` of its own rebinds `item`, and reads the block's element by this name.
+    #[serde(default, rename = "as", skip_serializing_if = "Option::is_none")]
+    pub element_name: Option<String>,
+    /// A block's body again until `until` holds, at most `max` passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<Repeat>,
     /// How many `for_each` elements run at once (default 1); may be a template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<Templated<u32>>,
@@ -382,6 +389,24 @@ pub struct Step {
     /// Print a message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+    /// Run these steps in order: a block. Under `for_each` the body runs once per element,
+    /// under `repeat` once per pass; the result is a map of the body's results (a list of
+    /// them, one per element or pass).
+    #[serde(default, rename = "do", skip_serializing_if = "Option::is_none")]
+    pub body: Option<Vec<Step>>,
+}
+
+/// `repeat: {until, max, delay}` on a block.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Repeat {
+    /// Checked after each pass, reading that pass's results as `steps.<id>`.
+    pub until: Condition,
+    /// The most passes; with `until` still false after the last, the block fails.
+    pub max: Templated<u32>,
+    /// The pause between passes (none by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Templated<DurationText>>,
 }
 
 /// The names of the actions, as written in YAML.
@@ -404,6 +429,7 @@ pub const ACTION_KEYS: &[&str] = &[
     "fail",
     "sleep",
     "log",
+    "do",
 ];
 
 fn exactly_one_action(schema: &mut Schema) {
@@ -435,6 +461,7 @@ pub enum Action<'a> {
     Fail(&'a str),
     Sleep(&'a Templated<DurationText>),
     Log(&'a str),
+    Block(&'a [Step]),
 }
 
 impl Action<'_> {
@@ -459,6 +486,7 @@ impl Action<'_> {
             Self::Fail(_) => "fail",
             Self::Sleep(_) => "sleep",
             Self::Log(_) => "log",
+            Self::Block(_) => "do",
         }
     }
 
@@ -501,7 +529,8 @@ impl Action<'_> {
             | Self::Assert(_)
             | Self::Fail(_)
             | Self::Sleep(_)
-            | Self::Log(_) => return None,
+            | Self::Log(_)
+            | Self::Block(_) => return None,
         })
     }
 }
@@ -589,6 +618,9 @@ impl Step {
         }
         if let Some(a) = &self.log {
             actions.push(Action::Log(a));
+        }
+        if let Some(a) = &self.body {
+            actions.push(Action::Block(a));
         }
         actions
     }

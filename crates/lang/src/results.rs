@@ -35,7 +35,7 @@ impl ResultShape<'_> {
 
 /// The shape of a step's result.
 pub fn of_step(step: &Step) -> ResultShape<'_> {
-    if step.for_each.is_some() {
+    if step.for_each.is_some() || step.repeat.is_some() {
         return ResultShape::List;
     }
     step.action()
@@ -78,6 +78,7 @@ pub fn of_action<'a>(action: &Action<'a>) -> ResultShape<'a> {
         Action::Assert(_) => vec!["passed"],
         Action::Sleep(_) => vec!["slept_ms"],
         Action::Log(_) => vec!["message"],
+        Action::Block(body) => body.iter().map(|step| step.id.as_str()).collect(),
         Action::Fail(_) => Vec::new(),
     };
     ResultShape::Fields(fields)

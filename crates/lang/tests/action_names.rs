@@ -27,6 +27,8 @@ const STEP_OPTIONS: &[&str] = &[
     "name",
     "when",
     "for_each",
+    "as",
+    "repeat",
     "concurrency",
     "max_errors",
     "fail_fast",

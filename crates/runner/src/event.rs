@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::redact::Redactor;
 use futures_util::future::BoxFuture;
 
-use crate::resume::Checkpoint;
+use crate::resume::{BlockCheckpoint, Checkpoint};
 use crate::state::{Intent, RunState, RunStatus, StepStatus, UnknownOutcome};
 
 /// Serialised with its `event` tag, as the JSON log and the journal hold it; read back to
@@ -302,6 +302,10 @@ pub trait Observer: Send + Sync {
     /// Called when a step ends (redacted): a journal records it so a resumed run can go on
     /// from there.
     fn checkpoint(&self, _checkpoint: &Checkpoint<'_>) {}
+
+    /// Called when a step inside a block ends (redacted): a journal records it so a resumed
+    /// run goes on inside the block.
+    fn block_checkpoint(&self, _checkpoint: &BlockCheckpoint) {}
 
     /// The executions of `workflow_id` that other runs started and recorded since `since`
     /// (RFC 3339): reconciling a lost start ignores them. A run store answers this.

@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::event::Event;
 use crate::failure::{Failure, StepError};
-use crate::runner::{Deadline, Run};
+use crate::runner::{Deadline, Locals, Run};
 
 impl Run {
     pub(crate) async fn fan_out(
@@ -26,8 +26,9 @@ impl Run {
         step: &Step,
         list: &Value,
         deadline: Deadline,
+        locals: &Locals,
     ) -> Result<Value, StepError> {
-        let items = match self.render(list, &Vec::new(), "for_each")? {
+        let items = match self.render(list, locals, "for_each")? {
             Value::Array(items) => items,
             other => {
                 return Err(Failure::new(format!(
@@ -59,13 +60,13 @@ impl Run {
         let concurrency = match &step.concurrency {
             None => 1,
             Some(concurrency) => {
-                self.count(concurrency, &Vec::new(), "concurrency", 1..=MAX_CONCURRENCY)?
+                self.count(concurrency, locals, "concurrency", 1..=MAX_CONCURRENCY)?
             }
         };
         let concurrency = usize::try_from(concurrency.max(1)).unwrap_or(usize::MAX);
         let written = match &step.max_errors {
             None => None,
-            Some(budget) => Some(self.error_budget(budget, &Vec::new())?),
+            Some(budget) => Some(self.error_budget(budget, locals)?),
         };
         let budget = Budget {
             allowed: written.map_or(0, |budget| budget.allowed(items.len())),
@@ -73,7 +74,7 @@ impl Run {
             fail_fast: step.fail_fast,
         };
         let results = self
-            .elements(step, items, concurrency, budget, deadline)
+            .elements(step, items, concurrency, budget, deadline, locals)
             .await;
         combine(results, budget)
     }
@@ -88,6 +89,7 @@ impl Run {
         concurrency: usize,
         budget: Budget,
         deadline: Deadline,
+        locals: &Locals,
     ) -> Vec<Outcome> {
         let Some(run) = self.shared() else {
             return vec![Outcome::Ran(Err(StepError::Cancelled))];
@@ -105,8 +107,13 @@ impl Run {
                     break;
                 };
                 let (element, step) = (Arc::clone(&run), Arc::clone(&step));
+                let mut locals = locals.clone();
+                if let Some(name) = &step.element_name {
+                    locals.push((name.clone().into(), item.clone()));
+                }
+                locals.push(("item".into(), item));
+                locals.push(("index".into(), Value::from(index)));
                 running.spawn(run.participate(async move {
-                    let locals = vec![("item", item), ("index", Value::from(index))];
                     let outcome = element.attempts(&step, Some(index), locals, deadline).await;
                     // The outcome is on its way to this loop, which is not yet awake: virtual
                     // time must not move before it has been counted and its slot refilled.

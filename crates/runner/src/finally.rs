@@ -39,8 +39,8 @@ impl Run {
             };
             let outcome = match self.yield_and_check(deadline).await {
                 Err(error) => Err(error),
-                Ok(()) => match self.should_run(step) {
-                    Ok(true) => self.run_step(step, deadline).await,
+                Ok(()) => match self.should_run(step, &Vec::new()) {
+                    Ok(true) => self.run_step(step, deadline, &Vec::new()).await.map(drop),
                     Ok(false) => {
                         self.skip(step);
                         self.checkpoint(Some(&step.id), next);

@@ -33,7 +33,7 @@ pub use event::{Event, Observer};
 /// Version 2 added the checkpoints, which resuming needs.
 pub const FORMAT_VERSION: u32 = 2;
 pub use redact::Redactor;
-pub use resume::{Checkpoint, Resume};
+pub use resume::{BlockCheckpoint, Checkpoint, Resume};
 pub use runner::{rfc3339, RunInput, Runner, Suspender, DEFAULT_GRACE, DEFAULT_RECONCILE_SKEW};
 pub use state::{
     Decision, HandledFailure, Intent, NeedsDecision, RunState, RunStatus, StartedExecution,

@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 
 use crate::event::Event;
 use crate::state::{
-    Decision, HandledFailure, Intent, RunState, RunStatus, StartedExecution, StepState,
+    Decision, HandledFailure, Intent, RunState, RunStatus, StartedExecution, StepState, StepStatus,
     UnknownOutcome,
 };
 
@@ -76,6 +76,43 @@ pub struct Checkpoint<'a> {
     pub outputs: Cow<'a, Map<String, Value>>,
 }
 
+/// The end of a step inside a block, in one element's or pass's body: written to the
+/// journal so a resumed run goes on inside the body without running the step again. Unlike
+/// a [`Checkpoint`] it moves no position and settles no ledger: the block's other elements
+/// may still be running, with requests in flight. Its values are redacted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename = "block_checkpoint")]
+pub struct BlockCheckpoint {
+    /// The element or pass, by path: `batch[2]`, or `batch` for a block that does not loop.
+    pub body: String,
+    /// The step of the body that ended (its id in the body).
+    pub step: String,
+    pub status: StepStatus,
+    /// What `steps.<step>` reads in the rest of the body.
+    pub result: Value,
+    /// The index in the body of the step to run next; `None` when the body failed here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The variables set since the last [`Checkpoint`] (which records them again).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, Value>,
+}
+
+/// One element's or pass's body as its block checkpoints left it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BodyRecord {
+    /// What `steps.<id>` reads in the body, for the steps that ended.
+    pub(crate) frame: Map<String, Value>,
+    /// Where the body goes on; `None` when it failed.
+    pub(crate) next: Option<usize>,
+    pub(crate) error: Option<String>,
+}
+
+/// The bodies the interrupted step's blocks ran, by path.
+pub(crate) type BodyRecords = HashMap<String, BodyRecord>;
+
 /// A run read back from its journal, ready to go on: give it to [`crate::Runner::resume`].
 #[derive(Debug)]
 pub struct Resume {
@@ -88,6 +125,9 @@ pub struct Resume {
     pub(crate) executions: Vec<StartedExecution>,
     pub(crate) unknown_outcomes: Vec<UnknownOutcome>,
     pub(crate) ledger: LedgerEntries,
+    pub(crate) bodies: BodyRecords,
+    /// Variables set inside blocks since the last checkpoint.
+    block_vars: Map<String, Value>,
 }
 
 /// What the journal holds after the last checkpoint, by step and `for_each` element.
@@ -128,6 +168,8 @@ impl Resume {
             executions: Vec::new(),
             unknown_outcomes: Vec::new(),
             ledger: HashMap::new(),
+            bodies: HashMap::new(),
+            block_vars: Map::new(),
         };
         for (seq, entry) in entries.iter().enumerate() {
             let tag = entry.get("event").and_then(Value::as_str).unwrap_or("");
@@ -140,7 +182,18 @@ impl Resume {
                         serde_json::from_value(entry.clone()).map_err(unreadable)?;
                     resume.position = checkpoint.next;
                     resume.ledger.clear();
+                    resume.bodies.clear();
+                    resume.block_vars.clear();
                     resume.checkpoints.push(checkpoint);
+                }
+                "block_checkpoint" => {
+                    let checkpoint: BlockCheckpoint =
+                        serde_json::from_value(entry.clone()).map_err(unreadable)?;
+                    let body = resume.bodies.entry(checkpoint.body).or_default();
+                    body.frame.insert(checkpoint.step, checkpoint.result);
+                    body.next = checkpoint.next;
+                    body.error = checkpoint.error;
+                    resume.block_vars.extend(checkpoint.vars);
                 }
                 "intent" => {
                     let intent: Intent =
@@ -243,7 +296,7 @@ impl Resume {
             masked: Vec::new(),
             position: self.position,
             decision: self.decision,
-            ledger: Ledger::new(HashMap::new()),
+            ledger: Ledger::new(HashMap::new(), HashMap::new()),
         };
         for checkpoint in self.checkpoints {
             if let (Some(id), Some(step)) = (&checkpoint.step, &checkpoint.state) {
@@ -272,6 +325,7 @@ impl Resume {
                 state.outputs = checkpoint.outputs.into_owned();
             }
         }
+        restored.vars.extend(self.block_vars);
         state.started_at = self.started_at;
         state.vars = restored.vars.clone();
         state.executions = self.executions;
@@ -281,7 +335,7 @@ impl Resume {
             .into_iter()
             .filter(|o| !self.ledger.contains_key(&(o.step.clone(), o.index)))
             .collect();
-        restored.ledger = Ledger::new(self.ledger);
+        restored.ledger = Ledger::new(self.ledger, self.bodies);
         restored
     }
 }
@@ -302,13 +356,31 @@ pub(crate) struct Restored {
 #[derive(Debug, Default)]
 pub(crate) struct Ledger {
     elements: Mutex<LedgerEntries>,
+    bodies: Mutex<BodyRecords>,
 }
 
 impl Ledger {
-    pub(crate) fn new(entries: LedgerEntries) -> Self {
+    pub(crate) fn new(entries: LedgerEntries, bodies: BodyRecords) -> Self {
         Self {
             elements: Mutex::new(entries),
+            bodies: Mutex::new(bodies),
         }
+    }
+
+    /// How far the body at `path` had gone before the crash, taken once.
+    pub(crate) fn take_body(&self, path: &str) -> Option<BodyRecord> {
+        self.bodies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(path)
+    }
+
+    /// Whether the journal holds the body at `path` (a pass already run: no pause before it).
+    pub(crate) fn has_body(&self, path: &str) -> bool {
+        self.bodies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(path)
     }
 
     fn with<R>(

@@ -62,9 +62,10 @@ impl StepStatus {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct StepState {
     pub status: StepStatus,
-    /// Attempts made (retries included), summed over `for_each` elements.
+    /// Attempts made (retries included), summed over `for_each` elements; a block's count
+    /// those of the steps inside it, and its elements'.
     pub attempts: u32,
-    /// Status polls made by a wait.
+    /// Status polls made by a wait (a block's: by the waits inside it).
     pub polls: u32,
     /// A `for_each` step: how many elements its list had.
     #[serde(default, skip_serializing_if = "Option::is_none")]

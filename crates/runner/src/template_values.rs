@@ -5,6 +5,7 @@
 //! is recorded, and the engine looks `steps.<id>` and `vars.<name>` up on demand through
 //! [`Object`] views instead of receiving a fresh copy of the whole run.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -138,12 +139,13 @@ impl TemplateValues {
         self.redactor.touches(&resolve(context, path))
     }
 
-    /// The context of one render: O(1) in the number of steps and variables.
+    /// The context of one render: O(1) in the number of steps and variables. A local named
+    /// `steps` is a block's frame: its entries are read first, then the run's steps.
     pub(crate) fn context(
         &self,
         visible: Visible<'_>,
         run: &Value,
-        locals: &[(&'static str, Value)],
+        locals: &[(LocalName, Value)],
     ) -> JinjaValue {
         let visible = match visible {
             Visible::Through(id) => self
@@ -153,22 +155,97 @@ impl TemplateValues {
                 .map_or(self.steps.ids.len(), |position| position + 1),
             Visible::All => self.steps.ids.len(),
         };
-        let mut context: BTreeMap<&'static str, JinjaValue> = BTreeMap::new();
-        context.insert("inputs", self.inputs.clone());
-        context.insert(
-            "steps",
-            JinjaValue::from_object(StepsView {
-                results: Arc::clone(&self.steps),
-                visible,
-            }),
-        );
-        context.insert("vars", JinjaValue::from_dyn_object(Arc::clone(&self.vars)));
-        context.insert("run", to_jinja(run));
-        context.insert("env", self.env.clone());
+        let mut steps = JinjaValue::from_object(StepsView {
+            results: Arc::clone(&self.steps),
+            visible,
+        });
+        let mut named = Vec::with_capacity(locals.len());
         for (name, value) in locals {
-            context.insert(name, to_jinja(value));
+            if name == "steps" {
+                steps = JinjaValue::from_object(Frame {
+                    own: to_jinja(value),
+                    outer: steps,
+                });
+            } else {
+                named.push((name.clone(), to_jinja(value)));
+            }
         }
-        JinjaValue::from_object(context)
+        JinjaValue::from_object(Context {
+            fixed: [
+                ("inputs", self.inputs.clone()),
+                ("steps", steps),
+                ("vars", JinjaValue::from_dyn_object(Arc::clone(&self.vars))),
+                ("run", to_jinja(run)),
+                ("env", self.env.clone()),
+            ],
+            locals: named,
+        })
+    }
+}
+
+/// A name in scope for one evaluation besides the run-wide ones (`item`, `result`, an
+/// element's `as` name).
+pub(crate) type LocalName = Cow<'static, str>;
+
+/// What one render reads: the run-wide names, then its locals (a later one hides an
+/// earlier one of the same name, and every local hides a run-wide name).
+#[derive(Debug)]
+struct Context {
+    fixed: [(&'static str, JinjaValue); 5],
+    locals: Vec<(LocalName, JinjaValue)>,
+}
+
+impl Object for Context {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JinjaValue) -> Option<JinjaValue> {
+        let key = key.as_str()?;
+        let local = self.locals.iter().rev().find(|(name, _)| name == key);
+        match local {
+            Some((_, value)) => Some(value.clone()),
+            None => self
+                .fixed
+                .iter()
+                .find(|(name, _)| *name == key)
+                .map(|(_, value)| value.clone()),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let fixed = self.fixed.iter().map(|(name, _)| JinjaValue::from(*name));
+        let locals = self
+            .locals
+            .iter()
+            .map(|(name, _)| JinjaValue::from(&**name));
+        Enumerator::Values(fixed.chain(locals).collect())
+    }
+}
+
+/// `steps` inside a block: this element's or pass's steps, then the steps around it.
+#[derive(Debug)]
+struct Frame {
+    own: JinjaValue,
+    outer: JinjaValue,
+}
+
+impl Object for Frame {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JinjaValue) -> Option<JinjaValue> {
+        match self.own.get_item(key) {
+            Ok(value) if !value.is_undefined() => Some(value),
+            _ => self.outer.get_item(key).ok().filter(|v| !v.is_undefined()),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<JinjaValue> = self.outer.try_iter().into_iter().flatten().collect();
+        keys.extend(self.own.try_iter().into_iter().flatten());
+        Enumerator::Values(keys)
     }
 }
 
@@ -325,7 +402,7 @@ mod tests {
     }
 
     fn render(values: &TemplateValues, visible: Visible<'_>, text: &str) -> Result<Value, String> {
-        let context = values.context(visible, &json!({"id": "r"}), &[("item", json!(7))]);
+        let context = values.context(visible, &json!({"id": "r"}), &[("item".into(), json!(7))]);
         Engine::default()
             .render(&json!(text), &context)
             .map_err(|error| error.0)

@@ -311,7 +311,7 @@ fn matching_rule<'r>(
         }
         if let Some(condition) = &rule.when {
             let mut scoped = locals.clone();
-            scoped.push(("node", node.clone()));
+            scoped.push(("node".into(), node.clone()));
             if !run.condition(&condition.0, &scoped, "node rule when")? {
                 continue;
             }
@@ -466,7 +466,7 @@ impl<'r> Poller<'r> {
             return Ok(false);
         };
         let mut scoped = locals.clone();
-        scoped.push(("result", result.clone()));
+        scoped.push(("result".into(), result.clone()));
         self.run.condition(&until.0, &scoped, "until")
     }
 

@@ -75,6 +75,13 @@ steps:
   - id: hosts
     for_each: [a, b]
     log: "{{ item }}"
+  - id: group
+    do:
+      - id: inside
+        log: "in a block"
+      - id: skipped_inside
+        when: "false"
+        log: never
   - id: refuse
     on_failure: continue
     fail: "no result: a failed step records none"

@@ -79,6 +79,9 @@ pub struct PlannedStep {
     pub guards: Map<String, Value>,
     /// Where the run goes from this step.
     pub next: Vec<Edge>,
+    /// A block's steps, in order; their edges stay in the body, whose end is `end`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub body: Vec<PlannedStep>,
 }
 
 #[derive(Debug, Serialize)]
@@ -151,16 +154,7 @@ pub fn build(runbook: &Runbook, file: &str, inputs: &Map<String, Value>, pins: P
     } else {
         "finally"
     };
-    let planned = |steps: &[Step], after: &str| -> Vec<PlannedStep> {
-        steps
-            .iter()
-            .enumerate()
-            .map(|(index, step)| {
-                let next = steps.get(index + 1).map_or(after, |s| s.id.as_str());
-                plan_step(step, next, after, &preview)
-            })
-            .collect()
-    };
+    let planned = |steps: &[Step], after: &str| planned(steps, after, &preview);
     Plan {
         runbook: runbook.name.clone(),
         file: file.to_owned(),
@@ -184,6 +178,18 @@ pub fn build(runbook: &Runbook, file: &str, inputs: &Map<String, Value>, pins: P
     }
 }
 
+/// Each of `steps` planned, going on to `after` when they end.
+fn planned(steps: &[Step], after: &str, preview: &Preview) -> Vec<PlannedStep> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| {
+            let next = steps.get(index + 1).map_or(after, |s| s.id.as_str());
+            plan_step(step, next, after, preview)
+        })
+        .collect()
+}
+
 /// A literal as it is written, a template previewed.
 fn previewed<T: Serialize>(field: &Templated<T>, preview: &Preview) -> Value {
     match field {
@@ -196,16 +202,25 @@ fn plan_step(step: &Step, next: &str, on_abort: &str, preview: &Preview) -> Plan
     let action = step.action();
     let key = action.as_ref().map_or("", Action::key);
     let operation = action.as_ref().and_then(Action::headline_operation);
+    let body = match action {
+        Some(Action::Block(steps)) => planned(steps, "end", preview),
+        _ => Vec::new(),
+    };
     let effect = match (&action, operation) {
         (Some(action), _) if action.is_mutating() => "mutating",
+        _ if body.iter().any(|inner| inner.effect == "mutating") => "mutating",
         (_, Some(_)) => "read-only",
+        _ if body.iter().any(|inner| inner.effect == "read-only") => "read-only",
         _ => "local",
     };
-    let params = serde_json::to_value(step)
-        .ok()
-        .and_then(|mut fields| fields.get_mut(key).map(Value::take))
-        .map(|fields| preview.value(&fields))
-        .unwrap_or(Value::Null);
+    let params = match action {
+        Some(Action::Block(_)) => Value::Null,
+        _ => serde_json::to_value(step)
+            .ok()
+            .and_then(|mut fields| fields.get_mut(key).map(Value::take))
+            .map(|fields| preview.value(&fields))
+            .unwrap_or(Value::Null),
+    };
     let mut guards = Map::new();
     if let Some(when) = &step.when {
         guards.insert("when".into(), Value::String(when.0.clone()));
@@ -224,6 +239,14 @@ fn plan_step(step: &Step, next: &str, on_abort: &str, preview: &Preview) -> Plan
         }
         if step.fail_fast {
             guards.insert("fail_fast".into(), Value::Bool(true));
+        }
+    }
+    if let Some(name) = &step.element_name {
+        guards.insert("as".into(), Value::String(name.clone()));
+    }
+    if let Some(repeat) = &step.repeat {
+        if let Ok(repeat) = serde_json::to_value(repeat) {
+            guards.insert("repeat".into(), preview.value(&repeat));
         }
     }
     if let Some(target) = &step.target {
@@ -307,5 +330,6 @@ fn plan_step(step: &Step, next: &str, on_abort: &str, preview: &Preview) -> Plan
         params,
         guards,
         next: edges,
+        body,
     }
 }

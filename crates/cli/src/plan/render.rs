@@ -36,7 +36,7 @@ pub fn text(plan: &Plan) -> String {
     let mut number = 0;
     for step in &plan.steps {
         number += 1;
-        step_text(&mut out, number, step);
+        step_text(&mut out, &number.to_string(), step);
     }
     if !plan.finally.is_empty() {
         let _ = writeln!(
@@ -46,7 +46,7 @@ pub fn text(plan: &Plan) -> String {
         );
         for step in &plan.finally {
             number += 1;
-            step_text(&mut out, number, step);
+            step_text(&mut out, &number.to_string(), step);
         }
     }
     if !plan.outputs.is_empty() {
@@ -55,13 +55,10 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(out, "  {name}: {}", show(value));
         }
     }
-    let changing: Vec<&str> = plan
-        .steps
-        .iter()
-        .chain(&plan.finally)
-        .filter(|step| step.effect == "mutating")
-        .map(|step| step.id.as_str())
-        .collect();
+    let mut changing = Vec::new();
+    for step in plan.steps.iter().chain(&plan.finally) {
+        mutating_paths(step, "", &mut changing);
+    }
     let _ = writeln!(
         out,
         "\n{} step{} start or change something in the cloud{}{}",
@@ -79,35 +76,57 @@ pub fn text(plan: &Plan) -> String {
     out
 }
 
-fn step_text(out: &mut String, number: usize, step: &PlannedStep) {
+/// The steps that change something themselves (not the blocks around them), by path.
+fn mutating_paths(step: &PlannedStep, prefix: &str, out: &mut Vec<String>) {
+    let path = format!("{prefix}{}", step.id);
+    if step.body.is_empty() {
+        if step.effect == "mutating" {
+            out.push(path);
+        }
+        return;
+    }
+    for inner in &step.body {
+        mutating_paths(inner, &format!("{path}."), out);
+    }
+}
+
+fn step_text(out: &mut String, number: &str, step: &PlannedStep) {
     let effect = match step.effect {
         "mutating" => "MUTATING",
         other => other,
     };
-    let _ = write!(out, "{number:>3}. {}  {}  {effect}", step.id, step.action);
+    // A block's steps are numbered under it (`2.1`) and indented by their depth.
+    let depth = number.matches('.').count();
+    let indent = "    ".repeat(depth);
+    let _ = write!(
+        out,
+        "{indent}{number:>3}. {}  {}  {effect}",
+        step.id, step.action
+    );
     if let Some(op) = &step.operation {
         let _ = write!(out, "  {} {} ({})", op.method, op.path, op.id);
     }
     out.push('\n');
+    let detail = format!("{indent}       ");
     if let Some(name) = &step.name {
-        let _ = writeln!(out, "       name: {name}");
+        let _ = writeln!(out, "{detail}name: {name}");
     }
     match &step.params {
         Value::Object(fields) => {
             for (key, value) in fields {
-                let _ = writeln!(out, "       {key}: {}", show(value));
+                let _ = writeln!(out, "{detail}{key}: {}", show(value));
             }
         }
         Value::Null => {}
         other => {
-            let _ = writeln!(out, "       {}: {}", step.action, show(other));
+            let _ = writeln!(out, "{detail}{}: {}", step.action, show(other));
         }
     }
     for (guard, value) in &step.guards {
         if guard == "on_failure" {
             continue;
         }
-        let _ = writeln!(out, "       {guard}: {}", show(value));
+        let _ = writeln!(out, "{detail}{guard}: {}", show(value));
     }
     let edges: Vec<String> = step
         .next
@@ -126,7 +145,10 @@ fn step_text(out: &mut String, number: usize, step: &PlannedStep) {
             }
         })
         .collect();
-    let _ = writeln!(out, "       {}", edges.join("; "));
+    let _ = writeln!(out, "{detail}{}", edges.join("; "));
+    for (index, inner) in step.body.iter().enumerate() {
+        step_text(out, &format!("{number}.{}", index + 1), inner);
+    }
 }
 
 /// Text inside a Mermaid `["…"]` label.
@@ -173,6 +195,15 @@ pub fn mermaid(plan: &Plan) -> String {
         }
         if step.guards.contains_key("for_each") {
             text.push_str("<br/>for each item");
+        }
+        if let Some(first) = step.body.first() {
+            // A block is one node: its steps are listed by the text and JSON plans.
+            let _ = write!(
+                text,
+                "<br/>{} steps: {} …",
+                step.body.len(),
+                label(&first.id)
+            );
         }
         let _ = writeln!(out, "{indent}{}[\"{text}\"]", node_of[step.id.as_str()]);
     };

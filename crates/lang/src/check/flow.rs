@@ -1,40 +1,26 @@
-//! The shape of the run: step ids (one namespace for `steps` and `finally`), where each step
-//! is written, and which steps no path reaches.
+//! The shape of the run: step ids (one namespace for `steps`, `finally` and blocks), and
+//! which steps no path reaches.
 
 use std::collections::HashMap;
 
-use crate::locate::{Part, Path};
-use crate::model::Runbook;
+use crate::locate::Part;
 use crate::parse::Reporter;
 use crate::within_limits;
 
 use super::is_identifier;
+use super::tree::StepTree;
 
-/// Where the step at `index` of [`Runbook::all_steps`] is written.
-pub(super) fn step_path(runbook: &Runbook, index: usize) -> Path {
-    if runbook.is_finally(index) {
-        Path::root()
-            .key("finally")
-            .index(index - runbook.steps.len())
-    } else {
-        Path::root().key("steps").index(index)
-    }
-}
-
-/// Step ids (of `steps` and `finally`, which share one namespace) and their positions;
-/// reports bad and duplicate ids.
-pub(super) fn step_ids(
-    reporter: &mut Reporter<'_>,
-    runbook: &Runbook,
-    unparsed: &[usize],
-) -> HashMap<String, usize> {
+/// Step ids (of `steps`, `finally` and every block, which share one namespace) and their
+/// positions in `tree`; reports bad and duplicate ids.
+pub(super) fn step_ids(reporter: &mut Reporter<'_>, tree: &StepTree<'_>) -> HashMap<String, usize> {
     let mut ids: HashMap<String, usize> = HashMap::new();
-    for (index, step) in runbook.all_steps().enumerate() {
+    for (index, entry) in tree.entries.iter().enumerate() {
+        let step = entry.step;
         // An outline without an id had a broken one, already reported.
-        if step.id.is_empty() && unparsed.contains(&index) {
+        if step.id.is_empty() && entry.unparsed {
             continue;
         }
-        let path = step_path(runbook, index).key("id");
+        let path = entry.path.key("id");
         let short = within_limits::check_name(reporter, &path, Part::Value, &step.id);
         if short && !is_identifier(&step.id) {
             reporter
@@ -51,7 +37,7 @@ pub(super) fn step_ids(
         if let Some(first) = ids.get(&step.id) {
             let first_line = reporter
                 .locations()
-                .span(&step_path(runbook, *first).key("id"), Part::Value);
+                .span(&tree.entries[*first].path.key("id"), Part::Value);
             let (line, _) = reporter
                 .locations()
                 .lines()
@@ -63,7 +49,7 @@ pub(super) fn step_ids(
                     format!("duplicate step id `{}`", step.id),
                 )
                 .help = Some(format!(
-                "the first step with this id is on line {line}; ids must be unique"
+                "the first step with this id is on line {line}; ids must be unique, inside blocks too"
             ));
         } else {
             ids.insert(step.id.clone(), index);
@@ -72,42 +58,57 @@ pub(super) fn step_ids(
     ids
 }
 
-/// Reports steps no path reaches: after an unconditional `fail` that does not jump.
-pub(super) fn check_reachability(
-    reporter: &mut Reporter<'_>,
-    runbook: &Runbook,
-    ids: &HashMap<String, usize>,
-) {
-    let count = runbook.steps.len();
-    let mut reachable = vec![false; count];
-    let mut stack = vec![0usize];
-    while let Some(index) = stack.pop() {
-        if index >= count || reachable[index] {
-            continue;
-        }
-        reachable[index] = true;
-        let step = &runbook.steps[index];
-        let always_fails = step.fail.is_some() && step.when.is_none();
-        if !always_fails || step.on_failure.continues() {
-            stack.push(index + 1);
-        }
-        if let Some(target) = step.on_failure.goto().and_then(|g| ids.get(&g.goto)) {
-            stack.push(*target);
+/// Reports steps no path reaches: after an unconditional `fail` that does not jump, in
+/// `steps` and in each block's body.
+pub(super) fn check_reachability(reporter: &mut Reporter<'_>, tree: &StepTree<'_>) {
+    // The steps of each list, in order: `steps` (not `finally`), and each block's body.
+    let mut lists: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
+    for (index, entry) in tree.entries.iter().enumerate() {
+        if entry.parent.is_some() || !entry.finally {
+            lists.entry(entry.parent).or_default().push(index);
         }
     }
-    for (index, step) in runbook.steps.iter().enumerate() {
-        if !reachable[index] {
-            reporter
-                .error(
-                    &Path::root().key("steps").index(index).key("id"),
-                    Part::Value,
-                    format!("step `{}` can never run", step.id),
-                )
-                .help = Some(
-                "the step before it always fails; give that step a `when`, or remove this one"
-                    .into(),
-            );
-            break;
+    let mut lists: Vec<Vec<usize>> = lists.into_values().collect();
+    lists.sort_unstable();
+    for members in lists {
+        check_list_reachability(reporter, tree, &members);
+    }
+}
+
+fn check_list_reachability(reporter: &mut Reporter<'_>, tree: &StepTree<'_>, members: &[usize]) {
+    let count = members.len();
+    let position_of: HashMap<usize, usize> = members
+        .iter()
+        .enumerate()
+        .map(|(position, &index)| (index, position))
+        .collect();
+    let mut reachable = vec![false; count];
+    let mut stack = vec![0usize];
+    while let Some(position) = stack.pop() {
+        if position >= count || reachable[position] {
+            continue;
         }
+        reachable[position] = true;
+        let step = tree.entries[members[position]].step;
+        let always_fails = step.fail.is_some() && step.when.is_none();
+        if !always_fails || step.on_failure.continues() {
+            stack.push(position + 1);
+        }
+        let target = step.on_failure.goto().and_then(|g| tree.ids.get(&g.goto));
+        if let Some(&target) = target.and_then(|t| position_of.get(t)) {
+            stack.push(target);
+        }
+    }
+    if let Some(position) = reachable.iter().position(|reached| !reached) {
+        let entry = &tree.entries[members[position]];
+        reporter
+            .error(
+                &entry.path.key("id"),
+                Part::Value,
+                format!("step `{}` can never run", entry.step.id),
+            )
+            .help = Some(
+            "the step before it always fails; give that step a `when`, or remove this one".into(),
+        );
     }
 }

@@ -3,22 +3,26 @@
 //! string of a step and what the runner does with it (`texts.rs`), and the names templates
 //! read (`references.rs`).
 
+use crate::limits::MAX_STEPS;
 use crate::model::Runbook;
 use crate::parse::Reporter;
 use crate::template::Engine;
 use crate::within_limits;
 
+mod block;
 mod flow;
 mod header;
 mod references;
 mod step;
 mod texts;
+mod tree;
 
 pub(crate) use header::check_partial;
 
-use flow::{check_reachability, step_ids, step_path};
+use flow::{check_reachability, step_ids};
 use references::{check_outputs, check_templates, vars_set, Scope};
 use step::check_step;
+use tree::StepTree;
 
 use hwc_client::models::{
     AomExecutionStatus, FunctionGraphExecutionStatus, FunctionGraphSyncExecutionStatus,
@@ -33,22 +37,35 @@ const FUNCTIONGRAPH_SYNC_STATUSES: &[&str] = FunctionGraphSyncExecutionStatus::K
 /// every step being known (reachability) is left for the next pass.
 pub(crate) fn check(reporter: &mut Reporter<'_>, runbook: &Runbook, unparsed: &[usize]) {
     check_partial(reporter, runbook);
-    let ids = step_ids(reporter, runbook, unparsed);
+    let mut tree = StepTree::new(runbook, unparsed);
+    // `parse` counted the steps of `steps` and `finally`; blocks' steps count too.
+    if tree.entries.len() > MAX_STEPS {
+        reporter.error(
+            &crate::locate::Path::root().key("steps"),
+            crate::locate::Part::Key,
+            format!(
+                "{} steps, counting those inside blocks; at most {MAX_STEPS}",
+                tree.entries.len()
+            ),
+        );
+        return;
+    }
+    tree.ids = step_ids(reporter, &tree);
     let engine = Engine::default();
-    let vars = vars_set(runbook);
-    let run_wide = Scope::run_wide(runbook, &ids, &vars);
-    for (index, step) in runbook.all_steps().enumerate() {
-        if unparsed.contains(&index) {
+    let vars = vars_set(&tree);
+    let run_wide = Scope::run_wide(runbook, &tree, &vars);
+    for (index, entry) in tree.entries.iter().enumerate() {
+        if entry.unparsed {
             continue;
         }
-        let path = step_path(runbook, index);
-        check_step(reporter, runbook, &ids, index, step, &path);
-        within_limits::check_step(reporter, step, &path);
-        check_templates(reporter, &engine, run_wide, index, step, &path);
+        let (step, path) = (entry.step, &entry.path);
+        check_step(reporter, runbook, &tree, index, step, path);
+        within_limits::check_step(reporter, step, path);
+        check_templates(reporter, &engine, run_wide, index, step, path);
     }
     check_outputs(reporter, &engine, run_wide);
     if unparsed.is_empty() {
-        check_reachability(reporter, runbook, &ids);
+        check_reachability(reporter, &tree);
     }
 }
 

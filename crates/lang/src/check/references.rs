@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::texts::{step_texts, value_texts, Role};
+use super::tree::{Reader, StepTree};
 use crate::locate::{Part, Path};
 use crate::model::{Runbook, Step};
 use crate::parse::Reporter;
@@ -16,10 +17,15 @@ use crate::template::{self, Engine, RUN_FIELDS};
 #[derive(Clone, Copy)]
 pub(super) struct Scope<'a> {
     runbook: &'a Runbook,
-    ids: &'a HashMap<String, usize>,
+    tree: &'a StepTree<'a>,
     /// The step the template belongs to; `None` for `outputs`.
     step: Option<usize>,
+    /// Where the template reads from; `None` for `outputs`, which read every step of
+    /// `steps` (not inside blocks).
+    reader: Option<Reader>,
     item: bool,
+    /// The `as` names of the `for_each` elements in scope.
+    element_names: &'a [&'a str],
     node: bool,
     result: bool,
     /// Variables set by any `set` step, with the first step that sets each.
@@ -30,14 +36,16 @@ impl<'a> Scope<'a> {
     /// What outputs see: every step and variable. Each step narrows it.
     pub(super) fn run_wide(
         runbook: &'a Runbook,
-        ids: &'a HashMap<String, usize>,
+        tree: &'a StepTree<'a>,
         vars: &'a HashMap<String, usize>,
     ) -> Self {
         Self {
             runbook,
-            ids,
+            tree,
             step: None,
+            reader: None,
             item: false,
+            element_names: &[],
             node: false,
             result: false,
             vars,
@@ -45,10 +53,10 @@ impl<'a> Scope<'a> {
     }
 }
 
-pub(super) fn vars_set(runbook: &Runbook) -> HashMap<String, usize> {
+pub(super) fn vars_set(tree: &StepTree<'_>) -> HashMap<String, usize> {
     let mut vars = HashMap::new();
-    for (index, step) in runbook.all_steps().enumerate() {
-        if let Some(set) = &step.set {
+    for (index, entry) in tree.entries.iter().enumerate() {
+        if let Some(set) = &entry.step.set {
             for name in set.keys() {
                 vars.entry(name.clone()).or_insert(index);
             }
@@ -65,10 +73,32 @@ pub(super) fn check_templates(
     step: &Step,
     path: &Path,
 ) {
+    let tree = run_wide.tree;
+    let at_step = tree.reader_at(index);
+    let in_element = tree
+        .blocks_enclosing(at_step)
+        .any(|block| tree.step(block).is_some_and(|b| b.for_each.is_some()));
+    let enclosing_names: Vec<&str> = tree
+        .blocks_enclosing(at_step)
+        .filter_map(|block| tree.step(block)?.element_name.as_deref())
+        .collect();
+    let mut own_names = enclosing_names.clone();
+    own_names.extend(step.element_name.as_deref());
     for text in step_texts(step, path) {
+        let reader = if text.after_body {
+            tree.after_body(index)
+        } else {
+            at_step
+        };
         let scope = |node, result| Scope {
             step: Some(index),
-            item: text.per_item,
+            reader: Some(reader),
+            item: text.per_item || in_element,
+            element_names: if text.per_item {
+                &own_names
+            } else {
+                &enclosing_names
+            },
             node,
             result,
             ..run_wide
@@ -192,30 +222,55 @@ fn check_name(
         }
         "steps" => {
             let field = field?;
-            match (scope.ids.get(field), scope.step) {
-                (None, _) => {
-                    let known = runbook.all_steps().map(|s| s.id.as_str());
-                    Some((
-                        format!("`steps.{field}`: there is no step `{field}`"),
-                        suggester.did_you_mean(field, known),
-                    ))
-                }
+            let tree = scope.tree;
+            let Some(&target) = tree.ids.get(field) else {
+                let known = tree.entries.iter().map(|entry| entry.step.id.as_str());
+                return Some((
+                    format!("`steps.{field}`: there is no step `{field}`"),
+                    suggester.did_you_mean(field, known),
+                ));
+            };
+            let reader = scope
+                .reader
+                .unwrap_or(Reader {
+                    before: tree.entries.len(),
+                    inside: None,
+                });
+            if let Some(block) = tree.hidden_by(target, reader).and_then(|b| tree.step(b)) {
+                let id = &block.id;
+                let read = if block.for_each.is_some() || block.repeat.is_some() {
+                    format!("`steps.{id}[0].{field}` (one map per element or pass)")
+                } else {
+                    format!("`steps.{id}.{field}`")
+                };
+                return Some((
+                    format!("`steps.{field}` is inside block `{id}`, and its ids are its own"),
+                    Some(format!("once the block has ended, read {read}")),
+                ));
+            }
+            if tree.encloses(target, reader) {
+                return Some((
+                    format!("`steps.{field}` is the block this is in; its result exists once it has ended"),
+                    Some("inside a block, read its steps as `steps.<id>`".into()),
+                ));
+            }
+            match scope.step {
                 // Only outputs check with no current step; they are computed before `finally`.
-                (Some(&target), None) if runbook.is_finally(target) => Some((
+                None if tree.is_finally(target) => Some((
                     format!("`steps.{field}` is a `finally` step, which runs after outputs are computed"),
                     None,
                 )),
-                (Some(&target), Some(current)) if target == current => Some((
+                Some(current) if target == current => Some((
                     format!("step `{field}` cannot read its own result"),
                     Some("in `until`, the latest result is `result`".into()),
                 )),
-                (Some(&target), Some(current)) if target > current => Some((
+                Some(_) if target >= reader.before => Some((
                     format!("`steps.{field}` is read before step `{field}` runs"),
                     Some("a step can read the results of the steps above it".into()),
                 )),
-                (Some(&target), _) => {
+                _ => {
                     let result_field = parts.next()?;
-                    let step = runbook.step_at(target)?;
+                    let step = tree.step(target)?;
                     check_result_field(step, result_field, suggester)
                 }
             }
@@ -229,14 +284,19 @@ fn check_name(
                         "set it with a `set:` step above this one, e.g. `set: {{{field}: ...}}`"
                     )),
                 )),
-                (Some(&setter), None) if runbook.is_finally(setter) => Some((
+                (Some(&setter), None) if scope.tree.is_finally(setter) => Some((
                     format!("`vars.{field}` is set in `finally`, which runs after outputs are computed"),
                     None,
                 )),
-                (Some(&setter), Some(current)) if setter > current => Some((
+                (Some(&setter), Some(current))
+                    if setter > current
+                        && scope.reader.is_none_or(|reader| setter >= reader.before) =>
+                {
+                    Some((
                     format!("`vars.{field}` is read before the step that sets it"),
                     None,
-                )),
+                    ))
+                }
                 _ => None,
             }
         }
@@ -263,10 +323,11 @@ fn check_name(
             }
         }
         "item" | "index" if scope.item => None,
+        name if scope.element_names.contains(&name) => None,
         "item" | "index"
             if scope
                 .step
-                .and_then(|i| runbook.step_at(i))
+                .and_then(|i| scope.tree.step(i))
                 .is_some_and(|step| step.for_each.is_some()) =>
         {
             Some((

@@ -1,10 +1,9 @@
 //! The checks of one step: its action (exactly one), its ids, statuses, polls, node rules,
 //! `call` operation and parameters, and its deadline against the run's.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
+use super::tree::StepTree;
 use super::{is_identifier, AOM_STATUSES, FUNCTIONGRAPH_STATUSES, FUNCTIONGRAPH_SYNC_STATUSES};
 use crate::locate::{Part, Path};
 use crate::model::{
@@ -20,7 +19,7 @@ use hwc_client::models::CallbackWorkflowResult;
 pub(super) fn check_step(
     reporter: &mut Reporter<'_>,
     runbook: &Runbook,
-    ids: &HashMap<String, usize>,
+    tree: &StepTree<'_>,
     index: usize,
     step: &Step,
     path: &Path,
@@ -66,7 +65,8 @@ pub(super) fn check_step(
             "a `timeout` of zero can never pass",
         );
     }
-    check_timeout_within_run(reporter, runbook, index, step, path);
+    check_timeout_within_run(reporter, runbook, tree.is_finally(index), step, path);
+    super::block::check_block(reporter, tree, index, step, path);
     if let Some(target) = &step.target {
         check_target(reporter, step, target, &path.key("target"));
     }
@@ -179,14 +179,14 @@ pub(super) fn check_step(
     }
     if let Some(goto) = step.on_failure.goto() {
         let at = path.key("on_failure").key("goto");
-        match ids.get(&goto.goto) {
-            _ if runbook.is_finally(index) => {
+        match tree.ids.get(&goto.goto) {
+            _ if tree.is_finally(index) => {
                 reporter
                     .error(&at, Part::Value, "a `finally` step cannot jump")
                     .help =
                     Some("use `on_failure: continue` to go on with the next `finally` step".into());
             }
-            Some(&target) if runbook.is_finally(target) => {
+            Some(&target) if tree.is_finally(target) => {
                 reporter
                     .error(
                         &at,
@@ -195,8 +195,20 @@ pub(super) fn check_step(
                     )
                     .help = Some("`finally` steps run anyway, after the others".into());
             }
+            Some(&target) if tree.parent(target) != tree.parent(index) => {
+                reporter
+                    .error(
+                        &at,
+                        Part::Value,
+                        format!(
+                            "`on_failure` goes to `{}`, which is in another list of steps",
+                            goto.goto
+                        ),
+                    )
+                    .help = Some(jump_help(tree, index));
+            }
             None => {
-                let known = runbook.all_steps().map(|s| s.id.as_str());
+                let known = tree.entries.iter().map(|e| e.step.id.as_str());
                 let help = reporter.suggester.did_you_mean(&goto.goto, known);
                 reporter
                     .error(
@@ -225,15 +237,19 @@ pub(super) fn check_step(
         || step.functiongraph_wait.is_some()
         || step.aom_run.is_some()
         || step.functiongraph_run.is_some();
-    let has_deadline =
-        step.timeout.is_some() || runbook.timeout.is_some() || runbook.is_finally(index);
+    let has_deadline = step.timeout.is_some()
+        || runbook.timeout.is_some()
+        || tree.is_finally(index)
+        || tree
+            .blocks_around(index)
+            .any(|block| tree.step(block).is_some_and(|b| b.timeout.is_some()));
     if needs_deadline && !has_deadline {
         reporter
             .error(&path.key("id"), Part::Key, format!("wait step `{}` has no deadline", step.id))
             .help = Some("add `timeout:` to the step (or a run-level `timeout:`) so a stuck execution cannot hang the run".into());
     }
     if let Some(arms) = &step.branch {
-        check_branch(reporter, runbook, ids, index, step, arms, path);
+        check_branch(reporter, tree, index, step, arms, path);
     }
     match step.action() {
         Some(Action::AomWait(wait)) => {
@@ -281,19 +297,30 @@ pub(super) fn check_step(
     }
 }
 
+/// What a jump out of, or into, a block is told.
+fn jump_help(tree: &StepTree<'_>, index: usize) -> String {
+    match tree.parent(index).and_then(|block| tree.step(block)) {
+        Some(block) => format!(
+            "a jump stays in its list: this step is in block `{}`, and goes to one of its steps or `end`",
+            block.id
+        ),
+        None => "a jump stays in its list: the steps of a block are reached through the block"
+            .into(),
+    }
+}
+
 /// A branch goes forward to steps that exist, once, from `steps`; an entry after one
 /// without `when` is never reached.
 fn check_branch(
     reporter: &mut Reporter<'_>,
-    runbook: &Runbook,
-    ids: &HashMap<String, usize>,
+    tree: &StepTree<'_>,
     index: usize,
     step: &Step,
     arms: &[BranchArm],
     step_path: &Path,
 ) {
     let path = &step_path.key("branch");
-    if runbook.is_finally(index) {
+    if tree.is_finally(index) {
         reporter
             .error(path, Part::Key, "a `finally` step cannot branch")
             .help = Some("`finally` steps all run, in order".into());
@@ -328,7 +355,7 @@ fn check_branch(
         }
         let goto = at.key("goto");
         if arm.goto == BRANCH_END {
-            if ids.contains_key(BRANCH_END) {
+            if tree.ids.contains_key(BRANCH_END) {
                 reporter
                     .error(
                         &goto,
@@ -339,9 +366,13 @@ fn check_branch(
             }
             continue;
         }
-        match ids.get(&arm.goto) {
+        match tree.ids.get(&arm.goto) {
             None => {
-                let known = runbook.steps.iter().map(|s| s.id.as_str());
+                let siblings = tree
+                    .entries
+                    .iter()
+                    .filter(|e| e.parent == tree.parent(index));
+                let known = siblings.map(|e| e.step.id.as_str());
                 let help = reporter.suggester.did_you_mean(&arm.goto, known);
                 reporter
                     .error(
@@ -351,7 +382,7 @@ fn check_branch(
                     )
                     .help = help.or_else(|| Some("or `end`, to end the steps".into()));
             }
-            Some(&target) if runbook.is_finally(target) => {
+            Some(&target) if tree.is_finally(target) => {
                 reporter
                     .error(
                         &goto,
@@ -359,6 +390,18 @@ fn check_branch(
                         format!("`branch` goes to `{}`, a `finally` step", arm.goto),
                     )
                     .help = Some("`goto: end` ends the steps; `finally` runs anyway".into());
+            }
+            Some(&target) if tree.parent(target) != tree.parent(index) => {
+                reporter
+                    .error(
+                        &goto,
+                        Part::Value,
+                        format!(
+                            "`branch` goes to `{}`, which is in another list of steps",
+                            arm.goto
+                        ),
+                    )
+                    .help = Some(jump_help(tree, index));
             }
             Some(&target) if target <= index => {
                 reporter
@@ -462,14 +505,14 @@ fn check_path_segment(reporter: &mut Reporter<'_>, path: &Path, field: &str, tex
 fn check_timeout_within_run(
     reporter: &mut Reporter<'_>,
     runbook: &Runbook,
-    index: usize,
+    finally: bool,
     step: &Step,
     path: &Path,
 ) {
     let Some(timeout) = step.timeout.as_ref().and_then(Templated::literal) else {
         return;
     };
-    let (limit, whose) = if runbook.is_finally(index) {
+    let (limit, whose) = if finally {
         (Some(runbook.finally_timeout()), "`finally_timeout`")
     } else {
         (runbook.timeout.map(|t| t.0), "the run's `timeout`")

@@ -38,6 +38,8 @@ pub(super) struct Text<'a> {
     /// Whether `item` and `index` are in scope: inside a `for_each` step, except in the
     /// `for_each` list itself and in `when`, which are read before any element exists.
     pub per_item: bool,
+    /// Read after a block's body, seeing its steps (`repeat.until`).
+    pub after_body: bool,
 }
 
 /// Every string of `step` (at `path`), in document order of its fields.
@@ -45,6 +47,7 @@ pub(super) fn step_texts<'a>(step: &'a Step, path: &Path) -> Vec<Text<'a>> {
     let mut texts = Texts {
         out: Vec::new(),
         per_item: false,
+        after_body: false,
     };
     if let Some(name) = &step.name {
         texts.push(path.key("name"), name, STEP_NAME);
@@ -69,7 +72,24 @@ pub(super) fn step_texts<'a>(step: &'a Step, path: &Path) -> Vec<Text<'a>> {
     if let Some(Templated::Template(text)) = step.on_failure.goto().and_then(|g| g.max.as_ref()) {
         texts.template(path.key("on_failure").key("max"), text);
     }
+    if let Some(repeat) = &step.repeat {
+        let at = path.key("repeat");
+        // `max` is rendered before the first pass, `delay` before each next one, and
+        // `until` after each pass, reading that pass's steps.
+        if let Templated::Template(text) = &repeat.max {
+            texts.template(at.key("max"), text);
+        }
+        if let Some(Templated::Template(text)) = &repeat.delay {
+            texts.template(at.key("delay"), text);
+        }
+        texts.after_body = true;
+        texts.condition(at.key("until"), &repeat.until.0, false, false);
+        texts.after_body = false;
+    }
     texts.per_item = step.for_each.is_some();
+    if let Some(name) = &step.element_name {
+        texts.push(path.key("as"), name, Role::Name);
+    }
     if let Some(retry) = &step.retry {
         let at = path.key("retry");
         for (key, field) in [("delay", &retry.delay), ("max_delay", &retry.max_delay)] {
@@ -110,6 +130,7 @@ pub(super) fn value_texts<'a>(at: Path, value: &'a Value) -> Vec<Text<'a>> {
     let mut texts = Texts {
         out: Vec::new(),
         per_item: false,
+        after_body: false,
     };
     texts.value(at, value);
     texts.out
@@ -134,6 +155,7 @@ pub(super) const SHOWN_AS_WRITTEN_HELP: &str =
 struct Texts<'a> {
     out: Vec<Text<'a>>,
     per_item: bool,
+    after_body: bool,
 }
 
 impl<'a> Texts<'a> {
@@ -143,6 +165,7 @@ impl<'a> Texts<'a> {
             text,
             role,
             per_item: self.per_item,
+            after_body: self.after_body,
         });
     }
 
@@ -302,6 +325,8 @@ impl<'a> Texts<'a> {
             Action::Fail(message) | Action::Log(message) => self.template(at.clone(), message),
             Action::Sleep(Templated::Template(text)) => self.template(at.clone(), text),
             Action::Sleep(Templated::Literal(_)) => {}
+            // Each step of the body is checked as a step of its own.
+            Action::Block(_) => {}
         }
     }
 }
@@ -369,15 +394,26 @@ mod tests {
         let all: BTreeSet<&str> = ACTION_KEYS.iter().copied().collect();
         assert_eq!(used, all, "EVERY_FIELD must use every action");
 
-        for (index, step) in runbook.steps.iter().enumerate() {
-            let path = Path::root().key("steps").index(index);
+        let top = runbook
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| (Path::root().key("steps").index(index), step));
+        let inner = top.clone().flat_map(|(path, step)| {
+            step.body
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(move |(index, inner)| (path.key("do").index(index), inner))
+        });
+        for (path, step) in top.chain(inner) {
             let listed: BTreeSet<(String, String)> = step_texts(step, &path)
                 .into_iter()
                 .map(|text| (text.at.to_string(), text.text.to_owned()))
                 .collect();
             let mut serialised = BTreeSet::new();
             serialised_strings(&serde_json::to_value(step).unwrap(), path, &mut serialised);
-            serialised.retain(|(at, _)| !is_not_text(at));
+            serialised.retain(|(at, _)| !is_not_text(at) && !at.contains(".do["));
             let missing: Vec<_> = serialised.difference(&listed).collect();
             assert!(
                 missing.is_empty(),

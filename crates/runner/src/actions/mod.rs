@@ -94,6 +94,7 @@ pub(crate) async fn execute(
         Action::Fail(message) => Err(Failure::new(run.text(message, locals, "fail")?).into()),
         Action::Sleep(sleep) => Box::pin(local::sleep(run, sleep, locals, deadline)).await,
         Action::Log(message) => local::log(run, step, message, locals),
+        Action::Block(body) => run.block(step, body, index, locals, deadline).await,
     }
 }
 

@@ -37,26 +37,36 @@ fn retries_on(retry: &runbook_lang::Retry, failure: &Failure, mutating: bool) ->
 }
 
 impl Run {
-    /// Runs one step (all its `for_each` elements, with retries) and records the outcome.
+    /// Runs one step (all its `for_each` elements, with retries) and records the outcome;
+    /// `locals` are the names its block gives it (none for a step of `steps`). A step the
+    /// run's state holds keeps its result there (it may be large: it is not copied); a step
+    /// inside a block, which the state does not hold, hands it back.
     pub(crate) async fn run_step(
         &self,
         step: &Step,
         run_deadline: Deadline,
-    ) -> Result<(), StepError> {
+        locals: &Locals,
+    ) -> Result<Option<Value>, StepError> {
         let began = self.began(&step.id);
         self.mark(&step.id, StepStatus::Running, None, None);
         let outcome = match (
-            self.step_deadline(step, began, run_deadline),
+            self.step_deadline(step, began, run_deadline, locals),
             &step.for_each,
         ) {
             (Err(error), _) => Err(error),
-            (Ok(deadline), None) => self.attempts(step, None, Vec::new(), deadline).await,
-            (Ok(deadline), Some(list)) => self.fan_out(step, list, deadline).await,
+            (Ok(deadline), None) => self.attempts(step, None, locals.clone(), deadline).await,
+            (Ok(deadline), Some(list)) => self.fan_out(step, list, deadline, locals).await,
         };
         let elapsed_ms = self.elapsed_ms(began);
         match outcome {
             Ok(result) => {
-                self.mark(&step.id, StepStatus::Succeeded, Some(result), None);
+                let held = self.read_state(|state| state.steps.contains_key(&step.id));
+                let (recorded, handed_back) = if held {
+                    (Some(result), None)
+                } else {
+                    (None, Some(result))
+                };
+                self.mark(&step.id, StepStatus::Succeeded, recorded, None);
                 self.emit(Event::StepFinished {
                     step: step.id.clone(),
                     index: None,
@@ -64,7 +74,7 @@ impl Run {
                     elapsed_ms,
                     error: None,
                 });
-                Ok(())
+                Ok(handed_back)
             }
             Err(error) => {
                 let status = step_status(&error);
@@ -92,11 +102,12 @@ impl Run {
         step: &Step,
         began: Duration,
         run_deadline: Deadline,
+        locals: &Locals,
     ) -> Result<Deadline, StepError> {
         let Some(timeout) = &step.timeout else {
             return Ok(run_deadline);
         };
-        let timeout = self.duration(timeout, &Vec::new(), "timeout")?;
+        let timeout = self.duration(timeout, locals, "timeout")?;
         if timeout.is_zero() {
             return Err(Failure::new("timeout: a step's timeout must be longer than 0").into());
         }
@@ -181,13 +192,16 @@ impl Run {
         let outcome = loop {
             attempt = attempt.saturating_add(1);
             let allowed = self.with_state(|state| {
-                state.steps.get_mut(&step.id).is_none_or(|s| {
-                    let allowed = s.attempts < MAX_STEP_ATTEMPTS;
-                    if allowed {
-                        s.attempts += 1;
-                    }
-                    allowed
-                })
+                state
+                    .steps
+                    .get_mut(super::block::owner(&step.id))
+                    .is_none_or(|s| {
+                        let allowed = s.attempts < MAX_STEP_ATTEMPTS;
+                        if allowed {
+                            s.attempts += 1;
+                        }
+                        allowed
+                    })
             });
             if !allowed {
                 break Err(Failure::new(format!(
@@ -207,7 +221,7 @@ impl Run {
                     None => break result,
                     Some(until) => {
                         let mut scoped = locals.clone();
-                        scoped.push(("result", value.clone()));
+                        scoped.push(("result".into(), value.clone()));
                         match self.condition(&until.0, &scoped, "retry.until") {
                             Ok(true) => break result,
                             Ok(false) => format!("`until: {}` does not hold yet", until.0),

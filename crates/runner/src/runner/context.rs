@@ -15,7 +15,7 @@ use crate::template_values::Visible;
 use super::Run;
 
 /// Names in scope for one evaluation besides the run-wide ones.
-pub(crate) type Locals = Vec<(&'static str, Value)>;
+pub(crate) type Locals = Vec<(crate::template_values::LocalName, Value)>;
 
 impl Run {
     /// The template context: run-wide names plus `locals`, with real values.
@@ -133,13 +133,13 @@ impl Run {
 
     /// Whether `step` runs. A `when` that cannot be evaluated is a [`StepError::Runbook`]:
     /// the step's `on_failure` is for what the step does, not for whether it runs.
-    pub(crate) fn should_run(&self, step: &Step) -> Result<bool, StepError> {
+    pub(crate) fn should_run(&self, step: &Step, locals: &Locals) -> Result<bool, StepError> {
         let Some(condition) = &step.when else {
             return Ok(true);
         };
         let expr = &condition.0;
         self.engine
-            .condition(expr, &self.context(&Vec::new()))
+            .condition(expr, &self.context(locals))
             .map_err(|error| {
                 StepError::Runbook(format!("`when: {expr}` could not be evaluated: {error}"))
             })

@@ -30,6 +30,7 @@ use crate::targets::{NoTargets, Reachable, Targets};
 use crate::template_values::TemplateValues;
 
 mod attempts;
+mod block;
 mod context;
 mod deadline;
 mod record;

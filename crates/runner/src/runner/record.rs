@@ -7,7 +7,7 @@ use std::sync::PoisonError;
 use serde_json::{Map, Value};
 
 use crate::event::Event;
-use crate::resume::{Checkpoint, Phase, Position};
+use crate::resume::{BlockCheckpoint, Checkpoint, Phase, Position};
 use crate::state::{Intent, RunStatus, StartedExecution, StepStatus, UnknownOutcome};
 
 use super::Run;
@@ -80,10 +80,13 @@ impl Run {
 
     pub(crate) fn count_poll(&self, step: &str) -> u32 {
         self.with_state(|state| {
-            state.steps.get_mut(step).map_or(0, |s| {
-                s.polls = s.polls.saturating_add(1);
-                s.polls
-            })
+            state
+                .steps
+                .get_mut(super::block::owner(step))
+                .map_or(0, |s| {
+                    s.polls = s.polls.saturating_add(1);
+                    s.polls
+                })
         })
     }
 
@@ -129,6 +132,38 @@ impl Run {
                 outputs: Cow::Borrowed(&state.outputs),
             };
             self.runner.observer.checkpoint(&checkpoint);
+        });
+    }
+
+    /// Records the end of `step` in the body at `body` (see [`BlockCheckpoint`]); the
+    /// variables set since the last checkpoint go with it, and with that checkpoint again.
+    pub(super) fn block_checkpoint(
+        &self,
+        body: &str,
+        step: &str,
+        ended: super::block::Ended,
+        next: Option<usize>,
+        error: Option<&str>,
+    ) {
+        let changed = self
+            .changed_vars
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let vars = self.read_state(|state| {
+            changed
+                .iter()
+                .filter_map(|name| Some((name.clone(), state.vars.get(name)?.clone())))
+                .collect()
+        });
+        self.runner.observer.block_checkpoint(&BlockCheckpoint {
+            body: body.to_owned(),
+            step: step.to_owned(),
+            status: ended.status,
+            result: self.redactor.value(ended.result),
+            next,
+            error: error.map(|error| self.redactor.text(error)),
+            vars,
         });
     }
 

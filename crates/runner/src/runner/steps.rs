@@ -28,8 +28,11 @@ impl Run {
                     self.stopped_before(step, &error);
                     Err(error)
                 }
-                Ok(()) => match self.should_run(step) {
-                    Ok(true) => self.run_step(step, run_deadline).await,
+                Ok(()) => match self.should_run(step, &Vec::new()) {
+                    Ok(true) => self
+                        .run_step(step, run_deadline, &Vec::new())
+                        .await
+                        .map(drop),
                     Ok(false) => {
                         self.skip(step);
                         Ok(())

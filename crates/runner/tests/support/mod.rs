@@ -12,7 +12,8 @@ use hwc_client::{Client, Environment, Transport};
 use hwc_sandbox::scenario::{AomNode, AomWorkflow, NodeBehaviour};
 use hwc_sandbox::{ConnectionLimits, RunningSandbox, SandboxConfig, Scenario};
 use runbook_runner::{
-    inputs, Checkpoint, Event, Intent, Observer, Resume, RunInput, RunState, Runner,
+    inputs, BlockCheckpoint, Checkpoint, Event, Intent, Observer, Resume, RunInput, RunState,
+    Runner,
 };
 use serde_json::Value;
 
@@ -94,6 +95,10 @@ impl Observer for Recorder {
     }
 
     fn checkpoint(&self, checkpoint: &Checkpoint<'_>) {
+        self.journal(serde_json::to_value(checkpoint).unwrap());
+    }
+
+    fn block_checkpoint(&self, checkpoint: &BlockCheckpoint) {
         self.journal(serde_json::to_value(checkpoint).unwrap());
     }
 
