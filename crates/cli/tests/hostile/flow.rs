@@ -2,9 +2,13 @@
 //! 4294967295 on instant steps (around `MAX_JUMPS` and `MAX_RETRY_ATTEMPTS`), `for_each` over
 //! 10^7 items (around `MAX_FOR_EACH_ITEMS`), `concurrency: 4294967295` (around
 //! `MAX_CONCURRENCY`), and 40 `set` steps each doubling a string or a list
-//! (`MAX_SET_VALUE_BYTES`).
+//! (`MAX_SET_VALUE_BYTES`); blocks nested around `MAX_BLOCK_DEPTH`, `repeat` around
+//! `MAX_REPEAT_PASSES`, and elements of elements.
 
-use runbook_lang::limits::{MAX_CONCURRENCY, MAX_FOR_EACH_ITEMS, MAX_JUMPS, MAX_RETRY_ATTEMPTS};
+use runbook_lang::limits::{
+    MAX_BLOCK_DEPTH, MAX_CONCURRENCY, MAX_FOR_EACH_ITEMS, MAX_JUMPS, MAX_REPEAT_PASSES,
+    MAX_RETRY_ATTEMPTS,
+};
 
 use super::{both, runbook, steps, Case, Expect};
 
@@ -13,6 +17,27 @@ const RETRY: &str = "retry";
 const FOR_EACH: &str = "for_each";
 const CONCURRENCY: &str = "concurrency";
 const SET: &str = "set_doubling";
+const BLOCKS: &str = "blocks";
+
+/// Blocks `depth` deep around one `log` step.
+fn nested_blocks(name: &str, depth: usize) -> String {
+    let mut body = String::new();
+    for level in 0..depth {
+        let indent = "    ".repeat(level);
+        body.push_str(&format!("{indent}  - id: block_{level}\n{indent}    do:\n"));
+    }
+    let indent = "    ".repeat(depth);
+    body.push_str(&format!("{indent}  - id: inside\n{indent}    log: deep\n"));
+    steps(name, &body)
+}
+
+/// A block whose `until` never holds, run at most `max` times.
+fn repeated(name: &str, max: &str) -> String {
+    steps(
+        name,
+        &format!("  - id: again\n    repeat: {{until: \"false\", max: {max}}}\n    do:\n      - id: once\n        log: once\n"),
+    )
+}
 
 /// A log step, then a failing step that jumps back to it at most `max` times.
 fn goto(name: &str, max: &str) -> String {
@@ -48,6 +73,47 @@ fn doubling(name: &str, start: &str, op: &str, count: usize) -> String {
 pub fn cases() -> Vec<Case> {
     use Expect::{Accept, Refuse, Survive};
     let mut cases = Vec::new();
+    let depth = MAX_BLOCK_DEPTH;
+    let mut deepest = Case::validate(
+        BLOCKS,
+        &format!("nested_{depth}.yaml"),
+        nested_blocks("n", depth),
+    );
+    deepest.expect = Accept;
+    cases.push(deepest);
+    for depth in [depth + 1, 40] {
+        let mut deeper = Case::validate(
+            BLOCKS,
+            &format!("nested_{}.yaml", depth),
+            nested_blocks("n", depth),
+        );
+        deeper.expect = Refuse;
+        cases.push(deeper);
+    }
+    let passes = MAX_REPEAT_PASSES;
+    // The run ends with exit 1 once the passes are spent; what matters is that it ends.
+    let [validate, mut run] = both(
+        BLOCKS,
+        &format!("repeat_{passes}"),
+        repeated("r", &passes.to_string()),
+        Accept,
+    );
+    run.expect = Survive;
+    cases.extend([validate, run]);
+    cases.extend(both(
+        BLOCKS,
+        "repeat_4294967295",
+        repeated("r", "4294967295"),
+        Refuse,
+    ));
+    cases.push(Case::run(
+        BLOCKS,
+        "elements_of_elements.run.yaml",
+        steps(
+            "e",
+            "  - id: outer\n    for_each: \"{{ range(100) | list }}\"\n    as: row\n    concurrency: 10\n    do:\n      - id: inner\n        for_each: \"{{ range(100) | list }}\"\n        concurrency: 10\n        log: \"{{ row }}.{{ item }}\"\n",
+        ),
+    ));
     let jumps = MAX_JUMPS;
     // The run ends with exit 1 once the jumps are spent; what matters is that it ends.
     let [v, _] = both(
