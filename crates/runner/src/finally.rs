@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use crate::event::Event;
 use crate::failure::{Scope, StepError};
 use crate::resume::{Phase, Position};
-use crate::runner::{Deadline, Run};
+use crate::runner::{Deadline, Locals, Run};
 use crate::state::{RunStatus, StepStatus};
 use crate::targets::TargetRef;
 
@@ -39,8 +39,11 @@ impl Run {
             };
             let outcome = match self.yield_and_check(deadline).await {
                 Err(error) => Err(error),
-                Ok(()) => match self.should_run(step, &Vec::new()) {
-                    Ok(true) => self.run_step(step, deadline, &Vec::new()).await.map(drop),
+                Ok(()) => match self.should_run(step, &Locals::default()) {
+                    Ok(true) => self
+                        .run_step(step, deadline, &Locals::default())
+                        .await
+                        .map(drop),
                     Ok(false) => {
                         self.skip(step);
                         self.checkpoint(Some(&step.id), next);

@@ -139,13 +139,14 @@ impl TemplateValues {
         self.redactor.touches(&resolve(context, path))
     }
 
-    /// The context of one render: O(1) in the number of steps and variables. A local named
-    /// `steps` is a block's frame: its entries are read first, then the run's steps.
+    /// The context of one render: O(1) in the number of steps and variables. Inside a block,
+    /// `steps` reads the body's frame first, then the run's steps.
     pub(crate) fn context(
         &self,
         visible: Visible<'_>,
         run: &Value,
         locals: &[(LocalName, Value)],
+        frame: Option<&Arc<BodyFrame>>,
     ) -> JinjaValue {
         let visible = match visible {
             Visible::Through(id) => self
@@ -159,17 +160,16 @@ impl TemplateValues {
             results: Arc::clone(&self.steps),
             visible,
         });
-        let mut named = Vec::with_capacity(locals.len());
-        for (name, value) in locals {
-            if name == "steps" {
-                steps = JinjaValue::from_object(Frame {
-                    own: to_jinja(value),
-                    outer: steps,
-                });
-            } else {
-                named.push((name.clone(), to_jinja(value)));
-            }
+        if let Some(frame) = frame {
+            steps = JinjaValue::from_object(FrameView {
+                frame: Arc::clone(frame),
+                outer: steps,
+            });
         }
+        let named = locals
+            .iter()
+            .map(|(name, value)| (name.clone(), to_jinja(value)))
+            .collect();
         JinjaValue::from_object(Context {
             fixed: [
                 ("inputs", self.inputs.clone()),
@@ -223,29 +223,67 @@ impl Object for Context {
     }
 }
 
-/// `steps` inside a block: this element's or pass's steps, then the steps around it.
+/// A block body's results so far (one element's or pass's), each a template value made
+/// once when its step ends, and the frame of the body around it: a step's cost does not
+/// grow with the steps before it.
+#[derive(Debug, Default)]
+pub(crate) struct BodyFrame {
+    results: Mutex<HashMap<String, JinjaValue>>,
+    outer: Option<Arc<BodyFrame>>,
+}
+
+impl BodyFrame {
+    pub(crate) fn within(outer: Option<Arc<BodyFrame>>) -> Self {
+        Self {
+            results: Mutex::default(),
+            outer,
+        }
+    }
+
+    /// What `steps.<id>` reads in this body from now on.
+    pub(crate) fn record(&self, id: &str, result: &Value) {
+        self.lock().insert(id.to_owned(), to_jinja(result));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JinjaValue>> {
+        self.results.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lookup(&self, id: &str) -> Option<JinjaValue> {
+        let own = self.lock().get(id).cloned();
+        own.or_else(|| self.outer.as_ref()?.lookup(id))
+    }
+
+    fn ids(&self, out: &mut Vec<JinjaValue>) {
+        if let Some(outer) = &self.outer {
+            outer.ids(out);
+        }
+        out.extend(self.lock().keys().map(|id| JinjaValue::from(id.as_str())));
+    }
+}
+
+/// `steps` inside a block: the body's frames, then the run's steps.
 #[derive(Debug)]
-struct Frame {
-    own: JinjaValue,
+struct FrameView {
+    frame: Arc<BodyFrame>,
     outer: JinjaValue,
 }
 
-impl Object for Frame {
+impl Object for FrameView {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Map
     }
 
     fn get_value(self: &Arc<Self>, key: &JinjaValue) -> Option<JinjaValue> {
-        match self.own.get_item(key) {
-            Ok(value) if !value.is_undefined() => Some(value),
-            _ => self.outer.get_item(key).ok().filter(|v| !v.is_undefined()),
-        }
+        self.frame
+            .lookup(key.as_str()?)
+            .or_else(|| self.outer.get_item(key).ok().filter(|v| !v.is_undefined()))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let mut keys: Vec<JinjaValue> = self.outer.try_iter().into_iter().flatten().collect();
-        keys.extend(self.own.try_iter().into_iter().flatten());
-        Enumerator::Values(keys)
+        let mut ids: Vec<JinjaValue> = self.outer.try_iter().into_iter().flatten().collect();
+        self.frame.ids(&mut ids);
+        Enumerator::Values(ids)
     }
 }
 
@@ -402,7 +440,12 @@ mod tests {
     }
 
     fn render(values: &TemplateValues, visible: Visible<'_>, text: &str) -> Result<Value, String> {
-        let context = values.context(visible, &json!({"id": "r"}), &[("item".into(), json!(7))]);
+        let context = values.context(
+            visible,
+            &json!({"id": "r"}),
+            &[("item".into(), json!(7))],
+            None,
+        );
         Engine::default()
             .render(&json!(text), &context)
             .map_err(|error| error.0)
@@ -463,7 +506,7 @@ mod tests {
     #[test]
     fn variables_read_as_they_are_when_read() {
         let values = values();
-        let context = values.context(Visible::All, &json!({}), &[]);
+        let context = values.context(Visible::All, &json!({}), &[], None);
         values.set_vars(json!({"v": 1, "w": 2}).as_object().unwrap());
         let engine = Engine::default();
         assert_eq!(
@@ -482,7 +525,7 @@ mod tests {
     fn resolve_goes_as_deep_as_the_data() {
         let values = values();
         values.record_result("a", &json!({"x": {"y": "s"}}));
-        let context = values.context(Visible::All, &json!({}), &[]);
+        let context = values.context(Visible::All, &json!({}), &[], None);
         let path = |text: &str| text.split('.').map(str::to_owned).collect::<Vec<_>>();
         assert_eq!(resolve(&context, &path("steps.a.x.y")), json!("s"));
         assert_eq!(
@@ -509,7 +552,7 @@ mod tests {
         values.record_result("a", &json!({"token": "hunter22", "n": 1}));
         values.record_result("b", &json!({"derived": "x-y"}));
         values.set_vars(json!({"plain": "p"}).as_object().unwrap());
-        let context = values.context(Visible::All, &json!({}), &[]);
+        let context = values.context(Visible::All, &json!({}), &[], None);
         let path = |text: &str| text.split('.').map(str::to_owned).collect::<Vec<_>>();
         assert!(values.reads_secret(&context, &path("steps.a")));
         assert!(values.reads_secret(&context, &path("steps.a.token")));

@@ -254,3 +254,38 @@ steps:
         "the second batch waits for the slow host, not only for a free slot"
     );
 }
+
+#[tokio::test]
+async fn a_nested_block_reads_the_outer_body_and_its_element_and_secrets_stay_out_of_the_journal() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let text = r#"
+version: 1
+name: nested
+inputs:
+  token: {type: string, secret: true}
+steps:
+  - id: outer
+    for_each: [a, b]
+    as: letter
+    do:
+      - id: hush
+        log: "{{ letter }} with {{ inputs.token }}"
+      - id: first
+        log: "{{ letter }}"
+      - id: inner
+        repeat: {until: "steps.echo.message != ''", max: 2}
+        do:
+          - id: echo
+            log: "{{ steps.first.message }}-{{ letter }}-{{ index }}"
+"#;
+    let secret = "hunter2-token";
+    let state = support::run_given(&harness, &runbook(text), &[("token", secret)]).await;
+    assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
+    let result = state.steps["outer"].result.clone().unwrap();
+    assert_eq!(result[1]["inner"][0]["echo"]["message"], "b-b-1");
+    let hushed = &result[0]["hush"]["message"];
+    assert_eq!(hushed, "***", "a value computed from a secret is a secret");
+    let journal = serde_json::to_string(&*harness.recorder.journal.lock().unwrap()).unwrap();
+    assert!(journal.contains("block_checkpoint"));
+    assert!(!journal.contains(secret), "a secret reached the journal");
+}

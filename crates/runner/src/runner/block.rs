@@ -25,20 +25,12 @@ pub(crate) fn owner(path: &str) -> &str {
     path.split(['.', '[']).next().unwrap_or(path)
 }
 
-/// `locals` with `frame` as what `steps.<id>` reads first: an outer block's frame stays
-/// readable under this one's.
+/// `locals` in a body whose steps so far are `frame` (a pass's, read by `until`).
 fn with_frame(locals: &Locals, frame: &Map<String, Value>) -> Locals {
-    let mut scoped = locals.clone();
-    let outer = scoped
-        .iter()
-        .position(|(name, _)| name == "steps")
-        .map(|at| scoped.remove(at).1);
-    let mut merged = match outer {
-        Some(Value::Object(outer)) => outer,
-        _ => Map::new(),
-    };
-    merged.extend(frame.iter().map(|(id, value)| (id.clone(), value.clone())));
-    scoped.push(("steps".into(), Value::Object(merged)));
+    let (scoped, view) = locals.in_body();
+    for (id, result) in frame {
+        view.record(id, result);
+    }
     scoped
 }
 
@@ -139,10 +131,15 @@ impl Run {
             }
             Some(record) => (record.frame, record.next.unwrap_or(0)),
         };
+        // What the body's steps read as `steps.<id>`: recorded once per step, not copied
+        // for each next one.
+        let (scoped, view) = locals.in_body();
+        for (id, result) in &frame {
+            view.record(id, result);
+        }
         let mut jumps: HashMap<usize, u32> = HashMap::new();
         while let Some(inner) = steps.get(position) {
             self.yield_and_check(deadline).await?;
-            let scoped = with_frame(locals, &frame);
             let pathed = Step {
                 id: format!("{path}.{}", inner.id),
                 ..inner.clone()
@@ -196,6 +193,7 @@ impl Run {
                                 None => failure.message.clone(),
                             };
                             let message = format!("step `{}`: {message}", inner.id);
+                            view.record(&inner.id, &ended.result);
                             frame.insert(inner.id.clone(), ended.result.clone());
                             self.block_checkpoint(path, &inner.id, ended, None, Some(&message));
                             return Err(Failure {
@@ -208,13 +206,16 @@ impl Run {
                     }
                 }
             };
+            view.record(&inner.id, &ended.result);
             frame.insert(inner.id.clone(), ended.result.clone());
             for jumped in steps.get(position + 1..next).unwrap_or_default() {
                 self.emit(Event::StepSkipped {
                     step: format!("{path}.{}", jumped.id),
                     reason: format!("branch `{}` went past it", inner.id),
                 });
-                frame.insert(jumped.id.clone(), StepStatus::Skipped.placeholder());
+                let skipped = StepStatus::Skipped.placeholder();
+                view.record(&jumped.id, &skipped);
+                frame.insert(jumped.id.clone(), skipped);
             }
             self.block_checkpoint(path, &inner.id, ended, Some(next), None);
             position = next;

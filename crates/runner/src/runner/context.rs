@@ -10,12 +10,33 @@ use runbook_lang::Step;
 use serde_json::{json, Value};
 
 use crate::failure::{Failure, StepError};
-use crate::template_values::Visible;
+use crate::template_values::{BodyFrame, LocalName, Visible};
 
 use super::Run;
 
-/// Names in scope for one evaluation besides the run-wide ones.
-pub(crate) type Locals = Vec<(crate::template_values::LocalName, Value)>;
+/// Names in scope for one evaluation besides the run-wide ones (`item`, `result`, an
+/// element's `as` name), and the frame of the block body it is in.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Locals {
+    pub(crate) names: Vec<(LocalName, Value)>,
+    pub(crate) frame: Option<Arc<BodyFrame>>,
+}
+
+impl Locals {
+    pub(crate) fn push(&mut self, local: (LocalName, Value)) {
+        self.names.push(local);
+    }
+
+    /// These names, in a new body's frame (which sees the frames around it).
+    pub(crate) fn in_body(&self) -> (Self, Arc<BodyFrame>) {
+        let frame = Arc::new(BodyFrame::within(self.frame.clone()));
+        let scoped = Self {
+            names: self.names.clone(),
+            frame: Some(Arc::clone(&frame)),
+        };
+        (scoped, frame)
+    }
+}
 
 impl Run {
     /// The template context: run-wide names plus `locals`, with real values.
@@ -40,7 +61,8 @@ impl Run {
                 (Some(current), false) => Visible::Through(current),
                 _ => Visible::All,
             };
-            self.template_values.context(visible, &run, locals)
+            self.template_values
+                .context(visible, &run, &locals.names, locals.frame.as_ref())
         })
     }
 

@@ -10,7 +10,7 @@ use crate::event::Event;
 use crate::resume::{BlockCheckpoint, Checkpoint, Phase, Position};
 use crate::state::{Intent, RunStatus, StartedExecution, StepStatus, UnknownOutcome};
 
-use super::Run;
+use super::{Locals, Run};
 
 impl Run {
     /// Recomputes a restored `set` step whose journaled values hold a masked secret: the
@@ -28,7 +28,8 @@ impl Run {
         for (name, value) in values {
             // These templates rendered before the crash; one that fails now (another secret
             // was given) leaves the masked values, and a step reading them fails visibly.
-            let Ok(rendered) = self.render(value, &Vec::new(), &format!("set `{name}`")) else {
+            let Ok(rendered) = self.render(value, &Locals::default(), &format!("set `{name}`"))
+            else {
                 return;
             };
             vars.insert(name.clone(), rendered);

@@ -13,7 +13,7 @@ use crate::resume::{Phase, Position};
 use crate::state::{HandledFailure, RunStatus, StepStatus};
 
 use super::attempts::step_status;
-use super::Run;
+use super::{Locals, Run};
 
 impl Run {
     pub(super) async fn run_steps(&self, first: usize) {
@@ -28,9 +28,9 @@ impl Run {
                     self.stopped_before(step, &error);
                     Err(error)
                 }
-                Ok(()) => match self.should_run(step, &Vec::new()) {
+                Ok(()) => match self.should_run(step, &Locals::default()) {
                     Ok(true) => self
-                        .run_step(step, run_deadline, &Vec::new())
+                        .run_step(step, run_deadline, &Locals::default())
                         .await
                         .map(drop),
                     Ok(false) => {
@@ -149,14 +149,16 @@ impl Run {
             let target = self.runbook.steps.iter().position(|s| s.id == goto.goto);
             let max = match &goto.max {
                 None => None,
-                Some(max) => match self.count(max, &Vec::new(), "on_failure.max", 1..=MAX_JUMPS) {
-                    Ok(max) => Some(max),
-                    Err(bad) => {
-                        let error = Failure::new(format!("{error}; {bad}"));
-                        self.stop(step, StepError::Failed(error));
-                        return None;
+                Some(max) => {
+                    match self.count(max, &Locals::default(), "on_failure.max", 1..=MAX_JUMPS) {
+                        Ok(max) => Some(max),
+                        Err(bad) => {
+                            let error = Failure::new(format!("{error}; {bad}"));
+                            self.stop(step, StepError::Failed(error));
+                            return None;
+                        }
                     }
-                },
+                }
             };
             match (target, max) {
                 (Some(_), Some(max)) if taken > max => {
@@ -247,7 +249,7 @@ impl Run {
     pub(super) fn compute_outputs(&self) -> Result<(), StepError> {
         let mut outputs = Map::new();
         for (name, value) in &self.runbook.outputs {
-            let value = self.render(value, &Vec::new(), &format!("output `{name}`"))?;
+            let value = self.render(value, &Locals::default(), &format!("output `{name}`"))?;
             outputs.insert(name.clone(), value);
         }
         let shown = match self.redactor.value(Value::Object(outputs)) {
