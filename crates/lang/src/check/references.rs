@@ -347,6 +347,17 @@ fn check_name(
         "result" if scope.result => None,
         "result" => Some(("`result` exists only in `until` conditions".into(), None)),
         name if template::is_function(name) => None,
+        other if element_name_of(scope.tree, other).is_some() => {
+            let owner = element_name_of(scope.tree, other)?;
+            Some((
+                format!("`{other}` names the element of `{}`, and exists only inside it", owner.id),
+                Some(if owner.body.is_some() {
+                    format!("read it in the steps of block `{}`", owner.id)
+                } else {
+                    format!("read it in the fields of step `{}`", owner.id)
+                }),
+            ))
+        }
         other => Some((
             format!("unknown name `{other}`"),
             Some(format!("templates read {}", template::ROOTS.join(", "))),
@@ -389,4 +400,12 @@ fn check_result_field(
         }
         ResultShape::Open => None,
     }
+}
+
+/// The step whose `for_each` names its element `name` (`as: name`), if one does.
+fn element_name_of<'a>(tree: &StepTree<'a>, name: &str) -> Option<&'a Step> {
+    tree.entries
+        .iter()
+        .map(|entry| entry.step)
+        .find(|step| step.element_name.as_deref() == Some(name))
 }
