@@ -10,15 +10,6 @@ use runbook_runner::{Event, RunStatus};
 use serde_json::{json, Value};
 use support::{harness, resume, run, run_until_crash, runbook, Cut};
 
-fn requests(harness: &support::Harness, operation: &str) -> u64 {
-    harness
-        .sandbox
-        .request_counts()
-        .get(operation)
-        .copied()
-        .unwrap_or(0)
-}
-
 /// Per host: start a workflow that pauses, let it reach the gate, continue it, wait for it.
 const HOSTS: &str = r#"
 version: 1
@@ -63,7 +54,7 @@ async fn a_body_runs_per_element_and_the_result_is_one_map_per_element() {
         result[0]["start"]["execution_id"],
         result[1]["start"]["execution_id"]
     );
-    assert_eq!(requests(&harness, "ExecuteWorkflow"), 2);
+    assert_eq!(support::requests(&harness, "ExecuteWorkflow"), 2);
     let events = harness.recorder.events.lock().unwrap();
     assert!(events.iter().any(|e| matches!(
         e,
@@ -83,19 +74,19 @@ async fn a_run_that_died_inside_a_body_goes_on_there_and_sends_nothing_twice() {
     })
     .await;
     assert!(crashed.is_none());
-    assert_eq!(requests(&harness, "ExecuteWorkflow"), 2);
-    let continued = requests(&harness, "StartPausingWorkflowExecutions");
+    assert_eq!(support::requests(&harness, "ExecuteWorkflow"), 2);
+    let continued = support::requests(&harness, "StartPausingWorkflowExecutions");
     assert_eq!(continued, 2);
 
     let state = resume(&harness, &book, None).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
     assert_eq!(
-        requests(&harness, "ExecuteWorkflow"),
+        support::requests(&harness, "ExecuteWorkflow"),
         2,
         "no host started again"
     );
     assert_eq!(
-        requests(&harness, "StartPausingWorkflowExecutions"),
+        support::requests(&harness, "StartPausingWorkflowExecutions"),
         2,
         "no gate continued again"
     );

@@ -19,15 +19,6 @@ fn executions(harness: &support::Harness, service: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-fn requests(harness: &support::Harness, operation: &str) -> u64 {
-    harness
-        .sandbox
-        .request_counts()
-        .get(operation)
-        .copied()
-        .unwrap_or(0)
-}
-
 fn reconciled(harness: &support::Harness) -> Vec<String> {
     harness
         .recorder
@@ -55,9 +46,9 @@ async fn finished_steps_are_not_run_again_and_a_recorded_start_is_followed() {
     let state = resume(&harness, &book, None).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
     assert_eq!(executions(&harness, "aom").len(), 1);
-    assert_eq!(requests(&harness, "ExecuteWorkflow"), 1);
+    assert_eq!(support::requests(&harness, "ExecuteWorkflow"), 1);
     assert_eq!(
-        requests(&harness, "ListWorkflowExecutions"),
+        support::requests(&harness, "ListWorkflowExecutions"),
         0,
         "nothing to look up"
     );
@@ -78,7 +69,11 @@ async fn a_start_applied_whose_answer_was_lost_is_adopted_from_the_list() {
     .await;
     let state = resume(&harness, &book, None).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
-    assert_eq!(requests(&harness, "ExecuteWorkflow"), 1, "never sent again");
+    assert_eq!(
+        support::requests(&harness, "ExecuteWorkflow"),
+        1,
+        "never sent again"
+    );
     let listed = executions(&harness, "aom");
     assert_eq!(listed.len(), 1);
     assert_eq!(
@@ -96,12 +91,12 @@ async fn a_start_whose_intent_was_recorded_but_never_sent_is_started_after_a_sec
         (e["event"] == "intent" && e["step"] == "deploy").then_some(Cut::After)
     })
     .await;
-    assert_eq!(requests(&harness, "ExecuteWorkflow"), 0);
+    assert_eq!(support::requests(&harness, "ExecuteWorkflow"), 0);
     let state = resume(&harness, &book, None).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
-    assert_eq!(requests(&harness, "ExecuteWorkflow"), 1);
+    assert_eq!(support::requests(&harness, "ExecuteWorkflow"), 1);
     assert_eq!(
-        requests(&harness, "ListWorkflowExecutions"),
+        support::requests(&harness, "ListWorkflowExecutions"),
         2,
         "listed, settled, listed again"
     );
@@ -137,7 +132,7 @@ async fn several_candidates_stop_the_run_for_a_decision_and_adopt_resumes_it() {
     assert_eq!(needs.workflow_id.as_deref(), Some("wf-success"));
     assert!(needs.window.is_some());
     assert_eq!(
-        requests(&harness, "ExecuteWorkflow"),
+        support::requests(&harness, "ExecuteWorkflow"),
         2,
         "nothing started by the resume"
     );
@@ -149,7 +144,7 @@ async fn several_candidates_stop_the_run_for_a_decision_and_adopt_resumes_it() {
         state.steps["deploy"].result.as_ref().unwrap()["execution_id"],
         mine.as_str()
     );
-    assert_eq!(requests(&harness, "ExecuteWorkflow"), 2);
+    assert_eq!(support::requests(&harness, "ExecuteWorkflow"), 2);
 }
 
 #[tokio::test]
@@ -162,8 +157,8 @@ async fn a_start_decision_sends_again_without_looking() {
     .await;
     let state = resume(&harness, &book, Some(Decision::Start)).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
-    assert_eq!(requests(&harness, "ListWorkflowExecutions"), 0);
-    assert_eq!(requests(&harness, "ExecuteWorkflow"), 1);
+    assert_eq!(support::requests(&harness, "ListWorkflowExecutions"), 0);
+    assert_eq!(support::requests(&harness, "ExecuteWorkflow"), 1);
 }
 
 #[tokio::test]
@@ -176,7 +171,7 @@ async fn a_sync_run_whose_answer_was_lost_is_found_and_its_result_rebuilt() {
     .await;
     let state = resume(&harness, &book, None).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
-    assert_eq!(requests(&harness, "StartSyncWorkflowExecution"), 1);
+    assert_eq!(support::requests(&harness, "StartSyncWorkflowExecution"), 1);
     assert_eq!(executions(&harness, "functiongraph").len(), 1);
 }
 
@@ -190,10 +185,10 @@ async fn a_delivered_callback_is_not_sent_again() {
         is(e, "step_finished", "answer").then_some(Cut::Before)
     })
     .await;
-    assert_eq!(requests(&harness, "CreateCallbackWorkflow"), 1);
+    assert_eq!(support::requests(&harness, "CreateCallbackWorkflow"), 1);
     let state = resume(&harness, &book, None).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
-    assert_eq!(requests(&harness, "CreateCallbackWorkflow"), 1);
+    assert_eq!(support::requests(&harness, "CreateCallbackWorkflow"), 1);
     assert_eq!(reconciled(&harness), ["applied"]);
 }
 
@@ -205,10 +200,10 @@ async fn a_callback_never_sent_is_sent_on_resume() {
         (e["event"] == "intent" && e["step"] == "answer").then_some(Cut::After)
     })
     .await;
-    assert_eq!(requests(&harness, "CreateCallbackWorkflow"), 0);
+    assert_eq!(support::requests(&harness, "CreateCallbackWorkflow"), 0);
     let state = resume(&harness, &book, None).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
-    assert_eq!(requests(&harness, "CreateCallbackWorkflow"), 1);
+    assert_eq!(support::requests(&harness, "CreateCallbackWorkflow"), 1);
     assert_eq!(reconciled(&harness), ["not_applied"]);
 }
 
@@ -231,7 +226,7 @@ async fn a_node_action_applied_is_not_sent_again_and_one_never_sent_is() {
         })
         .await;
         assert_eq!(
-            requests(&harness, "StartPausingWorkflowExecutions"),
+            support::requests(&harness, "StartPausingWorkflowExecutions"),
             sent_before
         );
         let state = resume(&harness, &book, None).await;
@@ -242,7 +237,7 @@ async fn a_node_action_applied_is_not_sent_again_and_one_never_sent_is() {
             state.error
         );
         assert_eq!(
-            requests(&harness, "StartPausingWorkflowExecutions"),
+            support::requests(&harness, "StartPausingWorkflowExecutions"),
             1,
             "{cut_at}"
         );
@@ -260,7 +255,7 @@ async fn a_stop_applied_is_not_sent_again() {
     .await;
     let state = resume(&harness, &book, None).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
-    assert_eq!(requests(&harness, "StopExecution"), 1);
+    assert_eq!(support::requests(&harness, "StopExecution"), 1);
     assert_eq!(reconciled(&harness), ["applied"]);
 }
 
@@ -277,12 +272,12 @@ async fn a_call_that_changes_something_cannot_be_looked_up_so_a_person_decides()
     let needs = state.needs_decision.unwrap();
     assert_eq!(needs.operation, "ExecuteWorkflow");
     assert!(needs.candidates.is_empty());
-    assert_eq!(requests(&harness, "ExecuteWorkflow"), 1);
+    assert_eq!(support::requests(&harness, "ExecuteWorkflow"), 1);
 
     let state = resume(&harness, &book, Some(Decision::Start)).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
     assert_eq!(
-        requests(&harness, "ExecuteWorkflow"),
+        support::requests(&harness, "ExecuteWorkflow"),
         2,
         "sent again, as decided"
     );
@@ -297,11 +292,14 @@ async fn a_resumed_wait_keeps_its_restart_count() {
         (e["event"] == "node_action" && e["step"] == "watch").then_some(Cut::Before)
     })
     .await;
-    assert_eq!(requests(&harness, "StartPausingWorkflowExecutions"), 1);
+    assert_eq!(
+        support::requests(&harness, "StartPausingWorkflowExecutions"),
+        1
+    );
     let state = resume(&harness, &book, None).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
     assert_eq!(
-        requests(&harness, "StartPausingWorkflowExecutions"),
+        support::requests(&harness, "StartPausingWorkflowExecutions"),
         1,
         "not restarted twice"
     );
@@ -333,7 +331,7 @@ async fn finally_runs_once_after_a_crash_in_the_steps_and_resumes_inside_finally
             .count()
     };
     assert_eq!((logged("one"), logged("three")), (1, 1), "not run again");
-    assert_eq!(requests(&harness, "StartSyncWorkflowExecution"), 1);
+    assert_eq!(support::requests(&harness, "StartSyncWorkflowExecution"), 1);
 }
 
 #[tokio::test]
@@ -347,7 +345,7 @@ async fn a_lost_answer_in_a_live_run_is_settled_at_once() {
     let state = support::run(&harness, &book).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
     assert!(state.unknown_outcomes.is_empty());
-    assert_eq!(requests(&harness, "ExecuteWorkflow"), 1);
+    assert_eq!(support::requests(&harness, "ExecuteWorkflow"), 1);
     assert_eq!(executions(&harness, "aom").len(), 1);
     assert_eq!(reconciled(&harness), ["applied"]);
 }
@@ -371,9 +369,9 @@ async fn a_sync_run_that_lost_its_connection_while_running_is_found_and_waited_f
         StepStatus::Failed,
         "a timed-out sync run fails its step"
     );
-    assert_eq!(requests(&harness, "StartSyncWorkflowExecution"), 1);
+    assert_eq!(support::requests(&harness, "StartSyncWorkflowExecution"), 1);
     assert!(
-        requests(&harness, "ShowWorkflowExecution") >= 2,
+        support::requests(&harness, "ShowWorkflowExecution") >= 2,
         "looked again until it ended"
     );
     assert_eq!(executions(&harness, "functiongraph").len(), 1);

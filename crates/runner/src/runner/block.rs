@@ -259,9 +259,10 @@ impl Run {
     }
 }
 
-/// Where a `branch` in a body sends it: the sibling its result names, past the last step
-/// for `end`, or the next step when no entry matched.
-fn branch_target(steps: &[Step], position: usize, result: &Value) -> usize {
+/// Where a `branch` step at `position` of `steps` (the run's, or a body's) sends them: the
+/// step its result names, past the last step for `end`, or the next step when no entry
+/// matched (the validator refuses a target that is not a later step of the same list).
+pub(super) fn branch_target(steps: &[Step], position: usize, result: &Value) -> usize {
     match result["goto"].as_str() {
         None => position + 1,
         Some(runbook_lang::BRANCH_END) => steps.len(),

@@ -13,6 +13,7 @@ use crate::resume::{Phase, Position};
 use crate::state::{HandledFailure, RunStatus, StepStatus};
 
 use super::attempts::step_status;
+use super::block::branch_target;
 use super::{Locals, Run};
 
 impl Run {
@@ -77,27 +78,15 @@ impl Run {
         });
     }
 
-    /// Where a `branch` step that ran sends the run: the step its result names, past the last
-    /// step for `end`, or the next one when no entry matched (the validator refuses a target
-    /// that is not a later step).
+    /// Where a `branch` step that ran sends the run (see [`branch_target`]).
     fn branch_target(&self, index: usize, step: &Step) -> usize {
-        let goto = self.read_state(|state| {
-            state
-                .steps
-                .get(&step.id)
-                .and_then(|s| s.result.as_ref())
-                .and_then(|result| result["goto"].as_str().map(str::to_owned))
-        });
-        let steps = &self.runbook.steps;
-        match goto.as_deref() {
-            None => index + 1,
-            Some(runbook_lang::BRANCH_END) => steps.len(),
-            Some(id) => steps
-                .iter()
-                .position(|s| s.id == id)
-                .filter(|&target| target > index)
-                .unwrap_or(index + 1),
-        }
+        let result =
+            self.read_state(|state| state.steps.get(&step.id).and_then(|s| s.result.clone()));
+        branch_target(
+            &self.runbook.steps,
+            index,
+            result.as_ref().unwrap_or(&Value::Null),
+        )
     }
 
     /// Marks a step whose `when` is false.

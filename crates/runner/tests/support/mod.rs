@@ -284,6 +284,16 @@ pub async fn resume(
         .await
 }
 
+/// How many `operation` requests the sandbox has answered.
+pub fn requests(harness: &Harness, operation: &str) -> u64 {
+    harness
+        .sandbox
+        .request_counts()
+        .get(operation)
+        .copied()
+        .unwrap_or(0)
+}
+
 /// Whether `entry` is the event `kind` of `step`.
 pub fn is(entry: &Value, kind: &str, step: &str) -> bool {
     entry["event"] == kind && entry["step"] == step
