@@ -309,6 +309,40 @@ fn a_recorded_run_replays_as_a_test_until_the_runbook_changes() {
     assert_eq!(unknown.status.code(), Some(2));
 }
 
+/// A run with a block is recorded, but not replayed: the answers of its steps are not put in
+/// order yet, and `--from-run` says so rather than write a test that cannot pass.
+#[test]
+fn a_recorded_run_with_a_block_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("grouped.yaml");
+    std::fs::write(
+        &book,
+        "version: 1\nname: grouped\ntimeout: 10m\nsteps:\n  - id: group\n    do:\n      - id: deploy\n        aom.run: {workflow_id: wf-success}\n",
+    )
+    .unwrap();
+    let state = dir.path().join("state").display().to_string();
+    let ran = runbook()
+        .args(["run"])
+        .arg(&book)
+        .args(["--sandbox", "--state-dir", &state])
+        .output()
+        .unwrap();
+    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
+    let listed = runbook()
+        .args(["runs", "list", "--output", "json", "--state-dir", &state])
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let run_id = listed[0]["run_id"].as_str().unwrap().to_owned();
+    let refused = runbook()
+        .args(["test", "--from-run", &run_id, "--state-dir", &state])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(said.contains("step `group` is a block"), "{said}");
+}
+
 /// A run that acted in another project through a step's templated `target` replays with that
 /// project in its scenario, found in the journal's record of where the start went.
 #[test]
