@@ -280,3 +280,41 @@ steps:
     assert!(journal.contains("block_checkpoint"));
     assert!(!journal.contains(secret), "a secret reached the journal");
 }
+
+#[tokio::test]
+async fn a_failed_block_reads_as_its_status_and_a_branch_can_end_its_body() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let text = r#"
+version: 1
+name: statuses
+steps:
+  - id: loop
+    on_failure: continue
+    do:
+      - id: try
+        log: try
+      - id: check
+        fail: not yet
+        on_failure: {goto: try, max: 2}
+  - id: choose
+    do:
+      - id: pick
+        branch:
+          - {when: "true", goto: end}
+      - id: passed_over
+        log: never
+  - id: show
+    log: "{{ steps.loop.status }} {{ steps.choose.passed_over.status }}"
+"#;
+    let state = run(&harness, &runbook(text)).await;
+    assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
+    assert_eq!(
+        state.steps["show"].result.clone().unwrap()["message"],
+        "failed skipped"
+    );
+    let error = state.steps["loop"].error.clone().unwrap();
+    assert!(
+        error.contains("step `check`: not yet; `on_failure` already went to `try` 2 time(s)"),
+        "{error}"
+    );
+}

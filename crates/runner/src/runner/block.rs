@@ -60,9 +60,18 @@ impl Run {
                 Some(index) => format!("{}[{index}]", step.id),
                 None => step.id.clone(),
             };
+            // A failed block reads as `{status}`, as any failed step does: the steps that
+            // ran are in the log and the journal, not in a half-filled map.
             self.body(&path, body, locals, deadline)
                 .await
                 .map(Value::Object)
+                .map_err(|error| match error {
+                    StepError::Failed(failure) => StepError::Failed(Failure {
+                        result: None,
+                        ..failure
+                    }),
+                    other => other,
+                })
         })
     }
 
