@@ -318,3 +318,46 @@ steps:
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn elements_running_at_once_resume_each_where_it_was_and_send_nothing_twice() {
+    let book = runbook(&HOSTS.replace("    as: host\n", "    as: host\n    concurrency: 2\n"));
+    // `Before` a step's block checkpoint: its request was answered, but the journal does not
+    // say the step ended, so the resumed run must settle it without sending it again.
+    let crashes = [
+        ("each[0]", "go_on", Cut::After),
+        ("each[0]", "go_on", Cut::Before),
+        ("each[1]", "start", Cut::Before),
+        ("each[1]", "reach", Cut::After),
+    ];
+    for (body, step, cut) in crashes {
+        let harness = harness(Scenario::default_scenario()).await;
+        let crashed = run_until_crash(&harness, &book, move |e| {
+            (e["event"] == "block_checkpoint" && e["body"] == body && e["step"] == step)
+                .then_some(cut)
+        })
+        .await;
+        assert!(crashed.is_none(), "{body}.{step}");
+        let state = resume(&harness, &book, None).await;
+        assert_eq!(
+            state.status,
+            RunStatus::Succeeded,
+            "{body}.{step}: {:?}",
+            state.error
+        );
+        assert_eq!(
+            support::requests(&harness, "ExecuteWorkflow"),
+            2,
+            "{body}.{step}"
+        );
+        assert_eq!(
+            support::requests(&harness, "StartPausingWorkflowExecutions"),
+            2,
+            "{body}.{step}"
+        );
+        assert_eq!(
+            state.outputs["notes"],
+            json!(["web1 (0): success", "web2 (1): success"])
+        );
+    }
+}
