@@ -243,9 +243,8 @@ fn a_scripted_answer_the_api_could_not_give_is_refused_at_its_place() {
     assert_eq!(validated.status.code(), Some(2));
 }
 
-/// Runs `book` in the sandbox with its run recorded in `state`, then writes the test that
-/// replays it to `replay`, naming the run by the first `prefix` characters of its id.
-fn record_and_write_replay(book: &str, state: &str, replay: &std::path::Path, prefix: usize) {
+/// Runs `book` in the sandbox with its run recorded in `state`; the run's id.
+fn record(book: &str, state: &str) -> String {
     let ran = runbook()
         .args(["run", book, "--sandbox", "--state-dir", state])
         .output()
@@ -256,7 +255,13 @@ fn record_and_write_replay(book: &str, state: &str, replay: &std::path::Path, pr
         .output()
         .unwrap();
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-    let run_id = listed[0]["run_id"].as_str().unwrap().to_owned();
+    listed[0]["run_id"].as_str().unwrap().to_owned()
+}
+
+/// Records a run of `book` in `state`, then writes the test that replays it to `replay`,
+/// naming the run by the first `prefix` characters of its id.
+fn record_and_write_replay(book: &str, state: &str, replay: &std::path::Path, prefix: usize) {
+    let run_id = record(book, state);
     let written = runbook()
         .args([
             "test",
@@ -321,19 +326,7 @@ fn a_recorded_run_with_a_block_is_refused_by_name() {
     )
     .unwrap();
     let state = dir.path().join("state").display().to_string();
-    let ran = runbook()
-        .args(["run"])
-        .arg(&book)
-        .args(["--sandbox", "--state-dir", &state])
-        .output()
-        .unwrap();
-    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
-    let listed = runbook()
-        .args(["runs", "list", "--output", "json", "--state-dir", &state])
-        .output()
-        .unwrap();
-    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-    let run_id = listed[0]["run_id"].as_str().unwrap().to_owned();
+    let run_id = record(&book.display().to_string(), &state);
     let refused = runbook()
         .args(["test", "--from-run", &run_id, "--state-dir", &state])
         .output()

@@ -71,12 +71,12 @@ impl<'a> StepTree<'a> {
 
     /// The blocks around `index`, innermost first.
     pub(super) fn blocks_around(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
-        std::iter::successors(self.parent(index), |&block| self.parent(block))
+        self.blocks_enclosing(self.reader_at(index))
     }
 
-    /// Whether `block` holds `index` in its body, however deep.
-    pub(super) fn holds(&self, block: usize, index: usize) -> bool {
-        self.blocks_around(index).any(|around| around == block)
+    /// The blocks `reader` is inside, innermost first.
+    pub(super) fn blocks_enclosing(&self, reader: Reader) -> impl Iterator<Item = usize> + '_ {
+        std::iter::successors(reader.inside, |&block| self.parent(block))
     }
 
     /// Where a template is read from: a step, a block's `repeat.until`, or `outputs`.
@@ -97,9 +97,7 @@ impl<'a> StepTree<'a> {
 
     /// Whether `reader` is inside `block`'s body, however deep.
     pub(super) fn encloses(&self, block: usize, reader: Reader) -> bool {
-        reader
-            .inside
-            .is_some_and(|inside| inside == block || self.holds(block, inside))
+        self.blocks_enclosing(reader).any(|around| around == block)
     }
 
     /// The outermost block around `index` that `reader` is not inside: the block that keeps
@@ -108,11 +106,6 @@ impl<'a> StepTree<'a> {
         self.blocks_around(index)
             .filter(|&block| !self.encloses(block, reader))
             .last()
-    }
-
-    /// The blocks `reader` is inside, innermost first.
-    pub(super) fn blocks_enclosing(&self, reader: Reader) -> impl Iterator<Item = usize> + '_ {
-        std::iter::successors(reader.inside, |&block| self.parent(block))
     }
 }
 

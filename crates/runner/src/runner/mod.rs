@@ -237,7 +237,7 @@ impl Runner {
             deadline: runbook.timeout.map(|t| started.saturating_add(t.0)),
             state: Mutex::new(state),
             template_values,
-            changed_vars: Mutex::new(Vec::new()),
+            changed_vars: Mutex::default(),
             references: Mutex::new(HashMap::new()),
             redactor,
             in_finally: AtomicBool::new(false),
@@ -302,7 +302,7 @@ pub(crate) struct Run {
     /// Real values for templates; the state holds them redacted.
     template_values: TemplateValues,
     /// Variables set since the last checkpoint (their names).
-    changed_vars: Mutex<Vec<String>>,
+    changed_vars: Mutex<std::collections::BTreeSet<String>>,
     /// The names each template text reads, as paths (`inputs.token` → `["inputs", "token"]`).
     references: Mutex<HashMap<String, Arc<Vec<Vec<String>>>>>,
     redactor: Redactor,
