@@ -20,9 +20,8 @@ pub(super) struct Scope<'a> {
     tree: &'a StepTree<'a>,
     /// The step the template belongs to; `None` for `outputs`.
     step: Option<usize>,
-    /// Where the template reads from; `None` for `outputs`, which read every step of
-    /// `steps` (not inside blocks).
-    reader: Option<Reader>,
+    /// Where the template reads from.
+    reader: Reader,
     item: bool,
     /// The `as` names of the `for_each` elements in scope.
     element_names: &'a [&'a str],
@@ -43,7 +42,7 @@ impl<'a> Scope<'a> {
             runbook,
             tree,
             step: None,
-            reader: None,
+            reader: tree.outputs_reader(),
             item: false,
             element_names: &[],
             node: false,
@@ -92,7 +91,7 @@ pub(super) fn check_templates(
         };
         let scope = |node, result| Scope {
             step: Some(index),
-            reader: Some(reader),
+            reader,
             item: text.per_item || in_element,
             element_names: if text.per_item {
                 &own_names
@@ -230,12 +229,7 @@ fn check_name(
                     suggester.did_you_mean(field, known),
                 ));
             };
-            let reader = scope
-                .reader
-                .unwrap_or(Reader {
-                    before: tree.entries.len(),
-                    inside: None,
-                });
+            let reader = scope.reader;
             if let Some(block) = tree.hidden_by(target, reader).and_then(|b| tree.step(b)) {
                 let id = &block.id;
                 let read = if block.for_each.is_some() || block.repeat.is_some() {
@@ -290,7 +284,7 @@ fn check_name(
                 )),
                 (Some(&setter), Some(current))
                     if setter > current
-                        && scope.reader.is_none_or(|reader| setter >= reader.before) =>
+                        && setter >= scope.reader.before =>
                 {
                     Some((
                     format!("`vars.{field}` is read before the step that sets it"),

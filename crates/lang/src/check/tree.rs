@@ -87,6 +87,14 @@ impl<'a> StepTree<'a> {
         }
     }
 
+    /// `outputs`: every step of `steps` and `finally`, none inside a block.
+    pub(super) fn outputs_reader(&self) -> Reader {
+        Reader {
+            before: self.entries.len(),
+            inside: None,
+        }
+    }
+
     /// A block's `repeat.until`, read after each pass: it sees the whole body.
     pub(super) fn after_body(&self, block: usize) -> Reader {
         Reader {
