@@ -479,7 +479,7 @@ pub fn text_summary(
         }
         match step.items {
             // A block's attempts count those of the steps inside it: none is a retry of it.
-            Some(items) if action == "do" => {
+            Some(items) if matches!(action, "do" | "runbook") => {
                 line.push_str(&format!("  {items} items  {} attempts", step.attempts));
             }
             // A fan-out's attempts are its elements' and their retries.

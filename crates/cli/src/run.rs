@@ -179,8 +179,9 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
         Ok(connection) => connection,
         Err(problem) => return refused::not_started(format, NotStarted::configuration(problem)),
     };
-    let env: Map<String, Value> = runbook
-        .env
+    // Sub-runbooks read the variables they declare from the same environment.
+    let declared = runbook.env_everywhere();
+    let env: Map<String, Value> = declared
         .iter()
         .filter_map(|var| {
             std::env::var(&var.name)
@@ -191,8 +192,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     // A variable the runbook marks secret is redacted like the credentials.
     let mut secrets = connection.secrets.clone();
     secrets.extend(
-        runbook
-            .env
+        declared
             .iter()
             .filter(|var| var.secret)
             .filter_map(|var| env.get(&var.name)?.as_str().map(str::to_owned)),

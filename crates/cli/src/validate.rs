@@ -61,7 +61,8 @@ pub struct NotLoaded {
     pub unreadable: Option<String>,
 }
 
-/// The runbook and the text it was read from (whose digest the run store records).
+/// The runbook and the text it was read from, its sub-runbooks' after it (whose digest the
+/// run store records and a plan pins: a changed child is a changed job).
 pub fn load_with_text(path: &Path) -> Result<(runbook_lang::Runbook, String), NotLoaded> {
     let bytes =
         crate::files::read_bytes(path, &crate::files::RUNBOOK).map_err(|problem| NotLoaded {
@@ -80,18 +81,61 @@ pub fn load_with_text(path: &Path) -> Result<(runbook_lang::Runbook, String), No
             })
         }
     };
-    match runbook_lang::parse_with_warnings(&source) {
+    let root = runbook_lang::Loaded {
+        identity: identity(path),
+        source,
+    };
+    let source = &root.source;
+    match runbook_lang::parse_with_loader(&root, &Files) {
         Ok((runbook, warnings)) => {
             if !warnings.is_empty() {
                 errln!("{}", source.render(&warnings));
             }
-            Ok((runbook, source.text))
+            let text = digested_text(&source.text, &runbook);
+            Ok((runbook, text))
         }
         Err(diagnostics) => Err(NotLoaded {
             text: report(source.render(&diagnostics), &source.name, diagnostics.len()),
             diagnostics,
             unreadable: None,
         }),
+    }
+}
+
+/// The text a run's digest covers: the runbook's, then each sub-runbook's under its name.
+fn digested_text(text: &str, runbook: &runbook_lang::Runbook) -> String {
+    let mut digested = text.to_owned();
+    for child in runbook.sub_runbooks() {
+        digested.push_str(&format!("\n\0sub-runbook {}\n", child.name));
+        digested.push_str(&child.text);
+    }
+    digested
+}
+
+/// The same for every way of naming a file, so a chain of sub-runbooks that comes back to
+/// one is seen as a cycle.
+fn identity(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_owned())
+        .display()
+        .to_string()
+}
+
+/// Reads sub-runbooks beside the runbook that names them, bounded as any runbook file.
+struct Files;
+
+impl runbook_lang::Loader for Files {
+    fn load(&self, from: &str, path: &str) -> Result<runbook_lang::Loaded, String> {
+        let beside = Path::new(from).parent().unwrap_or(Path::new(""));
+        let file = beside.join(path);
+        let bytes = crate::files::read_bytes(&file, &crate::files::RUNBOOK)?;
+        let name = file.display().to_string();
+        let source = Source::from_bytes(name, &bytes)
+            .map_err(|not_text| not_text.diagnostic.message.clone())?;
+        Ok(runbook_lang::Loaded {
+            identity: identity(&file),
+            source,
+        })
     }
 }
 

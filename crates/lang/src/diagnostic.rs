@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use annotate_snippets::{Level, Renderer, Snippet};
 
@@ -28,6 +29,9 @@ pub struct Diagnostic {
     /// rendered line shows `***` there.
     pub concealed: Vec<Range<usize>>,
     pub severity: Severity,
+    /// The text of the file it is in, when that is a sub-runbook's rather than the text of
+    /// the runbook being parsed: [`crate::Source::render`] renders it against this.
+    pub text: Option<Arc<str>>,
 }
 
 /// An error stops the runbook from running; a warning is shown and the run goes on.
@@ -64,6 +68,7 @@ impl Diagnostic {
             help: None,
             concealed: Vec::new(),
             severity: Severity::Error,
+            text: None,
         }
     }
 
@@ -105,6 +110,7 @@ impl Diagnostic {
             help: None,
             concealed: Vec::new(),
             severity: Severity::Error,
+            text: None,
         }
     }
 

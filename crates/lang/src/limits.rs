@@ -103,3 +103,9 @@ pub const MAX_BLOCK_DEPTH: usize = 8;
 
 /// `repeat.max`: passes of one block's body.
 pub const MAX_REPEAT_PASSES: u32 = 10_000;
+
+/// Sub-runbooks inside sub-runbooks (`runbook:` steps), the runbook that is run counting 0.
+pub const MAX_SUB_RUNBOOK_DEPTH: usize = 8;
+
+/// Distinct files a runbook's sub-runbooks may read, all levels together.
+pub const MAX_SUB_RUNBOOK_FILES: usize = 100;

@@ -119,6 +119,50 @@ impl Runbook {
         self.finally_timeout
             .map_or(DEFAULT_FINALLY_TIMEOUT, |timeout| timeout.0)
     }
+
+    /// Every sub-runbook this runbook runs, at any depth, each file once, in the order they
+    /// are first met.
+    pub fn sub_runbooks(&self) -> Vec<&LoadedRunbook> {
+        fn walk<'a>(steps: &'a [Step], found: &mut Vec<&'a LoadedRunbook>) {
+            for step in steps {
+                if let Some(body) = &step.body {
+                    walk(body, found);
+                }
+                let Some(loaded) = step.runbook.as_ref().and_then(|sub| sub.loaded.as_deref())
+                else {
+                    continue;
+                };
+                if found.iter().any(|seen| std::ptr::eq(*seen, loaded)) {
+                    continue;
+                }
+                found.push(loaded);
+                walk(&loaded.runbook.steps, found);
+                walk(&loaded.runbook.finally, found);
+            }
+        }
+        let mut found = Vec::new();
+        walk(&self.steps, &mut found);
+        walk(&self.finally, &mut found);
+        found
+    }
+
+    /// The environment variables templates may read here or in any sub-runbook: each
+    /// name once, secret when any runbook marks it so.
+    pub fn env_everywhere(&self) -> Vec<EnvVar> {
+        let mut vars: Vec<EnvVar> = Vec::new();
+        let children = self.sub_runbooks();
+        let declared = self
+            .env
+            .iter()
+            .chain(children.iter().flat_map(|child| &child.runbook.env));
+        for var in declared {
+            match vars.iter_mut().find(|known| known.name == var.name) {
+                Some(known) => known.secret |= var.secret,
+                None => vars.push(var.clone()),
+            }
+        }
+        vars
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -394,6 +438,53 @@ pub struct Step {
     /// them, one per element or pass).
     #[serde(default, rename = "do", skip_serializing_if = "Option::is_none")]
     pub body: Option<Vec<Step>>,
+    /// Run another runbook file as this step: its steps, then its `finally`; the result is
+    /// its `outputs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<SubRunbook>,
+}
+
+/// `runbook: {path, inputs}`: another runbook run as one step of this one.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubRunbook {
+    /// The file, relative to the runbook that names it. Written as a literal: the child is
+    /// read and checked with its parent, before anything runs.
+    pub path: String,
+    /// The child's inputs; values may be templates, rendered per `for_each` element.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub inputs: IndexMap<String, Value>,
+    /// The child as `parse_with_loader` read and checked it.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub loaded: Option<std::sync::Arc<LoadedRunbook>>,
+}
+
+/// A sub-runbook's file, read and checked.
+#[derive(Debug)]
+pub struct LoadedRunbook {
+    /// The file as diagnostics and logs name it.
+    pub name: String,
+    /// Its text, which the run's digest covers.
+    pub text: String,
+    /// Its steps, each of its own sub-runbooks' counted at every step that runs one.
+    pub steps_counted: usize,
+    pub runbook: Runbook,
+}
+
+impl SubRunbook {
+    /// The checked child; `None` only for a runbook parsed without a loader, which the
+    /// validator refuses.
+    pub fn child(&self) -> Option<&Runbook> {
+        self.loaded.as_deref().map(|loaded| &loaded.runbook)
+    }
+
+    /// The child's file name as the user reads it.
+    pub fn shown_name(&self) -> &str {
+        self.loaded
+            .as_deref()
+            .map_or(&self.path, |loaded| &loaded.name)
+    }
 }
 
 /// `repeat: {until, max, delay}` on a block.
@@ -430,6 +521,7 @@ pub const ACTION_KEYS: &[&str] = &[
     "sleep",
     "log",
     "do",
+    "runbook",
 ];
 
 fn exactly_one_action(schema: &mut Schema) {
@@ -462,6 +554,7 @@ pub enum Action<'a> {
     Sleep(&'a Templated<DurationText>),
     Log(&'a str),
     Block(&'a [Step]),
+    Runbook(&'a SubRunbook),
 }
 
 impl Action<'_> {
@@ -487,6 +580,7 @@ impl Action<'_> {
             Self::Sleep(_) => "sleep",
             Self::Log(_) => "log",
             Self::Block(_) => "do",
+            Self::Runbook(_) => "runbook",
         }
     }
 
@@ -530,7 +624,8 @@ impl Action<'_> {
             | Self::Fail(_)
             | Self::Sleep(_)
             | Self::Log(_)
-            | Self::Block(_) => return None,
+            | Self::Block(_)
+            | Self::Runbook(_) => return None,
         })
     }
 }
@@ -621,6 +716,9 @@ impl Step {
         }
         if let Some(a) = &self.body {
             actions.push(Action::Block(a));
+        }
+        if let Some(a) = &self.runbook {
+            actions.push(Action::Runbook(a));
         }
         actions
     }

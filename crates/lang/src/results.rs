@@ -79,6 +79,10 @@ pub fn of_action<'a>(action: &Action<'a>) -> ResultShape<'a> {
         Action::Sleep(_) => vec!["slept_ms"],
         Action::Log(_) => vec!["message"],
         Action::Block(body) => body.iter().map(|step| step.id.as_str()).collect(),
+        Action::Runbook(sub) => match sub.child() {
+            Some(child) => child.outputs.keys().map(String::as_str).collect(),
+            None => return ResultShape::Open,
+        },
         Action::Fail(_) => Vec::new(),
     };
     ResultShape::Fields(fields)

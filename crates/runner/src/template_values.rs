@@ -126,11 +126,15 @@ impl TemplateValues {
     }
 
     /// Whether the value at `path` in `context` (a render's) holds a secret. A step result
-    /// or variable known to hold none answers at once, however large it is.
-    pub(crate) fn reads_secret(&self, context: &JinjaValue, path: &[String]) -> bool {
+    /// or variable known to hold none answers at once, however large it is; in a
+    /// sub-runbook (`sealed`), `steps.<id>` is the child's, whatever the run's step of that
+    /// id was judged.
+    pub(crate) fn reads_secret(&self, context: &JinjaValue, path: &[String], sealed: bool) -> bool {
         let judged = match path {
-            [root, key, ..] if root == "steps" => self.steps.judgement(key),
-            [root, key, ..] if root == "vars" => self.vars.lock().get(key).map(|v| v.secret),
+            [root, key, ..] if root == "steps" && !sealed => self.steps.judgement(key),
+            [root, key, ..] if root == "vars" && !sealed => {
+                self.vars.lock().get(key).map(|v| v.secret)
+            }
             _ => None,
         };
         if judged.and_then(|judged| judged.still(&self.redactor)) == Some(false) {
@@ -161,9 +165,14 @@ impl TemplateValues {
             visible,
         });
         if let Some(frame) = frame {
+            let outer = if frame.is_sealed() {
+                JinjaValue::from(BTreeMap::<String, JinjaValue>::new())
+            } else {
+                steps
+            };
             steps = JinjaValue::from_object(FrameView {
                 frame: Arc::clone(frame),
-                outer: steps,
+                outer,
             });
         }
         let named = locals
@@ -230,6 +239,8 @@ impl Object for Context {
 pub(crate) struct BodyFrame {
     results: Mutex<HashMap<String, JinjaValue>>,
     outer: Option<Arc<BodyFrame>>,
+    /// A sub-runbook's outermost frame: its steps read nothing of the runbook that runs it.
+    sealed: bool,
 }
 
 impl BodyFrame {
@@ -237,7 +248,21 @@ impl BodyFrame {
         Self {
             results: Mutex::default(),
             outer,
+            sealed: false,
         }
+    }
+
+    /// The frame a sub-runbook's steps begin in: no way out to its parent's steps.
+    pub(crate) fn sealed() -> Self {
+        Self {
+            sealed: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether this frame or one around it is a sub-runbook's.
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.sealed || self.outer.as_ref().is_some_and(|outer| outer.is_sealed())
     }
 
     /// What `steps.<id>` reads in this body from now on.
@@ -554,14 +579,14 @@ mod tests {
         values.set_vars(json!({"plain": "p"}).as_object().unwrap());
         let context = values.context(Visible::All, &json!({}), &[], None);
         let path = |text: &str| text.split('.').map(str::to_owned).collect::<Vec<_>>();
-        assert!(values.reads_secret(&context, &path("steps.a")));
-        assert!(values.reads_secret(&context, &path("steps.a.token")));
-        assert!(!values.reads_secret(&context, &path("steps.a.n")));
-        assert!(!values.reads_secret(&context, &path("steps.b.derived")));
-        assert!(!values.reads_secret(&context, &path("vars.plain")));
+        assert!(values.reads_secret(&context, &path("steps.a"), false));
+        assert!(values.reads_secret(&context, &path("steps.a.token"), false));
+        assert!(!values.reads_secret(&context, &path("steps.a.n"), false));
+        assert!(!values.reads_secret(&context, &path("steps.b.derived"), false));
+        assert!(!values.reads_secret(&context, &path("vars.plain"), false));
         // A value computed from a secret later becomes one: what was judged before is
         // judged again.
         redactor.add("x-y");
-        assert!(values.reads_secret(&context, &path("steps.b.derived")));
+        assert!(values.reads_secret(&context, &path("steps.b.derived"), false));
     }
 }

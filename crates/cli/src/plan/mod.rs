@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 use runbook_lang::template::preview::Preview;
-use runbook_lang::{Action, FailureKeyword, OnFailure, Runbook, Step, Templated};
+use runbook_lang::{Action, FailureKeyword, OnFailure, Runbook, Step, SubRunbook, Templated};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -190,6 +190,32 @@ fn planned(steps: &[Step], after: &str, preview: &Preview) -> Vec<PlannedStep> {
         .collect()
 }
 
+/// A sub-runbook's steps, then its `finally`, previewed with the inputs the step gives it as
+/// far as the parent's inputs decide them (the rest is kept as written) and its defaults.
+fn planned_child(sub: &SubRunbook, child: &Runbook, preview: &Preview) -> Vec<PlannedStep> {
+    let mut inputs = Map::new();
+    for (name, spec) in &child.inputs {
+        let shown = match sub.inputs.get(name) {
+            Some(given) => preview.value(given),
+            None => spec.default.clone().unwrap_or(Value::Null),
+        };
+        let decided = !shown.to_string().contains("{{") && !shown.to_string().contains("\"<");
+        if decided {
+            inputs.insert(name.clone(), shown);
+        }
+    }
+    let shown = runbook_runner::inputs::shown(child, &inputs);
+    let preview = Preview::new(&shown);
+    let after_steps = if child.finally.is_empty() {
+        "end"
+    } else {
+        "finally"
+    };
+    let mut steps = planned(&child.steps, after_steps, &preview);
+    steps.extend(planned(&child.finally, "end", &preview));
+    steps
+}
+
 /// A literal as it is written, a template previewed.
 fn previewed<T: Serialize>(field: &Templated<T>, preview: &Preview) -> Value {
     match field {
@@ -204,6 +230,9 @@ fn plan_step(step: &Step, next: &str, on_abort: &str, preview: &Preview) -> Plan
     let operation = action.as_ref().and_then(Action::headline_operation);
     let body = match action {
         Some(Action::Block(steps)) => planned(steps, "end", preview),
+        Some(Action::Runbook(sub)) => sub
+            .child()
+            .map_or_else(Vec::new, |child| planned_child(sub, child, preview)),
         _ => Vec::new(),
     };
     let effect = match (&action, operation) {

@@ -14,6 +14,7 @@ mod flow;
 mod header;
 mod references;
 mod step;
+mod sub;
 mod texts;
 mod tree;
 
@@ -46,6 +47,17 @@ pub(crate) fn check(reporter: &mut Reporter<'_>, runbook: &Runbook, unparsed: &[
             format!(
                 "{} steps, counting those inside blocks; at most {MAX_STEPS}",
                 tree.entries.len()
+            ),
+        );
+        return;
+    }
+    let counted = crate::parse::steps_counted(runbook);
+    if counted > MAX_STEPS {
+        reporter.error(
+            &crate::locate::Path::root().key("steps"),
+            crate::locate::Part::Key,
+            format!(
+                "{counted} steps, counting the sub-runbooks' each time a step runs one; at most {MAX_STEPS}"
             ),
         );
         return;

@@ -382,6 +382,19 @@ fn check_result_field(
         ResultShape::Fields(fields) => {
             let mut known = fields.clone();
             known.push(results::ALWAYS);
+            if let Some(sub) = &step.runbook {
+                // Outputs are the child's to declare: no field appears unannounced.
+                let help = suggester
+                    .did_you_mean(field, known.iter().copied())
+                    .unwrap_or_else(|| format!("its outputs: {}", fields.join(", ")));
+                return Some((
+                    format!(
+                        "`steps.{id}.{field}`: `{}` declares no output `{field}`",
+                        sub.shown_name()
+                    ),
+                    Some(help),
+                ));
+            }
             let help = match suggester.did_you_mean(field, known.iter().copied()) {
                 Some(meant) => format!("{meant} ({escape})"),
                 None => format!("its result has: {} ({escape})", known.join(", ")),

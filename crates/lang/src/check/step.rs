@@ -67,6 +67,7 @@ pub(super) fn check_step(
     }
     check_timeout_within_run(reporter, runbook, tree.is_finally(index), step, path);
     super::block::check_block(reporter, tree, index, step, path);
+    super::sub::check_sub_runbook(reporter, step, path);
     if let Some(target) = &step.target {
         check_target(reporter, step, target, &path.key("target"));
     }

@@ -327,6 +327,13 @@ impl<'a> Texts<'a> {
             Action::Sleep(Templated::Literal(_)) => {}
             // Each step of the body is checked as a step of its own.
             Action::Block(_) => {}
+            // The path is checked where the file is read; a template there is refused.
+            Action::Runbook(sub) => {
+                self.push(at.key("path"), &sub.path, Role::Name);
+                for (name, value) in &sub.inputs {
+                    self.value(at.key("inputs").key(name.clone()), value);
+                }
+            }
         }
     }
 }

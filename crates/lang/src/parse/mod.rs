@@ -14,7 +14,12 @@ use crate::model::{Runbook, Step};
 use crate::suggest::Suggester;
 
 mod recover;
+mod sub;
 mod yaml_errors;
+
+pub(crate) use sub::steps_counted;
+use sub::Resolver;
+pub use sub::{Loaded, Loader};
 
 use recover::{deserialize, deserialize_around_mistakes};
 use yaml_errors::yaml_error;
@@ -44,7 +49,7 @@ impl Source {
     pub fn render(&self, diagnostics: &[Diagnostic]) -> String {
         diagnostics
             .iter()
-            .map(|d| d.render(&self.text))
+            .map(|d| d.render(d.text.as_deref().unwrap_or(&self.text)))
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -105,8 +110,46 @@ pub fn parse(source: &Source) -> Result<Runbook, Vec<Diagnostic>> {
 }
 
 /// Parses and checks a runbook; a runbook that has only warnings is returned with them. On
-/// failure, every diagnostic found (warnings too), in file order.
+/// failure, every diagnostic found (warnings too), in file order. A `runbook:` step is an
+/// error here: only [`parse_with_loader`] can read the files they name.
 pub fn parse_with_warnings(source: &Source) -> Result<(Runbook, Vec<Diagnostic>), Vec<Diagnostic>> {
+    parse_root(source, &source.name, &sub::NoFiles)
+}
+
+/// As [`parse_with_warnings`], reading the sub-runbooks its `runbook:` steps name through
+/// `loader`: each is parsed and checked, and put in its step ([`crate::SubRunbook::loaded`]).
+/// The runbook's own diagnostics come first, in file order, then each sub-runbook's.
+pub fn parse_with_loader(
+    root: &Loaded,
+    loader: &dyn Loader,
+) -> Result<(Runbook, Vec<Diagnostic>), Vec<Diagnostic>> {
+    parse_root(&root.source, &root.identity, loader)
+}
+
+fn parse_root(
+    source: &Source,
+    identity: &str,
+    loader: &dyn Loader,
+) -> Result<(Runbook, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut resolver = Resolver::new(loader, identity.to_owned(), source.name.clone());
+    let parsed = parse_nested(source, &mut resolver);
+    let children = std::mem::take(&mut resolver.diagnostics);
+    match parsed {
+        Ok((runbook, _, mut warnings)) => {
+            warnings.extend(children);
+            Ok((runbook, warnings))
+        }
+        Err(mut diagnostics) => {
+            diagnostics.extend(children);
+            Err(diagnostics)
+        }
+    }
+}
+
+/// One file of a parse: its runbook, the levels of sub-runbooks below it, and its warnings.
+type Nested = (Runbook, usize, Vec<Diagnostic>);
+
+fn parse_nested(source: &Source, resolver: &mut Resolver<'_>) -> Result<Nested, Vec<Diagnostic>> {
     if source.text.len() > MAX_RUNBOOK_BYTES {
         let message = format!(
             "the runbook is {} KiB; at most {} KiB",
@@ -132,7 +175,7 @@ pub fn parse_with_warnings(source: &Source) -> Result<(Runbook, Vec<Diagnostic>)
         suggester: Suggester::default(),
     };
     let secret_inputs = secret_inputs(&document);
-    let runbook = read(&mut reporter, document);
+    let runbook = read(&mut reporter, document, resolver);
     let secret_defaults = if reporter.diagnostics.is_empty() {
         Vec::new()
     } else {
@@ -145,8 +188,8 @@ pub fn parse_with_warnings(source: &Source) -> Result<(Runbook, Vec<Diagnostic>)
     diagnostics.sort_by_key(|d| (d.line, d.column));
     diagnostics.dedup();
     match runbook {
-        Some(runbook) if !diagnostics.iter().any(Diagnostic::is_error) => {
-            Ok((runbook, diagnostics))
+        Some((runbook, height)) if !diagnostics.iter().any(Diagnostic::is_error) => {
+            Ok((runbook, height, diagnostics))
         }
         _ => Err(diagnostics),
     }
@@ -177,7 +220,12 @@ fn secret_defaults(locations: &Locations, names: &[String]) -> Vec<std::ops::Ran
         .collect()
 }
 
-fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
+/// The runbook, and the levels of sub-runbooks below it.
+fn read(
+    reporter: &mut Reporter<'_>,
+    document: Yaml,
+    resolver: &mut Resolver<'_>,
+) -> Option<(Runbook, usize)> {
     let root = Path::root();
     let mut mapping = match document {
         Yaml::Mapping(mapping) => mapping,
@@ -298,8 +346,11 @@ fn read(reporter: &mut Reporter<'_>, document: Yaml) -> Option<Runbook> {
         check::check_partial(reporter, &runbook);
         return None;
     }
+    let height = resolver
+        .resolve(reporter, &mut runbook.steps, &root.key("steps"))
+        .max(resolver.resolve(reporter, &mut runbook.finally, &root.key("finally")));
     check::check(reporter, &runbook, &unparsed);
-    (header_ok && steps_ok && finally_ok && unparsed.is_empty()).then_some(runbook)
+    (header_ok && steps_ok && finally_ok && unparsed.is_empty()).then_some((runbook, height))
 }
 
 /// Header keys whose value the checks of steps read.

@@ -95,6 +95,7 @@ pub(crate) async fn execute(
         Action::Sleep(sleep) => Box::pin(local::sleep(run, sleep, locals, deadline)).await,
         Action::Log(message) => local::log(run, step, message, locals),
         Action::Block(body) => run.block(step, body, index, locals, deadline).await,
+        Action::Runbook(sub) => run.sub_runbook(step, sub, index, locals, deadline).await,
     }
 }
 

@@ -26,7 +26,7 @@ pub(crate) fn owner(path: &str) -> &str {
 }
 
 /// `locals` in a body whose steps so far are `frame` (a pass's, read by `until`).
-fn with_frame(locals: &Locals, frame: &Map<String, Value>) -> Locals {
+pub(super) fn with_frame(locals: &Locals, frame: &Map<String, Value>) -> Locals {
     let (scoped, view) = locals.in_body();
     for (id, result) in frame {
         view.record(id, result);
@@ -123,7 +123,7 @@ impl Run {
     /// Runs the steps of one body at `path` in order, as `run_steps` runs the run's: `when`,
     /// `on_failure` (within the body) and `branch` (`end` ends the body). The result maps
     /// each step's id to what it read as: its result, or `{status}`.
-    async fn body(
+    pub(super) async fn body(
         &self,
         path: &str,
         steps: &[Step],
@@ -133,10 +133,17 @@ impl Run {
         let (mut frame, mut position) = match self.ledger.take_body(path) {
             None => (Map::new(), 0),
             Some(BodyRecord {
-                next: None, error, ..
+                next: None,
+                error,
+                frame,
+                ..
             }) => {
                 let error = error.unwrap_or_else(|| "the body had failed".to_owned());
-                return Err(Failure::new(error).into());
+                return Err(Failure {
+                    result: Some(Value::Object(frame)),
+                    ..Failure::new(error)
+                }
+                .into());
             }
             Some(record) => (record.frame, record.next.unwrap_or(0)),
         };

@@ -27,6 +27,19 @@ impl Locals {
         self.names.push(local);
     }
 
+    /// A sub-runbook's names, in a frame that reads nothing of the runbook running it.
+    pub(crate) fn sealed(names: Vec<(LocalName, Value)>) -> Self {
+        Self {
+            names,
+            frame: Some(Arc::new(BodyFrame::sealed())),
+        }
+    }
+
+    /// Whether these are a sub-runbook's.
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.frame.as_ref().is_some_and(|frame| frame.is_sealed())
+    }
+
     /// These names, in a new body's frame (which sees the frames around it).
     pub(crate) fn in_body(&self) -> (Self, Arc<BodyFrame>) {
         let frame = Arc::new(BodyFrame::within(self.frame.clone()));
@@ -82,7 +95,7 @@ impl Run {
             .engine
             .render(value, &context)
             .map_err(|error| StepError::from(Failure::new(format!("{what}: {error}"))))?;
-        if !self.redactor.is_empty() && self.reads_secret(value, &context) {
+        if !self.redactor.is_empty() && self.reads_secret(value, &context, locals.is_sealed()) {
             self.redactor.add_value(&rendered);
         }
         Ok(rendered)
@@ -99,7 +112,12 @@ impl Run {
             .engine
             .render_text(text, &context)
             .map_err(|error| StepError::from(Failure::new(format!("{what}: {error}"))))?;
-        if !self.redactor.is_empty() && self.reads_secret(&Value::String(text.to_owned()), &context)
+        if !self.redactor.is_empty()
+            && self.reads_secret(
+                &Value::String(text.to_owned()),
+                &context,
+                locals.is_sealed(),
+            )
         {
             self.redactor.add(&rendered);
         }
@@ -107,14 +125,18 @@ impl Run {
     }
 
     /// Whether any template in `value` reads a value of `context` that holds a secret.
-    pub(super) fn reads_secret(&self, value: &Value, context: &JinjaValue) -> bool {
+    pub(super) fn reads_secret(&self, value: &Value, context: &JinjaValue, sealed: bool) -> bool {
         match value {
             Value::String(text) => self
                 .read_paths(text)
                 .iter()
-                .any(|path| self.template_values.reads_secret(context, path)),
-            Value::Array(items) => items.iter().any(|item| self.reads_secret(item, context)),
-            Value::Object(map) => map.values().any(|item| self.reads_secret(item, context)),
+                .any(|path| self.template_values.reads_secret(context, path, sealed)),
+            Value::Array(items) => items
+                .iter()
+                .any(|item| self.reads_secret(item, context, sealed)),
+            Value::Object(map) => map
+                .values()
+                .any(|item| self.reads_secret(item, context, sealed)),
             _ => false,
         }
     }

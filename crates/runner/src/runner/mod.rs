@@ -35,6 +35,7 @@ mod context;
 mod deadline;
 mod record;
 mod steps;
+mod sub_runbook;
 mod templated;
 
 pub(crate) use context::Locals;
