@@ -19,7 +19,7 @@ pub mod yaml;
 pub use diagnostic::{Diagnostic, Severity};
 pub use encoding::NotText;
 pub use model::*;
-pub use parse::{parse, parse_with_loader, parse_with_warnings, Loaded, Loader, Source};
+pub use parse::{parse, parse_with_loader, parse_with_warnings, InMemory, Loaded, Loader, Source};
 
 /// The JSON Schema of a runbook file.
 pub fn schema() -> schemars::Schema {

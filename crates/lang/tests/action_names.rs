@@ -15,10 +15,11 @@
 
 use std::collections::BTreeSet;
 
-use runbook_lang::{parse, Source, Step, ACTION_KEYS};
+use runbook_lang::{parse_with_loader, InMemory, Step, ACTION_KEYS};
 use serde_json::Value;
 
 const EVERY_FIELD: &str = include_str!("fixtures/every_field.yaml");
+const EVERY_FIELD_CHILD: &str = include_str!("fixtures/every_field_child.yaml");
 const README: &str = include_str!("../../../README.md");
 
 /// The options every step has, besides its one action.
@@ -43,8 +44,13 @@ fn keys() -> BTreeSet<String> {
 }
 
 fn every_field_steps() -> Vec<Step> {
-    parse(&Source::new("every_field.yaml", EVERY_FIELD))
+    let files = InMemory::new([
+        ("every_field.yaml", EVERY_FIELD),
+        ("every_field_child.yaml", EVERY_FIELD_CHILD),
+    ]);
+    parse_with_loader(&files.root("every_field.yaml").unwrap(), &files)
         .unwrap()
+        .0
         .steps
 }
 

@@ -54,6 +54,8 @@ fn every_limit_is_in_the_readme_with_its_value() {
         ("MAX_TARGETS", MAX_TARGETS.to_string()),
         ("MAX_BLOCK_DEPTH", MAX_BLOCK_DEPTH.to_string()),
         ("MAX_REPEAT_PASSES", MAX_REPEAT_PASSES.to_string()),
+        ("MAX_SUB_RUNBOOK_DEPTH", MAX_SUB_RUNBOOK_DEPTH.to_string()),
+        ("MAX_SUB_RUNBOOK_FILES", MAX_SUB_RUNBOOK_FILES.to_string()),
         ("MAX_DURATION", duration(MAX_DURATION)),
         ("MIN_POLL_DELAY", duration(MIN_POLL_DELAY)),
         ("MAX_POLLS", MAX_POLLS.to_string()),

@@ -9,7 +9,7 @@ use hwc_sandbox::Scenario;
 use runbook_lang::results::{self, ResultShape};
 use runbook_lang::ACTION_KEYS;
 use runbook_runner::RunStatus;
-use support::{harness, run, runbook};
+use support::{harness, run, runbook_with};
 
 const EVERY_ACTION: &str = r#"
 version: 1
@@ -82,15 +82,29 @@ steps:
       - id: skipped_inside
         when: "false"
         log: never
+  - id: child
+    runbook: {path: child.yaml, inputs: {name: web}}
   - id: refuse
     on_failure: continue
     fail: "no result: a failed step records none"
 "#;
 
+const CHILD: &str = r#"
+version: 1
+name: child
+inputs:
+  name: {type: string, required: true}
+steps:
+  - id: greet
+    log: "hello {{ inputs.name }}"
+outputs:
+  greeting: "{{ steps.greet.message }}"
+"#;
+
 #[tokio::test]
 async fn every_field_of_every_result_is_one_the_validator_allows() {
     let harness = harness(Scenario::default_scenario()).await;
-    let book = runbook(EVERY_ACTION);
+    let book = runbook_with(&[("every-action.yaml", EVERY_ACTION), ("child.yaml", CHILD)]);
     let state = run(&harness, &book).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
     let run: std::collections::BTreeSet<&str> = book

@@ -12,29 +12,6 @@ use runbook_runner::{RunStatus, StepStatus};
 use serde_json::Value;
 use support::{harness, run, runbook};
 
-/// The most executions of `workflow_id` that were running at one moment, from the begin and
-/// end times the sandbox reports for each (an execution that has not ended counts to now).
-fn most_at_once(executions: &Value, workflow_id: &str) -> usize {
-    let mut edges: Vec<(i64, i32)> = Vec::new();
-    for execution in executions["aom"].as_array().unwrap() {
-        if execution["workflow_id"] != workflow_id {
-            continue;
-        }
-        let begin = execution["begin_time"].as_i64().unwrap();
-        let end = execution["end_time"].as_i64().unwrap_or(i64::MAX);
-        // An end sorts before a begin at the same instant: a slot freed and taken at once.
-        edges.push((begin, 1));
-        edges.push((end, -1));
-    }
-    edges.sort();
-    let (mut now, mut most) = (0i32, 0i32);
-    for (_, change) in edges {
-        now += change;
-        most = most.max(now);
-    }
-    usize::try_from(most).unwrap()
-}
-
 #[tokio::test]
 async fn aom_run_under_concurrency_2_never_has_more_than_2_executions_in_flight() {
     let harness = harness(support::scenario_with_workflow_lasting(
@@ -66,7 +43,11 @@ steps:
         results.iter().all(|r| r["status"] == "success"),
         "{results:?}"
     );
-    assert_eq!(most_at_once(&executions, "wf-1m"), 2, "{executions:#}");
+    assert_eq!(
+        support::most_at_once(&executions, "wf-1m"),
+        2,
+        "{executions:#}"
+    );
     // Three rounds of a one-minute execution, each seen ended within a poll.
     assert!(harness.time.elapsed() >= Duration::from_secs(180));
     assert!(harness.time.elapsed() <= Duration::from_secs(186));
@@ -99,7 +80,10 @@ steps:
     );
     let state = run(&harness, &book).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
-    assert_eq!(most_at_once(&harness.sandbox.executions(), "wf-1m"), 5);
+    assert_eq!(
+        support::most_at_once(&harness.sandbox.executions(), "wf-1m"),
+        5
+    );
 }
 
 #[tokio::test]

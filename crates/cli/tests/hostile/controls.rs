@@ -17,7 +17,14 @@ pub fn cases() -> Vec<Case> {
     for path in &examples {
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read(path).unwrap();
-        cases.push(Case::validate(CLASS, &format!("example_{stem}.yaml"), text).accept());
+        let mut case = Case::validate(CLASS, &format!("example_{stem}.yaml"), text).accept();
+        // The sub-runbooks an example runs are read from beside it.
+        for sibling in &examples {
+            let name = sibling.file_name().unwrap().to_string_lossy().into_owned();
+            case.files
+                .push((name, std::fs::read(sibling).unwrap().into()));
+        }
+        cases.push(case);
     }
     for stem in ["canonical", "fan-out", "functiongraph-sync"] {
         let text = std::fs::read(dir.join(format!("{stem}.yaml"))).unwrap();

@@ -112,7 +112,7 @@ fn check_inputs(reporter: &mut Reporter<'_>, sub: &SubRunbook, child: &Runbook, 
                 &input_at,
                 Part::Value,
                 format!(
-                    "input `{input}` of `{name}` is a {}; this is not",
+                    "input `{input}` of `{name}` is of type {}; this value is not",
                     spec.kind.name()
                 ),
             );

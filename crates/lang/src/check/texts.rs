@@ -344,11 +344,21 @@ mod tests {
 
     use super::*;
     use crate::model::ACTION_KEYS;
-    use crate::{parse, Source};
 
     /// Every action, every field that holds text set. A new action or field is added there,
     /// or `every_string_of_a_step_is_listed` cannot vouch for it.
     const EVERY_FIELD: &str = include_str!("../../tests/fixtures/every_field.yaml");
+    const EVERY_FIELD_CHILD: &str = include_str!("../../tests/fixtures/every_field_child.yaml");
+
+    fn every_field() -> crate::Runbook {
+        let files = crate::InMemory::new([
+            ("every-field.yaml", EVERY_FIELD),
+            ("every_field_child.yaml", EVERY_FIELD_CHILD),
+        ]);
+        crate::parse_with_loader(&files.root("every-field.yaml").unwrap(), &files)
+            .unwrap()
+            .0
+    }
 
     /// The strings of `value` as `(path, text)`, as serde writes the step.
     fn serialised_strings(value: &Value, at: Path, out: &mut BTreeSet<(String, String)>) {
@@ -392,7 +402,7 @@ mod tests {
 
     #[test]
     fn every_string_of_a_step_is_listed() {
-        let runbook = parse(&Source::new("every-field.yaml", EVERY_FIELD)).unwrap();
+        let runbook = every_field();
         let used: BTreeSet<&str> = runbook
             .steps
             .iter()
@@ -432,7 +442,7 @@ mod tests {
 
     #[test]
     fn roles_follow_what_the_runner_does_with_each_string() {
-        let runbook = parse(&Source::new("every-field.yaml", EVERY_FIELD)).unwrap();
+        let runbook = every_field();
         let role = |step: usize, at: &str| {
             let path = Path::root().key("steps").index(step);
             let texts = step_texts(&runbook.steps[step], &path);

@@ -19,7 +19,7 @@ mod yaml_errors;
 
 pub(crate) use sub::steps_counted;
 use sub::Resolver;
-pub use sub::{Loaded, Loader};
+pub use sub::{InMemory, Loaded, Loader};
 
 use recover::{deserialize, deserialize_around_mistakes};
 use yaml_errors::yaml_error;

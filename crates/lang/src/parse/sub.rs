@@ -28,6 +28,48 @@ pub struct Loaded {
     pub source: Source,
 }
 
+/// Runbook files held in memory, by name: for tests and for tools that hold the files
+/// themselves. A path is read relative to the directory of the runbook that names it.
+#[derive(Debug, Default, Clone)]
+pub struct InMemory {
+    files: HashMap<String, String>,
+}
+
+impl InMemory {
+    /// `files` as (name, text).
+    pub fn new<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self {
+            files: files
+                .into_iter()
+                .map(|(name, text)| (name.to_owned(), text.to_owned()))
+                .collect(),
+        }
+    }
+
+    /// The file `name`, to hand [`crate::parse_with_loader`] as the runbook to parse.
+    pub fn root(&self, name: &str) -> Result<Loaded, String> {
+        self.read(name.to_owned())
+    }
+
+    fn read(&self, name: String) -> Result<Loaded, String> {
+        let text = self.files.get(&name).ok_or("no such file")?;
+        Ok(Loaded {
+            identity: name.clone(),
+            source: Source::new(name, text.clone()),
+        })
+    }
+}
+
+impl Loader for InMemory {
+    fn load(&self, from: &str, path: &str) -> Result<Loaded, String> {
+        let name = match from.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/{path}"),
+            None => path.to_owned(),
+        };
+        self.read(name)
+    }
+}
+
 /// The loader of a runbook that was not read from a file: it has no sub-runbooks.
 pub(super) struct NoFiles;
 

@@ -205,6 +205,15 @@ pub fn runbook(text: &str) -> runbook_lang::Runbook {
         .unwrap_or_else(|d| panic!("{d:#?}"))
 }
 
+/// The first of `files` (name, text), with the sub-runbooks it runs read from the others.
+pub fn runbook_with(files: &[(&str, &str)]) -> runbook_lang::Runbook {
+    let loader = runbook_lang::InMemory::new(files.iter().copied());
+    let root = loader.root(files[0].0).unwrap();
+    runbook_lang::parse_with_loader(&root, &loader)
+        .unwrap_or_else(|d| panic!("{d:#?}"))
+        .0
+}
+
 pub async fn run(harness: &Harness, runbook: &runbook_lang::Runbook) -> RunState {
     run_given(harness, runbook, &[]).await
 }
@@ -335,4 +344,27 @@ pub fn scenario_with_workflows_lasting(lasting: &[(&str, std::time::Duration)]) 
         });
     }
     scenario
+}
+
+/// The most executions of `workflow_id` that were running at one moment, from the begin and
+/// end times the sandbox reports for each (an execution that has not ended counts to now).
+pub fn most_at_once(executions: &Value, workflow_id: &str) -> usize {
+    let mut edges: Vec<(i64, i32)> = Vec::new();
+    for execution in executions["aom"].as_array().unwrap() {
+        if execution["workflow_id"] != workflow_id {
+            continue;
+        }
+        let begin = execution["begin_time"].as_i64().unwrap();
+        let end = execution["end_time"].as_i64().unwrap_or(i64::MAX);
+        // An end sorts before a begin at the same instant: a slot freed and taken at once.
+        edges.push((begin, 1));
+        edges.push((end, -1));
+    }
+    edges.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, change) in edges {
+        now += change;
+        most = most.max(now);
+    }
+    usize::try_from(most).unwrap()
 }
