@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::json;
-use support::{run_in_sandbox, workspace};
+use support::{run_in_sandbox, runbook, workspace, write_temp, Served};
 
 #[test]
 fn every_example_succeeds_against_the_default_scenario() {
@@ -19,7 +19,12 @@ fn every_example_succeeds_against_the_default_scenario() {
     examples.sort();
     assert!(examples.len() >= 6, "{examples:?}");
     for example in examples {
-        let run = run_in_sandbox(&example, &[]);
+        // A sub-runbook run alone is given the input its parent would give.
+        let inputs: &[&str] = match example.as_str() {
+            "runbooks/patch-host.yaml" => &["-i", "host=web-1"],
+            _ => &[],
+        };
+        let run = run_in_sandbox(&example, inputs);
         assert_eq!(run.code, 0, "{example}: {}\n{}", run.stdout, run.stderr);
         assert_eq!(run.run()["status"], "succeeded", "{example}");
         assert_eq!(run.summary["exit_code"], 0);
@@ -376,4 +381,53 @@ fn every_event_line_is_json_with_a_timestamp() {
     // `retry.until` retried the call until the execution succeeded.
     assert_eq!(run.run()["outputs"]["status"], "success");
     assert!(run.run()["steps"]["detail"]["attempts"].as_u64().unwrap() > 1);
+}
+
+#[test]
+fn patch_in_stages_has_at_most_two_patch_workflows_in_flight_as_the_sandbox_shows() {
+    // Against `runbook sandbox serve` in real time, read back from its inspection route.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = runbook().args(["sandbox", "scenario"]).output().unwrap();
+    let scenario = write_temp(
+        &dir,
+        "scenario.yaml",
+        &String::from_utf8(scenario.stdout).unwrap(),
+    );
+    let served = Served::start(&scenario);
+    let output = served
+        .run_command(
+            "runbooks/patch-in-stages.yaml",
+            ("SANDBOXAKEXAMPLE0001", "sandbox-secret-key-0001"),
+            "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        )
+        .current_dir(workspace())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        summary["run"]["outputs"]["patched"],
+        json!(["web-1", "web-2", "web-3", "web-4"])
+    );
+    let executions = served.inspect("executions");
+    assert_eq!(
+        executions["aom"].as_array().unwrap().len(),
+        4,
+        "{executions:#}"
+    );
+    // Counted over every workflow together: the hosts of one wave run different ones.
+    let mut together = executions.clone();
+    for execution in together["aom"].as_array_mut().unwrap() {
+        execution["workflow_id"] = json!("any");
+    }
+    assert_eq!(
+        hwc_sandbox::most_running_at_once(&together, "any"),
+        2,
+        "{executions:#}"
+    );
+    // The child's steps are logged under the parent's step, its `finally` after them.
+    for line in ["patch[1].patch", "patch[3].finally.restore"] {
+        assert!(stderr.contains(&format!("\"{line}\"")), "{line}: {stderr}");
+    }
 }

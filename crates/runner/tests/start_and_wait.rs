@@ -44,7 +44,7 @@ steps:
         "{results:?}"
     );
     assert_eq!(
-        support::most_at_once(&executions, "wf-1m"),
+        hwc_sandbox::most_running_at_once(&executions, "wf-1m"),
         2,
         "{executions:#}"
     );
@@ -81,7 +81,7 @@ steps:
     let state = run(&harness, &book).await;
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
     assert_eq!(
-        support::most_at_once(&harness.sandbox.executions(), "wf-1m"),
+        hwc_sandbox::most_running_at_once(&harness.sandbox.executions(), "wf-1m"),
         5
     );
 }

@@ -91,7 +91,7 @@ async fn a_child_per_host_under_concurrency_2_has_at_most_2_executions_in_flight
     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
     let executions = harness.sandbox.executions();
     assert_eq!(
-        support::most_at_once(&executions, "wf-1m"),
+        hwc_sandbox::most_running_at_once(&executions, "wf-1m"),
         2,
         "{executions:#}"
     );

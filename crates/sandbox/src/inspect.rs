@@ -55,6 +55,33 @@ pub fn executions(shared: &Shared) -> Value {
     json!({"aom": aom, "functiongraph": fg})
 }
 
+/// The most AOM executions of `workflow_id` that ran at one moment, from what
+/// [`executions`] (and `/__sandbox/executions`) reports: each one's begin and end time, one
+/// that has not ended counting to now. A slot freed and taken in the same millisecond counts
+/// once. This is how tests and demos show what `concurrency` bounds.
+pub fn most_running_at_once(executions: &Value, workflow_id: &str) -> usize {
+    let mut edges: Vec<(i64, i32)> = Vec::new();
+    for execution in executions["aom"].as_array().into_iter().flatten() {
+        if execution["workflow_id"] != workflow_id {
+            continue;
+        }
+        let Some(begin) = execution["begin_time"].as_i64() else {
+            continue;
+        };
+        let end = execution["end_time"].as_i64().unwrap_or(i64::MAX);
+        edges.push((begin, 1));
+        edges.push((end, -1));
+    }
+    // An end sorts before a begin at the same instant.
+    edges.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, change) in edges {
+        now += change;
+        most = most.max(now);
+    }
+    usize::try_from(most).unwrap_or(0)
+}
+
 fn respond(status: u16, body: &Value) -> Response<Body> {
     Response::builder()
         .status(status)

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use hwc_client::runtime::Credentials;
 use hwc_client::Environment;
 use hwc_client::TransportConfig;
+pub use inspect::most_running_at_once;
 pub use limits::ConnectionLimits;
 pub use scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
 pub use server::{LoggedRequest, MAX_LOGGED_REQUESTS};

@@ -345,26 +345,3 @@ pub fn scenario_with_workflows_lasting(lasting: &[(&str, std::time::Duration)]) 
     }
     scenario
 }
-
-/// The most executions of `workflow_id` that were running at one moment, from the begin and
-/// end times the sandbox reports for each (an execution that has not ended counts to now).
-pub fn most_at_once(executions: &Value, workflow_id: &str) -> usize {
-    let mut edges: Vec<(i64, i32)> = Vec::new();
-    for execution in executions["aom"].as_array().unwrap() {
-        if execution["workflow_id"] != workflow_id {
-            continue;
-        }
-        let begin = execution["begin_time"].as_i64().unwrap();
-        let end = execution["end_time"].as_i64().unwrap_or(i64::MAX);
-        // An end sorts before a begin at the same instant: a slot freed and taken at once.
-        edges.push((begin, 1));
-        edges.push((end, -1));
-    }
-    edges.sort();
-    let (mut now, mut most) = (0i32, 0i32);
-    for (_, change) in edges {
-        now += change;
-        most = most.max(now);
-    }
-    usize::try_from(most).unwrap()
-}
