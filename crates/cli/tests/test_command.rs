@@ -314,26 +314,50 @@ fn a_recorded_run_replays_as_a_test_until_the_runbook_changes() {
     assert_eq!(unknown.status.code(), Some(2));
 }
 
-/// A run with a block is recorded, but not replayed: the answers of its steps are not put in
-/// order yet, and `--from-run` says so rather than write a test that cannot pass.
+/// A run with a block or a sub-runbook is recorded, but not replayed: the answers of their
+/// steps are not put in order yet, and `--from-run` says so rather than write a test that
+/// cannot pass.
 #[test]
-fn a_recorded_run_with_a_block_is_refused_by_name() {
+fn a_recorded_run_with_a_block_or_a_sub_runbook_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    let book = dir.path().join("grouped.yaml");
     std::fs::write(
-        &book,
-        "version: 1\nname: grouped\ntimeout: 10m\nsteps:\n  - id: group\n    do:\n      - id: deploy\n        aom.run: {workflow_id: wf-success}\n",
+        dir.path().join("child.yaml"),
+        "version: 1\nname: child\ntimeout: 10m\nsteps:\n  - id: deploy\n    aom.run: {workflow_id: wf-success}\n",
     )
     .unwrap();
-    let state = dir.path().join("state").display().to_string();
-    let run_id = record(&book.display().to_string(), &state);
-    let refused = runbook()
-        .args(["test", "--from-run", &run_id, "--state-dir", &state])
-        .output()
+    let cases = [
+        (
+            "grouped",
+            "  - id: group\n    do:\n      - id: deploy\n        aom.run: {workflow_id: wf-success}\n",
+            "step `group` is a block",
+        ),
+        (
+            "parent",
+            "  - id: call\n    runbook: {path: child.yaml}\n",
+            "step `call` runs a sub-runbook",
+        ),
+    ];
+    for (name, steps, refusal) in cases {
+        let book = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &book,
+            format!("version: 1\nname: {name}\ntimeout: 10m\nsteps:\n{steps}"),
+        )
         .unwrap();
-    let said = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{said}");
-    assert!(said.contains("step `group` is a block"), "{said}");
+        let state = dir
+            .path()
+            .join(format!("state-{name}"))
+            .display()
+            .to_string();
+        let run_id = record(&book.display().to_string(), &state);
+        let refused = runbook()
+            .args(["test", "--from-run", &run_id, "--state-dir", &state])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{said}");
+        assert!(said.contains(refusal), "{said}");
+    }
 }
 
 /// A run that acted in another project through a step's templated `target` replays with that

@@ -12,6 +12,7 @@ pub mod flow;
 pub mod inputs;
 pub mod names;
 pub mod render;
+pub mod sub_runbooks;
 pub mod templates;
 pub mod yaml;
 
@@ -204,6 +205,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(render::cases());
     cases.extend(durations::cases());
     cases.extend(flow::cases());
+    cases.extend(sub_runbooks::cases());
     cases.extend(names::cases());
     cases.extend(encoding::cases());
     cases.extend(escapes::cases());
