@@ -9,7 +9,6 @@ use std::time::Duration;
 use hwc_client::runtime::Clock;
 use hwc_sandbox::Scenario;
 use runbook_runner::{RunStatus, StepStatus};
-use serde_json::Value;
 use support::{harness, run, runbook};
 
 #[tokio::test]

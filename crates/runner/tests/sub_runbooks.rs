@@ -248,3 +248,37 @@ outputs:
         "the child's log is shown, redacted: {events}"
     );
 }
+
+#[tokio::test]
+async fn a_child_whose_finally_fails_fails_its_step_though_its_steps_succeeded() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let parent = "version: 1\nname: p\nsteps:\n  - id: call\n    runbook: {path: child.yaml}\n";
+    let child = r#"
+version: 1
+name: child
+finally_timeout: 1m
+steps:
+  - id: work
+    log: done
+finally:
+  - id: slow
+    sleep: 5m
+"#;
+    let book = runbook_with(&[("p.yaml", parent), ("child.yaml", child)]);
+    let state = run(&harness, &book).await;
+    assert_eq!(state.status, RunStatus::Failed);
+    let error = state.error.unwrap();
+    assert!(
+        error.contains("`child.yaml`: `finally`: `finally` timed out after 1m"),
+        "{error}"
+    );
+
+    let failing = child.replace("    sleep: 5m\n", "    fail: cleanup broke\n");
+    let book = runbook_with(&[("p.yaml", parent), ("child.yaml", &failing)]);
+    let state = run(&harness, &book).await;
+    let error = state.error.unwrap();
+    assert!(
+        error.contains("`child.yaml`: `finally`: step `slow`: cleanup broke"),
+        "{error}"
+    );
+}

@@ -94,15 +94,15 @@ impl Run {
                     .await
                 {
                     Ok(_) => {}
-                    Err(StepError::Failed(failure)) if failed.is_none() => {
-                        return Err(Failure::new(format!(
-                            "`{name}`: `finally`: {}",
-                            failure.message
-                        ))
-                        .into())
+                    // A child that succeeded fails with its `finally`; one that failed
+                    // reports the failure that ended it.
+                    Err(error @ (StepError::Failed(_) | StepError::TimedOut { .. })) => {
+                        if failed.is_none() {
+                            return Err(
+                                Failure::new(format!("`{name}`: `finally`: {error}")).into()
+                            );
+                        }
                     }
-                    // The failure that ended the child is the one to report.
-                    Err(StepError::Failed(_)) | Err(StepError::TimedOut { .. }) => {}
                     Err(other) => return Err(other),
                 }
             }
