@@ -34,7 +34,9 @@ pub use event::{Event, Observer};
 pub const FORMAT_VERSION: u32 = 2;
 pub use redact::Redactor;
 pub use resume::{BlockCheckpoint, Checkpoint, Resume};
-pub use runner::{rfc3339, RunInput, Runner, Suspender, DEFAULT_GRACE, DEFAULT_RECONCILE_SKEW};
+pub use runner::{
+    owner, rfc3339, RunInput, Runner, Suspender, DEFAULT_GRACE, DEFAULT_RECONCILE_SKEW,
+};
 pub use state::{
     Decision, HandledFailure, Intent, NeedsDecision, RunState, RunStatus, StartedExecution,
     StepState, StepStatus, UnknownOutcome,

@@ -96,13 +96,7 @@ async fn a_run_that_died_inside_a_body_goes_on_there_and_sends_nothing_twice() {
     );
     // The journal, which outlives the process, shows each inner step of the first host and
     // the finished ones of the second begun once: neither process ran them twice.
-    let journal = harness.recorder.journal.lock().unwrap();
-    let began = |path: &str| {
-        journal
-            .iter()
-            .filter(|e| support::is(e, "step_started", path))
-            .count()
-    };
+    let began = |path: &str| support::times_begun(&harness, path);
     for path in [
         "each[0].start",
         "each[0].go_on",

@@ -197,13 +197,7 @@ async fn a_run_that_died_inside_a_child_goes_on_there_and_starts_nothing_twice()
         5,
         "each host's workflow started once, across both processes"
     );
-    let journal = harness.recorder.journal.lock().unwrap();
-    let began = |path: &str| {
-        journal
-            .iter()
-            .filter(|e| support::is(e, "step_started", path))
-            .count()
-    };
+    let began = |path: &str| support::times_begun(&harness, path);
     for path in ["patch[0].deploy", "patch[1].deploy", "patch[1].note"] {
         assert_eq!(began(path), 1, "{path}");
     }

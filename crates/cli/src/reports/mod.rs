@@ -209,8 +209,10 @@ fn mark(entry: &Value) -> Option<Mark> {
         }
         _ => return None,
     };
+    // A block's or a sub-runbook's inner step is drawn on the bar of the step that holds
+    // it; the text names it by its path.
     Some(Mark {
-        step,
+        step: runbook_runner::owner(&step).to_owned(),
         at,
         kind,
         text,
@@ -268,4 +270,34 @@ pub(crate) fn step_took(step: &StepState) -> String {
 pub(crate) fn took(started: Option<&str>, finished: Option<&str>) -> Option<Duration> {
     let (start, end) = (parse_time(started?)?, parse_time(finished?)?);
     Duration::try_from(end - start).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inner_steps_poll_is_marked_on_the_step_that_holds_it_and_named_by_its_path() {
+        let poll = |step: &str| {
+            let mut entry = serde_json::to_value(Event::Poll {
+                step: step.to_owned(),
+                index: None,
+                poll: 3,
+                status: "executing".into(),
+                elapsed_ms: 2000,
+            })
+            .unwrap_or_default();
+            entry["ts"] = Value::String("2026-12-03T20:00:00Z".into());
+            mark(&entry)
+        };
+        let inner = poll("patch[1].patch").map(|m| (m.step, m.text));
+        assert_eq!(
+            inner,
+            Some((
+                "patch".to_owned(),
+                "patch[1].patch: poll 3, executing".to_owned()
+            ))
+        );
+        assert_eq!(poll("deploy").map(|m| m.step), Some("deploy".to_owned()));
+    }
 }

@@ -19,9 +19,10 @@ use crate::state::StepStatus;
 use super::attempts::step_status;
 use super::{Deadline, Locals, Run};
 
-/// The top-level step a step's path belongs to: `batch` for `batch[2].drain`. Its state
-/// counts the attempts and polls of every step inside it.
-pub(crate) fn owner(path: &str) -> &str {
+/// The top-level step a step's path belongs to: `batch` for `batch[2].drain` (a block's
+/// step) or `patch[1].finally.restore` (a sub-runbook's). Its state counts the attempts and
+/// polls of every step inside it, and a report draws them on its bar.
+pub fn owner(path: &str) -> &str {
     path.split(['.', '[']).next().unwrap_or(path)
 }
 

@@ -38,6 +38,7 @@ mod steps;
 mod sub_runbook;
 mod templated;
 
+pub use block::owner;
 pub(crate) use context::Locals;
 pub(crate) use deadline::Deadline;
 pub(crate) use templated::as_written;

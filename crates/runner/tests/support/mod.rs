@@ -308,6 +308,18 @@ pub fn is(entry: &Value, kind: &str, step: &str) -> bool {
     entry["event"] == kind && entry["step"] == step
 }
 
+/// How many times the journal, which outlives each process, shows `step` begun.
+pub fn times_begun(harness: &Harness, step: &str) -> usize {
+    harness
+        .recorder
+        .journal
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| is(e, "step_started", step))
+        .count()
+}
+
 pub fn scenario_with_fault(operation: &str, fault: &str) -> Scenario {
     let text = format!(
         "{}\nfaults:\n  {operation}: {fault}\n",
