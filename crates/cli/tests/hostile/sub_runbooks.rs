@@ -1,6 +1,6 @@
 //! Sub-runbooks: chains around `MAX_SUB_RUNBOOK_DEPTH`, a small tree of files whose steps
 //! multiply into millions, a cycle, more files than `MAX_SUB_RUNBOOK_FILES`, and a
-//! child that is a device. Each is refused (or, at the limit, accepted) in well under a
+//! child that is a device, and one large child run by thousands of steps. Each is refused (or, at the limit, accepted) in well under a
 //! second, reading each file once.
 
 use runbook_lang::limits::{MAX_SUB_RUNBOOK_DEPTH, MAX_SUB_RUNBOOK_FILES};
@@ -73,6 +73,23 @@ pub fn cases() -> Vec<Case> {
         );
     }
     cases.push(many);
+    // Three thousand steps running one child of nearly 2 MB: read once, not three thousand
+    // times; refused for the steps they count.
+    let big = super::lazy(|| {
+        let body: String = (0..8000)
+            .map(|n| format!("  - id: s{n}\n    log: {}\n", "x".repeat(200)))
+            .collect();
+        steps("big", &body)
+    });
+    cases.push(
+        Case::validate(
+            CLASS,
+            "large_child_3000_times.yaml",
+            calling("root", "big.yaml", 3000),
+        )
+        .file("big.yaml", big)
+        .refuse(),
+    );
     cases.push(
         Case::validate(
             CLASS,

@@ -85,6 +85,8 @@ pub(super) struct Resolver<'l> {
     /// The files being parsed, outermost first: (identity, name).
     chain: Vec<(String, String)>,
     files: HashMap<String, Checked>,
+    /// The identity each (runbook, path) named, so a file is read once per name.
+    named: HashMap<(String, String), String>,
     /// The sub-runbooks' own diagnostics, each carrying its file's text.
     pub(super) diagnostics: Vec<Diagnostic>,
 }
@@ -105,6 +107,7 @@ impl<'l> Resolver<'l> {
             loader,
             chain: vec![(identity, name)],
             files: HashMap::new(),
+            named: HashMap::new(),
             diagnostics: Vec::new(),
         }
     }
@@ -145,22 +148,37 @@ impl<'l> Resolver<'l> {
                 Some("the sub-runbook is read and checked with this one, before anything runs; to choose between runbooks, use `when` on steps that run each".into());
             return None;
         }
-        let from = reporter.source.name.clone();
-        let file = match self.loader.load(&from, path) {
-            Ok(file) => file,
-            Err(why) => {
-                reporter
-                    .error(at, Part::Value, format!("cannot read `{path}`: {why}"))
-                    .help = Some("the path is relative to the runbook that names it".into());
-                return None;
-            }
+        // A file named again from the same runbook is not read again: ten thousand steps
+        // running one large child read it once.
+        let named = (reporter.source.name.clone(), path.to_owned());
+        let mut fresh = None;
+        let identity = match self
+            .named
+            .get(&named)
+            .filter(|id| self.files.contains_key(*id))
+        {
+            Some(identity) => identity.clone(),
+            None => match self.loader.load(&named.0, path) {
+                Ok(file) => {
+                    let identity = file.identity.clone();
+                    self.named.insert(named, identity.clone());
+                    fresh = Some(file);
+                    identity
+                }
+                Err(why) => {
+                    reporter
+                        .error(at, Part::Value, format!("cannot read `{path}`: {why}"))
+                        .help = Some("the path is relative to the runbook that names it".into());
+                    return None;
+                }
+            },
         };
-        if let Some(start) = self.chain.iter().position(|(id, _)| *id == file.identity) {
+        if let Some(start) = self.chain.iter().position(|(id, _)| *id == identity) {
             let mut names: Vec<&str> = self.chain[start..]
                 .iter()
                 .map(|(_, n)| n.as_str())
                 .collect();
-            names.push(&file.source.name);
+            names.push(&self.chain[start].1);
             reporter
                 .error(
                     at,
@@ -171,9 +189,10 @@ impl<'l> Resolver<'l> {
             return None;
         }
         let depth = self.chain.len();
-        let checked = match self.files.get(&file.identity) {
-            Some(checked) => checked.clone(),
-            None => {
+        let checked = match (self.files.get(&identity), fresh) {
+            (Some(checked), _) => checked.clone(),
+            (None, None) => return None,
+            (None, Some(file)) => {
                 if self.files.len() >= MAX_SUB_RUNBOOK_FILES {
                     reporter.error(
                         at,
@@ -189,7 +208,6 @@ impl<'l> Resolver<'l> {
                     reporter.error(at, Part::Value, too_deep(depth));
                     return None;
                 }
-                let identity = file.identity.clone();
                 let checked = self.parse(file);
                 self.files.insert(identity, checked.clone());
                 checked
