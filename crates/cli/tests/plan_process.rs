@@ -243,3 +243,31 @@ fn run_with_plan_runs_only_the_reviewed_runbook_inputs_and_spec() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("not a plan's pin file"), "{stderr}");
 }
+
+/// A reviewed plan pins the sub-runbooks too: a child edited after the review is a changed
+/// runbook, though the parent's file is the same.
+#[test]
+fn a_plan_pins_the_sub_runbooks_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = "version: 1\nname: child\nsteps:\n  - id: hello\n    log: hello\n";
+    write_temp(&dir, "child.yaml", child);
+    let parent = write_temp(
+        &dir,
+        "parent.yaml",
+        "version: 1\nname: parent\nsteps:\n  - id: call\n    runbook: {path: child.yaml}\n",
+    );
+    let pins = dir.path().join("plan.json").display().to_string();
+    let made = plan(&[&parent, "-o", &pins]);
+    assert_eq!(made.status.code(), Some(0));
+    let (code, stderr) = run_pinned(&parent, &pins, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    write_temp(
+        &dir,
+        "child.yaml",
+        &format!("{child}# edited after review\n"),
+    );
+    let (code, stderr) = run_pinned(&parent, &pins, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("the runbook changed"), "{stderr}");
+}
