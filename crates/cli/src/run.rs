@@ -250,8 +250,10 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     let signal_observer = Arc::clone(&reporter);
     let grace = humantime::format_duration(args.options.grace).to_string();
     let resumable = store.is_some();
+    // Listening from here, not from when the task first runs.
+    let first_signal = crate::signals::shutdown_signal();
     let signals = tokio::spawn(async move {
-        let signal = crate::signals::shutdown_signal().await;
+        let signal = first_signal.await;
         if signal == crate::signals::Shutdown::Terminate && resumable {
             signal_observer.note(&format!(
                 "suspending (SIGTERM): stopping at the next wait or request (a request that starts or changes something gets up to {grace} to answer); the next `runbook run` resumes the run; signal again to stop at once"

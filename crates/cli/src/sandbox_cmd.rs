@@ -37,13 +37,16 @@ pub async fn serve(listen: SocketAddr, scenario_path: Option<PathBuf>, seed: u64
         // Nothing reads a served sandbox's log: keeping it would only cost memory.
         keep_requests: 0,
     };
+    // Listening before the banner says the sandbox is up: a SIGTERM right after it stops
+    // the sandbox cleanly.
+    let stop = shutdown_signal();
     let sandbox = RunningSandbox::start(config, listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     outln!("sandbox listening on {}", sandbox.url());
     crate::out::stdout_text(format_args!("{summary}"));
     outln!("stop with Ctrl-C");
-    shutdown_signal().await;
+    stop.await;
     outln!("stopping");
     sandbox
         .shutdown()

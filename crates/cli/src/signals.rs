@@ -10,27 +10,34 @@ pub enum Shutdown {
     Terminate,
 }
 
-/// Resolves on the first Ctrl-C (SIGINT) or SIGTERM.
-pub async fn shutdown_signal() -> Shutdown {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on the first Ctrl-C (SIGINT) or SIGTERM after the call. The handlers are in place
+/// when this returns, not when the future is first polled: a process that says it is ready, or
+/// a run whose signal task has not run yet, is stopped as it asks, never killed by the
+/// signal's default action.
+pub fn shutdown_signal() -> impl std::future::Future<Output = Shutdown> {
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return Shutdown::Interrupt;
+        use tokio::signal::unix::{signal, SignalKind};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => tokio::select! {
+                    _ = interrupt.recv() => Shutdown::Interrupt,
+                    _ = terminate.recv() => Shutdown::Terminate,
+                },
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    Shutdown::Interrupt
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => Shutdown::Interrupt,
-            _ = terminate.recv() => Shutdown::Terminate,
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
-        Shutdown::Interrupt
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            Shutdown::Interrupt
+        }
     }
 }
