@@ -7,6 +7,7 @@ mod support;
 
 use std::time::Duration;
 
+use hwc_client::runtime::Clock;
 use hwc_sandbox::Scenario;
 use runbook_runner::{Event, RunStatus, StepStatus};
 use serde_json::json;
@@ -275,4 +276,30 @@ finally:
         error.contains("`child.yaml`: `finally`: step `slow`: cleanup broke"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_childs_timeout_bounds_its_steps_and_reads_as_a_timeout_after_its_finally() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let parent = "version: 1\nname: p\nsteps:\n  - id: call\n    runbook: {path: child.yaml}\n";
+    let child = r#"
+version: 1
+name: child
+timeout: 1m
+steps:
+  - id: slow
+    sleep: 5m
+finally:
+  - id: tidy
+    log: "tidied ({{ run.status }})"
+"#;
+    let book = runbook_with(&[("p.yaml", parent), ("child.yaml", child)]);
+    let state = run(&harness, &book).await;
+    assert_eq!(
+        state.steps["call"].status,
+        StepStatus::TimedOut,
+        "{state:#?}"
+    );
+    assert_eq!(logged(&harness, "call.finally.tidy"), ["tidied (failed)"]);
+    assert!(harness.time.elapsed() < Duration::from_secs(2 * 60));
 }

@@ -57,7 +57,8 @@ impl Run {
                 }
                 None => deadline,
             };
-            let (frame, failed) = match self
+            // What ended the child's steps, if not success: its `finally` runs either way.
+            let (frame, ended) = match self
                 .body(&path, &child.steps, &sealed, steps_deadline)
                 .await
             {
@@ -67,19 +68,21 @@ impl Run {
                         Some(Value::Object(frame)) => frame,
                         _ => Map::new(),
                     };
-                    (frame, Some(failure.message))
+                    let failure = Failure::new(format!("`{name}`: {}", failure.message));
+                    (frame, Some(StepError::from(failure)))
                 }
+                // Kept as it is, so the run reports a timeout as a timeout.
                 Err(
                     timed_out @ StepError::TimedOut {
                         scope: Scope::Step, ..
                     },
-                ) => (Map::new(), Some(timed_out.to_string())),
+                ) => (Map::new(), Some(timed_out)),
                 Err(other) => return Err(other),
             };
             if !child.finally.is_empty() {
-                let ended = self.child_run(child, failed.as_deref());
+                let error = ended.as_ref().map(ToString::to_string);
                 let mut names = sealed.names.clone();
-                names.push(("run".into(), ended));
+                names.push(("run".into(), self.child_run(child, error.as_deref())));
                 let within = with_frame(&Locals::sealed(names), &frame);
                 let began = self.now();
                 let finally_deadline = Deadline {
@@ -95,9 +98,9 @@ impl Run {
                 {
                     Ok(_) => {}
                     // A child that succeeded fails with its `finally`; one that failed
-                    // reports the failure that ended it.
+                    // reports what ended it.
                     Err(error @ (StepError::Failed(_) | StepError::TimedOut { .. })) => {
-                        if failed.is_none() {
+                        if ended.is_none() {
                             return Err(
                                 Failure::new(format!("`{name}`: `finally`: {error}")).into()
                             );
@@ -106,8 +109,8 @@ impl Run {
                     Err(other) => return Err(other),
                 }
             }
-            if let Some(message) = failed {
-                return Err(Failure::new(format!("`{name}`: {message}")).into());
+            if let Some(error) = ended {
+                return Err(error);
             }
             let within = with_frame(&sealed, &frame);
             let mut outputs = Map::new();
