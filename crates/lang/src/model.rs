@@ -228,7 +228,7 @@ pub struct InputSpec {
 
 /// Region, project and endpoints. Command-line flags override these; credentials are never
 /// here.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// e.g. `cn-north-4`.

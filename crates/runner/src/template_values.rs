@@ -239,7 +239,8 @@ impl Object for Context {
 pub(crate) struct BodyFrame {
     results: Mutex<HashMap<String, JinjaValue>>,
     outer: Option<Arc<BodyFrame>>,
-    /// A sub-runbook's outermost frame: its steps read nothing of the runbook that runs it.
+    /// In a sub-runbook: its steps read nothing of the runbook that runs it. A frame within
+    /// a sealed one is sealed too.
     sealed: bool,
 }
 
@@ -247,8 +248,8 @@ impl BodyFrame {
     pub(crate) fn within(outer: Option<Arc<BodyFrame>>) -> Self {
         Self {
             results: Mutex::default(),
+            sealed: outer.as_ref().is_some_and(|outer| outer.sealed),
             outer,
-            sealed: false,
         }
     }
 
@@ -260,9 +261,9 @@ impl BodyFrame {
         }
     }
 
-    /// Whether this frame or one around it is a sub-runbook's.
+    /// Whether this frame is in a sub-runbook.
     pub(crate) fn is_sealed(&self) -> bool {
-        self.sealed || self.outer.as_ref().is_some_and(|outer| outer.is_sealed())
+        self.sealed
     }
 
     /// What `steps.<id>` reads in this body from now on.

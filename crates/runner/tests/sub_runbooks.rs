@@ -303,3 +303,36 @@ finally:
     assert_eq!(logged(&harness, "call.finally.tidy"), ["tidied (failed)"]);
     assert!(harness.time.elapsed() < Duration::from_secs(2 * 60));
 }
+
+#[tokio::test]
+async fn a_childs_step_is_judged_secret_by_its_own_result_not_the_parents_step_of_that_id() {
+    let harness = harness(Scenario::default_scenario()).await;
+    let parent = r#"
+version: 1
+name: same-ids
+inputs:
+  token: {type: string, secret: true}
+steps:
+  # Its result holds no secret; the child's step of the same id does.
+  - id: echo
+    log: plain
+  - id: call
+    runbook: {path: child.yaml, inputs: {token: "{{ inputs.token }}"}}
+"#;
+    let child = r#"
+version: 1
+name: child
+inputs:
+  token: {type: string, required: true}
+steps:
+  - id: echo
+    log: "{{ inputs.token }}"
+  - id: again
+    log: "copy of {{ steps.echo.message }}"
+"#;
+    let book = runbook_with(&[("same-ids.yaml", parent), ("child.yaml", child)]);
+    let state = run_given(&harness, &book, &[("token", "tok-1234-secret")]).await;
+    assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
+    // Computed from a secret, the whole message is one: not merely the secret inside it.
+    assert_eq!(logged(&harness, "call.again"), ["***"]);
+}

@@ -199,8 +199,10 @@ fn planned_child(sub: &SubRunbook, child: &Runbook, preview: &Preview) -> Vec<Pl
             Some(given) => preview.value(given),
             None => spec.default.clone().unwrap_or(Value::Null),
         };
-        let decided = !shown.to_string().contains("{{") && !shown.to_string().contains("\"<");
-        if decided {
+        // Still a template, or a placeholder for what only the run will know (`<item.name>`):
+        // left out, so the child's templates that read it are shown as written.
+        let written = shown.to_string();
+        if !written.contains("{{") && !written.contains("\"<") {
             inputs.insert(name.clone(), shown);
         }
     }

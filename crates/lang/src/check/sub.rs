@@ -3,7 +3,7 @@
 //! may not do as one step of another run, and what the step refuses that other steps take.
 
 use crate::locate::{Part, Path};
-use crate::model::{Runbook, Step, SubRunbook};
+use crate::model::{Runbook, Step, SubRunbook, Target};
 use crate::parse::Reporter;
 use crate::template;
 
@@ -58,13 +58,7 @@ pub(super) fn check_sub_runbook(reporter: &mut Reporter<'_>, step: &Step, path: 
             "the runbook that runs it holds the run's lock",
         ),
         (
-            {
-                let target = &child.target;
-                target.region.is_some()
-                    || target.project_id.is_some()
-                    || target.endpoint.is_some()
-                    || !target.endpoints.is_empty()
-            },
+            child.target != Target::default(),
             "target",
             "the run's target governs; a step of the child may still name its own `target`",
         ),
