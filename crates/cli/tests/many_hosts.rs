@@ -403,7 +403,7 @@ fn a_holder_killed_at_random_moments_is_taken_over_after_its_lease_and_nothing_s
             (Shared::Sqlite(_), 2) => 6,
             _ => 30,
         };
-        let (mut killed, mut attempts) = (0, 0);
+        let (mut killed, mut attempts, mut spent) = (0, 0, 0);
         while killed < wanted {
             attempts += 1;
             assert!(
@@ -440,6 +440,21 @@ fn a_holder_killed_at_random_moments_is_taken_over_after_its_lease_and_nothing_s
             if code != -1 {
                 continue;
             }
+            // Or it finished its run (and released its lock) and was killed on its way out:
+            // then the fire is spent, and another host must skip it, not run it again.
+            let recorded = runs_of(&a, store, &name);
+            if recorded
+                .first()
+                .is_some_and(|run| run["status"] != "running")
+            {
+                let late = b.run(store, &served, &file, &args).output().unwrap();
+                let stderr = String::from_utf8_lossy(&late.stderr);
+                assert_eq!(late.status.code(), Some(75), "{store:?}: {stderr}");
+                assert!(stderr.contains("was already taken by run"), "{stderr}");
+                assert_eq!(starts(&served, "wf-one") - before, 1, "{stderr}");
+                spent += 1;
+                continue;
+            }
             killed += 1;
 
             // Host B takes the lock once A's lease runs out, and finishes the run.
@@ -460,7 +475,7 @@ fn a_holder_killed_at_random_moments_is_taken_over_after_its_lease_and_nothing_s
                 "{store:?} kill {killed} after {moment:?}: started exactly once\n{stderr}"
             );
         }
-        println!("{store:?}: {killed} kills, {attempts} attempts");
+        println!("{store:?}: {killed} kills, {attempts} attempts, {spent} after the run ended");
     }
 }
 
