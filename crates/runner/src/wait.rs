@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use hwc_client::models::PausingAction;
 use hwc_client::operations::{
     SearchWorkflowExecutionDetailParams, ShowWorkflowExecutionParams,
@@ -321,32 +322,38 @@ fn matching_rule<'r>(
     Ok(None)
 }
 
+/// Sends a node action and reports it.
+///
+/// Boxed: node actions are rare, and inline their request would make up more than half of
+/// every waiting element's future (1.7 of 3 KB, measured), also while it sleeps between polls.
 #[allow(clippy::too_many_arguments)]
-async fn operate(
-    run: &Run,
-    step: &Step,
+fn operate<'a>(
+    run: &'a Run,
+    step: &'a Step,
     index: Option<usize>,
     deadline: Deadline,
-    execution: &SearchWorkflowExecutionDetailParams,
-    node_id: &str,
+    execution: &'a SearchWorkflowExecutionDetailParams,
+    node_id: &'a str,
     action: NodeAction,
     count: u32,
-) -> Result<(), StepError> {
-    let params = StartPausingWorkflowExecutionsParams {
-        workflow_id: execution.workflow_id.clone(),
-        execution_id: execution.execution_id.clone(),
-        action: PausingAction::from(action.name()),
-        node_id: node_id.to_owned(),
-    };
-    crate::actions::operate_node(run, step, index, deadline, &params).await?;
-    run.emit(Event::NodeAction {
-        step: step.id.clone(),
-        index,
-        node: node_id.to_owned(),
-        action: action.name().to_owned(),
-        count,
-    });
-    Ok(())
+) -> BoxFuture<'a, Result<(), StepError>> {
+    Box::pin(async move {
+        let params = StartPausingWorkflowExecutionsParams {
+            workflow_id: execution.workflow_id.clone(),
+            execution_id: execution.execution_id.clone(),
+            action: PausingAction::from(action.name()),
+            node_id: node_id.to_owned(),
+        };
+        crate::actions::operate_node(run, step, index, deadline, &params).await?;
+        run.emit(Event::NodeAction {
+            step: step.id.clone(),
+            index,
+            node: node_id.to_owned(),
+            action: action.name().to_owned(),
+            count,
+        });
+        Ok(())
+    })
 }
 
 /// Polls, counts, reports, and sleeps between polls.
