@@ -244,10 +244,16 @@ outputs:
     );
 }
 
+/// `child` run as the one step `call` of a parent that gives it no inputs.
+fn called(child: &str) -> runbook_lang::Runbook {
+    const PARENT: &str =
+        "version: 1\nname: p\nsteps:\n  - id: call\n    runbook: {path: child.yaml}\n";
+    runbook_with(&[("p.yaml", PARENT), ("child.yaml", child)])
+}
+
 #[tokio::test]
 async fn a_child_whose_finally_fails_fails_its_step_though_its_steps_succeeded() {
     let harness = harness(Scenario::default_scenario()).await;
-    let parent = "version: 1\nname: p\nsteps:\n  - id: call\n    runbook: {path: child.yaml}\n";
     let child = r#"
 version: 1
 name: child
@@ -259,7 +265,7 @@ finally:
   - id: slow
     sleep: 5m
 "#;
-    let book = runbook_with(&[("p.yaml", parent), ("child.yaml", child)]);
+    let book = called(child);
     let state = run(&harness, &book).await;
     assert_eq!(state.status, RunStatus::Failed);
     let error = state.error.unwrap();
@@ -269,7 +275,7 @@ finally:
     );
 
     let failing = child.replace("    sleep: 5m\n", "    fail: cleanup broke\n");
-    let book = runbook_with(&[("p.yaml", parent), ("child.yaml", &failing)]);
+    let book = called(&failing);
     let state = run(&harness, &book).await;
     let error = state.error.unwrap();
     assert!(
@@ -281,7 +287,6 @@ finally:
 #[tokio::test]
 async fn a_childs_timeout_bounds_its_steps_and_reads_as_a_timeout_after_its_finally() {
     let harness = harness(Scenario::default_scenario()).await;
-    let parent = "version: 1\nname: p\nsteps:\n  - id: call\n    runbook: {path: child.yaml}\n";
     let child = r#"
 version: 1
 name: child
@@ -293,7 +298,7 @@ finally:
   - id: tidy
     log: "tidied ({{ run.status }})"
 "#;
-    let book = runbook_with(&[("p.yaml", parent), ("child.yaml", child)]);
+    let book = called(child);
     let state = run(&harness, &book).await;
     assert_eq!(
         state.steps["call"].status,

@@ -1,7 +1,7 @@
 //! Sub-runbooks: chains around `MAX_SUB_RUNBOOK_DEPTH`, a small tree of files whose steps
-//! multiply into millions, a cycle, more files than `MAX_SUB_RUNBOOK_FILES`, and a
-//! child that is a device, and one large child run by thousands of steps. Each is refused (or, at the limit, accepted) in well under a
-//! second, reading each file once.
+//! multiply into millions, a cycle, more files than `MAX_SUB_RUNBOOK_FILES`, a child that is
+//! a device, and one large child run by thousands of steps. Each is refused (or, at the
+//! limit, accepted) in well under a second, reading each file once.
 
 use runbook_lang::limits::{MAX_SUB_RUNBOOK_DEPTH, MAX_SUB_RUNBOOK_FILES};
 

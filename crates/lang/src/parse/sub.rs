@@ -191,6 +191,7 @@ impl<'l> Resolver<'l> {
         let depth = self.chain.len();
         let checked = match (self.files.get(&identity), fresh) {
             (Some(checked), _) => checked.clone(),
+            // Not reached: a name is reused only for a file that is checked already.
             (None, None) => return None,
             (None, Some(file)) => {
                 if self.files.len() >= MAX_SUB_RUNBOOK_FILES {
