@@ -350,6 +350,10 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     if let Some(sandbox) = connection.sandbox {
         let _ = sandbox.shutdown().await;
     }
+    // The process ends next (`run` and `resume` are whole commands): freeing a long run's
+    // state and runbook node by node would take milliseconds for nothing.
+    std::mem::forget(state);
+    std::mem::forget(runbook);
     code
 }
 

@@ -407,6 +407,8 @@ fn read_steps(
             steps_ok = false;
         }
         Some(Yaml::Sequence(items)) => {
+            // A step is large: growing the list by doubling would copy each several times.
+            steps.reserve_exact(items.len().min(MAX_STEPS));
             if items.is_empty() {
                 reporter.error(
                     steps_path,

@@ -132,6 +132,19 @@ pub struct Engine {
     /// Filter and test names already looked up, with whether they exist: minijinja offers no
     /// list of them, so each is asked once by compiling a use of it.
     known_names: std::sync::Mutex<std::collections::HashMap<(NameKind, String), bool>>,
+    /// What each string already checked reads (or why it does not compile): runbooks repeat
+    /// their templates (`{{ steps.start.execution_id }}` in every later step, a `when` in
+    /// every element), and compiling one costs more than the rest of its check.
+    read_names: std::sync::Mutex<ReadNamesMemo>,
+}
+
+type ReadNames = Result<BTreeSet<String>, TemplateError>;
+
+/// [`Engine::references`] and [`Engine::condition_references`] of the strings seen so far.
+#[derive(Default)]
+struct ReadNamesMemo {
+    templates: std::collections::HashMap<String, ReadNames>,
+    conditions: std::collections::HashMap<String, ReadNames>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -166,6 +179,7 @@ impl Engine {
         Self {
             env,
             known_names: Default::default(),
+            read_names: Default::default(),
         }
     }
 
@@ -218,37 +232,73 @@ impl Engine {
 
     /// Checks the syntax of a runbook string and returns the dotted names it reads
     /// (`inputs.x`, `steps.start.execution_id`, `now`).
-    pub fn references(&self, text: &str) -> Result<BTreeSet<String>, TemplateError> {
-        let names = match shape(text) {
-            Shape::Literal => Default::default(),
-            Shape::Expression(expr) => {
-                self.check_named(&bounds::measure_template(text)?)?;
-                self.env
-                    .compile_expression(expr)?
-                    .undeclared_variables(true)
-            }
-            Shape::Template => {
-                self.check_named(&bounds::measure_template(text)?)?;
-                self.env.template_from_str(text)?.undeclared_variables(true)
-            }
-        };
-        Ok(names.into_iter().collect())
+    pub fn references(&self, text: &str) -> ReadNames {
+        if matches!(shape(text), Shape::Literal) {
+            return Ok(BTreeSet::new());
+        }
+        self.remembered(
+            text,
+            |memo| &mut memo.templates,
+            || {
+                let names = match shape(text) {
+                    Shape::Literal => Default::default(),
+                    Shape::Expression(expr) => {
+                        self.check_named(&bounds::measure_template(text)?)?;
+                        self.env
+                            .compile_expression(expr)?
+                            .undeclared_variables(true)
+                    }
+                    Shape::Template => {
+                        self.check_named(&bounds::measure_template(text)?)?;
+                        self.env.template_from_str(text)?.undeclared_variables(true)
+                    }
+                };
+                Ok(names.into_iter().collect())
+            },
+        )
     }
 
     /// Checks a bare expression and returns the names it reads.
-    pub fn condition_references(&self, expr: &str) -> Result<BTreeSet<String>, TemplateError> {
-        if expr.trim_start().starts_with("{{") {
-            return Err(TemplateError(
-                "a condition is a bare expression: drop the `{{ }}`".to_owned(),
-            ));
+    pub fn condition_references(&self, expr: &str) -> ReadNames {
+        self.remembered(
+            expr,
+            |memo| &mut memo.conditions,
+            || {
+                if expr.trim_start().starts_with("{{") {
+                    return Err(TemplateError(
+                        "a condition is a bare expression: drop the `{{ }}`".to_owned(),
+                    ));
+                }
+                self.check_named(&bounds::measure_expression(expr)?)?;
+                Ok(self
+                    .env
+                    .compile_expression(expr)?
+                    .undeclared_variables(true)
+                    .into_iter()
+                    .collect())
+            },
+        )
+    }
+
+    /// `read(text)`, computed once per distinct text. The memo is not held while reading:
+    /// another thread may read the same text meanwhile, to the same answer.
+    fn remembered(
+        &self,
+        text: &str,
+        table: fn(&mut ReadNamesMemo) -> &mut std::collections::HashMap<String, ReadNames>,
+        read: impl FnOnce() -> ReadNames,
+    ) -> ReadNames {
+        let memo = || {
+            self.read_names
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(known) = table(&mut memo()).get(text) {
+            return known.clone();
         }
-        self.check_named(&bounds::measure_expression(expr)?)?;
-        Ok(self
-            .env
-            .compile_expression(expr)?
-            .undeclared_variables(true)
-            .into_iter()
-            .collect())
+        let names = read();
+        table(&mut memo()).insert(text.to_owned(), names.clone());
+        names
     }
 
     /// Renders every string in `value` (map keys excepted) against `context`. A string that
@@ -434,9 +484,29 @@ fn jsonpath(value: JinjaValue, path: &str) -> Result<JinjaValue, Error> {
     Ok(to_jinja(&Value::Array(matches)))
 }
 
-/// A JSON value as template data.
+/// A JSON value as template data: what minijinja's serde bridge builds, built directly
+/// (every step result goes through here, and the bridge costs twice as much).
 pub fn to_jinja(value: &Value) -> JinjaValue {
-    JinjaValue::from(minijinja::value::Serde(value))
+    match value {
+        Value::Null => JinjaValue::from(()),
+        Value::Bool(b) => JinjaValue::from(*b),
+        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => JinjaValue::from(u),
+            (None, Some(i), _) => JinjaValue::from(i),
+            (None, None, Some(f)) => JinjaValue::from(f),
+            // No such number without serde_json's `arbitrary_precision`; the bridge knows.
+            (None, None, None) => JinjaValue::from(minijinja::value::Serde(value)),
+        },
+        Value::String(text) => JinjaValue::from(text.as_str()),
+        Value::Array(items) => {
+            JinjaValue::from_object(items.iter().map(to_jinja).collect::<Vec<_>>())
+        }
+        Value::Object(map) => JinjaValue::from_object(
+            map.iter()
+                .map(|(key, item)| (JinjaValue::from(key.as_str()), to_jinja(item)))
+                .collect::<indexmap::IndexMap<_, _>>(),
+        ),
+    }
 }
 
 /// A JSON value's type, as the schema names it.
@@ -498,6 +568,33 @@ mod tests {
             "inputs": {"count": 3, "tags": {"a": 1}, "name": "x"},
             "steps": {"echo": {"output": {"text": "{{ 7 * 7 }}"}}}
         }))
+    }
+
+    #[test]
+    fn json_becomes_the_template_value_minijinja_serde_bridge_builds() {
+        let value = json!({
+            "zeta": null, "alpha": true, "big": u64::MAX, "negative": i64::MIN,
+            "float": 2.5, "text": "é \"quoted\"", "empty": {}, "none": [],
+            "nested": [{"b": [1, -2, 3.0], "a": {"deep": [[null]]}}, "x", false],
+        });
+        let direct = to_jinja(&value);
+        let bridged = JinjaValue::from(minijinja::value::Serde(&value));
+        assert_eq!(direct, bridged);
+        // The same kinds and key order, not only equal values.
+        assert_eq!(format!("{direct:?}"), format!("{bridged:?}"));
+        let engine = Engine::default();
+        let ctx = to_jinja(&json!({ "v": value }));
+        let bridged_ctx = JinjaValue::from(minijinja::value::Serde(&json!({ "v": value })));
+        assert_eq!(engine.render_str("{{ v }}", &ctx).unwrap(), value);
+        for template in [
+            "{{ v | tojson }}",
+            "{{ v.nested[0].b | sum }} {{ v.big + 0 }}",
+        ] {
+            assert_eq!(
+                engine.render_str(template, &ctx).unwrap(),
+                engine.render_str(template, &bridged_ctx).unwrap()
+            );
+        }
     }
 
     #[test]
