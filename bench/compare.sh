@@ -6,6 +6,7 @@
 #
 #   bash bench/compare.sh        # ROUNDS=3 STEPS=1000 ITEMS=1000 THREADS=100 POLL_MS=200
 #   SDK=0 bash bench/compare.sh  # without the Python SDK
+#   INSTRUCTIONS=1 bash bench/compare.sh  # also the chain's instruction counts (valgrind)
 #
 # Contenders:
 #   chain    start one execution, then STEPS status reads, one after the other:
@@ -266,3 +267,30 @@ fi
 target "fan-out $items: runbook peak RSS" "${rss[fan_run]}" le 40 "MiB"
 target "validate start-up (canonical.yaml): wall" "${wall[startup]}" le 10 "ms"
 target "validate start-up (canonical.yaml): peak RSS" "${rss[startup]}" le 10 "MiB"
+
+# --- instructions, on demand ---------------------------------------------------------------
+# A shared machine moves wall and CPU figures by 20% and more; the number of instructions the
+# client executes (callgrind, user space only) does not, so two builds compare to the percent.
+# Kernel time (the sockets) is not in it, and valgrind runs the client about 50× slower.
+if [ "${INSTRUCTIONS:-0}" = 1 ]; then
+    echo
+    if ! command -v valgrind >/dev/null; then
+        echo "instructions: skipped (no valgrind)"
+        exit 0
+    fi
+    instructions() { # instructions CMD...: the Ir total of one callgrind run
+        valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$@" \
+            >"$work/out.log" 2>"$work/valgrind.log" || {
+            echo "error: callgrind of $* failed:" >&2
+            tail -n 20 "$work/valgrind.log" >&2
+            exit 1
+        }
+        sed -n 's/^==[0-9]*== Collected : //p' "$work/valgrind.log"
+    }
+    floor_ir=$(instructions "$floor" "$url" "$steps" "$workflow")
+    run_ir=$(instructions "$bin" run "$work/chain.yaml" "${run_args[@]}")
+    rm -rf "$work/state"
+    echo "instructions (callgrind), chain $steps:"
+    printf '  %-46s %14s\n' "bare signed HTTP loop (floor)" "$floor_ir"
+    printf '  %-46s %14s  (%s× the floor)\n' "runbook run" "$run_ir" "$(ratio "$run_ir" "$floor_ir")"
+fi
