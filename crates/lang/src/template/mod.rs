@@ -233,25 +233,22 @@ impl Engine {
     /// Checks the syntax of a runbook string and returns the dotted names it reads
     /// (`inputs.x`, `steps.start.execution_id`, `now`).
     pub fn references(&self, text: &str) -> ReadNames {
-        if matches!(shape(text), Shape::Literal) {
-            return Ok(BTreeSet::new());
-        }
+        let expr = match shape(text) {
+            Shape::Literal => return Ok(BTreeSet::new()),
+            Shape::Expression(expr) => Some(expr),
+            Shape::Template => None,
+        };
         self.remembered(
             text,
             |memo| &mut memo.templates,
             || {
-                let names = match shape(text) {
-                    Shape::Literal => Default::default(),
-                    Shape::Expression(expr) => {
-                        self.check_named(&bounds::measure_template(text)?)?;
-                        self.env
-                            .compile_expression(expr)?
-                            .undeclared_variables(true)
-                    }
-                    Shape::Template => {
-                        self.check_named(&bounds::measure_template(text)?)?;
-                        self.env.template_from_str(text)?.undeclared_variables(true)
-                    }
+                self.check_named(&bounds::measure_template(text)?)?;
+                let names = match expr {
+                    Some(expr) => self
+                        .env
+                        .compile_expression(expr)?
+                        .undeclared_variables(true),
+                    None => self.env.template_from_str(text)?.undeclared_variables(true),
                 };
                 Ok(names.into_iter().collect())
             },
@@ -594,6 +591,23 @@ mod tests {
                 engine.render_str(template, &ctx).unwrap(),
                 engine.render_str(template, &bridged_ctx).unwrap()
             );
+        }
+    }
+
+    #[test]
+    fn a_repeated_string_reads_the_same_names_and_the_same_mistake_each_time() {
+        let engine = Engine::default();
+        for _ in 0..2 {
+            let names = engine
+                .references("id: {{ steps.start.execution_id }}")
+                .unwrap();
+            assert!(names.contains("steps.start.execution_id"), "{names:?}");
+            let mistake = engine
+                .references("{{ steps.a | no_such_filter }}")
+                .unwrap_err();
+            assert_eq!(mistake.0, "unknown filter `no_such_filter`");
+            assert!(engine.condition_references("{{ x }}").is_err());
+            assert!(engine.condition_references("x > 1").unwrap().contains("x"));
         }
     }
 
