@@ -26,9 +26,10 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The migrations, in order: entry `i` brings the schema to version `i + 1`. Never edit one
 /// that has shipped; add the next.
-/// Events in one `INSERT`: four parameters each, inside the 999 parameters that even an
-/// SQLite built with the old default limit takes.
-const ROWS_PER_INSERT: usize = 240;
+/// The most events in one `INSERT`: four parameters each, inside the 999 parameters that even
+/// an SQLite built with the old default limit takes. A power of two: see [`insert_sizes`].
+const MAX_ROWS_PER_INSERT: usize = 128;
+const _: () = assert!(MAX_ROWS_PER_INSERT * 4 <= 999 && MAX_ROWS_PER_INSERT.is_power_of_two());
 
 const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
@@ -98,6 +99,20 @@ CREATE TABLE fencing_tokens (
 INSERT INTO fencing_tokens (id, last_token) VALUES (1, 0);
 "#;
 
+/// How many events each `INSERT` of an append of `rows` takes: as many of the largest as
+/// fit, then the binary digits of what is left. So every statement has one of eight shapes,
+/// each prepared once per connection; a statement of a new length would be parsed and
+/// planned again, and group commits come in every length.
+fn insert_sizes(rows: usize) -> impl Iterator<Item = usize> {
+    let left = rows % MAX_ROWS_PER_INSERT;
+    std::iter::repeat_n(MAX_ROWS_PER_INSERT, rows / MAX_ROWS_PER_INSERT).chain(
+        (0..MAX_ROWS_PER_INSERT.trailing_zeros())
+            .rev()
+            .map(|bit| 1 << bit)
+            .filter(move |size| left & size != 0),
+    )
+}
+
 /// SQLite's clock in milliseconds since the Unix epoch: leases are compared with the
 /// database's clock, as on PostgreSQL (here it is this host's).
 macro_rules! now_ms {
@@ -123,10 +138,13 @@ impl Default for SqliteOptions {
 
 /// The run store in one SQLite file, `runs.sqlite3`, in WAL mode.
 ///
-/// Two pools over the same file: `pool` (`synchronous = NORMAL`: a commit survives this
-/// process crashing, and is on disk at the next checkpoint) for everything, and
-/// `durable_pool` (one connection, `synchronous = FULL`: the WAL is fsynced at each commit)
-/// for durable appends. The setting is per connection; keeping one connection that always
+/// Three pools over the same file: `pool` (`synchronous = NORMAL`: a commit survives this
+/// process crashing, and is on disk at the next checkpoint) for everything else,
+/// `journal_pool` (one connection, also NORMAL) for appends, and `durable_pool` (one
+/// connection, `synchronous = FULL`: the WAL is fsynced at each commit) for durable appends.
+/// Appends have connections of their own because SQLite drops a connection's page cache
+/// whenever another connection wrote since its last transaction: appends taking turns on the
+/// pool's connections re-read the journal's pages from the WAL every time. The setting is per connection; keeping one connection that always
 /// has it, instead of switching a pooled one back and forth, means no connection is ever
 /// returned to the pool in the wrong mode (a cancelled future cannot leave it FULL or, worse,
 /// a durable append NORMAL). Since the WAL is one file written in order, the fsync of a
@@ -140,6 +158,7 @@ pub struct SqliteStore {
     path: PathBuf,
     busy_timeout: Duration,
     pool: SqlitePool,
+    journal_pool: SqlitePool,
     durable_pool: SqlitePool,
 }
 
@@ -197,6 +216,10 @@ impl SqliteStore {
             .max_connections(4)
             .acquire_timeout(acquire_timeout)
             .connect_lazy_with(connect.clone());
+        let journal_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(acquire_timeout)
+            .connect_lazy_with(connect.clone());
         let durable_pool = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(acquire_timeout)
@@ -205,6 +228,7 @@ impl SqliteStore {
             path,
             busy_timeout: options.busy_timeout,
             pool,
+            journal_pool,
             durable_pool,
         })
     }
@@ -218,6 +242,7 @@ impl SqliteStore {
     /// calls fail. Dropping the store closes them too, without waiting.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.journal_pool.close().await;
         self.durable_pool.close().await;
     }
 
@@ -515,7 +540,7 @@ impl RunStore for SqliteStore {
         let pool = if durable {
             &self.durable_pool
         } else {
-            &self.pool
+            &self.journal_pool
         };
         let append_time = time_format::now();
         let mut tx = pool
@@ -549,7 +574,10 @@ impl RunStore for SqliteStore {
                 (seq, at, event.json.as_str())
             })
             .collect();
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut rest = rows.as_slice();
+        for size in insert_sizes(rows.len()) {
+            let (chunk, after) = rest.split_at(size);
+            rest = after;
             let mut insert =
                 QueryBuilder::<Sqlite>::new("INSERT INTO events (run_id, seq, at, event) ");
             insert.push_values(chunk, |mut row, (seq, at, event)| {
@@ -928,11 +956,27 @@ mod tests {
         };
         // 1 = NORMAL, 2 = FULL (https://sqlite.org/pragma.html#pragma_synchronous).
         assert_eq!(level(store.pool.clone()).await, 1);
+        assert_eq!(level(store.journal_pool.clone()).await, 1);
         assert_eq!(level(store.durable_pool.clone()).await, 2);
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&store.durable_pool)
             .await
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn appends_of_every_length_use_eight_statement_shapes() {
+        let mut shapes = std::collections::BTreeSet::new();
+        for rows in 0..=1_000 {
+            let sizes: Vec<usize> = insert_sizes(rows).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), rows, "{rows}: {sizes:?}");
+            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{rows}: {sizes:?}");
+            shapes.extend(sizes);
+        }
+        assert_eq!(
+            shapes.into_iter().collect::<Vec<_>>(),
+            [1, 2, 4, 8, 16, 32, 64, MAX_ROWS_PER_INSERT]
+        );
     }
 }
