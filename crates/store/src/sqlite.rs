@@ -24,13 +24,13 @@ pub const DATABASE_FILE_NAME: &str = "runs.sqlite3";
 /// How long a statement waits for another process's lock before [`StoreError::Busy`].
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The migrations, in order: entry `i` brings the schema to version `i + 1`. Never edit one
-/// that has shipped; add the next.
 /// The most events in one `INSERT`: four parameters each, inside the 999 parameters that even
 /// an SQLite built with the old default limit takes. A power of two: see [`insert_sizes`].
 const MAX_ROWS_PER_INSERT: usize = 128;
 const _: () = assert!(MAX_ROWS_PER_INSERT * 4 <= 999 && MAX_ROWS_PER_INSERT.is_power_of_two());
 
+/// The migrations, in order: entry `i` brings the schema to version `i + 1`. Never edit one
+/// that has shipped; add the next.
 const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 /// Version 1. See the crate documentation for what each table holds and why.
@@ -144,11 +144,13 @@ impl Default for SqliteOptions {
 /// connection, `synchronous = FULL`: the WAL is fsynced at each commit) for durable appends.
 /// Appends have connections of their own because SQLite drops a connection's page cache
 /// whenever another connection wrote since its last transaction: appends taking turns on the
-/// pool's connections re-read the journal's pages from the WAL every time. The setting is per connection; keeping one connection that always
-/// has it, instead of switching a pooled one back and forth, means no connection is ever
-/// returned to the pool in the wrong mode (a cancelled future cannot leave it FULL or, worse,
-/// a durable append NORMAL). Since the WAL is one file written in order, the fsync of a
-/// durable commit also makes every earlier commit durable.
+/// pool's connections re-read the journal's pages from the WAL every time.
+///
+/// `synchronous` is set per connection; keeping one connection that always has FULL, instead
+/// of switching a pooled one back and forth, means no connection is ever returned to the pool
+/// in the wrong mode (a cancelled future cannot leave it FULL or, worse, a durable append
+/// NORMAL). Since the WAL is one file written in order, the fsync of a durable commit also
+/// makes every earlier commit durable.
 ///
 /// Writes that read first (appends, locks, migrations, prune) run in `BEGIN IMMEDIATE`
 /// transactions: sqlx's `begin()` is DEFERRED, and a deferred reader that then writes fails
