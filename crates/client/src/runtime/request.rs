@@ -58,7 +58,7 @@ impl Request {
         &self,
         client_value: impl Fn(&str) -> Option<String>,
     ) -> Result<String, ApiError> {
-        let mut path = self.meta.path.to_owned();
+        let mut values: Vec<(&str, String)> = Vec::new();
         for param in self
             .meta
             .params
@@ -88,13 +88,37 @@ impl Request {
                     message: problem.to_owned(),
                 });
             }
-            path = path.replace(
-                &format!("{{{}}}", param.name),
-                &hwc_signer::encode_component(&value),
-            );
+            values.push((param.name, hwc_signer::encode_component(&value)));
         }
-        Ok(path)
+        Ok(fill_template(self.meta.path, &values))
     }
+}
+
+/// `template` with each `{name}` that `values` names replaced by its value, in one pass (a
+/// value is never searched for placeholders itself); any other braces are kept as they are.
+fn fill_template(template: &str, values: &[(&str, String)]) -> String {
+    let filled = values.iter().map(|(_, value)| value.len()).sum::<usize>();
+    let mut out = String::with_capacity(template.len() + filled);
+    let mut rest = template;
+    while let Some((before, after)) = rest.split_once('{') {
+        out.push_str(before);
+        let Some((name, tail)) = after.split_once('}') else {
+            out.push('{');
+            rest = after;
+            break;
+        };
+        match values.iter().find(|(key, _)| *key == name) {
+            Some((_, value)) => out.push_str(value),
+            None => {
+                out.push('{');
+                out.push_str(name);
+                out.push('}');
+            }
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Why a value cannot be one path segment. A `/` is encoded and stays inside its segment,
@@ -131,5 +155,30 @@ impl<T> ApiResponse<T> {
             body: f(self.body),
             attempts: self.attempts,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill_template;
+
+    #[test]
+    fn a_template_is_filled_in_one_pass() {
+        let values = [
+            ("project_id", "p1".to_owned()),
+            ("workflow_id", "%7Bproject_id%7D{project_id}".to_owned()),
+        ];
+        assert_eq!(
+            fill_template(
+                "/v1/{project_id}/cms/workflow/{workflow_id}/{project_id}",
+                &values
+            ),
+            "/v1/p1/cms/workflow/%7Bproject_id%7D{project_id}/p1",
+            "every placeholder is filled, and a value is not searched again"
+        );
+        assert_eq!(fill_template("/a/{other}/b", &values), "/a/{other}/b");
+        assert_eq!(fill_template("/a/{project_id", &values), "/a/{project_id");
+        assert_eq!(fill_template("", &values), "");
+        assert_eq!(fill_template("{project_id}", &values), "p1");
     }
 }
