@@ -28,15 +28,19 @@ impl Path {
     }
 
     pub fn key(&self, key: impl Into<String>) -> Self {
-        let mut path = self.clone();
-        path.0.push(Segment::Key(key.into()));
-        path
+        self.then(Segment::Key(key.into()))
     }
 
     pub fn index(&self, index: usize) -> Self {
-        let mut path = self.clone();
-        path.0.push(Segment::Index(index));
-        path
+        self.then(Segment::Index(index))
+    }
+
+    /// This path and one more segment, allocated once (a clone then a push would grow it).
+    fn then(&self, segment: Segment) -> Self {
+        let mut segments = Vec::with_capacity(self.0.len() + 1);
+        segments.extend_from_slice(&self.0);
+        segments.push(segment);
+        Self(segments)
     }
 
     fn parent(&self) -> Option<Self> {
