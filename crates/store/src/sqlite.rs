@@ -191,26 +191,6 @@ impl SqliteStore {
             // with the journal's pages (a fan-out's peak memory, issue 15).
             .pragma("cache_size", "-256");
 
-        let fail = |doing, err| database_error(&path, options.busy_timeout, doing, err);
-        let mut setup =
-            SqliteConnection::connect_with(&connect)
-                .await
-                .map_err(|err| match err {
-                    err if is_busy(&err) => fail("opening the file", err),
-                    err => StoreError::Open {
-                        path: path.clone(),
-                        detail: err.to_string(),
-                    },
-                })?;
-        let prepared = async {
-            ensure_wal(&mut setup, &path, options.busy_timeout).await?;
-            migrate(&mut setup, &path, options.busy_timeout).await
-        }
-        .await;
-        // The setup connection's work is committed or failed; closing it cannot lose anything.
-        let _ = setup.close().await;
-        prepared?;
-
         // A pool waits for a free connection a little longer than SQLite waits for a lock,
         // so that a stuck other process is reported as `Busy` by SQLite, not as a pool timeout.
         let acquire_timeout = options.busy_timeout + Duration::from_secs(5);
@@ -226,6 +206,21 @@ impl SqliteStore {
             .max_connections(1)
             .acquire_timeout(acquire_timeout)
             .connect_lazy_with(connect.synchronous(SqliteSynchronous::Full));
+
+        // Set up on the pool's first connection, which then stays open for the run: a
+        // connection of its own would be the file's last one when it closed, and SQLite
+        // checkpoints the WAL into the file and syncs it then (5 ms of every run's start).
+        let fail = |doing, err| database_error(&path, options.busy_timeout, doing, err);
+        let mut setup = pool.acquire().await.map_err(|err| match err {
+            err if is_busy(&err) => fail("opening the file", err),
+            err => StoreError::Open {
+                path: path.clone(),
+                detail: err.to_string(),
+            },
+        })?;
+        ensure_wal(&mut setup, &path, options.busy_timeout).await?;
+        migrate(&mut setup, &path, options.busy_timeout).await?;
+        drop(setup);
         Ok(SqliteStore {
             path,
             busy_timeout: options.busy_timeout,
@@ -522,6 +517,12 @@ impl RunStore for SqliteStore {
             .await
             .map_err(|err| self.fail("releasing a lock", err))?;
         Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn prepare_appends(&self) {
+        // Each append kind has a connection of its own (see `SqliteStore`); a failure to open
+        // one is the append's to report.
+        let _ = tokio::join!(self.journal_pool.acquire(), self.durable_pool.acquire());
     }
 
     async fn append(
@@ -965,6 +966,22 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn a_store_opens_on_one_connection_and_prepares_one_of_each_append_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        // The set-up connection stays in the pool (closing the file's last connection would
+        // checkpoint the WAL); the append connections open only when asked.
+        let sizes = |store: &SqliteStore| {
+            [&store.pool, &store.journal_pool, &store.durable_pool].map(|pool| pool.size())
+        };
+        assert_eq!(sizes(&store), [1, 0, 0]);
+        store.prepare_appends().await;
+        assert_eq!(sizes(&store), [1, 1, 1]);
+        let latest = i64::try_from(MIGRATIONS.len()).unwrap();
+        assert_eq!(store.schema_version().await.unwrap(), latest);
     }
 
     #[test]

@@ -76,6 +76,11 @@ pub trait RunStore: Send + Sync {
         fence: Option<&Fence>,
     ) -> Result<(), StoreError>;
 
+    /// Opens ahead of time what [`append`](Self::append) uses, so that the first append —
+    /// often the intent of a request, which waits for it — does not pay for opening it.
+    /// Never needed: an append opens what it needs itself, and reports what fails then.
+    async fn prepare_appends(&self) {}
+
     /// Records the run's end. [`StoreError::UnknownRun`] for a run never begun; with a
     /// `fence` that does not hold, [`StoreError::Fenced`] and nothing changes.
     async fn finish_run(
