@@ -323,7 +323,10 @@ impl Engine {
             Shape::Literal => Ok(Value::String(text.to_owned())),
             Shape::Expression(expr) => {
                 bounds::check_template(text)?;
-                let value = self.env.compile_expression(expr)?.eval(context)?;
+                let value = match read_name(expr, context) {
+                    Some(value) => value,
+                    None => self.env.compile_expression(expr)?.eval(context)?,
+                };
                 // Measured before it becomes JSON: a value that shares its parts (a map of
                 // the same list twice, forty times over) is small here and huge as JSON.
                 check_rendered_size(&value)?;
@@ -370,6 +373,37 @@ impl Engine {
         }
         Ok(value.is_true())
     }
+}
+
+/// The value of an expression that is only a dotted name (`steps.start.execution_id`,
+/// `item`), read by the same attribute lookups minijinja makes: most runbook expressions are
+/// such names, and compiling one costs more than reading it. `None` for any other expression
+/// and for a name that does not resolve to a value, which minijinja then evaluates, errors
+/// included.
+fn read_name(expr: &str, context: &JinjaValue) -> Option<JinjaValue> {
+    // Literals that look like names.
+    const CONSTANTS: &[&str] = &["true", "false", "none", "True", "False", "None"];
+    let plain = |part: &str| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if !expr.split('.').all(plain) || CONSTANTS.contains(&expr.split('.').next()?) {
+        return None;
+    }
+    let mut value = context.clone();
+    for part in expr.split('.') {
+        value = value.get_attr(part).ok()?;
+        if matches!(
+            value.kind(),
+            minijinja::value::ValueKind::Undefined | minijinja::value::ValueKind::Invalid
+        ) {
+            return None;
+        }
+    }
+    Some(value)
 }
 
 fn too_large() -> TemplateError {
@@ -591,6 +625,72 @@ mod tests {
                 engine.render_str(template, &ctx).unwrap(),
                 engine.render_str(template, &bridged_ctx).unwrap()
             );
+        }
+    }
+
+    #[test]
+    fn a_dotted_name_is_read_without_minijinja_to_the_value_and_error_minijinja_gives() {
+        let engine = Engine::default();
+        let ctx = to_jinja(&json!({
+            "inputs": {"count": 3, "name": "x", "list": [1, 2], "nothing": null, "none": 5},
+            "steps": {"start": {"execution_id": "e-1", "output": {"deep": {"x": true}}}},
+            "item": {"a": 1},
+            "true": "a name minijinja never reads",
+        }));
+        let by_minijinja = |expr: &str| {
+            engine
+                .env
+                .compile_expression(expr)
+                .map_err(TemplateError::from)
+                .and_then(|compiled| compiled.eval(&ctx).map_err(TemplateError::from))
+                .and_then(|value| to_json(&value))
+        };
+        let read = [
+            "inputs.count",
+            "inputs.name",
+            "inputs.list",
+            "inputs.nothing",
+            "inputs.none",
+            "steps.start.execution_id",
+            "steps.start.output.deep",
+            "steps.start.output.deep.x",
+            "item",
+            "item.a",
+            "inputs",
+        ];
+        for expr in read {
+            assert!(
+                read_name(expr, &ctx).is_some(),
+                "`{expr}` takes the short way"
+            );
+            let text = format!("{{{{ {expr} }}}}");
+            assert_eq!(engine.render_str(&text, &ctx), by_minijinja(expr), "{expr}");
+        }
+        let evaluated = [
+            "true",
+            "none",
+            "inputs.missing",
+            "inputs.missing.deeper",
+            "inputs.nothing.x",
+            "inputs.count.x",
+            "missing",
+            "inputs.list.0",
+            "inputs.list[0]",
+            "inputs .count",
+            "inputs.count + 1",
+            "steps.start.execution_id | upper",
+            "now",
+            "é",
+            "inputs.",
+            ".inputs",
+        ];
+        for expr in evaluated {
+            assert!(
+                read_name(expr, &ctx).is_none(),
+                "`{expr}` goes through minijinja"
+            );
+            let text = format!("{{{{ {expr} }}}}");
+            assert_eq!(engine.render_str(&text, &ctx), by_minijinja(expr), "{expr}");
         }
     }
 
