@@ -66,11 +66,7 @@ impl Journal {
             holding,
             failure: None,
         };
-        let writing = writer.write_entries(queue, urgent.clone());
-        match writer_thread() {
-            Some(thread) => drop(thread.spawn(writing)),
-            None => drop(tokio::spawn(writing)),
-        }
+        on_writer_thread(writer.write_entries(queue, urgent.clone()));
         Self {
             entries,
             urgent,
@@ -170,6 +166,21 @@ impl Observer for Journal {
     }
 }
 
+/// Has `store` open what its appends use on the writers' thread while the run takes its lock
+/// and is recorded, so that the first append (often the intent of the first request, which
+/// waits for it) finds it open.
+pub fn prepare(store: &Arc<dyn RunStore>) {
+    let store = Arc::clone(store);
+    on_writer_thread(async move { store.prepare_appends().await });
+}
+
+fn on_writer_thread(task: impl std::future::Future<Output = ()> + Send + 'static) {
+    match writer_thread() {
+        Some(thread) => drop(thread.spawn(task)),
+        None => drop(tokio::spawn(task)),
+    }
+}
+
 /// The runtime the writers run on: a thread of its own, so that encoding and handing a batch
 /// to the store overlaps with the run's next step on a second core instead of delaying it (a
 /// 1,000-step chain: 9 ms less wall time, `bash bench/compare.sh`). It lives as long as the
@@ -209,8 +220,6 @@ impl Writer {
         mut queue: mpsc::UnboundedReceiver<Entry>,
         urgent: Arc<Notify>,
     ) {
-        // While the run starts its first step on its own thread.
-        self.store.prepare_appends().await;
         let mut batch: Vec<NewEvent> = Vec::new();
         let mut backlog = false;
         while let Some(first) = queue.recv().await {
