@@ -3,10 +3,10 @@
 //! intents, appended as it happens (deltas, never the whole state after each transition).
 //!
 //! Events go through a channel to one writer task, on a thread of its own, which appends what
-//! arrives within a few milliseconds in one transaction without fsync. The intent of a request that starts or
-//! changes something is different: it is appended at once with everything before it (and
-//! the other intents queued with it), fsynced, and only then is the request sent
-//! ([`Observer::before_change`] waits for it).
+//! arrives within a few milliseconds in one transaction without fsync. The intent of a request
+//! that starts or changes something is different: it is appended at once with everything
+//! before it (and the other intents queued with it), fsynced, and only then is the request
+//! sent ([`Observer::before_change`] waits for it).
 //!
 //! Under a lock, every append carries the holding's fence, so a process that lost its lock
 //! writes nothing more; the intent's fence also needs the lease to outlast the request. A

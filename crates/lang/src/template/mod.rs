@@ -645,50 +645,38 @@ mod tests {
                 .and_then(|compiled| compiled.eval(&ctx).map_err(TemplateError::from))
                 .and_then(|value| to_json(&value))
         };
-        let read = [
-            "inputs.count",
-            "inputs.name",
-            "inputs.list",
-            "inputs.nothing",
-            "inputs.none",
-            "steps.start.execution_id",
-            "steps.start.output.deep",
-            "steps.start.output.deep.x",
-            "item",
-            "item.a",
-            "inputs",
+        // (expression, whether it is read without minijinja)
+        let cases = [
+            ("inputs.count", true),
+            ("inputs.name", true),
+            ("inputs.list", true),
+            ("inputs.nothing", true),
+            ("inputs.none", true),
+            ("steps.start.execution_id", true),
+            ("steps.start.output.deep", true),
+            ("steps.start.output.deep.x", true),
+            ("item", true),
+            ("item.a", true),
+            ("inputs", true),
+            ("true", false),
+            ("none", false),
+            ("inputs.missing", false),
+            ("inputs.missing.deeper", false),
+            ("inputs.nothing.x", false),
+            ("inputs.count.x", false),
+            ("missing", false),
+            ("inputs.list.0", false),
+            ("inputs.list[0]", false),
+            ("inputs .count", false),
+            ("inputs.count + 1", false),
+            ("steps.start.execution_id | upper", false),
+            ("now", false),
+            ("é", false),
+            ("inputs.", false),
+            (".inputs", false),
         ];
-        for expr in read {
-            assert!(
-                read_name(expr, &ctx).is_some(),
-                "`{expr}` takes the short way"
-            );
-            let text = format!("{{{{ {expr} }}}}");
-            assert_eq!(engine.render_str(&text, &ctx), by_minijinja(expr), "{expr}");
-        }
-        let evaluated = [
-            "true",
-            "none",
-            "inputs.missing",
-            "inputs.missing.deeper",
-            "inputs.nothing.x",
-            "inputs.count.x",
-            "missing",
-            "inputs.list.0",
-            "inputs.list[0]",
-            "inputs .count",
-            "inputs.count + 1",
-            "steps.start.execution_id | upper",
-            "now",
-            "é",
-            "inputs.",
-            ".inputs",
-        ];
-        for expr in evaluated {
-            assert!(
-                read_name(expr, &ctx).is_none(),
-                "`{expr}` goes through minijinja"
-            );
+        for (expr, short) in cases {
+            assert_eq!(read_name(expr, &ctx).is_some(), short, "{expr}");
             let text = format!("{{{{ {expr} }}}}");
             assert_eq!(engine.render_str(&text, &ctx), by_minijinja(expr), "{expr}");
         }
