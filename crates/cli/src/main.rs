@@ -186,10 +186,10 @@ fn main() -> ExitCode {
 }
 
 /// One thread for everything but the sandbox server (and the journal's writer, which has a
-/// thread of its own: `journal.rs`). A run is a chain of requests, each
-/// waiting on the last: on a second worker its task, the connection's task and the journal
-/// hand every request back and forth between threads (about 8 context switches a step
-/// instead of 1.5, and a 1,000-step chain 30% slower on two cores), while a fan-out's own
+/// thread of its own: `journal.rs`). A run is a chain of requests, each waiting on the last:
+/// on a second worker its task, the connection's task and the journal hand every request
+/// back and forth between threads (about 8 context switches a step instead of 1.5, and a
+/// 1,000-step chain 30% slower on two cores), while a fan-out's own
 /// work is small next to its waiting (1,000 start + wait items took the same wall time on
 /// one thread as on two; `bash bench/compare.sh`). The server answers many clients at once
 /// and keeps a worker per core.
