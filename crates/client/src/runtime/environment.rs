@@ -103,12 +103,16 @@ impl Environment {
         }
     }
 
-    /// Lets other tasks run. On virtual time the caller stays runnable throughout, so the
+    /// Lets other tasks run once this one has been busy for a while. On system time that is
+    /// tokio's cooperative budget: the task yields after about a hundred steps without
+    /// waiting, not at every call, because a yield costs the runtime a poll of its driver (a
+    /// system call) and a task that waited on a request has let the others run already. On
+    /// virtual time the caller yields at every call and stays runnable throughout, so the
     /// clock does not move under it while it yields.
-    pub async fn yield_now(&self) {
+    pub async fn cooperate(&self) {
         match &self.virtual_time {
             Some(_) => YieldNow::new().await,
-            None => tokio::task::yield_now().await,
+            None => tokio::task::coop::consume_budget().await,
         }
     }
 }
@@ -180,6 +184,26 @@ mod tests {
         let last = environment.clock.now_utc();
         assert!(last.year() >= 9999, "{last}");
         assert_eq!(time.sleeps().len(), 3);
+    }
+
+    /// A busy task on system time lets another task on its thread run within its budget,
+    /// and not at every call.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_busy_task_on_system_time_lets_others_run_but_not_at_every_call() {
+        let environment = Environment::system();
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let other = tokio::spawn({
+            let ran = ran.clone();
+            async move { ran.store(true, std::sync::atomic::Ordering::SeqCst) }
+        });
+        let mut calls = 0;
+        while !ran.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(calls < 10_000, "the other task never ran");
+            environment.cooperate().await;
+            calls += 1;
+        }
+        other.await.unwrap();
+        assert!(calls > 10, "yielded after {calls} calls");
     }
 
     #[test]

@@ -663,7 +663,7 @@ mod tests {
         let env = environment.clone();
         let yielding = environment.participate(async move {
             for _ in 0..1000 {
-                env.yield_now().await;
+                env.cooperate().await;
             }
             env.clock.elapsed()
         });

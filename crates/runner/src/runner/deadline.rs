@@ -61,12 +61,15 @@ impl Run {
         .await
     }
 
-    /// Lets other tasks run, then fails when cancelled or past the deadline. Steps that take
-    /// no time (a `log` in a `goto` loop, a retry with no delay, a sleep on virtual time)
-    /// never wait on anything, so without the yield a signal's task could not run on a
-    /// single-threaded runtime and a busy worker would never see it on time.
+    /// Lets other tasks run if this one has been busy, then fails when cancelled or past the
+    /// deadline. Steps that take no time (a `log` in a `goto` loop, a retry with no delay, a
+    /// sleep on virtual time) never wait on anything, so without the yield a signal's task
+    /// could not run on a single-threaded runtime and a busy worker would never see it on
+    /// time. A step that waited on a request has let the others run already: on system time
+    /// the yield comes only once the task's cooperative budget is spent
+    /// ([`Environment::cooperate`](hwc_client::Environment::cooperate)).
     pub(crate) async fn yield_and_check(&self, deadline: Deadline) -> Result<(), StepError> {
-        self.runner.environment.yield_now().await;
+        self.runner.environment.cooperate().await;
         self.check(deadline)
     }
 
