@@ -309,10 +309,11 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
         secrets,
         env,
     };
+    let runbook = Arc::new(runbook);
     let running = async {
         match resume {
-            Some(resume) => runner.resume(&runbook, input, resume).await,
-            None => runner.run(&runbook, input).await,
+            Some(resume) => runner.resume(Arc::clone(&runbook), input, resume).await,
+            None => runner.run(Arc::clone(&runbook), input).await,
         }
     };
     let lock = recorded.as_ref().and_then(|run| run.lock().cloned());

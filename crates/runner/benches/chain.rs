@@ -106,7 +106,7 @@ fn chains(c: &mut Criterion) {
     group.warm_up_time(Duration::from_millis(1));
     group.measurement_time(Duration::from_secs(1));
     for steps in lengths() {
-        let runbook = chain(steps);
+        let runbook = Arc::new(chain(steps));
         let input = RunInput {
             run_id: "bench".to_owned(),
             inputs: inputs::resolve(&runbook, Vec::new()).unwrap(),
@@ -119,7 +119,7 @@ fn chains(c: &mut Criterion) {
             &runbook,
             |b, runbook| {
                 b.iter(|| {
-                    let state = runtime.block_on(runner.run(runbook, input.clone()));
+                    let state = runtime.block_on(runner.run(Arc::clone(runbook), input.clone()));
                     // A failed run is fast and measures nothing.
                     assert_eq!(state.status, RunStatus::Succeeded, "{:?}", state.error);
                 })

@@ -269,7 +269,7 @@ async fn the_caller_names_the_run() {
     let state = harness
         .runner
         .run(
-            &book,
+            std::sync::Arc::new(book),
             RunInput {
                 run_id: "run-from-the-caller".into(),
                 inputs,

@@ -101,7 +101,7 @@ pub async fn run(test: &Loaded) -> Vec<Failure> {
         env: serde_json::Map::new(),
         secrets: connection.secrets.clone(),
     };
-    let state = runner.run(&runbook, input).await;
+    let state = runner.run(Arc::new(runbook), input).await;
     let (calls, requests) = connection
         .sandbox
         .as_ref()

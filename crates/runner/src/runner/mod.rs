@@ -155,8 +155,9 @@ impl Runner {
         self.abort.clone()
     }
 
-    /// Runs `runbook` to the end and returns its final state.
-    pub async fn run(&self, runbook: &Runbook, input: RunInput) -> RunState {
+    /// Runs `runbook` to the end and returns its final state. The run shares the runbook
+    /// rather than copying it: a long one is megabytes.
+    pub async fn run(&self, runbook: Arc<Runbook>, input: RunInput) -> RunState {
         // A participant of virtual time: the clock moves only while the run waits.
         let run = self.go(runbook, input, None);
         self.environment.participate(run).await
@@ -165,12 +166,12 @@ impl Runner {
     /// Goes on with a run read back from its journal: finished steps keep their results, the
     /// interrupted step runs again and settles every change it had sent (see `resume.rs`).
     /// `input.run_id` must be the run's id; secret inputs are given again.
-    pub async fn resume(&self, runbook: &Runbook, input: RunInput, resume: Resume) -> RunState {
+    pub async fn resume(&self, runbook: Arc<Runbook>, input: RunInput, resume: Resume) -> RunState {
         let run = self.go(runbook, input, Some(resume));
         self.environment.participate(run).await
     }
 
-    async fn go(&self, runbook: &Runbook, input: RunInput, resume: Option<Resume>) -> RunState {
+    async fn go(&self, runbook: Arc<Runbook>, input: RunInput, resume: Option<Resume>) -> RunState {
         let clock = self.environment.clock.clone();
         let random = self.environment.random.clone();
         let run_id = if input.run_id.is_empty() {
@@ -194,10 +195,10 @@ impl Runner {
                 redactor.add_value(value);
             }
         }
-        let shown_inputs = crate::inputs::shown(runbook, &input.inputs);
+        let shown_inputs = crate::inputs::shown(&runbook, &input.inputs);
         let mut state = RunState::new(
             run_id.clone(),
-            runbook,
+            &runbook,
             rfc3339(self.environment.clock.now_utc()),
             match redactor.value(Value::Object(shown_inputs)) {
                 Value::Object(shown) => shown,
@@ -207,7 +208,7 @@ impl Runner {
         let resuming = resume.is_some();
         let resumed_step = resume
             .as_ref()
-            .and_then(|resume| resume.next_step(runbook))
+            .and_then(|resume| resume.next_step(&runbook))
             .map(str::to_owned);
         let restored = resume.map(|resume| resume.restore(&mut state));
         let (results, vars, masked, position, decision, ledger) = match restored {
@@ -233,10 +234,10 @@ impl Runner {
         let run = Arc::new_cyclic(|this| Run {
             this: this.clone(),
             runner: self.clone(),
-            runbook: Arc::new(runbook.clone()),
+            deadline: runbook.timeout.map(|t| started.saturating_add(t.0)),
+            runbook: Arc::clone(&runbook),
             engine,
             started,
-            deadline: runbook.timeout.map(|t| started.saturating_add(t.0)),
             state: Mutex::new(state),
             template_values,
             changed_vars: Mutex::default(),

@@ -232,7 +232,7 @@ pub async fn run_given(
     harness
         .runner
         .run(
-            runbook,
+            Arc::new(runbook.clone()),
             RunInput {
                 run_id: String::new(),
                 inputs,
@@ -264,7 +264,7 @@ pub async fn run_until_crash(
     let outcome = tokio::select! {
         biased;
         () = recorder.crash.notified() => None,
-        state = harness.runner.run(runbook, run_input(runbook)) => Some(state),
+        state = harness.runner.run(Arc::new(runbook.clone()), run_input(runbook)) => Some(state),
     };
     *recorder.crash_at.lock().unwrap() = None;
     recorder.crashed.store(false, Ordering::SeqCst);
@@ -289,7 +289,7 @@ pub async fn resume(
     resume.decision = decision;
     harness
         .runner
-        .resume(runbook, run_input(runbook), resume)
+        .resume(Arc::new(runbook.clone()), run_input(runbook), resume)
         .await
 }
 
