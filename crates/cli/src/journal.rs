@@ -66,7 +66,9 @@ impl Journal {
             holding,
             failure: None,
         };
-        on_writer_thread(writer.write_entries(queue, urgent.clone()));
+        drop(on_writer_thread(
+            writer.write_entries(queue, urgent.clone()),
+        ));
         Self {
             entries,
             urgent,
@@ -171,13 +173,19 @@ impl Observer for Journal {
 /// waits for it) finds it open.
 pub fn prepare(store: &Arc<dyn RunStore>) {
     let store = Arc::clone(store);
-    on_writer_thread(async move { store.prepare_appends().await });
+    drop(on_writer_thread(
+        async move { store.prepare_appends().await },
+    ));
 }
 
-fn on_writer_thread(task: impl std::future::Future<Output = ()> + Send + 'static) {
+/// Runs `task` on the writers' thread: the store's work that need not hold up the run's
+/// thread (the writer, preparing appends, opening the store while the runbook is read).
+pub fn on_writer_thread<T: Send + 'static>(
+    task: impl std::future::Future<Output = T> + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
     match writer_thread() {
-        Some(thread) => drop(thread.spawn(task)),
-        None => drop(tokio::spawn(task)),
+        Some(thread) => thread.spawn(task),
+        None => tokio::spawn(task),
     }
 }
 

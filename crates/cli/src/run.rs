@@ -156,6 +156,14 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
         );
         return refused::not_started(format, NotStarted::configuration(problem));
     }
+    // The store and the lock protect runs that can overlap and be resumed; an in-process
+    // sandbox dies with the process, so `--sandbox` uses them only when asked. The store opens
+    // on the journal's thread while this one reads the runbook (each takes milliseconds), so a
+    // run refused for its runbook, inputs or flags may have created the store.
+    let opening = (!args.sandbox || args.options.store.given()).then(|| {
+        let store = args.options.store.clone();
+        crate::journal::on_writer_thread(async move { crate::store_select::open(&store).await })
+    });
     let (runbook, text) = match crate::validate::load_with_text(&args.file) {
         Ok(loaded) => loaded,
         Err(not_loaded) => return refused::not_started(format, not_loaded.into()),
@@ -215,15 +223,12 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
         Ok(fire) => fire,
         Err(problem) => return refused::not_started(format, NotStarted::configuration(problem)),
     };
-    // The store and the lock protect runs that can overlap and be resumed; an in-process
-    // sandbox dies with the process, so `--sandbox` uses them only when asked.
-    let store = if args.sandbox && !args.options.store.given() {
-        None
-    } else {
-        match crate::store_select::open(&args.options.store).await {
+    let store = match opening.map(crate::store_select::opened) {
+        None => None,
+        Some(opened) => match opened.await {
             Ok(store) => Some(store),
             Err(problem) => return refused::not_started(format, NotStarted::store(problem)),
-        }
+        },
     };
     // Unique across runs and hosts, and sortable by start time; never from the sandbox's
     // seeded randomness.

@@ -89,6 +89,18 @@ pub async fn open(args: &StoreArgs) -> Result<Arc<dyn RunStore>, Unopened> {
     }
 }
 
+/// The store an [`open`] started on another task opened, once it has.
+pub async fn opened(
+    opening: tokio::task::JoinHandle<Result<Arc<dyn RunStore>, Unopened>>,
+) -> Result<Arc<dyn RunStore>, Unopened> {
+    opening.await.unwrap_or_else(|stopped| {
+        Err(Unopened {
+            message: format!("opening the run store stopped: {stopped}"),
+            code: exit::SKIPPED,
+        })
+    })
+}
+
 /// The state directory: `--state-dir`, else `$RUNBOOK_STATE_DIR`, `$XDG_STATE_HOME/runbook`,
 /// `~/.local/state/runbook`.
 fn state_dir(flag: Option<&Path>) -> Result<PathBuf, String> {
