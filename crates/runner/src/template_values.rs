@@ -25,6 +25,16 @@ pub(crate) struct TemplateValues {
     steps: Arc<StepResults>,
     vars: Arc<Vars>,
     redactor: Redactor,
+    /// `run` as templates read it, kept while its fields stay the same: every render reads
+    /// it, and it changes only when a failure is handled or the run ends.
+    run: Mutex<Option<(RunKey, JinjaValue)>>,
+}
+
+/// The fields of `run` that change during a run (its id, name and start do not).
+struct RunKey {
+    status: &'static str,
+    failed_step: Option<String>,
+    error: Option<String>,
 }
 
 /// Whether a recorded value holds a secret, as judged at a [`Redactor::generation`]: a
@@ -100,7 +110,43 @@ impl TemplateValues {
                 ),
             }),
             redactor: redactor.clone(),
+            run: Mutex::new(None),
         }
+    }
+
+    /// `run` for a render: the run's id, name, start and status, and the failure it is
+    /// about (`failed_step`, `error`).
+    pub(crate) fn run_value(
+        &self,
+        state: &RunState,
+        failed_step: Option<&str>,
+        error: Option<&str>,
+    ) -> JinjaValue {
+        let status = state.status.name();
+        let mut cached = self.run.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((key, value)) = cached.as_ref() {
+            if key.status == status
+                && key.failed_step.as_deref() == failed_step
+                && key.error.as_deref() == error
+            {
+                return value.clone();
+            }
+        }
+        let value = to_jinja(&serde_json::json!({
+            "id": state.run_id,
+            "name": state.runbook,
+            "started_at": state.started_at,
+            "status": status,
+            "failed_step": failed_step,
+            "error": error,
+        }));
+        let key = RunKey {
+            status,
+            failed_step: failed_step.map(str::to_owned),
+            error: error.map(str::to_owned),
+        };
+        *cached = Some((key, value.clone()));
+        value
     }
 
     pub(crate) fn record_status(&self, id: &str, status: StepStatus) {
@@ -111,11 +157,17 @@ impl TemplateValues {
 
     /// A result outlives later statuses: a step run again by a `goto` is read as it last
     /// finished until it finishes again.
-    pub(crate) fn record_result(&self, id: &str, result: &Value) {
-        if let Some(&position) = self.steps.positions.get(id) {
-            let result = Recorded::new(result, &self.redactor);
-            self.steps.lock()[position].result = Some(result);
-        }
+    ///
+    /// `true` when the result surely holds no secret, as judged on the way: the caller need
+    /// not walk it again to redact it.
+    pub(crate) fn record_result(&self, id: &str, result: &Value) -> bool {
+        let Some(&position) = self.steps.positions.get(id) else {
+            return false;
+        };
+        let result = Recorded::new(result, &self.redactor);
+        let clean = result.secret.still(&self.redactor) == Some(false);
+        self.steps.lock()[position].result = Some(result);
+        clean
     }
 
     pub(crate) fn set_vars(&self, vars: &Map<String, Value>) {
@@ -148,7 +200,7 @@ impl TemplateValues {
     pub(crate) fn context(
         &self,
         visible: Visible<'_>,
-        run: &Value,
+        run: JinjaValue,
         locals: &[(LocalName, Value)],
         frame: Option<&Arc<BodyFrame>>,
     ) -> JinjaValue {
@@ -184,7 +236,7 @@ impl TemplateValues {
                 ("inputs", self.inputs.clone()),
                 ("steps", steps),
                 ("vars", JinjaValue::from_dyn_object(Arc::clone(&self.vars))),
-                ("run", to_jinja(run)),
+                ("run", run),
                 ("env", self.env.clone()),
             ],
             locals: named,
@@ -468,13 +520,38 @@ mod tests {
     fn render(values: &TemplateValues, visible: Visible<'_>, text: &str) -> Result<Value, String> {
         let context = values.context(
             visible,
-            &json!({"id": "r"}),
+            to_jinja(&json!({"id": "r"})),
             &[("item".into(), json!(7))],
             None,
         );
         Engine::default()
             .render(&json!(text), &context)
             .map_err(|error| error.0)
+    }
+
+    #[test]
+    fn run_follows_the_status_and_the_failure_it_is_about() {
+        let values = values();
+        let text = "version: 1\nname: t\nsteps:\n  - id: a\n    log: x\n";
+        let book = runbook_lang::parse(&runbook_lang::Source::new("t", text.to_owned())).unwrap();
+        let mut state = RunState::new("r".into(), &book, "now".into(), Map::new());
+        let field = |run: &JinjaValue, name: &str| run.get_attr(name).unwrap().to_string();
+        let running = values.run_value(&state, None, None);
+        assert_eq!(field(&running, "id"), "r");
+        assert_eq!(field(&running, "status"), state.status.name());
+        assert!(running.get_attr("error").unwrap().is_none());
+        // Read again unchanged, then after each change.
+        assert_eq!(values.run_value(&state, None, None), running);
+        let handled = values.run_value(&state, Some("a"), Some("boom"));
+        assert_eq!(field(&handled, "failed_step"), "a");
+        assert_eq!(field(&handled, "error"), "boom");
+        let other = values.run_value(&state, Some("a"), Some("bang"));
+        assert_eq!(field(&other, "error"), "bang");
+        state.status = crate::state::RunStatus::Failed;
+        let failed = values.run_value(&state, Some("a"), Some("bang"));
+        assert_eq!(field(&failed, "status"), "failed");
+        let cleared = values.run_value(&state, None, None);
+        assert!(cleared.get_attr("failed_step").unwrap().is_none());
     }
 
     #[test]
@@ -532,7 +609,7 @@ mod tests {
     #[test]
     fn variables_read_as_they_are_when_read() {
         let values = values();
-        let context = values.context(Visible::All, &json!({}), &[], None);
+        let context = values.context(Visible::All, to_jinja(&json!({})), &[], None);
         values.set_vars(json!({"v": 1, "w": 2}).as_object().unwrap());
         let engine = Engine::default();
         assert_eq!(
@@ -551,7 +628,7 @@ mod tests {
     fn resolve_goes_as_deep_as_the_data() {
         let values = values();
         values.record_result("a", &json!({"x": {"y": "s"}}));
-        let context = values.context(Visible::All, &json!({}), &[], None);
+        let context = values.context(Visible::All, to_jinja(&json!({})), &[], None);
         let path = |text: &str| text.split('.').map(str::to_owned).collect::<Vec<_>>();
         assert_eq!(resolve(&context, &path("steps.a.x.y")), json!("s"));
         assert_eq!(
@@ -578,7 +655,7 @@ mod tests {
         values.record_result("a", &json!({"token": "hunter22", "n": 1}));
         values.record_result("b", &json!({"derived": "x-y"}));
         values.set_vars(json!({"plain": "p"}).as_object().unwrap());
-        let context = values.context(Visible::All, &json!({}), &[], None);
+        let context = values.context(Visible::All, to_jinja(&json!({})), &[], None);
         let path = |text: &str| text.split('.').map(str::to_owned).collect::<Vec<_>>();
         assert!(values.reads_secret(&context, &path("steps.a"), false));
         assert!(values.reads_secret(&context, &path("steps.a.token"), false));

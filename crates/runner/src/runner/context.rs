@@ -7,7 +7,7 @@ use std::sync::{Arc, PoisonError};
 
 use minijinja::Value as JinjaValue;
 use runbook_lang::Step;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::failure::{Failure, StepError};
 use crate::template_values::{BodyFrame, LocalName, Visible};
@@ -62,20 +62,15 @@ impl Run {
                 (Some(error), true) => (state.current_step.as_deref(), Some(error)),
                 _ => (handled.map(|f| f.step.as_str()), handled.map(|f| &f.error)),
             };
-            let run = json!({
-                "id": state.run_id,
-                "name": state.runbook,
-                "started_at": state.started_at,
-                "status": state.status.name(),
-                "failed_step": failed_step,
-                "error": error,
-            });
+            let run = self
+                .template_values
+                .run_value(state, failed_step, error.map(String::as_str));
             let visible = match (&state.current_step, in_finally) {
                 (Some(current), false) => Visible::Through(current),
                 _ => Visible::All,
             };
             self.template_values
-                .context(visible, &run, &locals.names, locals.frame.as_ref())
+                .context(visible, run, &locals.names, locals.frame.as_ref())
         })
     }
 

@@ -198,10 +198,16 @@ impl Run {
     ) {
         let now = self.timestamp();
         self.template_values.record_status(id, status);
-        if let Some(result) = &result {
-            self.template_values.record_result(id, result);
-        }
-        let result = result.map(|result| self.redactor.value(result));
+        let clean = result
+            .as_ref()
+            .is_some_and(|result| self.template_values.record_result(id, result));
+        let result = result.map(|result| {
+            if clean {
+                result
+            } else {
+                self.redactor.value(result)
+            }
+        });
         let error = error.map(|error| self.redactor.text(&error));
         self.with_state(|state| {
             if let Some(step) = state.steps.get_mut(id) {
