@@ -81,8 +81,9 @@ pub async fn open(args: &StoreArgs) -> Result<Arc<dyn RunStore>, Unopened> {
             let store = SqliteStore::open(&dir).await?;
             // Never closed: closing the file's last connection checkpoints the WAL into the
             // database and syncs it, milliseconds at the end of every command (racing the
-            // process's exit). Nothing depends on it: a run's end is committed with a sync
-            // (`finish_run`), and SQLite checkpoints as the WAL grows during later appends.
+            // process's exit). Nothing depends on it: a commit in the WAL survives the process,
+            // durable appends are synced when they commit, and SQLite checkpoints as the WAL
+            // grows during later appends.
             std::mem::forget(store.clone());
             Ok(Arc::new(store))
         }

@@ -56,7 +56,7 @@
 //!   events of a run that has not finished. Only [`RunStore::prune`] deletes, and only
 //!   finished runs with their events.
 //! - An append with `durable = true` is on disk before it returns (and with it everything
-//!   committed before), and so is the end of a run ([`RunStore::finish_run`]). Other writes survive the process crashing but may be lost with the
+//!   committed before). Other writes survive the process crashing but may be lost with the
 //!   machine's power: on SQLite, as WAL with `synchronous = NORMAL` promises; on PostgreSQL,
 //!   a non-durable append commits with `SET LOCAL synchronous_commit = off` (the server's
 //!   crash may lose its last moments of such commits), everything else with the server's

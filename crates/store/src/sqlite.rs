@@ -609,11 +609,8 @@ impl RunStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let finished_at = normalize("finished_at", finished_at)?;
         let doing = "recording the end of a run";
-        // On the durable connection: its commit fsyncs the WAL, so when a run's process exits
-        // everything it wrote is on disk, without the checkpoint that closing the file's last
-        // connection would make.
         let mut tx = self
-            .durable_pool
+            .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|err| self.fail(doing, err))?;
@@ -985,36 +982,6 @@ mod tests {
         assert_eq!(sizes(&store), [1, 1, 1]);
         let latest = i64::try_from(MIGRATIONS.len()).unwrap();
         assert_eq!(store.schema_version().await.unwrap(), latest);
-    }
-
-    #[tokio::test]
-    async fn the_end_of_a_run_is_committed_on_the_durable_connection() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).await.unwrap();
-        store
-            .begin_run(&crate::NewRun {
-                run_id: "r1".to_owned(),
-                runbook_name: "deploy".to_owned(),
-                runbook_path: "deploy.yaml".to_owned(),
-                runbook_digest: "sha256:0f3c".to_owned(),
-                inputs: serde_json::json!({}),
-                lock_key: None,
-                started_at: "2026-03-01T10:00:00Z".to_owned(),
-                host: "ops-1".to_owned(),
-                pid: 4242,
-                fire: None,
-            })
-            .await
-            .unwrap();
-        assert_eq!(store.durable_pool.size(), 0);
-        store
-            .finish_run("r1", "succeeded", 0, "2026-03-01T10:00:01Z", None, None)
-            .await
-            .unwrap();
-        // Only the durable connection syncs its commits (see the test above).
-        assert_eq!(store.durable_pool.size(), 1);
-        let run = store.get_run("r1").await.unwrap().unwrap();
-        assert_eq!(run.status, "succeeded");
     }
 
     #[test]
