@@ -16,10 +16,12 @@
 #   fan-out  ITEMS executions started and each polled every POLL_MS until it ends: `runbook`
 #            (for_each, concurrency 1000) and the SDK on a ThreadPoolExecutor(THREADS);
 #   validate `runbook validate` of a 2·STEPS and a STEPS chain, and of runbooks/canonical.yaml
-#            (start-up), each in a loop of VALIDATE_LOOPS processes so the 10 ms resolution
-#            of the CPU figures does not swamp them.
+#            (start-up), each in a loop of VALIDATE_LOOPS processes so that a process's
+#            start is measured many times over.
 #
-# "CPU" is user+sys of the client process (GNU time); the sandbox's own CPU over the same
+# "CPU" is user+sys of the client process, to the millisecond (bash's `times`: GNU time's
+# %U and %S have 10 ms steps, too coarse for a run of 100 ms); its peak RSS comes from GNU
+# time. The sandbox's own CPU over the same
 # interval, read from /proc/PID/stat, is the separate "server CPU" column. The SDK runs in
 # target/interop-venv (tests/interop/run.sh's), created here the same way when missing; with
 # no python3 or no installable SDK its rows say so and the rest still runs. Nothing here is
@@ -148,22 +150,37 @@ server_cpu_ms() { # utime + stime of the sandbox; the fields after the command n
     sed 's/^.*) //' "/proc/$server_pid/stat" | awk -v t="$tick_ms" '{print ($12 + $13) * t}'
 }
 
+# The user+sys CPU in ms of this shell's finished children, from what `times` wrote to FILE.
+# `times` must run in this shell itself, with nothing started between it and the command
+# measured: a subshell's `times` counts only its own children.
+children_cpu_ms() {
+    awk 'NR == 2 {
+        split($1, u, /[ms]/); split($2, s, /[ms]/)
+        printf "%.0f", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000
+    }' "$1"
+}
+
 # measure ROW CMD...: runs CMD under GNU time, appends "wall_ms cpu_ms rss_kib server_ms" to
 # $work/ROW; a failing contender stops the script with its output, a broken run is no result.
 measure() {
-    local row=$1 s0 s1 t0 t1
+    local row=$1 s0 s1 t0 t1 c0 c1
     shift
     s0=$(server_cpu_ms)
     t0=$(date +%s%N)
-    if ! /usr/bin/time -f '%U %S %M' -o "$work/time.out" "$@" >"$work/out.log" 2>&1; then
+    times >"$work/times0.out"
+    if ! /usr/bin/time -f '%M' -o "$work/time.out" "$@" >"$work/out.log" 2>&1; then
         echo "error: $row failed ($*):" >&2
         tail -n 20 "$work/out.log" >&2
         exit 1
     fi
+    times >"$work/times1.out"
     t1=$(date +%s%N)
     s1=$(server_cpu_ms)
-    awk -v wall="$(( (t1 - t0) / 1000 ))" -v s="$(awk -v a="$s0" -v b="$s1" 'BEGIN {print b - a}')" \
-        '{printf "%.1f %.0f %d %.0f\n", wall / 1000, ($1 + $2) * 1000, $3, s}' \
+    c0=$(children_cpu_ms "$work/times0.out")
+    c1=$(children_cpu_ms "$work/times1.out")
+    awk -v wall="$(( (t1 - t0) / 1000 ))" -v cpu="$((c1 - c0))" \
+        -v s="$(awk -v a="$s0" -v b="$s1" 'BEGIN {print b - a}')" \
+        '{printf "%.1f %d %d %.0f\n", wall / 1000, cpu, $1, s}' \
         "$work/time.out" >>"$work/$row"
     rm -rf "$work/state"
 }
