@@ -116,6 +116,28 @@ fn without_json_the_same_refusal_is_text() {
     );
 }
 
+/// The store opens while the runbook is read; a runbook that is wrong is still what is
+/// reported, whatever opening the store came to.
+#[test]
+fn an_invalid_runbook_is_reported_before_a_store_that_cannot_be_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_dir = dir.path().join("file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let state_dir = not_a_dir.join("state").display().to_string();
+    let broken = file("crates/lang/tests/corpus/template_in_node_ids.yaml");
+    let line = not_started(&[
+        "run",
+        &broken,
+        "--state-dir",
+        &state_dir,
+        "--endpoint",
+        "http://127.0.0.1:1",
+        "--log-format",
+        "json",
+    ]);
+    assert_eq!(line["reason"], "invalid_runbook", "{line}");
+}
+
 #[test]
 fn a_run_store_that_cannot_be_opened_or_reached_says_so_in_json() {
     let dir = tempfile::tempdir().unwrap();

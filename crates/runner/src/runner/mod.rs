@@ -234,10 +234,10 @@ impl Runner {
         let run = Arc::new_cyclic(|this| Run {
             this: this.clone(),
             runner: self.clone(),
-            deadline: runbook.timeout.map(|t| started.saturating_add(t.0)),
             runbook: Arc::clone(&runbook),
             engine,
             started,
+            deadline: runbook.timeout.map(|t| started.saturating_add(t.0)),
             state: Mutex::new(state),
             template_values,
             changed_vars: Mutex::default(),
