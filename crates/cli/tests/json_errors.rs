@@ -33,6 +33,25 @@ fn file(relative: &str) -> String {
     workspace().join(relative).display().to_string()
 }
 
+/// `runbook run FILE EXTRA…` with a state directory inside a file, where no store can be
+/// created: the one JSON line of a run that did not start.
+fn run_with_an_unopenable_store(file: &str, extra: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_dir = dir.path().join("file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let state_dir = not_a_dir.join("state").display().to_string();
+    let mut args = vec![
+        "run",
+        file,
+        "--state-dir",
+        &state_dir,
+        "--log-format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    not_started(&args)
+}
+
 #[test]
 fn an_invalid_runbook_gives_every_diagnostic_located() {
     let broken = file("crates/lang/tests/corpus/template_in_node_ids.yaml");
@@ -120,40 +139,15 @@ fn without_json_the_same_refusal_is_text() {
 /// reported, whatever opening the store came to.
 #[test]
 fn an_invalid_runbook_is_reported_before_a_store_that_cannot_be_opened() {
-    let dir = tempfile::tempdir().unwrap();
-    let not_a_dir = dir.path().join("file");
-    std::fs::write(&not_a_dir, "").unwrap();
-    let state_dir = not_a_dir.join("state").display().to_string();
     let broken = file("crates/lang/tests/corpus/template_in_node_ids.yaml");
-    let line = not_started(&[
-        "run",
-        &broken,
-        "--state-dir",
-        &state_dir,
-        "--endpoint",
-        "http://127.0.0.1:1",
-        "--log-format",
-        "json",
-    ]);
+    let line = run_with_an_unopenable_store(&broken, &["--endpoint", "http://127.0.0.1:1"]);
     assert_eq!(line["reason"], "invalid_runbook", "{line}");
 }
 
 #[test]
 fn a_run_store_that_cannot_be_opened_or_reached_says_so_in_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let not_a_dir = dir.path().join("file");
-    std::fs::write(&not_a_dir, "").unwrap();
-    let state_dir = not_a_dir.join("state").display().to_string();
     let canonical = file("runbooks/canonical.yaml");
-    let line = not_started(&[
-        "run",
-        &canonical,
-        "--sandbox",
-        "--state-dir",
-        &state_dir,
-        "--log-format",
-        "json",
-    ]);
+    let line = run_with_an_unopenable_store(&canonical, &["--sandbox"]);
     assert_eq!(line["reason"], "run_store");
     let message = line["errors"][0]["message"].as_str().unwrap();
     assert!(
