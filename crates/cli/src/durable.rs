@@ -138,7 +138,6 @@ pub async fn begin(
     cancel: &CancellationToken,
     note: &dyn Fn(&str),
 ) -> Result<Recorded, Refused> {
-    crate::journal::prepare(&store);
     let key =
         lock_key(begin.runbook, begin.shown_inputs, begin.project_id).map_err(Refused::Failed)?;
     let me = LockHolder {

@@ -168,9 +168,9 @@ impl Observer for Journal {
     }
 }
 
-/// Has `store` open what its appends use on the writers' thread while the run takes its lock
-/// and is recorded, so that the first append (often the intent of the first request, which
-/// waits for it) finds it open.
+/// Has `store` open what its appends use on the writers' thread, without waiting for it, so
+/// that the first append (often the intent of the first request, which waits for it) finds
+/// it open.
 pub fn prepare(store: &Arc<dyn RunStore>) {
     let store = Arc::clone(store);
     drop(on_writer_thread(

@@ -158,11 +158,16 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     }
     // The store and the lock protect runs that can overlap and be resumed; an in-process
     // sandbox dies with the process, so `--sandbox` uses them only when asked. The store opens
-    // on the journal's thread while this one reads the runbook (each takes milliseconds), so a
-    // run refused for its runbook, inputs or flags may have created the store.
+    // on the journal's thread while this one reads the runbook (each takes milliseconds), and
+    // then opens the journal's connections, so a run refused for its runbook, inputs or flags
+    // may have created the store.
     let opening = (!args.sandbox || args.options.store.given()).then(|| {
         let store = args.options.store.clone();
-        crate::journal::on_writer_thread(async move { crate::store_select::open(&store).await })
+        crate::journal::on_writer_thread(async move {
+            let store = crate::store_select::open(&store).await?;
+            crate::journal::prepare(&store);
+            Ok(store)
+        })
     });
     let (runbook, text) = match crate::validate::load_with_text(&args.file) {
         Ok(loaded) => loaded,

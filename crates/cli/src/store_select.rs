@@ -96,7 +96,7 @@ pub async fn opened(
 ) -> Result<Arc<dyn RunStore>, Unopened> {
     opening.await.unwrap_or_else(|stopped| {
         Err(Unopened {
-            message: format!("opening the run store stopped: {stopped}"),
+            message: format!("opening the run store stopped ({stopped}); run the command again"),
             code: exit::SKIPPED,
         })
     })
