@@ -484,7 +484,8 @@ impl Recorded {
 
     /// Writes the final state and the rest of the journal, records the end, frees the lock.
     /// A suspended run is not ended: the next `runbook run` (or `runbook resume`) goes on.
-    pub async fn finish(self, state: &RunState, exit_code: u8) {
+    /// `state` is left as it was (see [`Journal::final_state`]).
+    pub async fn finish(self, state: &mut RunState, exit_code: u8) {
         self.journal.final_state(state, exit_code);
         self.journal.close().await;
         if state.status == RunStatus::Suspended {

@@ -12,7 +12,8 @@
 //! writes nothing more; the intent's fence also needs the lease to outlast the request. A
 //! refused write loses the holding, which stops the run.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use futures_util::future::BoxFuture;
 use hwc_client::runtime::Clock;
@@ -47,6 +48,9 @@ pub struct Journal {
     urgent: Arc<Notify>,
     clock: Arc<dyn Clock>,
     run_id: String,
+    /// The steps whose result is the one their last checkpoint holds: the final state leaves
+    /// those out rather than write every result a second time.
+    checkpointed: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Journal {
@@ -74,6 +78,7 @@ impl Journal {
             urgent,
             clock,
             run_id,
+            checkpointed: Arc::default(),
         }
     }
 
@@ -93,7 +98,7 @@ impl Journal {
 
     fn record<T: Serialize>(&self, fields: &T, names_run: bool) {
         if let Some(entry) = self.stamped(fields, names_run) {
-            self.append(entry);
+            let _ = self.entries.send(Entry::Event(entry));
         }
     }
 
@@ -102,13 +107,26 @@ impl Journal {
         self.stamped(event, event.run_id().is_some())
     }
 
-    /// Appends an entry [`stamp`](Self::stamp) made.
-    pub fn append(&self, entry: NewEvent) {
+    /// Appends `entry`, the one [`stamp`](Self::stamp) made of `event`.
+    pub fn append_event(&self, event: &Event, entry: NewEvent) {
+        // A step's result changes only just before its `step_finished`: from then on, its last
+        // checkpoint may hold an older one.
+        if let Event::StepStarted { step, .. } | Event::StepFinished { step, .. } = event {
+            self.checkpointed().remove(step);
+        }
         let _ = self.entries.send(Entry::Event(entry));
     }
 
-    /// Records the run's final state once, for `runbook runs show`.
-    pub fn final_state(&self, state: &RunState, exit_code: u8) {
+    fn checkpointed(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.checkpointed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the run's final state once, for `runbook runs show`: every result but those
+    /// the steps' last checkpoints hold (`results_in_checkpoints`; `runs_cmd::final_state`
+    /// puts them back). `state` is left as it was.
+    pub fn final_state(&self, state: &mut RunState, exit_code: u8) {
         #[derive(Serialize)]
         struct FinalState<'a> {
             event: &'static str,
@@ -117,14 +135,37 @@ impl Journal {
             /// The steps in the runbook's order: a reader's JSON objects keep their keys
             /// sorted, and `state.steps` would come back in name order.
             step_order: Vec<&'a str>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            results_in_checkpoints: Vec<String>,
+        }
+        // Taken out for the writing and put back: a long run's results are most of its
+        // state, and written out again they were a third of its journal.
+        let mut taken: Vec<(usize, serde_json::Value)> = Vec::new();
+        let mut results_in_checkpoints = Vec::new();
+        {
+            let checkpointed = self.checkpointed();
+            for (at, (id, step)) in state.steps.iter_mut().enumerate() {
+                if checkpointed.contains(id) {
+                    if let Some(result) = step.result.take() {
+                        taken.push((at, result));
+                        results_in_checkpoints.push(id.clone());
+                    }
+                }
+            }
         }
         let entry = FinalState {
             event: "final_state",
             exit_code,
             state,
             step_order: state.steps.keys().map(String::as_str).collect(),
+            results_in_checkpoints,
         };
         self.record(&entry, false);
+        for (at, result) in taken {
+            if let Some((_, step)) = state.steps.get_index_mut(at) {
+                step.result = Some(result);
+            }
+        }
     }
 
     /// Waits until everything recorded so far is written.
@@ -139,11 +180,19 @@ impl Journal {
 
 impl Observer for Journal {
     fn event(&self, event: &Event) {
-        self.record(event, event.run_id().is_some());
+        if let Some(entry) = self.stamp(event) {
+            self.append_event(event, entry);
+        }
     }
 
     fn checkpoint(&self, checkpoint: &Checkpoint<'_>) {
         self.record(checkpoint, false);
+        if let (Some(step), Some(_)) = (&checkpoint.step, &checkpoint.state) {
+            let mut checkpointed = self.checkpointed();
+            if !checkpointed.contains(step) {
+                checkpointed.insert(step.clone());
+            }
+        }
     }
 
     fn block_checkpoint(&self, checkpoint: &BlockCheckpoint) {

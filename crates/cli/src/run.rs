@@ -340,7 +340,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     };
     signals.abort();
     reporter.finish();
-    let Some(state) = state else {
+    let Some(mut state) = state else {
         let run_id = recorded.as_ref().map_or("", |run| run.run_id());
         if let Some(holding) = &lock {
             crate::refused::lost_lock(&runbook, run_id, holding);
@@ -352,7 +352,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     };
     let code = exit::for_state(&state);
     if let Some(recorded) = recorded {
-        recorded.finish(&state, code).await;
+        recorded.finish(&mut state, code).await;
     }
     outln!(
         "{}",
@@ -385,7 +385,7 @@ impl Observer for Observers {
                 if !self.reporter.journal_line(&entry.json) {
                     self.reporter.event(event);
                 }
-                journal.append(entry);
+                journal.append_event(event, entry);
             }
             None => self.reporter.event(event),
         }

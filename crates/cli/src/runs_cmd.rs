@@ -134,10 +134,33 @@ pub(crate) async fn find(store: &dyn RunStore, run_id: &str) -> Result<RunRecord
         .ok_or_else(|| format!("no run `{run_id}` in the store (see `runbook runs list`)"))
 }
 
-/// The state the journal's last entry recorded, when the run finished.
+/// The state the journal's last entry recorded, when the run finished, with the results it
+/// left to the steps' last checkpoints (`results_in_checkpoints`) put back.
 pub(crate) fn final_state(events: &[Value]) -> Option<(RunState, u8)> {
-    let entry = events.iter().rev().find(|e| e["event"] == "final_state")?;
+    let at = events.iter().rposition(|e| e["event"] == "final_state")?;
+    let entry = &events[at];
     let mut state: RunState = serde_json::from_value(entry["state"].clone()).ok()?;
+    if let Some(steps) = entry["results_in_checkpoints"].as_array() {
+        let mut results: std::collections::HashMap<&str, Option<&Value>> = steps
+            .iter()
+            .filter_map(|id| Some((id.as_str()?, None)))
+            .collect();
+        for checkpoint in events[..at].iter().filter(|e| e["event"] == "checkpoint") {
+            if let Some(result) = checkpoint["step"]
+                .as_str()
+                .and_then(|step| results.get_mut(step))
+            {
+                *result = checkpoint["state"].get("result");
+            }
+        }
+        // A listed step no checkpoint holds a result for (a journal cut short by hand) keeps
+        // none: the rest of the state still reads.
+        for (id, result) in results {
+            if let (Some(step), Some(result)) = (state.steps.get_mut(id), result) {
+                step.result = Some(result.clone());
+            }
+        }
+    }
     // Put back the runbook's order, which reading the JSON sorted away (journals written
     // before `step_order` keep name order).
     if let Some(order) = entry["step_order"].as_array() {

@@ -305,3 +305,91 @@ fn the_lock_of_a_killed_run_is_taken_over() {
     let output = second.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130), "{seen}");
 }
+
+/// `runbook runs show` reads back the state the run ended with, result for result: results
+/// the journal's checkpoints already hold are not written again at the end, and reading
+/// folds them back in. The runbook takes every way a step's result is recorded: a step run
+/// again by `goto` (each pass a new result), a failure `continue` passes over, a skipped step,
+/// a `for_each`, a `finally` step, a step a branch jumps past.
+#[test]
+fn runs_show_reads_back_the_state_the_run_ended_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state").display().to_string();
+    let file = write_temp(
+        &dir,
+        "every-result.yaml",
+        r#"
+version: 1
+name: every-result
+steps:
+  - id: echo
+    functiongraph.run_sync: {workflow_id: fg-echo, input: {n: 1}}
+  - id: count
+    set: {n: "{{ (vars.n | default(0)) + 1 }}"}
+  - id: enough
+    assert: {that: "vars.n >= 3", message: not yet}
+    on_failure: {goto: count, max: 5}
+  - id: broken
+    functiongraph.run_sync: {workflow_id: fg-fail}
+    on_failure: continue
+  - id: never
+    when: "false"
+    log: never
+  - id: each
+    for_each: [a, b, c]
+    set: {last: "{{ item }}"}
+  - id: jump
+    branch:
+      - goto: last
+  - id: jumped_over
+    log: not reached
+  - id: last
+    call:
+      operation: SearchWorkflowExecutionDetail
+      params: {workflow_id: wf-success, execution_id: "{{ steps.echo.execution_id | default('none') }}"}
+    on_failure: continue
+finally:
+  - id: tidy
+    set: {tidied: "{{ vars.n }}"}
+"#,
+    );
+    let run = support::run_in_sandbox(&file, &["--state-dir", &state]);
+    assert_eq!(run.step_status("count"), "succeeded", "{}", run.stderr);
+    assert_eq!(run.step_status("broken"), "failed", "{}", run.stderr);
+    assert_eq!(run.step_status("never"), "skipped");
+    assert_eq!(run.step_status("jumped_over"), "skipped");
+    assert_eq!(run.run()["steps"]["count"]["result"]["n"], 3);
+    let run_id = run.run()["run_id"].as_str().unwrap();
+
+    let shown = runs(&state, &["show", run_id, "--output", "json"]);
+    assert_eq!(shown.status.code(), Some(0), "{shown:?}");
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert!(
+        run.run()["steps"]["echo"]["result"].is_object(),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(&shown["state"], run.run());
+
+    // The journal's final state left out what the checkpoints hold.
+    let logs = runs(&state, &["logs", run_id, "--log-format", "json"]);
+    let final_state: Value = String::from_utf8(logs.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|entry| entry["event"] == "final_state")
+        .unwrap();
+    let folded: Vec<&str> = final_state["results_in_checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap())
+        .collect();
+    for step in ["echo", "count", "enough", "broken", "each", "jump", "tidy"] {
+        assert!(folded.contains(&step), "{step} in {folded:?}");
+        assert!(
+            final_state["state"]["steps"][step].get("result").is_none(),
+            "{step}: {final_state}"
+        );
+    }
+}

@@ -118,6 +118,9 @@ pub enum Event {
         status: RunStatus,
         steps: usize,
     },
+    /// A step (or, with an `index`, one of its elements) ended. A step's result in the state
+    /// changes only just before its `step_finished` with no `index`: a journal whose last
+    /// checkpoint of the step came after that event holds the result the run ended with.
     StepFinished {
         step: String,
         #[serde(skip_serializing_if = "Option::is_none")]
