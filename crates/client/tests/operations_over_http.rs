@@ -1002,6 +1002,26 @@ async fn a_success_body_that_does_not_fit_the_model_is_a_decode_error() {
 }
 
 #[tokio::test]
+async fn a_success_body_that_repeats_a_field_reads_as_its_last_value() {
+    // A body read straight into the model refuses a repeated field; the answer is then read
+    // as a JSON value first, where the last one wins, as it always did.
+    let server = ScriptedServer::start().await;
+    let client = client_for(&server);
+    server.push(Answer::raw(
+        200,
+        r#"{"execution_id": "exec-first", "execution_id": "exec-last"}"#,
+    ));
+    let response = client
+        .execute_workflow(&ExecuteWorkflowParams {
+            workflow_id: "wf-1".to_owned(),
+        })
+        .await
+        .unwrap();
+    single_request(&server);
+    assert_eq!(response.body.execution_id.as_deref(), Some("exec-last"));
+}
+
+#[tokio::test]
 async fn a_json_array_is_not_a_success_body() {
     // ExecuteWorkflow's 2xx schema is an object, so a JSON array must be `ApiError::Decode`:
     // neither an empty response (`[]`) nor fields filled by position (`["exec-1"]`).
