@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -120,6 +120,17 @@ struct Inner {
     environment: Environment,
     middleware: Vec<Arc<dyn Middleware>>,
     in_flight: tokio::sync::Semaphore,
+    /// The URL built last: a wait reads one URL over and over, and building it parses the
+    /// endpoint and the path each time.
+    last_url: Mutex<Option<BuiltUrl>>,
+}
+
+#[derive(Debug)]
+struct BuiltUrl {
+    service: &'static str,
+    path: String,
+    query: String,
+    url: Url,
 }
 
 /// Limits a caller puts on one call, as instants on the environment clock's `elapsed()`.
@@ -192,6 +203,7 @@ impl TransportBuilder {
                 environment: self.environment.unwrap_or_else(Environment::system),
                 middleware: self.middleware,
                 in_flight: tokio::sync::Semaphore::new(self.config.max_in_flight),
+                last_url: Mutex::new(None),
                 config: self.config,
             }),
             limits: None,
@@ -273,6 +285,32 @@ impl Transport {
         })
     }
 
+    /// The URL of `path` and `query` at `service`'s endpoint; the same as the last one is not
+    /// built again.
+    fn url(&self, service: &ServiceMeta, path: String, query: String) -> Result<Url, ApiError> {
+        let mut last = self
+            .inner
+            .last_url
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(built) = last.as_ref() {
+            if built.service == service.name && built.path == path && built.query == query {
+                return Ok(built.url.clone());
+            }
+        }
+        let mut url = self.endpoint(service)?;
+        let full_path = format!("{}{}", url.path().trim_end_matches('/'), path);
+        url.set_path(&full_path);
+        url.set_query((!query.is_empty()).then_some(query.as_str()));
+        *last = Some(BuiltUrl {
+            service: service.name,
+            path,
+            query,
+            url: url.clone(),
+        });
+        Ok(url)
+    }
+
     /// Sends a request, retrying what is safe to retry, and decodes the 2xx body as `T`.
     pub async fn send<T: DeserializeOwned>(
         &self,
@@ -284,11 +322,8 @@ impl Transport {
             "project_id" => config.project_id.clone(),
             _ => None,
         })?;
-        let mut url = self.endpoint(op.service)?;
-        let full_path = format!("{}{}", url.path().trim_end_matches('/'), path);
-        url.set_path(&full_path);
         let query = hwc_signer::canonical_query(&request.query);
-        url.set_query((!query.is_empty()).then_some(query.as_str()));
+        let url = self.url(op.service, path, query)?;
         let body = request.body.clone().unwrap_or_default();
 
         let mut attempt = 0;
@@ -608,8 +643,35 @@ fn http_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::EXECUTE_WORKFLOW;
+    use crate::catalogue::{AOM_SERVICE, EXECUTE_WORKFLOW, FUNCTIONGRAPH_SERVICE};
     use crate::models::ExecuteWorkflowResponse;
+
+    #[test]
+    fn a_url_is_built_again_whenever_its_service_path_or_query_differs_from_the_last() {
+        let credentials = Credentials::Token(crate::runtime::Secret::new("token"));
+        let transport = Transport::builder(TransportConfig::new("cn-north-4", credentials))
+            .build()
+            .unwrap();
+        let url = |service, path: &str, query: &str| {
+            transport
+                .url(service, path.to_owned(), query.to_owned())
+                .unwrap()
+                .to_string()
+        };
+        let aom = "https://aom.cn-north-4.myhuaweicloud.com";
+        let fg = "https://functiongraph.cn-north-4.myhuaweicloud.com";
+        for _ in 0..2 {
+            assert_eq!(url(&AOM_SERVICE, "/v1/a", ""), format!("{aom}/v1/a"));
+            assert_eq!(url(&AOM_SERVICE, "/v1/a", ""), format!("{aom}/v1/a"));
+            assert_eq!(url(&AOM_SERVICE, "/v1/a", "x=1"), format!("{aom}/v1/a?x=1"));
+            assert_eq!(url(&AOM_SERVICE, "/v1/a", ""), format!("{aom}/v1/a"));
+            assert_eq!(
+                url(&FUNCTIONGRAPH_SERVICE, "/v1/a", ""),
+                format!("{fg}/v1/a")
+            );
+            assert_eq!(url(&AOM_SERVICE, "/v1/b", ""), format!("{aom}/v1/b"));
+        }
+    }
 
     #[test]
     fn the_usual_answer_is_read_straight_into_the_model_and_any_other_is_not() {
