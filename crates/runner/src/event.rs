@@ -118,9 +118,7 @@ pub enum Event {
         status: RunStatus,
         steps: usize,
     },
-    /// A step (or, with an `index`, one of its elements) ended. A step's result in the state
-    /// changes only just before its `step_finished` with no `index`: a journal whose last
-    /// checkpoint of the step came after that event holds the result the run ended with.
+    /// A step (or, with an `index`, one of its elements) ended.
     StepFinished {
         step: String,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -303,7 +301,9 @@ pub trait Observer: Send + Sync {
     fn state(&self, _state: &RunState) {}
 
     /// Called when a step ends (redacted): a journal records it so a resumed run can go on
-    /// from there.
+    /// from there. A step's result in the state changes only just before its `step_finished`
+    /// event with no `index`, so a checkpoint of the step that came after that event holds the
+    /// result the run ends with, unless the step starts again.
     fn checkpoint(&self, _checkpoint: &Checkpoint<'_>) {}
 
     /// Called when a step inside a block ends (redacted): a journal records it so a resumed
