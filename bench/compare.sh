@@ -268,6 +268,17 @@ skipped() { printf '  %-4s  %-52s skipped (%s)\n' "-" "$1" "$2"; }
 echo
 echo "targets (issue 15)"
 target "chain $steps: runbook wall / floor wall" "$(ratio "${wall[run]}" "${wall[floor]}")" le 1.5 "×"
+# Each round times the floor and the chain one after the other, so a slow or a fast moment of a
+# shared machine touches both: the spread of the rounds' own ratios shows how far the verdict
+# above (the ratio of the medians) can be trusted.
+paired_ratios() { # paired_ratios ROW BASE: median, first and third quartile of ROW's wall / BASE's
+    paste -d' ' <(awk '{print $1}' "$work/$1") <(awk '{print $1}' "$work/$2") |
+        awk '$2 > 0 {print $1 / $2}' | sort -g | awk '{a[NR] = $1} END {
+            printf "%.2f %.2f %.2f", a[int((NR + 1) / 2)], a[int((NR + 3) / 4)], a[int((3 * NR + 3) / 4)] }'
+}
+read -r round_median round_q1 round_q3 <<<"$(paired_ratios run floor)"
+printf '  %-4s  %-52s %9s %-3s (quartiles %s–%s, %s rounds)\n' "" \
+    "chain $steps: the rounds' own ratios, median" "$round_median" "×" "$round_q1" "$round_q3" "$rounds"
 if [ -n "$sdk_skip" ]; then
     skipped "chain $steps: SDK CPU / runbook CPU" "$sdk_skip"
 else
