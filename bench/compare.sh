@@ -21,8 +21,8 @@
 #
 # "CPU" is user+sys of the client process, to the millisecond (bash's `times`: GNU time's
 # %U and %S have 10 ms steps, too coarse for a run of 100 ms); its peak RSS comes from GNU
-# time. The sandbox's own CPU over the same
-# interval, read from /proc/PID/stat, is the separate "server CPU" column. The SDK runs in
+# time. The sandbox's own CPU over the same interval, read from /proc/PID/stat, is the
+# separate "server CPU" column. The SDK runs in
 # target/interop-venv (tests/interop/run.sh's), created here the same way when missing; with
 # no python3 or no installable SDK its rows say so and the rest still runs. Nothing here is
 # needed by `cargo test`.
@@ -255,6 +255,14 @@ row "validate, $((steps * 2))-step chain (per process)" validate2
 row "validate runbooks/canonical.yaml (start-up)" startup
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "inf"}'; }
+# Each round times the floor and the chain one after the other, so a slow or a fast moment of a
+# shared machine touches both: the spread of the rounds' own ratios shows how far the chain's
+# verdict (the ratio of the medians) can be trusted.
+paired_ratios() { # paired_ratios ROW BASE: median, first and third quartile of ROW's wall / BASE's
+    paste -d' ' <(awk '{print $1}' "$work/$1") <(awk '{print $1}' "$work/$2") |
+        awk '$2 > 0 {print $1 / $2}' | sort -g | awk '{a[NR] = $1} END {
+            printf "%.2f %.2f %.2f", a[int((NR + 1) / 2)], a[int((NR + 3) / 4)], a[int((3 * NR + 3) / 4)] }'
+}
 # target LABEL VALUE OP LIMIT UNIT: OP is le or ge (lt counts as le: the figures are rounded)
 target() {
     local verdict sign=≤
@@ -268,14 +276,6 @@ skipped() { printf '  %-4s  %-52s skipped (%s)\n' "-" "$1" "$2"; }
 echo
 echo "targets (issue 15)"
 target "chain $steps: runbook wall / floor wall" "$(ratio "${wall[run]}" "${wall[floor]}")" le 1.5 "×"
-# Each round times the floor and the chain one after the other, so a slow or a fast moment of a
-# shared machine touches both: the spread of the rounds' own ratios shows how far the verdict
-# above (the ratio of the medians) can be trusted.
-paired_ratios() { # paired_ratios ROW BASE: median, first and third quartile of ROW's wall / BASE's
-    paste -d' ' <(awk '{print $1}' "$work/$1") <(awk '{print $1}' "$work/$2") |
-        awk '$2 > 0 {print $1 / $2}' | sort -g | awk '{a[NR] = $1} END {
-            printf "%.2f %.2f %.2f", a[int((NR + 1) / 2)], a[int((NR + 3) / 4)], a[int((3 * NR + 3) / 4)] }'
-}
 read -r round_median round_q1 round_q3 <<<"$(paired_ratios run floor)"
 printf '  %-4s  %-52s %9s %-3s (quartiles %s–%s, %s rounds)\n' "" \
     "chain $steps: the rounds' own ratios, median" "$round_median" "×" "$round_q1" "$round_q3" "$rounds"

@@ -109,8 +109,9 @@ impl Journal {
 
     /// Appends `entry`, the one [`stamp`](Self::stamp) made of `event`.
     pub fn append_event(&self, event: &Event, entry: NewEvent) {
-        // A step's result changes only just before its `step_finished`: from then on, its last
-        // checkpoint may hold an older one.
+        // A step's result changes only just before its `step_finished` (`Observer::checkpoint`
+        // says so): from then on, and from the moment it starts again, its last checkpoint may
+        // hold an older one.
         if let Event::StepStarted { step, .. } | Event::StepFinished { step, .. } = event {
             self.checkpointed().remove(step);
         }
