@@ -50,9 +50,14 @@ pub fn stdout_text(args: fmt::Arguments<'_>) {
 pub fn stderr_line(args: fmt::Arguments<'_>) {
     let mut text = args.to_string();
     text.push('\n');
+    stderr_lines(&text);
+}
+
+/// Writes `lines` (each ending in `\n`) to stderr in one piece.
+pub fn stderr_lines(lines: &str) {
     let _ = std::io::stderr()
         .lock()
-        .write_all(escape_controls(&text).as_bytes());
+        .write_all(escape_controls(lines).as_bytes());
 }
 
 /// `text` with every character a terminal acts on, other than `\n` and `\t`, written as an

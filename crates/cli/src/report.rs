@@ -35,12 +35,16 @@ pub trait Reporter: Observer {
     fn finish(&self);
     /// The run turned out to be the resumption of an earlier one: its lines carry that id.
     fn set_run_id(&self, _run_id: &str) {}
-    /// Writes `line`, an event as the journal stamped it, when that is this reporter's line
-    /// for the event (`--log-format json`), so the event is written to text once; otherwise
-    /// false, and the event goes to [`Observer::event`].
-    fn journal_line(&self, _line: &str) -> bool {
+    /// Whether an event's line is the one the journal stamps (`--log-format json`): the event
+    /// is then written to text once, and the journal prints it
+    /// ([`Journal::append_event`](crate::journal::Journal::append_event)); otherwise it goes to
+    /// [`Observer::event`].
+    fn shows_journal_lines(&self) -> bool {
         false
     }
+    /// From now on, prints its lines through `journal`, in order with the events' lines the
+    /// journal prints.
+    fn print_through(&self, _journal: &crate::journal::Journal) {}
 }
 
 pub fn observer(format: LogFormat, clock: Arc<dyn Clock>, run_id: String) -> Arc<dyn Reporter> {
@@ -48,6 +52,7 @@ pub fn observer(format: LogFormat, clock: Arc<dyn Clock>, run_id: String) -> Arc
         LogFormat::Json => Arc::new(JsonLines {
             clock,
             run_id: std::sync::RwLock::new(run_id),
+            through: std::sync::OnceLock::new(),
         }),
         LogFormat::Plain => Arc::new(Plain { clock }),
         LogFormat::Auto if std::io::stderr().is_terminal() => {
@@ -57,7 +62,7 @@ pub fn observer(format: LogFormat, clock: Arc<dyn Clock>, run_id: String) -> Arc
     }
 }
 
-// Written straight to text, once for the log and the journal (`Reporter::journal_line`): a
+// Written straight to text, once for the log and the journal (`Reporter::shows_journal_lines`): a
 // step records several events, and building a tree of each first cost more than the step's
 // request.
 /// One JSON object as the JSON log and the journal write it: its own fields, then `run_id`
@@ -111,6 +116,7 @@ pub struct Note<'a> {
 struct JsonLines {
     clock: Arc<dyn Clock>,
     run_id: std::sync::RwLock<String>,
+    through: std::sync::OnceLock<crate::journal::Journal>,
 }
 
 impl JsonLines {
@@ -127,7 +133,10 @@ impl JsonLines {
             version: runbook_runner::FORMAT_VERSION,
         };
         if let Some(line) = line.to_json() {
-            errln!("{line}");
+            match self.through.get() {
+                Some(journal) => journal.show(line),
+                None => errln!("{line}"),
+            }
         }
     }
 }
@@ -158,9 +167,12 @@ impl Reporter for JsonLines {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = run_id.to_owned();
     }
 
-    fn journal_line(&self, line: &str) -> bool {
-        errln!("{line}");
+    fn shows_journal_lines(&self) -> bool {
         true
+    }
+
+    fn print_through(&self, journal: &crate::journal::Journal) {
+        let _ = self.through.set(journal.clone());
     }
 }
 

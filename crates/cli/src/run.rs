@@ -21,6 +21,9 @@ use crate::refused::{self, NotStarted};
 use crate::report::{self, LogFormat, OutputFormat, Reporter};
 use crate::store_select::StoreArgs;
 
+/// How long a run that lost its lock waits for the journal to print the log's last lines.
+const LOG_AFTER_LOST_LOCK: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The runbook file.
@@ -298,6 +301,7 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
         match durable::begin(store, begin, &mode, &runner.cancel_token(), &note).await {
             Ok(mut run) => {
                 let _ = observers.journal.set(run.journal().clone());
+                reporter.print_through(run.journal());
                 resume = run.take_resume();
                 if resume.is_some() {
                     reporter.set_run_id(run.run_id());
@@ -341,6 +345,11 @@ pub async fn run_in(args: RunArgs, mode: durable::Mode) -> u8 {
     signals.abort();
     reporter.finish();
     let Some(mut state) = state else {
+        if let Some(run) = &recorded {
+            // The store refuses what is left (the fence), but the log still shows it; a store
+            // that does not answer (often why the lock was lost) holds the exit up no longer.
+            let _ = tokio::time::timeout(LOG_AFTER_LOST_LOCK, run.journal().close()).await;
+        }
         let run_id = recorded.as_ref().map_or("", |run| run.run_id());
         if let Some(holding) = &lock {
             crate::refused::lost_lock(&runbook, run_id, holding);
@@ -382,10 +391,11 @@ impl Observer for Observers {
         };
         match journal.stamp(event) {
             Some(entry) => {
-                if !self.reporter.journal_line(&entry.json) {
+                let shown = self.reporter.shows_journal_lines();
+                if !shown {
                     self.reporter.event(event);
                 }
-                journal.append_event(event, entry);
+                journal.append_event(event, entry, shown);
             }
             None => self.reporter.event(event),
         }

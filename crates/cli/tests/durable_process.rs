@@ -393,3 +393,91 @@ finally:
         );
     }
 }
+
+/// Under `--log-format json` with a store, the journal's writer prints the log: the log holds
+/// exactly the journal's events in the journal's order, and a note (here the signal's, written
+/// while events are still on their way to the writer) sits where it happened, so the whole
+/// log is in time order.
+#[cfg(unix)]
+#[test]
+fn the_json_log_is_the_journal_in_order_with_its_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state").to_str().unwrap().to_owned();
+    // Each tick renders an empty loop, so that the jumps last seconds and the signal comes
+    // in the middle of them.
+    let file = write_temp(
+        &dir,
+        "spin.yaml",
+        r#"
+version: 1
+name: spin
+steps:
+  - id: tick
+    log: "{% for i in range(20000) %}{% endfor %}tick"
+  - id: again
+    assert: {that: "false", message: once more}
+    on_failure: {goto: tick, max: 10000}
+"#,
+    );
+    // A served sandbox, not `--sandbox`: its simulated clock would stamp every line alike.
+    let served = Served::start(&scenario(&dir, "1s"));
+    let child = spawn_run(&served, &file, &state);
+    let (code, summary, lines) = support::signal_when(
+        child,
+        "INT",
+        |line| line["event"] == "log",
+        || std::thread::sleep(std::time::Duration::from_millis(300)),
+    );
+    assert_eq!(code, 130, "{summary:#}");
+
+    let note = lines
+        .iter()
+        .position(|line| {
+            line["event"] == "note"
+                && line["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("cancelling"))
+        })
+        .unwrap();
+    let at: Vec<(String, u32)> = lines
+        .iter()
+        .map(|line| time_of(line["ts"].as_str().unwrap()))
+        .collect();
+    if let Some(first) = at.windows(2).position(|pair| pair[0] > pair[1]) {
+        panic!(
+            "line {} is older than the one before it (the note is line {note}): {:#?}",
+            first + 1,
+            &lines[first.saturating_sub(3)..(first + 4).min(lines.len())]
+        );
+    }
+
+    let run_id = summary["run"]["run_id"].as_str().unwrap();
+    let journal: Vec<Value> =
+        String::from_utf8(runs(&state, &["logs", run_id, "--log-format", "json"]).stdout)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .filter(|entry: &Value| {
+                !["intent", "checkpoint", "block_checkpoint", "final_state"]
+                    .contains(&entry["event"].as_str().unwrap())
+            })
+            .collect();
+    let events: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["event"] != "note")
+        .collect();
+    assert_eq!(events.len(), journal.len());
+    assert!(events
+        .iter()
+        .zip(&journal)
+        .all(|(logged, kept)| *logged == kept));
+}
+
+/// An RFC 3339 time as (up to the second, nanoseconds), which compare in time order whatever
+/// the number of fraction digits.
+fn time_of(ts: &str) -> (String, u32) {
+    let ts = ts.trim_end_matches('Z');
+    let (seconds, fraction) = ts.split_once('.').unwrap_or((ts, "0"));
+    let nanos = format!("{fraction:0<9}").parse().unwrap();
+    (seconds.to_owned(), nanos)
+}
