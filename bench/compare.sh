@@ -2,7 +2,11 @@
 # `runbook` against the official Python SDK and a bare HTTP loop, all talking to one
 # `runbook sandbox serve` on loopback (bench/scenario.yaml), and the targets of issue 15 with
 # PASS/FAIL. Each round runs every contender once, one after the other, so a machine that
-# slows down mid-run slows all of them; the table holds medians over the rounds.
+# slows down mid-run slows all of them; the table holds medians over the rounds. The chain's
+# floor and `runbook run` run twice a round, in mirrored order (floor, run, run, floor): the one
+# that comes first after other work pays for the state that work left the CPUs in (after a
+# pause the floor took 105 ms instead of 93; after busy CPUs, 88), and the floor,
+# which mostly waits on the sandbox, pays far more for it than the run does.
 #
 #   bash bench/compare.sh        # ROUNDS=3 STEPS=1000 ITEMS=1000 THREADS=100 POLL_MS=200
 #   SDK=0 bash bench/compare.sh  # without the Python SDK
@@ -194,6 +198,8 @@ for round in $(seq 1 "$rounds"); do
     echo "round $round of $rounds…" >&2
     measure floor "$floor" "$url" "$steps" "$workflow"
     measure run "$bin" run "$work/chain.yaml" "${run_args[@]}"
+    measure run "$bin" run "$work/chain.yaml" "${run_args[@]}"
+    measure floor "$floor" "$url" "$steps" "$workflow"
     [ -n "$sdk_skip" ] || measure sdk "$python" bench/sdk_bench.py chain "$url" "$steps"
     measure run2 "$bin" run "$work/chain2.yaml" "${run_args[@]}"
     measure validate "${loop[@]}" "$validate_loops" "$bin" validate "$work/chain.yaml"
@@ -230,7 +236,8 @@ echo
 echo "bench/compare.sh, $(date -u +%Y-%m-%d), $cores cores (${model:-unknown CPU}), $(uname -sr)"
 # A shared machine's other work shows here; every figure is only as good as this.
 echo "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "medians of $rounds rounds; sandbox: runbook sandbox serve --scenario bench/scenario.yaml"
+echo "medians of $rounds rounds (the chain's floor and run: of $((rounds * 2)), twice a round);"
+echo "sandbox: runbook sandbox serve --scenario bench/scenario.yaml"
 echo "(wf-bench: one node of 500 ms, real time); CPU = user+sys of the client process;"
 echo "server CPU = the sandbox's over the same interval"
 echo
@@ -255,9 +262,9 @@ row "validate, $((steps * 2))-step chain (per process)" validate2
 row "validate runbooks/canonical.yaml (start-up)" startup
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "inf"}'; }
-# Each round times the floor and the chain one after the other, so a slow or a fast moment of a
-# shared machine touches both: the spread of the rounds' own ratios shows how far the chain's
-# verdict (the ratio of the medians) can be trusted.
+# Each round times the floor and the chain one after the other, twice (floor then run, run then
+# floor), so a slow or a fast moment of a shared machine touches both: the spread of these pairs'
+# own ratios shows how far the chain's verdict (the ratio of the medians) can be trusted.
 paired_ratios() { # paired_ratios ROW BASE: median, first and third quartile of ROW's wall / BASE's
     paste -d' ' <(awk '{print $1}' "$work/$1") <(awk '{print $1}' "$work/$2") |
         awk '$2 > 0 {print $1 / $2}' | sort -g | awk '{a[NR] = $1} END {
@@ -277,8 +284,8 @@ echo
 echo "targets (issue 15)"
 target "chain $steps: runbook wall / floor wall" "$(ratio "${wall[run]}" "${wall[floor]}")" le 1.5 "×"
 read -r round_median round_q1 round_q3 <<<"$(paired_ratios run floor)"
-printf '  %-4s  %-52s %9s %-3s (quartiles %s–%s, %s rounds)\n' "" \
-    "chain $steps: the rounds' own ratios, median" "$round_median" "×" "$round_q1" "$round_q3" "$rounds"
+printf '  %-4s  %-52s %9s %-3s (quartiles %s–%s, %s pairs)\n' "" \
+    "chain $steps: the pairs' own ratios, median" "$round_median" "×" "$round_q1" "$round_q3" "$((rounds * 2))"
 if [ -n "$sdk_skip" ]; then
     skipped "chain $steps: SDK CPU / runbook CPU" "$sdk_skip"
 else
