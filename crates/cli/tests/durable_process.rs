@@ -403,22 +403,7 @@ finally:
 fn the_json_log_is_the_journal_in_order_with_its_notes() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state").to_str().unwrap().to_owned();
-    // Each tick renders an empty loop, so that the jumps last seconds and the signal comes
-    // in the middle of them.
-    let file = write_temp(
-        &dir,
-        "spin.yaml",
-        r#"
-version: 1
-name: spin
-steps:
-  - id: tick
-    log: "{% for i in range(20000) %}{% endfor %}tick"
-  - id: again
-    assert: {that: "false", message: once more}
-    on_failure: {goto: tick, max: 10000}
-"#,
-    );
+    let file = write_temp(&dir, "spin.yaml", support::SPIN_RUNBOOK);
     // A served sandbox, not `--sandbox`: its simulated clock would stamp every line alike.
     let served = Served::start(&scenario(&dir, "1s"));
     let child = spawn_run(&served, &file, &state);

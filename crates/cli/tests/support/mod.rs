@@ -20,6 +20,20 @@ pub const CREDENTIAL_VARS: &[&str] = &[
     "CLOUD_SDK_PROJECT_ID",
 ];
 
+/// A `goto` loop of steps that take no time and never wait on anything. Each `tick` renders an
+/// empty loop so that the 10,000 jumps take seconds and a signal comes in the middle of them:
+/// bare `log` steps finished them in 0.3 s.
+pub const SPIN_RUNBOOK: &str = r#"
+version: 1
+name: spin
+steps:
+  - id: tick
+    log: "{% for i in range(20000) %}{% endfor %}tick"
+  - id: again
+    assert: {that: "false", message: once more}
+    on_failure: {goto: tick, max: 10000}
+"#;
+
 /// Writes `text` to `name` in `dir` and returns the path.
 pub fn write_temp(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     let path = dir.path().join(name);
