@@ -8,11 +8,11 @@
 //! before it (and the other intents queued with it), fsynced, and only then is the request
 //! sent ([`Observer::before_change`] waits for it).
 //!
-//! Under `--log-format json` the log's lines are the journal's own, and the writer prints them
-//! too: a batch's lines in one `write`, just before the batch goes to the store, so the log is
-//! never behind the journal and the run's thread makes no system call for them (two a step
-//! were about 3% of a 1,000-step chain's wall time). Notes go the same way, to keep the log in
-//! the order things happened.
+//! The writer also prints the run's log (all but the live view on a terminal): a batch's lines
+//! in one `write`, just before the batch goes to the store, so the log is never behind the
+//! journal and the run's thread makes no system call for them (two a step were about 3% of a
+//! 1,000-step chain's wall time). Under `--log-format json` an event's line is its journal
+//! entry; plain lines and notes come through [`Journal::show`], in the order they happened.
 //!
 //! Under a lock, every append carries the holding's fence, so a process that lost its lock
 //! writes nothing more; the intent's fence also needs the lease to outlast the request. A

@@ -63,7 +63,7 @@ impl LeaseTiming {
     }
 }
 
-/// A lock this process holds, kept alive by a heartbeat until [`Holding::stop`].
+/// A lock this process holds, kept alive by a heartbeat until [`Holding::release`].
 pub struct Holding {
     store: Arc<dyn RunStore>,
     timing: LeaseTiming,

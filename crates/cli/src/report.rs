@@ -47,18 +47,44 @@ pub trait Reporter: Observer {
     fn print_through(&self, _journal: &crate::journal::Journal) {}
 }
 
+/// Where a reporter's lines go: straight to stderr, or, once the run has a journal, through its
+/// writer, which prints them in order with the events' lines and a batch at a time.
+#[derive(Default)]
+struct Printer {
+    through: std::sync::OnceLock<crate::journal::Journal>,
+}
+
+impl Printer {
+    fn print(&self, line: String) {
+        match self.through.get() {
+            Some(journal) => journal.show(line),
+            None => errln!("{line}"),
+        }
+    }
+
+    fn print_through(&self, journal: &crate::journal::Journal) {
+        let _ = self.through.set(journal.clone());
+    }
+}
+
 pub fn observer(format: LogFormat, clock: Arc<dyn Clock>, run_id: String) -> Arc<dyn Reporter> {
     match format {
         LogFormat::Json => Arc::new(JsonLines {
             clock,
             run_id: std::sync::RwLock::new(run_id),
-            through: std::sync::OnceLock::new(),
+            printer: Printer::default(),
         }),
-        LogFormat::Plain => Arc::new(Plain { clock }),
+        LogFormat::Plain => Arc::new(Plain {
+            clock,
+            printer: Printer::default(),
+        }),
         LogFormat::Auto if std::io::stderr().is_terminal() => {
             Arc::new(crate::live::Live::new(clock))
         }
-        LogFormat::Auto => Arc::new(Plain { clock }),
+        LogFormat::Auto => Arc::new(Plain {
+            clock,
+            printer: Printer::default(),
+        }),
     }
 }
 
@@ -116,7 +142,7 @@ pub struct Note<'a> {
 struct JsonLines {
     clock: Arc<dyn Clock>,
     run_id: std::sync::RwLock<String>,
-    through: std::sync::OnceLock<crate::journal::Journal>,
+    printer: Printer,
 }
 
 impl JsonLines {
@@ -133,10 +159,7 @@ impl JsonLines {
             version: runbook_runner::FORMAT_VERSION,
         };
         if let Some(line) = line.to_json() {
-            match self.through.get() {
-                Some(journal) => journal.show(line),
-                None => errln!("{line}"),
-            }
+            self.printer.print(line);
         }
     }
 }
@@ -172,18 +195,19 @@ impl Reporter for JsonLines {
     }
 
     fn print_through(&self, journal: &crate::journal::Journal) {
-        let _ = self.through.set(journal.clone());
+        self.printer.print_through(journal);
     }
 }
 
 /// Plain lines on stderr, each with a timestamp from the run's clock.
 struct Plain {
     clock: Arc<dyn Clock>,
+    printer: Printer,
 }
 
 impl Plain {
     fn line(&self, text: &str) {
-        errln!("{}", stamped_line(&*self.clock, text));
+        self.printer.print(stamped_line(&*self.clock, text));
     }
 }
 
@@ -381,6 +405,10 @@ impl Reporter for Plain {
     }
 
     fn finish(&self) {}
+
+    fn print_through(&self, journal: &crate::journal::Journal) {
+        self.printer.print_through(journal);
+    }
 }
 
 pub(crate) fn mark(status: StepStatus) -> &'static str {

@@ -466,3 +466,43 @@ fn time_of(ts: &str) -> (String, u32) {
     let nanos = format!("{fraction:0<9}").parse().unwrap();
     (seconds.to_owned(), nanos)
 }
+
+/// With a store, plain lines are printed by the journal's writer too: the log is the one a run
+/// without a store prints, line for line, but for the sandbox's port and the run's id.
+#[test]
+fn a_plain_log_with_a_store_is_the_one_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state").to_str().unwrap().to_owned();
+    let log = |store: &[&str]| -> Vec<String> {
+        let output = runbook()
+            .args(["run", "runbooks/aom-execute.yaml", "--sandbox"])
+            .args(["--log-format", "plain"])
+            .args(store)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        // Each line without its time; the first two name the port and the run id.
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                line.split_once(' ')
+                    .map_or(line, |(_, rest)| rest)
+                    .to_owned()
+            })
+            .collect()
+    };
+    let without = log(&[]);
+    let with = log(&["--state-dir", &state]);
+    assert_eq!(with.len(), without.len(), "{with:#?}");
+    assert!(with[0].starts_with("target: sandbox at") && with[1].starts_with("run "));
+    assert_eq!(with[2..], without[2..]);
+    assert!(
+        with.iter().any(|line| line == "ok    wait succeeded in 4s"),
+        "{with:#?}"
+    );
+    let listed = runs(&state, &["list"]);
+    assert!(String::from_utf8(listed.stdout)
+        .unwrap()
+        .contains("aom-execute"));
+}
