@@ -109,7 +109,7 @@ impl Journal {
 
     fn record<T: Serialize>(&self, fields: &T, names_run: bool) {
         if let Some(entry) = self.stamped(fields, names_run) {
-            let _ = self.entries.send(Entry::Event(entry));
+            self.send(Entry::Event(entry));
         }
     }
 
@@ -332,14 +332,10 @@ impl Writer {
                 match entry {
                     Entry::Event(value) => batch.push(value),
                     Entry::Shown(value) => {
-                        self.shown.push_str(&value.json);
-                        self.shown.push('\n');
+                        self.queue_line(&value.json);
                         batch.push(value);
                     }
-                    Entry::Line(line) => {
-                        self.shown.push_str(&line);
-                        self.shown.push('\n');
-                    }
+                    Entry::Line(line) => self.queue_line(&line),
                     Entry::Durable(value, done) => {
                         batch.push(value);
                         durable.push(done);
@@ -375,8 +371,7 @@ impl Writer {
                 queue.close();
                 while let Ok(entry) = queue.try_recv() {
                     if let Entry::Shown(NewEvent { json: line, .. }) | Entry::Line(line) = entry {
-                        self.shown.push_str(&line);
-                        self.shown.push('\n');
+                        self.queue_line(&line);
                     }
                 }
                 self.print_shown();
@@ -424,6 +419,11 @@ impl Writer {
             return Err(too_short());
         }
         Ok(())
+    }
+
+    fn queue_line(&mut self, line: &str) {
+        self.shown.push_str(line);
+        self.shown.push('\n');
     }
 
     /// Prints the lines that came with the entries about to be written: before them, so that a

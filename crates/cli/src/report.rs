@@ -74,14 +74,10 @@ pub fn observer(format: LogFormat, clock: Arc<dyn Clock>, run_id: String) -> Arc
             run_id: std::sync::RwLock::new(run_id),
             printer: Printer::default(),
         }),
-        LogFormat::Plain => Arc::new(Plain {
-            clock,
-            printer: Printer::default(),
-        }),
         LogFormat::Auto if std::io::stderr().is_terminal() => {
             Arc::new(crate::live::Live::new(clock))
         }
-        LogFormat::Auto => Arc::new(Plain {
+        LogFormat::Plain | LogFormat::Auto => Arc::new(Plain {
             clock,
             printer: Printer::default(),
         }),
